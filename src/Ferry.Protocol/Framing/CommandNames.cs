@@ -1,0 +1,30 @@
+using System.Text;
+
+namespace Ferry.Protocol.Framing;
+
+/// <summary>The command names of docs/protocol.md. The header parser interns these so a known command costs no allocation.</summary>
+public static class CommandNames
+{
+    public const string Hello = "hello";
+    public const string Error = "error";
+    public const string Ok = "ok";
+    public const string Echo = "echo";
+    public const string Put = "put";
+    public const string PutEnd = "put_end";
+    public const string Get = "get";
+    public const string GetData = "get_data";
+    public const string GetEnd = "get_end";
+    public const string List = "ls";
+    public const string Listing = "listing";
+    public const string Stat = "stat";
+    public const string Mkdir = "mkdir";
+    public const string Remove = "rm";
+    public const string Move = "mv";
+    public const string Hashes = "hashes";
+    public const string HashList = "hash_list";
+    public const string Bye = "bye";
+
+    internal static readonly (byte[] Utf8, string Name)[] Known =
+        new[] { Hello, Error, Ok, Echo, Put, PutEnd, Get, GetData, GetEnd, List, Listing, Stat, Mkdir, Remove, Move, Hashes, HashList, Bye }
+            .Select(n => (Encoding.UTF8.GetBytes(n), n)).ToArray();
+}

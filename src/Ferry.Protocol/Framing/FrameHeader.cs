@@ -1,0 +1,53 @@
+using System.Text.Json;
+using System.Text.Json.Serialization.Metadata;
+using Ferry.Protocol.Errors;
+
+namespace Ferry.Protocol.Framing;
+
+/// <summary>
+/// A parsed frame header: the command, the body length it declares, and the raw JSON for typed deserialization.
+/// <see cref="Json"/> points into a buffer owned by the reader and is valid only until the next frame is read.
+/// </summary>
+public readonly struct FrameHeader
+{
+    public FrameHeader(string command, long bodyLength, ReadOnlyMemory<byte> json)
+    {
+        Command = command;
+        BodyLength = bodyLength;
+        Json = json;
+    }
+
+    /// <summary>The <c>cmd</c> field. Known command names are interned, so reading them does not allocate.</summary>
+    public string Command { get; }
+
+    /// <summary>Bytes of body that follow the header (docs/protocol.md §2.3). Zero when none is declared.</summary>
+    public long BodyLength { get; }
+
+    /// <summary>The header's UTF-8 JSON bytes (already validated as UTF-8 and as a JSON object).</summary>
+    public ReadOnlyMemory<byte> Json { get; }
+
+    /// <summary>
+    /// Deserializes the header into its typed message. A missing required field or a wrongly typed field raises a
+    /// non-fatal <see cref="FerryProtocolException"/> with <see cref="FerryErrorCode.FieldInvalid"/>.
+    /// </summary>
+    public T Deserialize<T>(JsonTypeInfo<T> typeInfo)
+    {
+        try
+        {
+            return JsonSerializer.Deserialize(Json.Span, typeInfo)
+                ?? throw new FerryProtocolException(FerryErrorCode.FieldInvalid, $"The '{Command}' header is null.", isFatal: false);
+        }
+        catch (JsonException ex)
+        {
+            var where = ex.Path is { Length: > 2 } path ? $" at {path}" : "";
+            throw new FerryProtocolException(FerryErrorCode.FieldInvalid,
+                $"The '{Command}' header has a missing or wrongly typed field{where}: {FirstSentence(ex.Message)}", isFatal: false, ex);
+        }
+    }
+
+    private static string FirstSentence(string message)
+    {
+        var cut = message.IndexOf(". ", StringComparison.Ordinal);
+        return cut > 0 ? message[..(cut + 1)] : message;
+    }
+}

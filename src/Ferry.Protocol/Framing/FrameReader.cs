@@ -1,0 +1,252 @@
+using System.Buffers;
+using System.IO.Pipelines;
+using Ferry.Protocol.Errors;
+
+namespace Ferry.Protocol.Framing;
+
+/// <summary>
+/// Reads frames from a <see cref="PipeReader"/>: a header at a time, then the body streamed in pieces so that a body
+/// of any size passes through bounded buffers. Not thread-safe: one reader per connection, one caller at a time.
+/// </summary>
+/// <remarks>
+/// Each header is copied into a buffer owned by the reader (at most <see cref="FrameLimits.MaxHeaderBytes"/>), so the
+/// pipe can be advanced at once and <see cref="FrameHeader.Json"/> stays valid until the next <see cref="ReadFrameAsync"/>.
+/// A body the caller leaves unread is skipped by the next <see cref="ReadFrameAsync"/>, keeping the stream in sync.
+/// </remarks>
+public sealed class FrameReader : IDisposable
+{
+    private readonly PipeReader _input;
+    private readonly FrameLimits _limits;
+    private readonly FrameReadTimeouts _timeouts;
+    private readonly TimeProvider _time;
+    private byte[] _headerBuffer;
+    private long _bodyRemaining;
+    private CancellationTokenSource? _deadline;
+
+    public FrameReader(PipeReader input, FrameLimits? limits = null, FrameReadTimeouts? timeouts = null, TimeProvider? time = null)
+    {
+        _input = input;
+        _limits = limits ?? FrameLimits.Default;
+        _timeouts = timeouts ?? FrameReadTimeouts.None;
+        _time = time ?? TimeProvider.System;
+        _headerBuffer = ArrayPool<byte>.Shared.Rent(256);
+    }
+
+    /// <summary>Bytes of the current frame's body not yet read.</summary>
+    public long BodyRemaining => _bodyRemaining;
+
+    /// <summary>Breadcrumb for error reports: what the reader was doing last.</summary>
+    public string Status { get; private set; } = "idle";
+
+    /// <summary>
+    /// Reads the next frame header, first skipping any unread body of the previous frame. Returns <c>null</c> when the
+    /// peer closed the stream cleanly between frames. Throws <see cref="FerryProtocolException"/> for bad input (see
+    /// <see cref="FrameDecoder"/>), for a stream that ends inside a frame (<see cref="FerryErrorCode.TruncatedFrame"/>)
+    /// and for missed deadlines.
+    /// </summary>
+    public async ValueTask<FrameHeader?> ReadFrameAsync(CancellationToken cancellationToken)
+    {
+        if (_bodyRemaining > 0)
+            await SkipBodyAsync(cancellationToken).ConfigureAwait(false);
+
+        Status = "awaiting frame";
+        long headerStartedAt = 0;
+        while (true)
+        {
+            var timeout = _timeouts.Idle;
+            var onTimeout = FerryErrorCode.IdleTimeout;
+            if (headerStartedAt != 0)
+            {
+                // The header deadline runs from the frame's first byte, however many reads it takes.
+                onTimeout = FerryErrorCode.HeaderTimeout;
+                timeout = _timeouts.Header == Timeout.InfiniteTimeSpan
+                    ? Timeout.InfiniteTimeSpan
+                    : _timeouts.Header - _time.GetElapsedTime(headerStartedAt);
+                if (timeout != Timeout.InfiniteTimeSpan && timeout <= TimeSpan.Zero)
+                    throw TimeoutError(FerryErrorCode.HeaderTimeout, _timeouts.Header);
+            }
+
+            var result = await ReadWithDeadlineAsync(timeout, onTimeout, cancellationToken).ConfigureAwait(false);
+            var buffer = result.Buffer;
+            bool complete;
+            ReadOnlySequence<byte> headerJson;
+            try
+            {
+                complete = FrameDecoder.TryReadHeader(ref buffer, _limits, out headerJson);
+            }
+            catch
+            {
+                _input.AdvanceTo(result.Buffer.Start, result.Buffer.End);
+                Status = "bad prefix";
+                throw;
+            }
+
+            if (complete)
+            {
+                var length = (int)headerJson.Length;
+                if (_headerBuffer.Length < length)
+                {
+                    ArrayPool<byte>.Shared.Return(_headerBuffer);
+                    _headerBuffer = ArrayPool<byte>.Shared.Rent(length);
+                }
+                headerJson.CopyTo(_headerBuffer);
+                _input.AdvanceTo(buffer.Start);
+                Status = "parsing header";
+                var header = FrameDecoder.ParseHeader(_headerBuffer.AsMemory(0, length), _limits);
+                _bodyRemaining = header.BodyLength;
+                Status = header.BodyLength > 0 ? "in body" : "idle";
+                return header;
+            }
+
+            // Nothing consumed, everything seen examined: the next read waits for more bytes.
+            _input.AdvanceTo(buffer.Start, buffer.End);
+            if (result.IsCanceled)
+                throw new OperationCanceledException("The frame read was cancelled.");
+            if (result.IsCompleted)
+            {
+                if (buffer.IsEmpty)
+                {
+                    Status = "closed";
+                    return null;
+                }
+                Status = "truncated";
+                throw new FerryProtocolException(FerryErrorCode.TruncatedFrame,
+                    $"The connection closed {buffer.Length} byte(s) into a frame header.", isFatal: true);
+            }
+            if (headerStartedAt == 0 && !buffer.IsEmpty)
+            {
+                headerStartedAt = _time.GetTimestamp();
+                Status = "in header";
+            }
+        }
+    }
+
+    /// <summary>
+    /// Copies up to <paramref name="destination"/>.Length bytes of the current body. Returns 0 once the body is done.
+    /// Throws <see cref="FerryErrorCode.TruncatedFrame"/> if the stream ends before the declared length.
+    /// </summary>
+    public async ValueTask<int> ReadBodyAsync(Memory<byte> destination, CancellationToken cancellationToken)
+    {
+        if (_bodyRemaining == 0 || destination.IsEmpty)
+            return 0;
+
+        var result = await ReadBodyChunkAsync(cancellationToken).ConfigureAwait(false);
+        var take = (int)Math.Min(Math.Min(result.Length, destination.Length), _bodyRemaining);
+        result.Slice(0, take).CopyTo(destination.Span);
+        AdvanceBody(result, take);
+        return take;
+    }
+
+    /// <summary>
+    /// Returns the next available piece of the body without copying. The caller must call
+    /// <see cref="AdvanceBody"/> with how much of it was used before any other call on this reader.
+    /// </summary>
+    public async ValueTask<ReadOnlySequence<byte>> ReadBodyChunkAsync(CancellationToken cancellationToken)
+    {
+        if (_bodyRemaining == 0)
+            return default;
+        var result = await ReadWithDeadlineAsync(_timeouts.Idle, FerryErrorCode.IdleTimeout, cancellationToken).ConfigureAwait(false);
+        var buffer = result.Buffer;
+        if (buffer.IsEmpty && (result.IsCompleted || result.IsCanceled))
+        {
+            _input.AdvanceTo(buffer.Start);
+            Status = "truncated";
+            throw new FerryProtocolException(FerryErrorCode.TruncatedFrame,
+                $"The connection closed with {_bodyRemaining} byte(s) of the body still to come.", isFatal: true);
+        }
+        return buffer.Length > _bodyRemaining ? buffer.Slice(0, _bodyRemaining) : buffer;
+    }
+
+    /// <summary>Marks <paramref name="consumed"/> bytes of a piece from <see cref="ReadBodyChunkAsync"/> as used.</summary>
+    public void AdvanceBody(ReadOnlySequence<byte> chunk, long consumed)
+    {
+        if ((ulong)consumed > (ulong)chunk.Length)
+            throw new ArgumentOutOfRangeException(nameof(consumed));
+        _input.AdvanceTo(chunk.GetPosition(consumed));
+        _bodyRemaining -= consumed;
+        if (_bodyRemaining == 0)
+            Status = "idle";
+    }
+
+    /// <summary>Discards the rest of the current body.</summary>
+    public async ValueTask SkipBodyAsync(CancellationToken cancellationToken)
+    {
+        Status = "skipping body";
+        while (_bodyRemaining > 0)
+        {
+            var chunk = await ReadBodyChunkAsync(cancellationToken).ConfigureAwait(false);
+            AdvanceBody(chunk, chunk.Length);
+        }
+    }
+
+    /// <summary>A read-only stream over the rest of the current body; it ends where the body ends.</summary>
+    public Stream OpenBodyStream() => new BodyStream(this);
+
+    private async ValueTask<ReadResult> ReadWithDeadlineAsync(TimeSpan timeout, FerryErrorCode onTimeout, CancellationToken cancellationToken)
+    {
+        if (timeout == Timeout.InfiniteTimeSpan)
+            return await _input.ReadAsync(cancellationToken).ConfigureAwait(false);
+
+        // Fast path: data already buffered needs no timer.
+        if (_input.TryRead(out var ready))
+            return ready;
+
+        if (_deadline is null || !_deadline.TryReset())
+        {
+            _deadline?.Dispose();
+            _deadline = new CancellationTokenSource(Timeout.InfiniteTimeSpan, _time);
+        }
+        _deadline.CancelAfter(timeout);
+        using var link = cancellationToken.CanBeCanceled
+            ? CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, _deadline.Token)
+            : null;
+        try
+        {
+            return await _input.ReadAsync(link?.Token ?? _deadline.Token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (_deadline.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
+        {
+            throw TimeoutError(onTimeout, onTimeout == FerryErrorCode.HeaderTimeout ? _timeouts.Header : timeout);
+        }
+        finally
+        {
+            _deadline.CancelAfter(Timeout.InfiniteTimeSpan);
+        }
+    }
+
+    private FerryProtocolException TimeoutError(FerryErrorCode code, TimeSpan limit)
+    {
+        Status = code == FerryErrorCode.HeaderTimeout ? "header timeout" : "idle timeout";
+        return new FerryProtocolException(code,
+            code == FerryErrorCode.HeaderTimeout
+                ? $"The frame header did not arrive completely within {limit.TotalSeconds:0.###} s."
+                : $"No data arrived for {limit.TotalSeconds:0.###} s.",
+            isFatal: true);
+    }
+
+    public void Dispose()
+    {
+        _deadline?.Dispose();
+        var buffer = Interlocked.Exchange(ref _headerBuffer, []);
+        if (buffer.Length > 0)
+            ArrayPool<byte>.Shared.Return(buffer);
+    }
+
+    private sealed class BodyStream(FrameReader owner) : Stream
+    {
+        public override bool CanRead => true;
+        public override bool CanSeek => false;
+        public override bool CanWrite => false;
+        public override long Length => throw new NotSupportedException();
+        public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
+        public override void Flush() { }
+        public override int Read(byte[] buffer, int offset, int count) => ReadAsync(buffer.AsMemory(offset, count)).AsTask().GetAwaiter().GetResult();
+        public override ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default) =>
+            owner.ReadBodyAsync(buffer, cancellationToken);
+        public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
+            ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
+        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+        public override void SetLength(long value) => throw new NotSupportedException();
+        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+    }
+}
