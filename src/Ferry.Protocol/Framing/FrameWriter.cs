@@ -25,7 +25,12 @@ public sealed class FrameWriter : IDisposable
     {
         _output = output;
         _limits = limits ?? FrameLimits.Default;
-        _jsonWriter = new Utf8JsonWriter(_json, new JsonWriterOptions { SkipValidation = true });
+        _jsonWriter = new Utf8JsonWriter(_json, new JsonWriterOptions
+        {
+            SkipValidation = true,
+            // Headers are not embedded in HTML: keep non-ASCII text readable as UTF-8 instead of \uXXXX escapes.
+            Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
+        });
     }
 
     /// <summary>Body bytes still owed for the current frame.</summary>

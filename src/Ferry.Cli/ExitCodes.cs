@@ -1,0 +1,67 @@
+using System.Net.Sockets;
+using Ferry.Protocol.Errors;
+
+namespace Ferry.Cli;
+
+/// <summary>Process exit codes, stable and documented in docs/errors.md.</summary>
+public static class ExitCodes
+{
+    public const int Success = 0;
+    /// <summary>The server reported an error not covered below.</summary>
+    public const int RemoteError = 1;
+    /// <summary>The command line was wrong.</summary>
+    public const int Usage = 2;
+    /// <summary>The server could not be reached (refused, unknown host, timeout).</summary>
+    public const int Unreachable = 3;
+    /// <summary>The peer broke the protocol or speaks another version.</summary>
+    public const int Protocol = 4;
+    /// <summary>Authentication failed.</summary>
+    public const int Authentication = 5;
+    /// <summary>A file or directory was not found.</summary>
+    public const int NotFound = 6;
+    /// <summary>The target already exists (use --force).</summary>
+    public const int AlreadyExists = 7;
+    /// <summary>Data did not match its checksum; nothing was committed.</summary>
+    public const int Integrity = 8;
+    /// <summary>Quota exceeded or disk full.</summary>
+    public const int NoSpace = 9;
+    /// <summary>A path was refused (escapes the root, malformed) or permission denied.</summary>
+    public const int PathRefused = 10;
+    /// <summary>The server is busy or shutting down; try again later.</summary>
+    public const int Busy = 11;
+    /// <summary>A local file could not be read or written.</summary>
+    public const int LocalIo = 12;
+    /// <summary>Interrupted (Ctrl-C).</summary>
+    public const int Interrupted = 130;
+
+    public static int For(FerryErrorCode code) => code switch
+    {
+        >= FerryErrorCode.HeaderLengthInvalid and <= FerryErrorCode.UnexpectedFrame => Protocol,
+        FerryErrorCode.VersionUnsupported or FerryErrorCode.HelloRequired => Protocol,
+        FerryErrorCode.ServerBusy or FerryErrorCode.ServerShuttingDown => Busy,
+        FerryErrorCode.NotFound => NotFound,
+        FerryErrorCode.AlreadyExists => AlreadyExists,
+        FerryErrorCode.ChecksumMismatch => Integrity,
+        FerryErrorCode.QuotaExceeded or FerryErrorCode.DiskFull => NoSpace,
+        FerryErrorCode.PathInvalid or FerryErrorCode.PathEscapesRoot or FerryErrorCode.PermissionDenied => PathRefused,
+        _ => RemoteError,
+    };
+
+    /// <summary>Maps any exception a command can end with to a one-sentence message and an exit code.</summary>
+    public static (int Code, string Message) Describe(Exception ex, string server) => ex switch
+    {
+        FerryRemoteException r => (For(r.Code), $"{r.Message} ({r.WireCode})"),
+        FerryException f => (For(f.Code), $"{f.Message} ({f.Code.ToWire()})"),
+        SocketException s when s.SocketErrorCode == SocketError.ConnectionRefused =>
+            (Unreachable, $"Nothing is listening at {server}; start the server with 'ferry serve' or check --server."),
+        SocketException s when s.SocketErrorCode is SocketError.HostNotFound or SocketError.NoData or SocketError.TryAgain =>
+            (Unreachable, $"The host in {server} could not be resolved; check --server."),
+        SocketException s => (Unreachable, $"The connection to {server} failed: {s.Message}."),
+        TimeoutException t => (Unreachable, t.Message + " Check that the server is running and reachable."),
+        IOException io when io.InnerException is SocketException => (Unreachable, $"The connection to {server} broke: {io.Message}"),
+        OperationCanceledException => (Interrupted, "Interrupted."),
+        IOException io => (LocalIo, io.Message),
+        UnauthorizedAccessException ua => (LocalIo, ua.Message),
+        _ => (RemoteError, ex.Message),
+    };
+}

@@ -1,0 +1,160 @@
+using System.Collections.Frozen;
+using System.Diagnostics;
+using System.Net.Sockets;
+using Ferry.Protocol.Errors;
+using Ferry.Protocol.Framing;
+using Ferry.Protocol.Messages;
+using Ferry.Server.Handlers;
+using Ferry.Server.Hosting;
+using Ferry.Server.Logging;
+using Microsoft.Extensions.Logging;
+
+namespace Ferry.Server.Connections;
+
+/// <summary>
+/// The per-connection loop: read a frame, route it to its handler by <c>cmd</c>, turn failures into error frames.
+/// Non-fatal errors leave the connection usable; fatal ones (framing lost, timeouts) close it after the error frame.
+/// </summary>
+internal sealed class ConnectionDispatcher
+{
+    private readonly FrozenDictionary<string, ICommandHandler> _handlers;
+    private readonly string[] _features;
+    private readonly FerryServerOptions _options;
+    private readonly ILogger _logger;
+
+    public ConnectionDispatcher(IEnumerable<ICommandHandler> handlers, FerryServerOptions options, ILogger logger)
+    {
+        _handlers = handlers.ToFrozenDictionary(h => h.Command, StringComparer.Ordinal);
+        _features = _handlers.Keys.Order(StringComparer.Ordinal).ToArray();
+        _options = options;
+        _logger = logger;
+    }
+
+    /// <param name="connection">The connection to serve.</param>
+    /// <param name="stopping">Signalled when the server stops: the loop ends at the next frame boundary.</param>
+    public async Task RunAsync(FerryConnection connection, CancellationToken stopping)
+    {
+        var timeouts = new FrameReadTimeouts(_options.IdleTimeout, _options.HeaderTimeout);
+        using var reader = new FrameReader(connection.Input, _options.Frames, timeouts);
+        using var writer = new FrameWriter(connection.Output, _options.Frames);
+        var session = new Session();
+        var context = new CommandContext(connection, reader, writer, session, _options, _features);
+        var aborted = connection.ConnectionClosed;
+        var reason = "peer closed";
+
+        try
+        {
+            while (true)
+            {
+                FrameHeader header;
+                try
+                {
+                    // Waiting for the next frame is the one place where a stopping server may cut in.
+                    using var waitForFrame = CancellationTokenSource.CreateLinkedTokenSource(stopping, aborted);
+                    var next = await reader.ReadFrameAsync(waitForFrame.Token).ConfigureAwait(false);
+                    if (next is null)
+                        break;
+                    header = next.Value;
+                }
+                catch (FerryProtocolException ex)
+                {
+                    ServerLog.ProtocolError(_logger, ex.Code.ToWire(), reader.Status, ex.Message);
+                    await SendErrorAsync(writer, ex.Code, ex.Message, ex.IsFatal, aborted).ConfigureAwait(false);
+                    if (ex.IsFatal)
+                    {
+                        reason = ex.Code.ToWire();
+                        break;
+                    }
+                    continue;
+                }
+                catch (OperationCanceledException) when (stopping.IsCancellationRequested && !aborted.IsCancellationRequested)
+                {
+                    await SendErrorAsync(writer, FerryErrorCode.ServerShuttingDown, "The server is shutting down.", fatal: true, aborted)
+                        .ConfigureAwait(false);
+                    reason = "server stopping";
+                    break;
+                }
+
+                if (!await DispatchAsync(context, header, aborted).ConfigureAwait(false))
+                {
+                    reason = "fatal command error";
+                    break;
+                }
+            }
+        }
+        catch (Exception ex) when (ex is IOException or SocketException or ObjectDisposedException or OperationCanceledException)
+        {
+            reason = connection.AbortReason ?? "transport error";
+            ServerLog.TransportError(_logger, ex.Message);
+        }
+        ServerLog.ConnectionClosed(_logger, reason);
+    }
+
+    /// <returns>False when the connection must close.</returns>
+    private async ValueTask<bool> DispatchAsync(CommandContext context, FrameHeader header, CancellationToken aborted)
+    {
+        var writer = context.Writer;
+        if (!_handlers.TryGetValue(header.Command, out var handler))
+        {
+            var message = $"Unknown command '{Truncate(header.Command)}'.";
+            ServerLog.CommandFailed(_logger, Truncate(header.Command), FerryErrorCode.CommandUnknown.ToWire(), message);
+            await SendErrorAsync(writer, FerryErrorCode.CommandUnknown, message, fatal: false, aborted).ConfigureAwait(false);
+            return true; // the reader skips the declared body before the next frame
+        }
+
+        if (!context.Session.HelloReceived && !handler.AllowedBeforeHello && !_options.InsecureNoAuth)
+        {
+            await SendErrorAsync(writer, FerryErrorCode.HelloRequired, "Send a hello frame first (docs/protocol.md §3).", fatal: false, aborted)
+                .ConfigureAwait(false);
+            return true;
+        }
+
+        context.Header = header;
+        var started = Stopwatch.GetTimestamp();
+        try
+        {
+            await handler.HandleAsync(context, aborted).ConfigureAwait(false);
+            await writer.FlushAsync(aborted).ConfigureAwait(false);
+            ServerLog.CommandDone(_logger, header.Command, Stopwatch.GetElapsedTime(started).TotalMilliseconds);
+            return true;
+        }
+        catch (FerryProtocolException ex) when (ex.IsFatal)
+        {
+            ServerLog.ProtocolError(_logger, ex.Code.ToWire(), context.Reader.Status, ex.Message);
+            await SendErrorAsync(writer, ex.Code, ex.Message, fatal: true, aborted).ConfigureAwait(false);
+            return false;
+        }
+        catch (FerryException ex)
+        {
+            ServerLog.CommandFailed(_logger, header.Command, ex.Code.ToWire(), ex.Message);
+            if (writer.BodyRemaining != 0)
+                return false; // a reply body was cut short: the peer cannot find the next frame
+            await SendErrorAsync(writer, ex.Code, ex.Message, fatal: false, aborted).ConfigureAwait(false);
+            return true;
+        }
+        catch (Exception ex) when (ex is not (IOException or SocketException or ObjectDisposedException or OperationCanceledException))
+        {
+            ServerLog.CommandCrashed(_logger, header.Command, ex);
+            if (writer.BodyRemaining != 0)
+                return false;
+            await SendErrorAsync(writer, FerryErrorCode.InternalError, $"The server failed to run '{header.Command}'.", fatal: false, aborted)
+                .ConfigureAwait(false);
+            return true;
+        }
+    }
+
+    internal static async ValueTask SendErrorAsync(FrameWriter writer, FerryErrorCode code, string message, bool fatal, CancellationToken cancellationToken)
+    {
+        try
+        {
+            writer.WriteHeader(new ErrorMessage { Code = code.ToWire(), Message = message, Fatal = fatal }, FerryJsonContext.Default.ErrorMessage);
+            await writer.FlushAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is IOException or SocketException or ObjectDisposedException or OperationCanceledException or InvalidOperationException)
+        {
+            // The peer is gone or the pipe is done: there is no one left to tell.
+        }
+    }
+
+    private static string Truncate(string s) => s.Length <= 64 ? s : string.Concat(s.AsSpan(0, 64), "…");
+}

@@ -1,0 +1,71 @@
+using System.IO.Pipelines;
+using System.Net;
+using System.Net.Sockets;
+
+namespace Ferry.Server.Connections;
+
+/// <summary>
+/// One accepted connection: its socket, the duplex pipe over it and its lifetime. <see cref="Abort"/> is first-cause-wins:
+/// the first reason given is the one reported.
+/// </summary>
+public sealed class FerryConnection : IAsyncDisposable
+{
+    private static long s_nextId;
+    private readonly CancellationTokenSource _closed = new();
+    private string? _abortReason;
+
+    internal FerryConnection(Socket socket, int bufferSize)
+    {
+        Socket = socket;
+        Id = $"c{Interlocked.Increment(ref s_nextId):x}";
+        RemoteEndPoint = socket.RemoteEndPoint;
+        LocalEndPoint = socket.LocalEndPoint;
+        Stream = new NetworkStream(socket, ownsSocket: true);
+        Input = PipeReader.Create(Stream, new StreamPipeReaderOptions(bufferSize: bufferSize, minimumReadSize: 4096, leaveOpen: true));
+        Output = PipeWriter.Create(Stream, new StreamPipeWriterOptions(minimumBufferSize: bufferSize, leaveOpen: true));
+    }
+
+    /// <summary>Short id that appears on every log line of this connection.</summary>
+    public string Id { get; }
+
+    public EndPoint? RemoteEndPoint { get; }
+    public EndPoint? LocalEndPoint { get; }
+
+    /// <summary>The raw socket, for zero-copy sends on plain TCP. Flush <see cref="Output"/> before using it.</summary>
+    public Socket Socket { get; }
+
+    internal NetworkStream Stream { get; }
+    public PipeReader Input { get; }
+    public PipeWriter Output { get; }
+
+    /// <summary>Cancelled when the connection is aborted.</summary>
+    public CancellationToken ConnectionClosed => _closed.Token;
+
+    /// <summary>Why the connection was aborted, if it was.</summary>
+    public string? AbortReason => _abortReason;
+
+    /// <summary>Closes the connection at once; in-flight reads and writes fail.</summary>
+    public void Abort(string reason)
+    {
+        if (Interlocked.CompareExchange(ref _abortReason, reason, null) is not null)
+            return;
+        try { _closed.Cancel(); } catch (ObjectDisposedException) { }
+        try { Socket.Shutdown(SocketShutdown.Both); } catch (Exception ex) when (ex is SocketException or ObjectDisposedException) { }
+        Socket.Dispose();
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await Input.CompleteAsync().ConfigureAwait(false);
+        try
+        {
+            await Output.CompleteAsync().ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is IOException or ObjectDisposedException or SocketException)
+        {
+            // The peer is gone; whatever was unsent is moot.
+        }
+        await Stream.DisposeAsync().ConfigureAwait(false);
+        _closed.Dispose();
+    }
+}

@@ -1,0 +1,17 @@
+using Ferry.Protocol.Framing;
+using Ferry.Protocol.Messages;
+
+namespace Ferry.Server.Handlers;
+
+/// <summary>Polite goodbye: answer ok; the peer then closes.</summary>
+internal sealed class ByeHandler : ICommandHandler
+{
+    public string Command => CommandNames.Bye;
+    public bool AllowedBeforeHello => true;
+
+    public ValueTask HandleAsync(CommandContext context, CancellationToken cancellationToken)
+    {
+        context.Writer.WriteHeader(new OkMessage(), FerryJsonContext.Default.OkMessage);
+        return ValueTask.CompletedTask;
+    }
+}

@@ -1,0 +1,185 @@
+using System.Net;
+using System.Net.Sockets;
+using Ferry.Protocol.Errors;
+using Ferry.Protocol.Framing;
+using Ferry.Server.Connections;
+using Ferry.Server.Handlers;
+using Ferry.Server.Logging;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+
+namespace Ferry.Server.Hosting;
+
+/// <summary>
+/// The host: binds every listen address, accepts connections (one task each), enforces the connection limit and
+/// shuts down in two phases — stop accepting and let work in flight finish within <see cref="FerryServerOptions.ShutdownGrace"/>,
+/// then abort whatever is left.
+/// </summary>
+public sealed class FerryServer : IHostedService, IAsyncDisposable
+{
+    private const int TransportBufferSize = 256 * 1024;
+    private readonly FerryServerOptions _options;
+    private readonly ILogger<FerryServer> _logger;
+    private readonly ConnectionDispatcher _dispatcher;
+    private readonly ConnectionManager _connections = new();
+    private readonly CancellationTokenSource _stopping = new();
+    private readonly List<Socket> _listeners = [];
+    private readonly List<Task> _acceptLoops = [];
+    private int _connectionCount;
+
+    public FerryServer(IOptions<FerryServerOptions> options, IEnumerable<ICommandHandler> handlers, ILogger<FerryServer> logger)
+    {
+        _options = options.Value;
+        _options.Validate();
+        _logger = logger;
+        _dispatcher = new ConnectionDispatcher(handlers, _options, logger);
+    }
+
+    /// <summary>The addresses actually bound (with the real port when port 0 was asked for). Filled by <see cref="StartAsync"/>.</summary>
+    public IReadOnlyList<IPEndPoint> EndPoints { get; private set; } = [];
+
+    /// <summary>Connections now open.</summary>
+    public int ConnectionCount => _connections.Count;
+
+    public Task StartAsync(CancellationToken cancellationToken)
+    {
+        Directory.CreateDirectory(_options.Root);
+        var bound = new List<IPEndPoint>();
+        try
+        {
+            foreach (var endPoint in _options.Listen)
+            {
+                var socket = new Socket(endPoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
+                if (endPoint.AddressFamily == AddressFamily.InterNetworkV6)
+                    socket.DualMode = false; // --listen [::1]:P and --listen 127.0.0.1:P may share a port
+                socket.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.ReuseAddress, true);
+                socket.Bind(endPoint);
+                socket.Listen(512);
+                _listeners.Add(socket);
+                bound.Add((IPEndPoint)socket.LocalEndPoint!);
+            }
+        }
+        catch
+        {
+            foreach (var listener in _listeners)
+                listener.Dispose();
+            _listeners.Clear();
+            throw;
+        }
+
+        EndPoints = bound;
+        foreach (var endPoint in bound)
+            ServerLog.Listening(_logger, endPoint);
+        ServerLog.ServingRoot(_logger, Path.GetFullPath(_options.Root));
+        if (_options.InsecureNoAuth)
+            ServerLog.InsecureNoAuth(_logger, string.Join(", ", bound), Path.GetFullPath(_options.Root));
+
+        foreach (var listener in _listeners)
+            _acceptLoops.Add(AcceptLoopAsync(listener));
+        return Task.CompletedTask;
+    }
+
+    public async Task StopAsync(CancellationToken cancellationToken)
+    {
+        if (_stopping.IsCancellationRequested)
+            return;
+        ServerLog.Stopping(_logger, _connections.Count, _options.ShutdownGrace);
+        _stopping.Cancel();
+        foreach (var listener in _listeners)
+            listener.Dispose();
+        await Task.WhenAll(_acceptLoops).ConfigureAwait(false);
+
+        // Phase 1: idle connections leave at once (the dispatcher watches _stopping between frames);
+        // commands in flight get the grace period, or less if the host is in a hurry.
+        var inFlight = Task.WhenAll(_connections.Work);
+        using var grace = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        grace.CancelAfter(_options.ShutdownGrace);
+        try
+        {
+            await inFlight.WaitAsync(grace.Token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+            // Phase 2.
+            ServerLog.AbortingConnections(_logger, _connections.AbortAll("server stopped"));
+            await inFlight.WaitAsync(TimeSpan.FromSeconds(5), CancellationToken.None).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        }
+        ServerLog.Stopped(_logger);
+    }
+
+    private async Task AcceptLoopAsync(Socket listener)
+    {
+        while (!_stopping.IsCancellationRequested)
+        {
+            Socket socket;
+            try
+            {
+                socket = await listener.AcceptAsync(_stopping.Token).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (ex is OperationCanceledException or ObjectDisposedException || _stopping.IsCancellationRequested)
+            {
+                return;
+            }
+            catch (SocketException ex)
+            {
+                // Transient (EMFILE, ECONNABORTED): back off briefly rather than spin.
+                ServerLog.AcceptFailed(_logger, listener.LocalEndPoint!, ex);
+                await Task.Delay(50, CancellationToken.None).ConfigureAwait(false);
+                continue;
+            }
+
+            socket.NoDelay = true;
+            var connection = new FerryConnection(socket, TransportBufferSize);
+            _connections.Add(connection);
+            _connections.SetWork(connection, ServeAsync(connection));
+        }
+    }
+
+    private async Task ServeAsync(FerryConnection connection)
+    {
+        await Task.Yield(); // leave the accept loop at once
+        using var scope = _logger.BeginScope(new ConnectionScope(connection.Id));
+        var count = Interlocked.Increment(ref _connectionCount);
+        try
+        {
+            ServerLog.ConnectionOpened(_logger, connection.RemoteEndPoint);
+            if (count > _options.MaxConnections)
+            {
+                ServerLog.ConnectionRefusedBusy(_logger, connection.RemoteEndPoint, count - 1, _options.MaxConnections);
+                using var writer = new FrameWriter(connection.Output, _options.Frames);
+                await ConnectionDispatcher.SendErrorAsync(writer, FerryErrorCode.ServerBusy,
+                    $"The server is at its limit of {_options.MaxConnections} connections; try again later.", fatal: true,
+                    connection.ConnectionClosed).ConfigureAwait(false);
+                return;
+            }
+            await _dispatcher.RunAsync(connection, _stopping.Token).ConfigureAwait(false);
+        }
+        catch (Exception ex)
+        {
+            ServerLog.TransportError(_logger, ex.Message);
+        }
+        finally
+        {
+            Interlocked.Decrement(ref _connectionCount);
+            _connections.Remove(connection);
+            await connection.DisposeAsync().ConfigureAwait(false);
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await StopAsync(CancellationToken.None).ConfigureAwait(false);
+        _stopping.Dispose();
+    }
+
+    /// <summary>Log scope that puts the connection id on every line.</summary>
+    private sealed class ConnectionScope(string connectionId) : IReadOnlyList<KeyValuePair<string, object?>>
+    {
+        public KeyValuePair<string, object?> this[int index] => index == 0 ? new("ConnectionId", connectionId) : throw new ArgumentOutOfRangeException(nameof(index));
+        public int Count => 1;
+        public IEnumerator<KeyValuePair<string, object?>> GetEnumerator() { yield return this[0]; }
+        System.Collections.IEnumerator System.Collections.IEnumerable.GetEnumerator() => GetEnumerator();
+        public override string ToString() => connectionId;
+    }
+}

@@ -1,0 +1,65 @@
+using System.Net;
+using Ferry.Protocol.Framing;
+
+namespace Ferry.Server.Hosting;
+
+/// <summary>Server settings. Every value has a documented default; <see cref="Validate"/> names the setting at fault.</summary>
+public sealed record FerryServerOptions
+{
+    /// <summary>Default TCP port when none is given.</summary>
+    public const int DefaultPort = 7447;
+
+    /// <summary>Addresses to listen on; several allowed (IPv4 and IPv6). Default 127.0.0.1:7447. Port 0 picks a free port.</summary>
+    public IReadOnlyList<IPEndPoint> Listen { get; init; } = [new IPEndPoint(IPAddress.Loopback, DefaultPort)];
+
+    /// <summary>Folder that holds the served files. Default <c>./ferry-data</c>, created on start.</summary>
+    public string Root { get; init; } = "ferry-data";
+
+    /// <summary>Connections served at once; the next one gets a <c>server_busy</c> error frame and is closed. Default 1000.</summary>
+    public int MaxConnections { get; init; } = 1000;
+
+    /// <summary>Time from a frame's first byte to its complete header (defeats slow-loris peers). Default 10 s.</summary>
+    public TimeSpan HeaderTimeout { get; init; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>Time a connection may wait for a frame, or for the next piece of a body. Default 5 min.</summary>
+    public TimeSpan IdleTimeout { get; init; } = TimeSpan.FromMinutes(5);
+
+    /// <summary>On shutdown, how long work in flight may take to finish before connections are aborted. Default 10 s.</summary>
+    public TimeSpan ShutdownGrace { get; init; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>Frame bounds (header size 64 KiB by default).</summary>
+    public FrameLimits Frames { get; init; } = FrameLimits.Default;
+
+    /// <summary>Largest echo body, in bytes. Default 64 MiB.</summary>
+    public long MaxEchoBytes { get; init; } = 64L * 1024 * 1024;
+
+    /// <summary>
+    /// Serve without authentication and accept classic clients that send no hello. Loud warning at start.
+    /// Default false.
+    /// </summary>
+    public bool InsecureNoAuth { get; init; }
+
+    /// <summary>Throws <see cref="ArgumentException"/> naming the first bad setting.</summary>
+    public void Validate()
+    {
+        if (Listen.Count == 0)
+            throw new ArgumentException("At least one listen address is required.", nameof(Listen));
+        if (string.IsNullOrWhiteSpace(Root))
+            throw new ArgumentException("Root must name a folder.", nameof(Root));
+        if (MaxConnections < 1)
+            throw new ArgumentOutOfRangeException(nameof(MaxConnections), MaxConnections, "MaxConnections must be at least 1.");
+        RequirePositive(HeaderTimeout, nameof(HeaderTimeout));
+        RequirePositive(IdleTimeout, nameof(IdleTimeout));
+        if (ShutdownGrace < TimeSpan.Zero)
+            throw new ArgumentOutOfRangeException(nameof(ShutdownGrace), ShutdownGrace, "ShutdownGrace must not be negative.");
+        if (MaxEchoBytes < 0)
+            throw new ArgumentOutOfRangeException(nameof(MaxEchoBytes), MaxEchoBytes, "MaxEchoBytes must not be negative.");
+        Frames.Validate();
+    }
+
+    private static void RequirePositive(TimeSpan value, string name)
+    {
+        if (value <= TimeSpan.Zero && value != Timeout.InfiniteTimeSpan)
+            throw new ArgumentOutOfRangeException(name, value, $"{name} must be positive.");
+    }
+}
