@@ -1,0 +1,95 @@
+using System.IO.Pipelines;
+using System.Net;
+using System.Net.Sockets;
+using System.Text.Json;
+using Ferry.Protocol.Framing;
+using Ferry.Protocol.Messages;
+
+namespace Ferry.Testing;
+
+/// <summary>
+/// A raw TCP peer for hostile and byte-exact tests: it sends whatever bytes it is given and reads replies with
+/// Ferry's own frame reader.
+/// </summary>
+public sealed class RawConnection : IAsyncDisposable
+{
+    private readonly Socket _socket;
+    private readonly NetworkStream _stream;
+    private readonly PipeReader _input;
+
+    private RawConnection(Socket socket)
+    {
+        _socket = socket;
+        _stream = new NetworkStream(socket, ownsSocket: true);
+        _input = PipeReader.Create(_stream, new StreamPipeReaderOptions(leaveOpen: true));
+        Reader = new FrameReader(_input);
+    }
+
+    public FrameReader Reader { get; }
+    public Socket Socket => _socket;
+
+    public static async Task<RawConnection> ConnectAsync(IPEndPoint endPoint)
+    {
+        var socket = new Socket(endPoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+        await socket.ConnectAsync(endPoint, TestTimeouts.Token());
+        return new RawConnection(socket);
+    }
+
+    public async Task SendAsync(ReadOnlyMemory<byte> bytes) => await _socket.SendAsync(bytes, SocketFlags.None, TestTimeouts.Token());
+
+    /// <summary>Sends the standard hello.</summary>
+    public Task SendHelloAsync() => SendAsync(FrameBytes.Frame(
+        JsonSerializer.Serialize(new HelloMessage { Version = ProtocolVersion.Current, Agent = "raw-test" }, FerryJsonContext.Default.HelloMessage)));
+
+    /// <summary>Reads one reply frame: its command, header JSON and whole body. Null when the server closed the connection.</summary>
+    public async Task<ReceivedFrame?> ReadAsync()
+    {
+        var header = await Reader.ReadFrameAsync(TestTimeouts.Token());
+        if (header is null)
+            return null;
+        var json = System.Text.Encoding.UTF8.GetString(header.Value.Json.Span);
+        var body = new byte[header.Value.BodyLength];
+        var filled = 0;
+        while (filled < body.Length)
+            filled += await Reader.ReadBodyAsync(body.AsMemory(filled), TestTimeouts.Token());
+        return new ReceivedFrame(header.Value.Command, json, body);
+    }
+
+    /// <summary>Reads an error frame and returns its code; fails if the next frame is anything else.</summary>
+    public async Task<(string Code, bool Fatal)> ReadErrorAsync()
+    {
+        var frame = await ReadAsync() ?? throw new InvalidOperationException("The server closed the connection instead of sending an error frame.");
+        if (frame.Command != CommandNames.Error)
+            throw new InvalidOperationException($"Expected an error frame, got {frame.Json}");
+        var error = JsonSerializer.Deserialize(frame.Json, FerryJsonContext.Default.ErrorMessage)!;
+        return (error.Code, error.Fatal);
+    }
+
+    /// <summary>True when the server has closed the connection (reads end) within the test timeout.</summary>
+    public async Task<bool> IsClosedByPeerAsync()
+    {
+        var buffer = new byte[256];
+        try
+        {
+            while (true)
+            {
+                var n = await _socket.ReceiveAsync(buffer, SocketFlags.None, TestTimeouts.Token());
+                if (n == 0)
+                    return true;
+            }
+        }
+        catch (SocketException)
+        {
+            return true;
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        Reader.Dispose();
+        await _input.CompleteAsync();
+        await _stream.DisposeAsync();
+    }
+}
+
+public sealed record ReceivedFrame(string Command, string Json, byte[] Body);

@@ -1,0 +1,58 @@
+using System.Net;
+using Ferry.Client;
+using Ferry.Server.Hosting;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+
+namespace Ferry.Testing;
+
+/// <summary>An in-process Ferry server on 127.0.0.1, port 0, over a temporary root.</summary>
+public sealed class TestServer : IAsyncDisposable
+{
+    private readonly ServiceProvider _services;
+    private readonly TempDirectory? _ownedRoot;
+
+    private TestServer(ServiceProvider services, FerryServer server, FerryServerOptions options, InMemoryLoggerProvider logs, TempDirectory? ownedRoot)
+    {
+        _services = services;
+        Server = server;
+        Options = options;
+        Logs = logs;
+        _ownedRoot = ownedRoot;
+    }
+
+    public FerryServer Server { get; }
+    public FerryServerOptions Options { get; }
+    public InMemoryLoggerProvider Logs { get; }
+    public string Root => Options.Root;
+    public IPEndPoint EndPoint => Server.EndPoints[0];
+    public ServerAddress Address => new(EndPoint.Address.ToString(), EndPoint.Port);
+
+    /// <summary>Starts a server; <paramref name="configure"/> may change any option (Listen and Root are preset).</summary>
+    public static async Task<TestServer> StartAsync(Func<FerryServerOptions, FerryServerOptions>? configure = null)
+    {
+        var root = new TempDirectory("ferry-root");
+        var options = new FerryServerOptions { Listen = [new IPEndPoint(IPAddress.Loopback, 0)], Root = root.Path };
+        options = configure?.Invoke(options) ?? options;
+        var logs = new InMemoryLoggerProvider();
+        var services = new ServiceCollection()
+            .AddLogging(b => b.SetMinimumLevel(LogLevel.Debug).AddProvider(logs))
+            .AddFerryServer(options)
+            .BuildServiceProvider();
+        var server = services.GetRequiredService<FerryServer>();
+        await server.StartAsync(CancellationToken.None);
+        return new TestServer(services, server, options, logs, root);
+    }
+
+    public Task<FerryClient> ConnectAsync(FerryClientOptions? options = null) =>
+        FerryClient.ConnectAsync(Address, options, TestTimeouts.Token());
+
+    public Task<RawConnection> ConnectRawAsync() => RawConnection.ConnectAsync(EndPoint);
+
+    public async ValueTask DisposeAsync()
+    {
+        await Server.StopAsync(CancellationToken.None);
+        await _services.DisposeAsync();
+        _ownedRoot?.Dispose();
+    }
+}
