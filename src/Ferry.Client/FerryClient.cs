@@ -39,7 +39,7 @@ public sealed partial class FerryClient : IAsyncDisposable
     public HelloMessage ServerHello { get; private set; } = null!;
 
     /// <summary>Whether the server announced <paramref name="feature"/>.</summary>
-    public bool ServerSupports(string feature) => ServerHello.Features.Contains(feature);
+    public bool ServerSupports(string feature) => ServerHello.Features?.Contains(feature) == true;
 
     /// <summary>
     /// Connects and exchanges hellos. Throws <see cref="SocketException"/> when the server cannot be reached,

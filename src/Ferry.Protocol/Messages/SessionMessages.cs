@@ -18,7 +18,8 @@ public sealed record HelloMessage
 {
     [JsonPropertyName("cmd")] public string Cmd => CommandNames.Hello;
     [JsonPropertyName("version")] public required int Version { get; init; }
-    [JsonPropertyName("features")] public IReadOnlyList<string> Features { get; init; } = [];
+    /// <summary>Feature names; absent means none.</summary>
+    [JsonPropertyName("features")] public IReadOnlyList<string>? Features { get; init; }
     /// <summary>Free-form software name and version, for logs.</summary>
     [JsonPropertyName("agent")] public string? Agent { get; init; }
 }

@@ -26,7 +26,7 @@ internal sealed class HelloHandler(ILogger<HelloHandler> logger) : ICommandHandl
 
         context.Session.HelloReceived = true;
         context.Session.PeerVersion = hello.Version;
-        context.Session.PeerFeatures = hello.Features.ToHashSet(StringComparer.Ordinal);
+        context.Session.PeerFeatures = (hello.Features ?? []).ToHashSet(StringComparer.Ordinal);
         ServerLog.HelloReceived(logger, hello.Agent ?? "(unnamed)", hello.Version);
 
         context.Writer.WriteHeader(new HelloMessage

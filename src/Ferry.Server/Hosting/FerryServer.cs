@@ -53,7 +53,7 @@ public sealed class FerryServer : IHostedService, IAsyncDisposable
                 var socket = new Socket(endPoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
                 if (endPoint.AddressFamily == AddressFamily.InterNetworkV6)
                     socket.DualMode = false; // --listen [::1]:P and --listen 127.0.0.1:P may share a port
-                socket.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.ReuseAddress, true);
+                AllowRebindAfterRestart(socket);
                 socket.Bind(endPoint);
                 socket.Listen(512);
                 _listeners.Add(socket);
@@ -106,6 +106,18 @@ public sealed class FerryServer : IHostedService, IAsyncDisposable
             await inFlight.WaitAsync(TimeSpan.FromSeconds(5), CancellationToken.None).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
         }
         ServerLog.Stopped(_logger);
+    }
+
+    /// <summary>
+    /// Lets a restarted server bind while old connections sit in TIME_WAIT. On Unix, .NET's ReuseAddress option also sets
+    /// SO_REUSEPORT, which would let a second server share the port silently; set SO_REUSEADDR alone instead.
+    /// </summary>
+    private static void AllowRebindAfterRestart(Socket socket)
+    {
+        if (OperatingSystem.IsLinux())
+            socket.SetRawSocketOption(1 /* SOL_SOCKET */, 2 /* SO_REUSEADDR */, BitConverter.GetBytes(1));
+        else if (!OperatingSystem.IsWindows())
+            socket.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.ReuseAddress, true);
     }
 
     private async Task AcceptLoopAsync(Socket listener)

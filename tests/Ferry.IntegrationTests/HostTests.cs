@@ -1,0 +1,123 @@
+using System.Diagnostics;
+using System.Text;
+using Ferry.Protocol.Errors;
+using Ferry.Testing;
+
+namespace Ferry.IntegrationTests;
+
+public class HostTests
+{
+    [Fact]
+    public async Task Connections_over_the_limit_get_server_busy()
+    {
+        await using var server = await TestServer.StartAsync(o => o with { MaxConnections = 2 });
+        await using var first = await server.ConnectAsync();
+        await using var second = await server.ConnectAsync();
+        var ex = await Assert.ThrowsAsync<FerryRemoteException>(() => server.ConnectAsync());
+        Assert.Equal(FerryErrorCode.ServerBusy, ex.Code);
+
+        // Existing connections keep working, and a slot freed is a slot reusable.
+        Assert.Equal("A", Encoding.UTF8.GetString(await first.EchoAsync("a"u8.ToArray(), TestTimeouts.Token())));
+        await second.DisposeAsync();
+        await WaitUntilAsync(() => server.Server.ConnectionCount < 2);
+        await using var third = await server.ConnectAsync();
+        Assert.Equal("B", Encoding.UTF8.GetString(await third.EchoAsync("b"u8.ToArray(), TestTimeouts.Token())));
+    }
+
+    [Fact]
+    public async Task Slow_loris_header_is_cut_off_by_the_header_timeout()
+    {
+        await using var server = await TestServer.StartAsync(o => o with { HeaderTimeout = TimeSpan.FromMilliseconds(500) });
+        await using var raw = await server.ConnectRawAsync();
+        var frame = FrameBytes.Frame("""{"cmd":"hello","version":1,"agent":"drip"}""");
+        var watch = Stopwatch.StartNew();
+        // A byte every 100 ms: data keeps arriving, yet the header never completes in time.
+        var drip = Task.Run(async () =>
+        {
+            foreach (var b in frame)
+            {
+                try { await raw.SendAsync(new[] { b }); } catch { return; }
+                await Task.Delay(100);
+            }
+        });
+        Assert.Equal(("header_timeout", true), await raw.ReadErrorAsync());
+        Assert.InRange(watch.Elapsed, TimeSpan.FromMilliseconds(400), TimeSpan.FromSeconds(4));
+        Assert.True(await raw.IsClosedByPeerAsync());
+        await drip;
+    }
+
+    [Fact]
+    public async Task Silent_connection_is_closed_by_the_idle_timeout()
+    {
+        await using var server = await TestServer.StartAsync(o => o with { IdleTimeout = TimeSpan.FromMilliseconds(300) });
+        await using var raw = await server.ConnectRawAsync();
+        await raw.SendHelloAsync();
+        Assert.Equal("hello", (await raw.ReadAsync())!.Command);
+        Assert.Equal(("idle_timeout", true), await raw.ReadErrorAsync());
+        Assert.True(await raw.IsClosedByPeerAsync());
+    }
+
+    [Fact]
+    public async Task Shutdown_lets_work_in_flight_finish_and_closes_idle_connections()
+    {
+        var server = await TestServer.StartAsync(o => o with { ShutdownGrace = TimeSpan.FromSeconds(10) });
+        await using var idle = await server.ConnectRawAsync();
+        await idle.SendHelloAsync();
+        await idle.ReadAsync();
+
+        await using var busy = await server.ConnectRawAsync();
+        await busy.SendHelloAsync();
+        await busy.ReadAsync();
+        // Half an echo: the command is in flight when the server is told to stop.
+        await busy.SendAsync(FrameBytes.Concat(FrameBytes.Frame("""{"cmd":"echo","bodysize":6}"""), "abc"u8.ToArray()));
+        await WaitUntilAsync(() => server.Logs.Lines.Count(l => l.EventId.Id == 2005) >= 2);
+        await Task.Delay(100);
+
+        var stopping = server.DisposeAsync().AsTask();
+        Assert.Equal(("server_shutting_down", true), await idle.ReadErrorAsync());
+
+        await busy.SendAsync("def"u8.ToArray());
+        var reply = await busy.ReadAsync();
+        Assert.Equal("ABCDEF", Encoding.UTF8.GetString(reply!.Body));
+        await stopping.WaitAsync(TestTimeouts.Default);
+
+        await Assert.ThrowsAnyAsync<System.Net.Sockets.SocketException>(() => server.ConnectRawAsync());
+    }
+
+    [Fact]
+    public async Task Shutdown_aborts_what_is_still_running_after_the_grace_period()
+    {
+        var server = await TestServer.StartAsync(o => o with { ShutdownGrace = TimeSpan.FromMilliseconds(300) });
+        await using var busy = await server.ConnectRawAsync();
+        await busy.SendHelloAsync();
+        await busy.ReadAsync();
+        await busy.SendAsync(FrameBytes.Concat(FrameBytes.Frame("""{"cmd":"echo","bodysize":6}"""), "abc"u8.ToArray()));
+        await Task.Delay(200);
+
+        var watch = Stopwatch.StartNew();
+        await server.DisposeAsync();
+        Assert.True(watch.Elapsed < TimeSpan.FromSeconds(5), $"stop took {watch.Elapsed}");
+        Assert.Contains(server.Logs.Lines, l => l.EventId.Id == 1004);
+    }
+
+    [Fact]
+    public async Task Insecure_no_auth_mode_accepts_a_client_that_sends_no_hello()
+    {
+        await using var server = await TestServer.StartAsync(o => o with { InsecureNoAuth = true });
+        await using var raw = await server.ConnectRawAsync();
+        await raw.SendAsync(FrameBytes.WithBody("echo", "classic"u8));
+        Assert.Equal("CLASSIC", Encoding.UTF8.GetString((await raw.ReadAsync())!.Body));
+        Assert.Contains(server.Logs.Lines, l => l.EventId.Id == 1002 && l.Level == Microsoft.Extensions.Logging.LogLevel.Warning);
+    }
+
+    internal static async Task WaitUntilAsync(Func<bool> condition)
+    {
+        var deadline = Stopwatch.StartNew();
+        while (!condition())
+        {
+            if (deadline.Elapsed > TestTimeouts.Default)
+                throw new TimeoutException("Condition not met in time.");
+            await Task.Delay(20);
+        }
+    }
+}

@@ -1,0 +1,103 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.Text.RegularExpressions;
+
+namespace Ferry.Testing;
+
+/// <summary>Runs the real <c>ferry</c> executable (ferry.dll beside the test assembly) as a child process.</summary>
+public sealed partial class FerryProcess : IAsyncDisposable
+{
+    private readonly Process _process;
+    private readonly ConcurrentQueue<string> _stdout = new();
+    private readonly ConcurrentQueue<string> _stderr = new();
+
+    private FerryProcess(Process process)
+    {
+        _process = process;
+        process.OutputDataReceived += (_, e) => { if (e.Data is not null) _stdout.Enqueue(e.Data); };
+        process.ErrorDataReceived += (_, e) => { if (e.Data is not null) _stderr.Enqueue(e.Data); };
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+    }
+
+    public static string FerryDll => Path.Combine(AppContext.BaseDirectory, "ferry.dll");
+
+    public int Id => _process.Id;
+    public string Stdout => string.Join('\n', _stdout);
+    public string Stderr => string.Join('\n', _stderr);
+    public bool HasExited => _process.HasExited;
+    public int ExitCode => _process.ExitCode;
+
+    public static FerryProcess Start(IEnumerable<string> args, string? workingDirectory = null, IDictionary<string, string>? environment = null, bool redirectStdin = false)
+    {
+        var info = new ProcessStartInfo("dotnet")
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            RedirectStandardInput = redirectStdin,
+            UseShellExecute = false,
+            WorkingDirectory = workingDirectory ?? Environment.CurrentDirectory,
+        };
+        info.ArgumentList.Add(FerryDll);
+        foreach (var arg in args)
+            info.ArgumentList.Add(arg);
+        info.Environment["DOTNET_NOLOGO"] = "1";
+        if (environment is not null)
+            foreach (var (k, v) in environment)
+                info.Environment[k] = v;
+        return new FerryProcess(Process.Start(info)!);
+    }
+
+    /// <summary>Runs ferry to completion and returns its exit code and output.</summary>
+    public static async Task<(int ExitCode, string Stdout, string Stderr)> RunAsync(params string[] args)
+    {
+        await using var p = Start(args);
+        await p.WaitForExitAsync();
+        return (p.ExitCode, p.Stdout, p.Stderr);
+    }
+
+    public async Task WaitForExitAsync()
+    {
+        await _process.WaitForExitAsync(TestTimeouts.Token());
+        _process.WaitForExit(); // flushes the redirected streams
+    }
+
+    /// <summary>Waits for a "Listening on IP:PORT" log line and returns the address.</summary>
+    public async Task<string> WaitForListeningAsync()
+    {
+        var deadline = Stopwatch.StartNew();
+        while (deadline.Elapsed < TestTimeouts.Default)
+        {
+            foreach (var line in _stdout)
+            {
+                var m = ListeningLine().Match(line);
+                if (m.Success)
+                    return m.Groups[1].Value;
+            }
+            if (_process.HasExited)
+                throw new InvalidOperationException($"ferry exited with {_process.ExitCode}: {Stdout}\n{Stderr}");
+            await Task.Delay(50);
+        }
+        throw new TimeoutException($"ferry did not report listening: {Stdout}\n{Stderr}");
+    }
+
+    /// <summary>Sends a POSIX signal (TERM, INT, KILL) to the process.</summary>
+    public void Signal(string name)
+    {
+        using var kill = Process.Start(new ProcessStartInfo("kill", ["-" + name, _process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]) { UseShellExecute = false })!;
+        kill.WaitForExit();
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (!_process.HasExited)
+        {
+            try { _process.Kill(entireProcessTree: true); } catch (InvalidOperationException) { }
+            await _process.WaitForExitAsync(CancellationToken.None);
+        }
+        _process.Dispose();
+    }
+
+    [GeneratedRegex(@"Listening on (\S+)")]
+    private static partial Regex ListeningLine();
+}
