@@ -78,4 +78,8 @@ public enum FerryErrorCode
     ResumeInvalid = 312,
     /// <summary>The user lacks the permission the command needs.</summary>
     PermissionDenied = 313,
+    /// <summary>Another upload to the same path is in progress.</summary>
+    TransferInProgress = 314,
+    /// <summary>The put_data or put_end names an upload id that is not open on this connection.</summary>
+    UnknownTransfer = 315,
 }

@@ -10,13 +10,16 @@ public static class CommandNames
     public const string Ok = "ok";
     public const string Echo = "echo";
     public const string Put = "put";
+    public const string PutReady = "put_ready";
+    public const string PutData = "put_data";
     public const string PutEnd = "put_end";
+    public const string Done = "done";
     public const string Get = "get";
-    public const string GetData = "get_data";
-    public const string GetEnd = "get_end";
+    public const string FileData = "file";
     public const string List = "ls";
     public const string Listing = "listing";
     public const string Stat = "stat";
+    public const string StatResult = "stat_result";
     public const string Mkdir = "mkdir";
     public const string Remove = "rm";
     public const string Move = "mv";
@@ -25,6 +28,6 @@ public static class CommandNames
     public const string Bye = "bye";
 
     internal static readonly (byte[] Utf8, string Name)[] Known =
-        new[] { Hello, Error, Ok, Echo, Put, PutEnd, Get, GetData, GetEnd, List, Listing, Stat, Mkdir, Remove, Move, Hashes, HashList, Bye }
+        new[] { Hello, Error, Ok, Echo, Put, PutReady, PutData, PutEnd, Done, Get, FileData, List, Listing, Stat, StatResult, Mkdir, Remove, Move, Hashes, HashList, Bye }
             .Select(n => (Encoding.UTF8.GetBytes(n), n)).ToArray();
 }

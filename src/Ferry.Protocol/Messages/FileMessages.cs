@@ -1,0 +1,184 @@
+using System.Text.Json.Serialization;
+using Ferry.Protocol.Framing;
+
+namespace Ferry.Protocol.Messages;
+
+/// <summary>
+/// Opens an upload (docs/protocol.md §5.2). No body. Answered by <see cref="PutReadyMessage"/> or an error
+/// (already_exists without <see cref="Force"/>, quota_exceeded, path errors) before any data is sent.
+/// The classic tutorial form — <c>filename</c> + <c>filesize</c> with the bytes as body — is also a put (§5.7).
+/// </summary>
+public sealed record PutMessage
+{
+    [JsonPropertyName("cmd")] public string Cmd => CommandNames.Put;
+    /// <summary>Client-chosen id that ties put_data and put_end to this upload; unique among the connection's open uploads.</summary>
+    [JsonPropertyName("id")] public long Id { get; init; }
+    /// <summary>Remote path, relative to the user's root (§5.1).</summary>
+    [JsonPropertyName("path")] public string? Path { get; init; }
+    /// <summary>Final size of the file in bytes.</summary>
+    [JsonPropertyName("size")] public long Size { get; init; }
+    /// <summary>Checksum algorithm for the whole file and the resume chunks: <c>xxh3-128</c> (default) or <c>sha256</c>.</summary>
+    [JsonPropertyName("checksum")] public string? Checksum { get; init; }
+    /// <summary>Replace an existing file.</summary>
+    [JsonPropertyName("force")] public bool Force { get; init; }
+    /// <summary>Continue a partial upload of the same path and size if the server kept one.</summary>
+    [JsonPropertyName("resume")] public bool Resume { get; init; }
+    /// <summary>Modification time to give the file, Unix seconds (optional).</summary>
+    [JsonPropertyName("mtime")] public long? ModifiedUnixSeconds { get; init; }
+
+    // Classic tutorial fields (§5.7).
+    [JsonPropertyName("filename")] public string? FileName { get; init; }
+    [JsonPropertyName("filesize")] public long? FileSize { get; init; }
+}
+
+/// <summary>
+/// The server is ready for the upload's data. <see cref="Offset"/> is how much of the file it already holds from a
+/// previous attempt (0 for a fresh upload); the body carries the hash of each complete chunk of that prefix, in order,
+/// each <c>hash length</c> bytes (16 for xxh3-128, 32 for sha256), so the client can re-send only chunks that differ.
+/// </summary>
+public sealed record PutReadyMessage
+{
+    [JsonPropertyName("cmd")] public string Cmd => CommandNames.PutReady;
+    [JsonPropertyName("id")] public long Id { get; init; }
+    [JsonPropertyName("offset")] public long Offset { get; init; }
+    [JsonPropertyName("chunk_size")] public int ChunkSize { get; init; }
+    [JsonPropertyName("bodysize")] public long BodySize { get; init; }
+}
+
+/// <summary>Bytes of an open upload at <see cref="Offset"/>; the body is the data. Never answered (errors are reported at put_end).</summary>
+public sealed record PutDataMessage
+{
+    [JsonPropertyName("cmd")] public string Cmd => CommandNames.PutData;
+    [JsonPropertyName("id")] public long Id { get; init; }
+    [JsonPropertyName("offset")] public long Offset { get; init; }
+    [JsonPropertyName("bodysize")] public long BodySize { get; init; }
+}
+
+/// <summary>Ends an upload: <see cref="Hash"/> is the sender's checksum of the whole file. Answered by <see cref="TransferDoneMessage"/> or an error.</summary>
+public sealed record PutEndMessage
+{
+    [JsonPropertyName("cmd")] public string Cmd => CommandNames.PutEnd;
+    [JsonPropertyName("id")] public long Id { get; init; }
+    /// <summary>Lower-case hex of the whole-file checksum.</summary>
+    [JsonPropertyName("hash")] public string? Hash { get; init; }
+}
+
+/// <summary>A transfer was committed (put) or fully sent (get): the path, its size and checksum.</summary>
+public sealed record TransferDoneMessage
+{
+    [JsonPropertyName("cmd")] public string Cmd => CommandNames.Done;
+    [JsonPropertyName("id")] public long Id { get; init; }
+    [JsonPropertyName("path")] public string? Path { get; init; }
+    [JsonPropertyName("size")] public long Size { get; init; }
+    [JsonPropertyName("checksum")] public string? Checksum { get; init; }
+    [JsonPropertyName("hash")] public string? Hash { get; init; }
+}
+
+/// <summary>Asks for a file from <see cref="Offset"/> to its end. Answered by <see cref="FileDataMessage"/> + body, then <see cref="TransferDoneMessage"/>.</summary>
+public sealed record GetMessage
+{
+    [JsonPropertyName("cmd")] public string Cmd => CommandNames.Get;
+    [JsonPropertyName("id")] public long Id { get; init; }
+    [JsonPropertyName("path")] public string? Path { get; init; }
+    [JsonPropertyName("offset")] public long Offset { get; init; }
+    [JsonPropertyName("checksum")] public string? Checksum { get; init; }
+}
+
+/// <summary>The bytes of a file from <see cref="Offset"/> to <see cref="Size"/>, as the body.</summary>
+public sealed record FileDataMessage
+{
+    [JsonPropertyName("cmd")] public string Cmd => CommandNames.FileData;
+    [JsonPropertyName("id")] public long Id { get; init; }
+    [JsonPropertyName("path")] public string? Path { get; init; }
+    [JsonPropertyName("size")] public long Size { get; init; }
+    [JsonPropertyName("offset")] public long Offset { get; init; }
+    [JsonPropertyName("mtime")] public long ModifiedUnixSeconds { get; init; }
+    [JsonPropertyName("bodysize")] public long BodySize { get; init; }
+}
+
+/// <summary>Asks for per-chunk checksums of a file (to verify a partial download before resuming it).</summary>
+public sealed record HashesMessage
+{
+    [JsonPropertyName("cmd")] public string Cmd => CommandNames.Hashes;
+    [JsonPropertyName("path")] public string? Path { get; init; }
+    [JsonPropertyName("checksum")] public string? Checksum { get; init; }
+    [JsonPropertyName("chunk_size")] public int ChunkSize { get; init; }
+    /// <summary>Hash only this many bytes from the start (the length of the client's partial file).</summary>
+    [JsonPropertyName("length")] public long Length { get; init; }
+}
+
+/// <summary>Per-chunk hashes as the body, concatenated raw (16 or 32 bytes each).</summary>
+public sealed record HashListMessage
+{
+    [JsonPropertyName("cmd")] public string Cmd => CommandNames.HashList;
+    [JsonPropertyName("size")] public long Size { get; init; }
+    [JsonPropertyName("chunk_size")] public int ChunkSize { get; init; }
+    [JsonPropertyName("bodysize")] public long BodySize { get; init; }
+}
+
+/// <summary>Lists a directory (or one file). <see cref="Recursive"/> lists the whole tree with relative paths.</summary>
+public sealed record ListMessage
+{
+    [JsonPropertyName("cmd")] public string Cmd => CommandNames.List;
+    [JsonPropertyName("path")] public string? Path { get; init; }
+    [JsonPropertyName("recursive")] public bool Recursive { get; init; }
+}
+
+/// <summary>A listing: the body is a UTF-8 JSON array of <see cref="FileEntry"/>.</summary>
+public sealed record ListingMessage
+{
+    [JsonPropertyName("cmd")] public string Cmd => CommandNames.Listing;
+    [JsonPropertyName("path")] public string? Path { get; init; }
+    [JsonPropertyName("count")] public int Count { get; init; }
+    [JsonPropertyName("bodysize")] public long BodySize { get; init; }
+}
+
+/// <summary>One file or directory.</summary>
+public sealed record FileEntry
+{
+    /// <summary>Name (or, in a recursive listing, the path relative to the listed directory, '/'-separated).</summary>
+    [JsonPropertyName("name")] public required string Name { get; init; }
+    /// <summary><c>file</c>, <c>dir</c> or <c>link</c> (a symbolic link that stays inside the root).</summary>
+    [JsonPropertyName("type")] public required string Type { get; init; }
+    [JsonPropertyName("size")] public long Size { get; init; }
+    [JsonPropertyName("mtime")] public long ModifiedUnixSeconds { get; init; }
+}
+
+/// <summary>Asks for one entry's details. Answered by <see cref="StatResultMessage"/>.</summary>
+public sealed record StatMessage
+{
+    [JsonPropertyName("cmd")] public string Cmd => CommandNames.Stat;
+    [JsonPropertyName("path")] public string? Path { get; init; }
+}
+
+public sealed record StatResultMessage
+{
+    [JsonPropertyName("cmd")] public string Cmd => CommandNames.StatResult;
+    [JsonPropertyName("path")] public string? Path { get; init; }
+    [JsonPropertyName("entry")] public FileEntry? Entry { get; init; }
+}
+
+/// <summary>Creates a directory; <see cref="Parents"/> creates missing parents and accepts an existing directory (mkdir -p).</summary>
+public sealed record MkdirMessage
+{
+    [JsonPropertyName("cmd")] public string Cmd => CommandNames.Mkdir;
+    [JsonPropertyName("path")] public string? Path { get; init; }
+    [JsonPropertyName("parents")] public bool Parents { get; init; }
+}
+
+/// <summary>Removes a file, an empty directory, or with <see cref="Recursive"/> a tree.</summary>
+public sealed record RemoveMessage
+{
+    [JsonPropertyName("cmd")] public string Cmd => CommandNames.Remove;
+    [JsonPropertyName("path")] public string? Path { get; init; }
+    [JsonPropertyName("recursive")] public bool Recursive { get; init; }
+}
+
+/// <summary>Renames or moves; an existing target is replaced only with <see cref="Force"/> (and never a directory).</summary>
+public sealed record MoveMessage
+{
+    [JsonPropertyName("cmd")] public string Cmd => CommandNames.Move;
+    [JsonPropertyName("from")] public string? From { get; init; }
+    [JsonPropertyName("to")] public string? To { get; init; }
+    [JsonPropertyName("force")] public bool Force { get; init; }
+}
