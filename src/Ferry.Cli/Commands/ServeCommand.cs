@@ -24,11 +24,13 @@ internal static class ServeCommand
         var grace = new Option<double>("--shutdown-grace") { Description = "Seconds that work in flight may take to finish on Ctrl-C or SIGTERM.", DefaultValueFactory = _ => 10 };
         var maxHeader = new Option<int>("--max-header-bytes") { Description = "Largest frame header accepted, in bytes.", DefaultValueFactory = _ => 64 * 1024 };
         var noAuth = new Option<bool>("--insecure-no-auth") { Description = "Serve without authentication and accept classic clients that send no hello. Only for loopback or trusted networks." };
+        var quota = new Option<long?>("--quota") { Description = "Byte quota for the files under the root; uploads that would exceed it are refused before any data is sent. Default: none." };
+        var partialTtl = new Option<double>("--partial-ttl") { Description = "Hours an unfinished upload is kept for resume.", DefaultValueFactory = _ => 24 };
         var logLevel = new Option<LogLevel>("--log-level") { Description = "Least severe log level shown.", DefaultValueFactory = _ => LogLevel.Information };
 
         var command = new Command("serve", "Run the Ferry server.\n\nExamples:\n  ferry serve\n  ferry serve --listen 127.0.0.1:7447 --listen [::1]:7447 --root /srv/ferry")
         {
-            listen, root, maxConnections, headerTimeout, idleTimeout, grace, maxHeader, noAuth, logLevel,
+            listen, root, maxConnections, headerTimeout, idleTimeout, grace, maxHeader, noAuth, quota, partialTtl, logLevel,
         };
 
         command.SetAction(async (parse, ct) =>
@@ -58,6 +60,8 @@ internal static class ServeCommand
                     ShutdownGrace = Seconds(parse.GetValue(grace), "--shutdown-grace"),
                     Frames = new() { MaxHeaderBytes = parse.GetValue(maxHeader) },
                     InsecureNoAuth = parse.GetValue(noAuth),
+                    QuotaBytes = parse.GetValue(quota),
+                    PartialUploadTtl = Seconds(parse.GetValue(partialTtl) * 3600, "--partial-ttl"),
                 };
                 options.Validate();
             }

@@ -20,6 +20,12 @@ public sealed class FerryProtocolException : FerryException
         : base(code, message, inner) => IsFatal = isFatal;
 
     public bool IsFatal { get; }
+
+    /// <summary>
+    /// For a non-fatal header error: the body length the header still declared, which the reader skips so that the
+    /// next frame is found. 0 when the header was too broken to tell.
+    /// </summary>
+    public long DeclaredBodyLength { get; init; }
 }
 
 /// <summary>The remote side answered with an error frame.</summary>

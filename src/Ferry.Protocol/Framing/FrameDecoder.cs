@@ -65,6 +65,7 @@ public static class FrameDecoder
             throw new FerryProtocolException(FerryErrorCode.HeaderNotUtf8, "Header is not valid UTF-8.", isFatal: false);
 
         string? command = null;
+        string? commandProblem = null;
         long? bodySize = null;
         long? fileSize = null;
         var fileSizeInvalid = false;
@@ -79,9 +80,18 @@ public static class FrameDecoder
                 if (reader.ValueTextEquals("cmd"u8))
                 {
                     reader.Read();
-                    if (reader.TokenType != JsonTokenType.String || command is not null)
-                        throw new FerryProtocolException(FerryErrorCode.CommandMissing, "Header field 'cmd' must appear once, as a string.", isFatal: false);
-                    command = InternCommand(ref reader);
+                    // Keep scanning after a bad 'cmd': the body size may still be readable, and skipping the body keeps
+                    // the connection in step whatever order the fields came in.
+                    if (reader.TokenType != JsonTokenType.String || command is not null || commandProblem is not null)
+                    {
+                        commandProblem = "Header field 'cmd' must appear once, as a string.";
+                        command = null;
+                        reader.Skip();
+                    }
+                    else
+                    {
+                        command = InternCommand(ref reader);
+                    }
                 }
                 else if (reader.ValueTextEquals("bodysize"u8))
                 {
@@ -113,9 +123,17 @@ public static class FrameDecoder
         {
             throw new FerryProtocolException(FerryErrorCode.HeaderNotJson, $"Header is not valid JSON: {ex.Message}", isFatal: false, ex);
         }
+        catch (InvalidOperationException ex)
+        {
+            // A string that is valid JSON but not valid Unicode once unescaped (a lone surrogate such as "\udc00").
+            throw new FerryProtocolException(FerryErrorCode.HeaderNotJson, "Header holds a string that is not valid Unicode.", isFatal: false, ex);
+        }
 
         if (command is null)
-            throw new FerryProtocolException(FerryErrorCode.CommandMissing, "Header has no 'cmd' field.", isFatal: false);
+            throw new FerryProtocolException(FerryErrorCode.CommandMissing, commandProblem ?? "Header has no 'cmd' field.", isFatal: false)
+            {
+                DeclaredBodyLength = bodySize ?? 0,
+            };
 
         if (bodySize is null && ReferenceEquals(command, CommandNames.Put))
         {

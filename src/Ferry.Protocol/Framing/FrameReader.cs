@@ -92,7 +92,18 @@ public sealed class FrameReader : IDisposable
                 headerJson.CopyTo(_headerBuffer);
                 _input.AdvanceTo(buffer.Start);
                 Status = "parsing header";
-                var header = FrameDecoder.ParseHeader(_headerBuffer.AsMemory(0, length), _limits);
+                FrameHeader header;
+                try
+                {
+                    header = FrameDecoder.ParseHeader(_headerBuffer.AsMemory(0, length), _limits);
+                }
+                catch (FerryProtocolException ex) when (!ex.IsFatal && ex.DeclaredBodyLength > 0)
+                {
+                    // The header was unusable but said how long its body is: skip it before the next frame.
+                    _bodyRemaining = ex.DeclaredBodyLength;
+                    Status = "skipping body";
+                    throw;
+                }
                 _bodyRemaining = header.BodyLength;
                 Status = header.BodyLength > 0 ? "in body" : "idle";
                 return header;

@@ -7,6 +7,7 @@ using Ferry.Protocol.Messages;
 using Ferry.Server.Handlers;
 using Ferry.Server.Hosting;
 using Ferry.Server.Logging;
+using Ferry.Server.Storage;
 using Microsoft.Extensions.Logging;
 
 namespace Ferry.Server.Connections;
@@ -22,8 +23,11 @@ internal sealed class ConnectionDispatcher
     private readonly FerryServerOptions _options;
     private readonly ILogger _logger;
 
-    public ConnectionDispatcher(IEnumerable<ICommandHandler> handlers, FerryServerOptions options, ILogger logger)
+    private readonly IFileStore _store;
+
+    public ConnectionDispatcher(IEnumerable<ICommandHandler> handlers, IFileStore store, FerryServerOptions options, ILogger logger)
     {
+        _store = store;
         _handlers = handlers.ToFrozenDictionary(h => h.Command, StringComparer.Ordinal);
         _features = _handlers.Keys.Order(StringComparer.Ordinal).ToArray();
         _options = options;
@@ -37,7 +41,7 @@ internal sealed class ConnectionDispatcher
         var timeouts = new FrameReadTimeouts(_options.IdleTimeout, _options.HeaderTimeout);
         using var reader = new FrameReader(connection.Input, _options.Frames, timeouts);
         using var writer = new FrameWriter(connection.Output, _options.Frames);
-        var session = new Session();
+        await using var session = new Session(_store);
         var context = new CommandContext(connection, reader, writer, session, _options, _features);
         var aborted = connection.ConnectionClosed;
         var reason = "peer closed";
@@ -80,6 +84,11 @@ internal sealed class ConnectionDispatcher
                     reason = "fatal command error";
                     break;
                 }
+                if (session.CloseRequested)
+                {
+                    reason = "bye";
+                    break;
+                }
             }
         }
         catch (Exception ex) when (ex is IOException or SocketException or ObjectDisposedException or OperationCanceledException)
@@ -114,7 +123,7 @@ internal sealed class ConnectionDispatcher
         try
         {
             await handler.HandleAsync(context, aborted).ConfigureAwait(false);
-            await writer.FlushAsync(aborted).ConfigureAwait(false);
+            await context.FlushAsync(aborted).ConfigureAwait(false);
             ServerLog.CommandDone(_logger, header.Command, Stopwatch.GetElapsedTime(started).TotalMilliseconds);
             return true;
         }

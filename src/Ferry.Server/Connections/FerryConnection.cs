@@ -31,6 +31,9 @@ public sealed class FerryConnection : IAsyncDisposable
     public EndPoint? RemoteEndPoint { get; }
     public EndPoint? LocalEndPoint { get; }
 
+    /// <summary>True while the bytes go straight onto <see cref="Socket"/> (plain TCP), so sendfile may bypass the pipe.</summary>
+    public bool CanSendFile { get; internal set; } = true;
+
     /// <summary>The raw socket, for zero-copy sends on plain TCP. Flush <see cref="Output"/> before using it.</summary>
     public Socket Socket { get; }
 

@@ -3,7 +3,7 @@ using Ferry.Protocol.Messages;
 
 namespace Ferry.Server.Handlers;
 
-/// <summary>Polite goodbye: answer ok; the peer then closes.</summary>
+/// <summary>Polite goodbye: answer ok, then the server closes the connection.</summary>
 internal sealed class ByeHandler : ICommandHandler
 {
     public string Command => CommandNames.Bye;
@@ -12,6 +12,7 @@ internal sealed class ByeHandler : ICommandHandler
     public ValueTask HandleAsync(CommandContext context, CancellationToken cancellationToken)
     {
         context.Writer.WriteHeader(new OkMessage(), FerryJsonContext.Default.OkMessage);
+        context.Session.CloseRequested = true;
         return ValueTask.CompletedTask;
     }
 }

@@ -1,3 +1,4 @@
+using System.IO.Pipelines;
 using Ferry.Protocol.Framing;
 using Ferry.Server.Connections;
 using Ferry.Server.Hosting;
@@ -28,4 +29,29 @@ public sealed class CommandContext
 
     /// <summary>The request being served.</summary>
     public FrameHeader Header { get; internal set; }
+
+    /// <summary>
+    /// Sends what was written. A peer that stops reading cannot hold the handler forever: past the idle timeout
+    /// the flush is cancelled and the connection closes.
+    /// </summary>
+    public async ValueTask FlushAsync(CancellationToken cancellationToken)
+    {
+        var result = Writer.Output.FlushAsync(cancellationToken);
+        if (result.IsCompleted)
+        {
+            result.GetAwaiter().GetResult();
+            return;
+        }
+        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        deadline.CancelAfter(Options.IdleTimeout);
+        await using (deadline.Token.UnsafeRegister(static state => ((PipeWriter)state!).CancelPendingFlush(), Writer.Output).ConfigureAwait(false))
+        {
+            var flushed = await result.ConfigureAwait(false);
+            if (flushed.IsCanceled)
+            {
+                Connection.Abort("the peer stopped reading");
+                throw new IOException($"The peer read nothing for {Options.IdleTimeout.TotalSeconds:0.#} s.");
+            }
+        }
+    }
 }

@@ -33,7 +33,7 @@ internal sealed class EchoHandler : ICommandHandler
             writer.Output.Advance(take);
             writer.BodyWrittenExternally(take);
             reader.AdvanceBody(chunk, take);
-            await writer.FlushAsync(cancellationToken).ConfigureAwait(false);
+            await context.FlushAsync(cancellationToken).ConfigureAwait(false);
         }
     }
 

@@ -1,8 +1,22 @@
+using Ferry.Protocol.Errors;
+using Ferry.Server.Storage;
+
 namespace Ferry.Server.Handlers;
 
 /// <summary>Typed per-connection state that outlives a single command.</summary>
-public sealed class Session
+public sealed class Session : IAsyncDisposable
 {
+    internal Session(IFileStore store) => Store = store;
+
+    /// <summary>Where this connection's files live (the server root; per user once users exist).</summary>
+    public IFileStore Store { get; internal set; }
+
+    /// <summary>Uploads opened by put and not yet ended by put_end, by client id.</summary>
+    internal Dictionary<long, OpenUpload> Uploads { get; } = [];
+
+    /// <summary>Set by bye: the dispatcher closes the connection after the reply.</summary>
+    public bool CloseRequested { get; internal set; }
+
     /// <summary>Set once the peer's hello was accepted.</summary>
     public bool HelloReceived { get; internal set; }
 
@@ -17,4 +31,19 @@ public sealed class Session
     /// send none.
     /// </summary>
     public bool IsClassic => !HelloReceived;
+
+    /// <summary>Ends what the connection left open; partial uploads stay on disk for a later resume.</summary>
+    public async ValueTask DisposeAsync()
+    {
+        foreach (var open in Uploads.Values)
+            await open.Upload.DisposeAsync().ConfigureAwait(false);
+        Uploads.Clear();
+    }
+}
+
+/// <summary>An upload between put and put_end; <see cref="Failure"/> remembers a put_data error until put_end reports it.</summary>
+internal sealed class OpenUpload(IUpload upload)
+{
+    public IUpload Upload { get; } = upload;
+    public FerryException? Failure { get; set; }
 }

@@ -5,6 +5,7 @@ using Ferry.Protocol.Framing;
 using Ferry.Server.Connections;
 using Ferry.Server.Handlers;
 using Ferry.Server.Logging;
+using Ferry.Server.Storage;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
@@ -28,12 +29,12 @@ public sealed class FerryServer : IHostedService, IAsyncDisposable
     private readonly List<Task> _acceptLoops = [];
     private int _connectionCount;
 
-    public FerryServer(IOptions<FerryServerOptions> options, IEnumerable<ICommandHandler> handlers, ILogger<FerryServer> logger)
+    public FerryServer(IOptions<FerryServerOptions> options, IEnumerable<ICommandHandler> handlers, IFileStore store, ILogger<FerryServer> logger)
     {
         _options = options.Value;
         _options.Validate();
         _logger = logger;
-        _dispatcher = new ConnectionDispatcher(handlers, _options, logger);
+        _dispatcher = new ConnectionDispatcher(handlers, store, _options, logger);
     }
 
     /// <summary>The addresses actually bound (with the real port when port 0 was asked for). Filled by <see cref="StartAsync"/>.</summary>

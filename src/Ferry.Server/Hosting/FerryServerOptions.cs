@@ -30,6 +30,12 @@ public sealed record FerryServerOptions
     /// <summary>Frame bounds (header size 64 KiB by default).</summary>
     public FrameLimits Frames { get; init; } = FrameLimits.Default;
 
+    /// <summary>Byte quota for the files under the root; null (the default) means unlimited.</summary>
+    public long? QuotaBytes { get; init; }
+
+    /// <summary>How long an unfinished upload is kept for resume before it is deleted. Default 24 h.</summary>
+    public TimeSpan PartialUploadTtl { get; init; } = TimeSpan.FromHours(24);
+
     /// <summary>Largest echo body, in bytes. Default 64 MiB.</summary>
     public long MaxEchoBytes { get; init; } = 64L * 1024 * 1024;
 
@@ -54,6 +60,9 @@ public sealed record FerryServerOptions
             throw new ArgumentOutOfRangeException(nameof(ShutdownGrace), ShutdownGrace, "ShutdownGrace must not be negative.");
         if (MaxEchoBytes < 0)
             throw new ArgumentOutOfRangeException(nameof(MaxEchoBytes), MaxEchoBytes, "MaxEchoBytes must not be negative.");
+        if (QuotaBytes is < 0)
+            throw new ArgumentOutOfRangeException(nameof(QuotaBytes), QuotaBytes, "QuotaBytes must not be negative.");
+        RequirePositive(PartialUploadTtl, nameof(PartialUploadTtl));
         Frames.Validate();
     }
 

@@ -1,4 +1,6 @@
 using Ferry.Server.Handlers;
+using Ferry.Server.Handlers.Files;
+using Ferry.Server.Storage;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
@@ -15,6 +17,18 @@ public static class ServiceCollectionExtensions
         services.AddSingleton<ICommandHandler, HelloHandler>();
         services.AddSingleton<ICommandHandler, EchoHandler>();
         services.AddSingleton<ICommandHandler, ByeHandler>();
+        services.AddSingleton<ICommandHandler, PutHandler>();
+        services.AddSingleton<ICommandHandler, PutDataHandler>();
+        services.AddSingleton<ICommandHandler, PutEndHandler>();
+        services.AddSingleton<ICommandHandler, GetHandler>();
+        services.AddSingleton<ICommandHandler, HashesHandler>();
+        services.AddSingleton<ICommandHandler, ListHandler>();
+        services.AddSingleton<ICommandHandler, StatHandler>();
+        services.AddSingleton<ICommandHandler, MkdirHandler>();
+        services.AddSingleton<ICommandHandler, RemoveHandler>();
+        services.AddSingleton<ICommandHandler, MoveHandler>();
+        services.TryAddSingleton<IFileStore>(_ => new LocalFileStore(options.Root, options.QuotaBytes));
+        services.AddHostedService<PartialUploadSweeper>();
         services.TryAddSingleton<FerryServer>();
         services.AddHostedService(sp => sp.GetRequiredService<FerryServer>());
         return services;

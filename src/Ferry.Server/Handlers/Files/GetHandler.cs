@@ -1,0 +1,154 @@
+using System.Buffers;
+using Ferry.Protocol.Errors;
+using Ferry.Protocol.Files;
+using Ferry.Protocol.Framing;
+using Ferry.Protocol.Messages;
+using Ferry.Server.Storage;
+using Ferry.Server.Transfer;
+
+namespace Ferry.Server.Handlers.Files;
+
+/// <summary>Sends a file from an offset (docs/protocol.md §5.3), then its whole-file checksum.</summary>
+internal sealed class GetHandler : ICommandHandler
+{
+    private const int CopyChunk = 1024 * 1024;
+    private const long ZeroCopyThreshold = 256 * 1024;
+
+    public string Command => CommandNames.Get;
+
+    public async ValueTask HandleAsync(CommandContext context, CancellationToken cancellationToken)
+    {
+        var get = context.Header.Deserialize(FerryJsonContext.Default.GetMessage);
+        var path = RemotePath.Normalize(get.Path);
+        var checksum = ChecksumAlgorithm.FromName(get.Checksum);
+        await using var file = await context.Session.Store.OpenReadAsync(path, cancellationToken).ConfigureAwait(false);
+        if (get.Offset < 0 || get.Offset > file.Length)
+            throw new FerryException(FerryErrorCode.FieldInvalid, $"Offset {get.Offset} is outside '{path}' (0 to {file.Length}).");
+
+        var count = file.Length - get.Offset;
+        var writer = context.Writer;
+        writer.WriteHeader(new FileDataMessage
+        {
+            Id = get.Id,
+            Path = path,
+            Size = file.Length,
+            Offset = get.Offset,
+            ModifiedUnixSeconds = file.ModifiedTime.ToUnixTimeSeconds(),
+            BodySize = count,
+        }, FerryJsonContext.Default.FileDataMessage, count);
+
+        // The whole-file hash is computed off the send path, in parallel with it.
+        var hashing = Task.Run(() => FileHashing.HashAsync(file, 0, file.Length, checksum, cancellationToken).AsTask(), cancellationToken);
+        try
+        {
+            if (file.LocalHandle is { } handle && ZeroCopySender.IsSupported && context.Connection.CanSendFile && count >= ZeroCopyThreshold)
+            {
+                await context.FlushAsync(cancellationToken).ConfigureAwait(false);
+                await ZeroCopySender.SendAsync(context.Connection.Socket, handle, get.Offset, count, progress: null, cancellationToken).ConfigureAwait(false);
+                writer.BodyWrittenExternally(count);
+            }
+            else
+            {
+                await CopyThroughPipeAsync(context, file, get.Offset, count, cancellationToken).ConfigureAwait(false);
+            }
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException)
+        {
+            // The header promised 'count' bytes: once the body is cut short the connection cannot continue.
+            context.Connection.Abort("a file could not be sent completely");
+            await ((Task)hashing).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+            throw new IOException($"Sending '{path}' failed: {ex.Message}", ex);
+        }
+
+        var hash = await hashing.ConfigureAwait(false);
+        writer.WriteHeader(new TransferDoneMessage
+        {
+            Id = get.Id,
+            Path = path,
+            Size = file.Length,
+            Checksum = checksum.Name,
+            Hash = Convert.ToHexStringLower(hash),
+        }, FerryJsonContext.Default.TransferDoneMessage);
+    }
+
+    private static async ValueTask CopyThroughPipeAsync(CommandContext context, IStoredFile file, long offset, long count, CancellationToken cancellationToken)
+    {
+        var writer = context.Writer;
+        var position = offset;
+        var end = offset + count;
+        while (position < end)
+        {
+            var memory = writer.Output.GetMemory((int)Math.Min(CopyChunk, end - position));
+            var want = (int)Math.Min(memory.Length, end - position);
+            var n = await file.ReadAsync(memory[..want], position, cancellationToken).ConfigureAwait(false);
+            if (n == 0)
+                throw new IOException($"The file ended {end - position} bytes early.");
+            writer.Output.Advance(n);
+            writer.BodyWrittenExternally(n);
+            position += n;
+            await context.FlushAsync(cancellationToken).ConfigureAwait(false);
+        }
+    }
+}
+
+/// <summary>Per-chunk hashes of a prefix of a file, so a client can check its partial download (§5.3).</summary>
+internal sealed class HashesHandler : ICommandHandler
+{
+    public const int MaxChunks = 1 << 20;
+
+    public string Command => CommandNames.Hashes;
+
+    public async ValueTask HandleAsync(CommandContext context, CancellationToken cancellationToken)
+    {
+        var request = context.Header.Deserialize(FerryJsonContext.Default.HashesMessage);
+        var path = RemotePath.Normalize(request.Path);
+        var checksum = ChecksumAlgorithm.FromName(request.Checksum);
+        if (request.ChunkSize < 4096)
+            throw new FerryException(FerryErrorCode.FieldInvalid, "'chunk_size' must be at least 4096.");
+        if (request.Length < 0)
+            throw new FerryException(FerryErrorCode.FieldInvalid, "'length' must not be negative.");
+
+        await using var file = await context.Session.Store.OpenReadAsync(path, cancellationToken).ConfigureAwait(false);
+        var length = Math.Min(request.Length, file.Length);
+        var chunks = length / request.ChunkSize; // whole chunks only
+        if (chunks > MaxChunks)
+            throw new FerryException(FerryErrorCode.FieldInvalid, $"At most {MaxChunks} chunk hashes per request; use larger chunks.");
+        var hashes = new byte[chunks * checksum.HashBytes];
+        for (long i = 0; i < chunks; i++)
+        {
+            var hash = await FileHashing.HashAsync(file, i * request.ChunkSize, request.ChunkSize, checksum, cancellationToken).ConfigureAwait(false);
+            hash.CopyTo(hashes, i * checksum.HashBytes);
+        }
+
+        context.Writer.WriteHeader(new HashListMessage { Size = file.Length, ChunkSize = request.ChunkSize, BodySize = hashes.Length },
+            FerryJsonContext.Default.HashListMessage, hashes.Length);
+        context.Writer.WriteBody(hashes);
+    }
+}
+
+internal static class FileHashing
+{
+    public static async ValueTask<byte[]> HashAsync(IStoredFile file, long offset, long count, ChecksumAlgorithm algorithm, CancellationToken cancellationToken)
+    {
+        using var hasher = algorithm.CreateHasher();
+        var buffer = ArrayPool<byte>.Shared.Rent(1024 * 1024);
+        try
+        {
+            var position = offset;
+            var end = offset + count;
+            while (position < end)
+            {
+                var n = await file.ReadAsync(buffer.AsMemory(0, (int)Math.Min(buffer.Length, end - position)), position, cancellationToken).ConfigureAwait(false);
+                if (n == 0)
+                    throw new IOException("The file ended early while being hashed.");
+                hasher.Append(buffer.AsSpan(0, n));
+                position += n;
+            }
+            return hasher.GetHashAndReset();
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
+    }
+}

@@ -1,0 +1,294 @@
+using System.Buffers;
+using System.IO.Hashing;
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using Ferry.Protocol.Errors;
+using Ferry.Protocol.Files;
+using Microsoft.Win32.SafeHandles;
+
+namespace Ferry.Server.Storage;
+
+/// <summary>
+/// An upload into <c>.ferry-part.&lt;id&gt;</c> beside its target, described by a <c>.meta</c> file so that a later
+/// connection (or a restarted server) can resume it. The whole-file hash is computed while data arrives in order; data
+/// that arrives out of order (re-sent chunks) makes the commit re-read the file instead.
+/// </summary>
+internal sealed class LocalUpload : IUpload
+{
+    public const string PartPrefix = PathJail.ReservedPrefix + "part.";
+    public const string MetaSuffix = ".meta";
+    private const int ReadBufferSize = 1024 * 1024;
+
+    private readonly LocalFileStore _store;
+    private readonly string _target;
+    private readonly string _part;
+    private readonly string _meta;
+    private readonly long _replacedSize;
+    private readonly SafeFileHandle _handle;
+    private ChecksumAlgorithm.Hasher? _hasher;
+    private long _hashedUpTo;
+    private bool _ended;
+
+    private LocalUpload(LocalFileStore store, UploadRequest request, string target, string part, SafeFileHandle handle, long replacedSize)
+    {
+        _store = store;
+        Request = request;
+        _target = target;
+        _part = part;
+        _meta = part + MetaSuffix;
+        _handle = handle;
+        _replacedSize = replacedSize;
+    }
+
+    public UploadRequest Request { get; }
+    public long ResumeOffset { get; private set; }
+    public ReadOnlyMemory<byte> ResumeChunkHashes { get; private set; }
+
+    /// <summary>The temporary name for a target: fixed-length, so long target names still fit the 255-byte limit.</summary>
+    public static string PartPathFor(string directory, string targetName) =>
+        Path.Join(directory, PartPrefix + Convert.ToHexStringLower(XxHash128.Hash(Encoding.UTF8.GetBytes(targetName))));
+
+    /// <summary>The final path a partial upload is for, read from its .meta file (empty when unreadable).</summary>
+    public static string TargetOf(string partPath)
+    {
+        try
+        {
+            var info = JsonSerializer.Deserialize(File.ReadAllBytes(partPath + MetaSuffix), StorageJsonContext.Default.PartialUploadInfo);
+            return info?.Target is { } name ? Path.Join(Path.GetDirectoryName(partPath), name) : "";
+        }
+        catch (Exception ex) when (ex is IOException or JsonException or UnauthorizedAccessException)
+        {
+            return "";
+        }
+    }
+
+    public static LocalUpload Open(LocalFileStore store, UploadRequest request, string directory, string target, long replacedSize)
+    {
+        var name = Path.GetFileName(target);
+        var part = PartPathFor(directory, name);
+        var info = new PartialUploadInfo(name, request.Size, request.Checksum.Name, request.ChunkSize);
+
+        if (request.Resume && File.Exists(part) && ReadInfo(part + MetaSuffix) == info)
+        {
+            var handle = File.OpenHandle(part, FileMode.Open, FileAccess.ReadWrite, FileShare.None, FileOptions.Asynchronous);
+            var upload = new LocalUpload(store, request, target, part, handle, replacedSize);
+            try
+            {
+                upload.LoadResumeState();
+                return upload;
+            }
+            catch
+            {
+                handle.Dispose();
+                throw;
+            }
+        }
+
+        var fresh = File.OpenHandle(part, FileMode.Create, FileAccess.ReadWrite, FileShare.None, FileOptions.Asynchronous);
+        try
+        {
+            File.WriteAllBytes(part + MetaSuffix, JsonSerializer.SerializeToUtf8Bytes(info, StorageJsonContext.Default.PartialUploadInfo));
+            var upload = new LocalUpload(store, request, target, part, fresh, replacedSize)
+            {
+                _hasher = request.Checksum.CreateHasher(),
+            };
+            return upload;
+        }
+        catch
+        {
+            fresh.Dispose();
+            File.Delete(part);
+            throw;
+        }
+    }
+
+    private static PartialUploadInfo? ReadInfo(string metaPath)
+    {
+        try
+        {
+            return JsonSerializer.Deserialize(File.ReadAllBytes(metaPath), StorageJsonContext.Default.PartialUploadInfo);
+        }
+        catch (Exception ex) when (ex is IOException or JsonException)
+        {
+            return null;
+        }
+    }
+
+    /// <summary>Keeps the whole chunks already on disk, hashing each chunk and the prefix in one read.</summary>
+    private void LoadResumeState()
+    {
+        var chunk = Request.ChunkSize;
+        var length = Math.Min(RandomAccess.GetLength(_handle), Request.Size);
+        var kept = length / chunk * chunk;
+        RandomAccess.SetLength(_handle, kept);
+
+        var algorithm = Request.Checksum;
+        var hashes = new byte[kept / chunk * algorithm.HashBytes];
+        _hasher = algorithm.CreateHasher();
+        using var chunkHasher = algorithm.CreateHasher();
+        var buffer = ArrayPool<byte>.Shared.Rent(ReadBufferSize);
+        try
+        {
+            long position = 0;
+            var index = 0;
+            while (position < kept)
+            {
+                var inChunk = (int)Math.Min(chunk, kept - position);
+                var done = 0;
+                while (done < inChunk)
+                {
+                    var n = RandomAccess.Read(_handle, buffer.AsSpan(0, Math.Min(buffer.Length, inChunk - done)), position + done);
+                    if (n == 0)
+                        throw new FerryException(FerryErrorCode.ResumeInvalid, "The partial upload changed while being read.");
+                    chunkHasher.Append(buffer.AsSpan(0, n));
+                    _hasher.Append(buffer.AsSpan(0, n));
+                    done += n;
+                }
+                chunkHasher.GetHashAndReset().CopyTo(hashes, index++ * algorithm.HashBytes);
+                position += inChunk;
+            }
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
+        _hashedUpTo = kept;
+        ResumeOffset = kept;
+        ResumeChunkHashes = hashes;
+    }
+
+    public async ValueTask WriteAsync(ReadOnlyMemory<byte> data, long offset, CancellationToken cancellationToken)
+    {
+        if (offset < 0 || offset > Request.Size - data.Length)
+            throw new FerryException(FerryErrorCode.FieldInvalid,
+                $"Data at offset {offset} with {data.Length} bytes does not fit a file of {Request.Size} bytes.");
+        try
+        {
+            // The disk write runs while this thread hashes the same bytes.
+            var write = RandomAccess.WriteAsync(_handle, data, offset, cancellationToken);
+            if (_hasher is not null)
+            {
+                if (offset == _hashedUpTo)
+                {
+                    _hasher.Append(data.Span);
+                    _hashedUpTo += data.Length;
+                }
+                else if (offset < _hashedUpTo)
+                {
+                    // A re-sent chunk: the running hash no longer describes the file.
+                    _hasher.Dispose();
+                    _hasher = null;
+                }
+            }
+            await write.ConfigureAwait(false);
+        }
+        catch (Exception ex) when (StorageErrors.TryMap(ex, out var mapped))
+        {
+            throw mapped;
+        }
+    }
+
+    public async ValueTask<byte[]> CommitAsync(byte[]? expectedHash, CancellationToken cancellationToken)
+    {
+        try
+        {
+            var length = RandomAccess.GetLength(_handle);
+            if (length != Request.Size)
+                throw new FerryException(FerryErrorCode.FieldInvalid,
+                    $"Only {length} of {Request.Size} bytes of '{Request.Path}' arrived; nothing was committed.");
+
+            var hash = _hasher is not null && _hashedUpTo == Request.Size
+                ? _hasher.GetHashAndReset()
+                : await RehashAsync(cancellationToken).ConfigureAwait(false);
+            if (expectedHash is not null && !hash.AsSpan().SequenceEqual(expectedHash))
+            {
+                await AbortAsync(keepForResume: false).ConfigureAwait(false);
+                throw new FerryException(FerryErrorCode.ChecksumMismatch,
+                    $"The data received for '{Request.Path}' does not match the sender's {Request.Checksum.Name} checksum; nothing was committed.");
+            }
+
+            using (var stream = new FileStream(_handle, FileAccess.ReadWrite, bufferSize: 0, isAsync: true))
+                stream.Flush(flushToDisk: true);
+            if (Request.ModifiedTime is { } mtime)
+                File.SetLastWriteTimeUtc(_handle, mtime.UtcDateTime);
+            _handle.Dispose();
+
+            try
+            {
+                File.Move(_part, _target, overwrite: Request.Force);
+            }
+            catch (IOException) when (!Request.Force && File.Exists(_target))
+            {
+                await AbortAsync(keepForResume: false).ConfigureAwait(false);
+                throw new FerryException(FerryErrorCode.AlreadyExists, $"'{Request.Path}' appeared while it was being uploaded; nothing was replaced.");
+            }
+            File.Delete(_meta);
+            _ended = true;
+            _store.Quota.Commit(Request.Size, _replacedSize);
+            _store.UploadEnded(_target);
+            return hash;
+        }
+        catch (Exception ex) when (StorageErrors.TryMap(ex, out var mapped))
+        {
+            if (mapped.Code == FerryErrorCode.DiskFull)
+                await AbortAsync(keepForResume: false).ConfigureAwait(false);
+            throw mapped;
+        }
+    }
+
+    private async ValueTask<byte[]> RehashAsync(CancellationToken cancellationToken)
+    {
+        using var hasher = Request.Checksum.CreateHasher();
+        var buffer = ArrayPool<byte>.Shared.Rent(ReadBufferSize);
+        try
+        {
+            long position = 0;
+            int n;
+            while ((n = await RandomAccess.ReadAsync(_handle, buffer, position, cancellationToken).ConfigureAwait(false)) > 0)
+            {
+                hasher.Append(buffer.AsSpan(0, n));
+                position += n;
+            }
+            return hasher.GetHashAndReset();
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
+    }
+
+    public ValueTask AbortAsync(bool keepForResume)
+    {
+        if (_ended)
+            return ValueTask.CompletedTask;
+        _ended = true;
+        _handle.Dispose();
+        _hasher?.Dispose();
+        if (!keepForResume)
+        {
+            TryDelete(_part);
+            TryDelete(_meta);
+        }
+        _store.Quota.Release(Request.Size);
+        _store.UploadEnded(_target);
+        return ValueTask.CompletedTask;
+    }
+
+    public ValueTask DisposeAsync() => AbortAsync(keepForResume: true);
+
+    private static void TryDelete(string path)
+    {
+        try { File.Delete(path); } catch (IOException) { } catch (UnauthorizedAccessException) { }
+    }
+}
+
+/// <summary>The .meta file of a partial upload.</summary>
+internal sealed record PartialUploadInfo(
+    [property: JsonPropertyName("target")] string Target,
+    [property: JsonPropertyName("size")] long Size,
+    [property: JsonPropertyName("checksum")] string Checksum,
+    [property: JsonPropertyName("chunk_size")] int ChunkSize);
+
+[JsonSerializable(typeof(PartialUploadInfo))]
+internal sealed partial class StorageJsonContext : JsonSerializerContext;
