@@ -2,6 +2,7 @@ using System.Net;
 using Ferry.Client;
 using Ferry.Server.Hosting;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 
 namespace Ferry.Testing;
@@ -12,8 +13,11 @@ public sealed class TestServer : IAsyncDisposable
     private readonly ServiceProvider _services;
     private readonly TempDirectory? _ownedRoot;
 
-    private TestServer(ServiceProvider services, FerryServer server, FerryServerOptions options, InMemoryLoggerProvider logs, TempDirectory? ownedRoot)
+    private readonly List<IHostedService> _hosted;
+
+    private TestServer(ServiceProvider services, FerryServer server, List<IHostedService> hosted, FerryServerOptions options, InMemoryLoggerProvider logs, TempDirectory? ownedRoot)
     {
+        _hosted = hosted;
         _services = services;
         Server = server;
         Options = options;
@@ -40,8 +44,11 @@ public sealed class TestServer : IAsyncDisposable
             .AddFerryServer(options)
             .BuildServiceProvider();
         var server = services.GetRequiredService<FerryServer>();
-        await server.StartAsync(CancellationToken.None);
-        return new TestServer(services, server, options, logs, root);
+        // Start every hosted service (the server and its background jobs), as the host would.
+        var hosted = services.GetServices<IHostedService>().ToList();
+        foreach (var service in hosted)
+            await service.StartAsync(CancellationToken.None);
+        return new TestServer(services, server, hosted, options, logs, root);
     }
 
     public Task<FerryClient> ConnectAsync(FerryClientOptions? options = null) =>
@@ -51,7 +58,8 @@ public sealed class TestServer : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
-        await Server.StopAsync(CancellationToken.None);
+        for (var i = _hosted.Count - 1; i >= 0; i--)
+            await _hosted[i].StopAsync(CancellationToken.None);
         await _services.DisposeAsync();
         _ownedRoot?.Dispose();
     }

@@ -102,7 +102,7 @@ public sealed class LocalFileStore : IFileStore
         if (path.Length == 0)
             throw new FerryException(FerryErrorCode.PathInvalid, "The root cannot be removed.");
         // Resolve the parent, not the entry: removing a link removes the link, never what it points to.
-        var full = Path.Join(_jail.Resolve(RemotePath.Parent(path)), RemotePath.FileName(path));
+        var full = _jail.ResolveEntry(path);
         Guard(() =>
         {
             var info = new FileInfo(full);
@@ -129,9 +129,9 @@ public sealed class LocalFileStore : IFileStore
     {
         if (from.Length == 0 || to.Length == 0)
             throw new FerryException(FerryErrorCode.PathInvalid, "The root cannot be moved or replaced.");
-        var source = Path.Join(_jail.Resolve(RemotePath.Parent(from)), RemotePath.FileName(from));
-        var targetParent = _jail.Resolve(RemotePath.Parent(to));
-        var target = Path.Join(targetParent, RemotePath.FileName(to));
+        var source = _jail.ResolveEntry(from);
+        var target = _jail.ResolveEntry(to);
+        var targetParent = Path.GetDirectoryName(target)!;
         Guard(() =>
         {
             var sourceIsDir = Directory.Exists(source) && new FileInfo(source).LinkTarget is null;

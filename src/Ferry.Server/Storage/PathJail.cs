@@ -38,8 +38,7 @@ internal sealed class PathJail
         for (var i = 0; i < segments.Length; i++)
         {
             var segment = segments[i];
-            if (segment.StartsWith(ReservedPrefix, StringComparison.Ordinal))
-                throw new FerryException(FerryErrorCode.PathInvalid, $"Names starting with '{ReservedPrefix}' are reserved for the server.");
+            CheckName(segment);
             var next = Path.Join(current, segment);
             FileSystemInfo info = new FileInfo(next);
             if (info.LinkTarget is not null)
@@ -53,6 +52,25 @@ internal sealed class PathJail
             current = next;
         }
         return current;
+    }
+
+    /// <summary>Refuses the names the store keeps for itself.</summary>
+    public static void CheckName(string name)
+    {
+        if (name.StartsWith(ReservedPrefix, StringComparison.Ordinal))
+            throw new FerryException(FerryErrorCode.PathInvalid, $"Names starting with '{ReservedPrefix}' are reserved for the server.");
+    }
+
+    /// <summary>
+    /// The local path of an entry itself, not following a link in its last component (for rm and mv, which act on
+    /// the link, not on what it points to). Its parent is resolved and checked as usual.
+    /// </summary>
+    public string ResolveEntry(string normalized)
+    {
+        var slash = normalized.LastIndexOf('/');
+        var name = slash >= 0 ? normalized[(slash + 1)..] : normalized;
+        CheckName(name);
+        return Path.Join(Resolve(slash >= 0 ? normalized[..slash] : ""), name);
     }
 
     /// <summary>True when a link at <paramref name="fullPath"/> resolves inside the root (used to hide escaping links from listings).</summary>
