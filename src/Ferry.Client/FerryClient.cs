@@ -85,16 +85,25 @@ public sealed partial class FerryClient : IAsyncDisposable
         _writer.WriteHeader(new EchoMessage { BodySize = data.Length }, FerryJsonContext.Default.EchoMessage, data.Length);
         // Send and receive at once: the server streams its reply while the body is still arriving.
         var send = SendBodyAsync(data, cancellationToken);
-        var header = await ReadReplyHeaderAsync(CommandNames.Echo, cancellationToken).ConfigureAwait(false);
-        var reply = new byte[header.BodyLength];
-        var filled = 0;
-        while (filled < reply.Length)
+        try
         {
-            var n = await _reader.ReadBodyAsync(reply.AsMemory(filled), cancellationToken).ConfigureAwait(false);
-            filled += n;
+            var header = await ReadReplyHeaderAsync(CommandNames.Echo, cancellationToken).ConfigureAwait(false);
+            if (header.BodyLength != data.Length)
+                throw new FerryProtocolException(FerryErrorCode.UnexpectedFrame,
+                    $"The server answered an echo of {data.Length} bytes with {header.BodyLength} bytes.", isFatal: true);
+            var reply = new byte[header.BodyLength];
+            var filled = 0;
+            while (filled < reply.Length)
+                filled += await _reader.ReadBodyAsync(reply.AsMemory(filled), cancellationToken).ConfigureAwait(false);
+            await send.ConfigureAwait(false);
+            return reply;
         }
-        await send.ConfigureAwait(false);
-        return reply;
+        catch
+        {
+            // The server may refuse before reading the whole body; the send then fails too and is not the story.
+            await send.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+            throw;
+        }
     }
 
     private async Task SendBodyAsync(ReadOnlyMemory<byte> data, CancellationToken cancellationToken)
