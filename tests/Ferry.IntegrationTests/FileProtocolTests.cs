@@ -5,7 +5,7 @@ using Ferry.Testing;
 
 namespace Ferry.IntegrationTests;
 
-/// <summary>The file commands at the frame level (docs/files-spec.md §5), against a live server on loopback.</summary>
+/// <summary>The file commands at the frame level (docs/protocol.md §5), against a live server on loopback.</summary>
 public class FileProtocolTests : IAsyncLifetime
 {
     private TestServer _server = null!;

@@ -5,7 +5,7 @@ using static Ferry.IntegrationTests.FileProtocolTests;
 
 namespace Ferry.IntegrationTests;
 
-/// <summary>Nothing is read or written outside the root, whatever the path (docs/files-spec.md §5.1).</summary>
+/// <summary>Nothing is read or written outside the root, whatever the path (docs/protocol.md §5.1).</summary>
 public class RootJailTests : IAsyncLifetime
 {
     private TestServer _server = null!;
