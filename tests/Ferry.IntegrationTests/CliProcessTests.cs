@@ -9,7 +9,7 @@ public class CliProcessTests
     public async Task Serve_then_echo_prints_HELLO_and_sigterm_stops_cleanly()
     {
         using var root = new TempDirectory();
-        await using var server = FerryProcess.Start(["serve", "--listen", "127.0.0.1:0", "--root", root.Path]);
+        await using var server = FerryProcess.Start(["serve", "--listen", "127.0.0.1:0", "--root", root.Path, "--insecure-no-auth"]);
         var address = await server.WaitForListeningAsync();
 
         var (code, stdout, stderr) = await FerryProcess.RunAsync("echo", "--server", address, "hello");
@@ -27,7 +27,7 @@ public class CliProcessTests
     public async Task Ctrl_c_stops_the_server_gracefully()
     {
         using var root = new TempDirectory();
-        await using var server = FerryProcess.Start(["serve", "--listen", "127.0.0.1:0", "--root", root.Path]);
+        await using var server = FerryProcess.Start(["serve", "--listen", "127.0.0.1:0", "--root", root.Path, "--insecure-no-auth"]);
         await server.WaitForListeningAsync();
         server.Signal("INT");
         await server.WaitForExitAsync();
@@ -61,7 +61,7 @@ public class CliProcessTests
     public async Task Busy_port_is_a_clear_error()
     {
         using var root = new TempDirectory();
-        await using var first = FerryProcess.Start(["serve", "--listen", "127.0.0.1:0", "--root", root.Path]);
+        await using var first = FerryProcess.Start(["serve", "--listen", "127.0.0.1:0", "--root", root.Path, "--insecure-no-auth"]);
         var address = await first.WaitForListeningAsync();
         var (code, _, stderr) = await FerryProcess.RunAsync("serve", "--listen", address, "--root", root.Path);
         Assert.Equal(2, code);

@@ -36,7 +36,16 @@ public sealed class TestServer : IAsyncDisposable
     public static async Task<TestServer> StartAsync(Func<FerryServerOptions, FerryServerOptions>? configure = null)
     {
         var root = new TempDirectory("ferry-root");
-        var options = new FerryServerOptions { Listen = [new IPEndPoint(IPAddress.Loopback, 0)], Root = root.Path };
+        // Plain TCP without login unless a test asks for them: most tests are about framing and files, and the
+        // security tests switch both on.
+        var options = new FerryServerOptions
+        {
+            Listen = [new IPEndPoint(IPAddress.Loopback, 0)],
+            Root = root.Path,
+            StateDirectory = System.IO.Path.Combine(root.Path + "-state"),
+            RequireAuthentication = false,
+            UseTls = false,
+        };
         options = configure?.Invoke(options) ?? options;
         var logs = new InMemoryLoggerProvider();
         var services = new ServiceCollection()
@@ -62,5 +71,6 @@ public sealed class TestServer : IAsyncDisposable
             await _hosted[i].StopAsync(CancellationToken.None);
         await _services.DisposeAsync();
         _ownedRoot?.Dispose();
+        try { Directory.Delete(Options.StateDirectory, recursive: true); } catch (IOException) { }
     }
 }

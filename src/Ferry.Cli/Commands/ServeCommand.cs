@@ -23,14 +23,20 @@ internal static class ServeCommand
         var idleTimeout = new Option<double>("--idle-timeout") { Description = "Seconds a connection may stay silent.", DefaultValueFactory = _ => 300 };
         var grace = new Option<double>("--shutdown-grace") { Description = "Seconds that work in flight may take to finish on Ctrl-C or SIGTERM.", DefaultValueFactory = _ => 10 };
         var maxHeader = new Option<int>("--max-header-bytes") { Description = "Largest frame header accepted, in bytes.", DefaultValueFactory = _ => 64 * 1024 };
-        var noAuth = new Option<bool>("--insecure-no-auth") { Description = "Serve without authentication and accept classic clients that send no hello. Only for loopback or trusted networks." };
+        var noAuth = new Option<bool>("--insecure-no-auth") { Description = "No login, plain TCP, and classic clients that send no hello are accepted. Only for loopback or trusted networks." };
+        var plain = new Option<bool>("--plain") { Description = "Plain TCP instead of TLS (logins still required; frames carry MACs). Anyone on the path can read the traffic." };
+        var stateDir = new Option<string>("--state-dir") { Description = "Folder for the server's certificate and users file.", DefaultValueFactory = _ => "ferry-server" };
+        var usersFile = new Option<string?>("--users") { Description = "Users file (default: users.json in --state-dir)." };
+        var auditLog = new Option<string?>("--audit-log") { Description = "Append an audit log (JSON lines: logins, failures, commands) to this file." };
+        var perUser = new Option<int>("--max-connections-per-user") { Description = "Connections one user may have open.", DefaultValueFactory = _ => 32 };
+        var perAddress = new Option<int>("--max-connections-per-address") { Description = "Connections one client address may have open.", DefaultValueFactory = _ => 256 };
         var quota = new Option<long?>("--quota") { Description = "Byte quota for the files under the root; uploads that would exceed it are refused before any data is sent. Default: none." };
         var partialTtl = new Option<double>("--partial-ttl") { Description = "Hours an unfinished upload is kept for resume.", DefaultValueFactory = _ => 24 };
         var logLevel = new Option<LogLevel>("--log-level") { Description = "Least severe log level shown.", DefaultValueFactory = _ => LogLevel.Information };
 
         var command = new Command("serve", "Run the Ferry server.\n\nExamples:\n  ferry serve\n  ferry serve --listen 127.0.0.1:7447 --listen [::1]:7447 --root /srv/ferry")
         {
-            listen, root, maxConnections, headerTimeout, idleTimeout, grace, maxHeader, noAuth, quota, partialTtl, logLevel,
+            listen, root, maxConnections, headerTimeout, idleTimeout, grace, maxHeader, noAuth, plain, stateDir, usersFile, auditLog, perUser, perAddress, quota, partialTtl, logLevel,
         };
 
         command.SetAction(async (parse, ct) =>
@@ -60,6 +66,13 @@ internal static class ServeCommand
                     ShutdownGrace = Seconds(parse.GetValue(grace), "--shutdown-grace"),
                     Frames = new() { MaxHeaderBytes = parse.GetValue(maxHeader) },
                     InsecureNoAuth = parse.GetValue(noAuth),
+                    RequireAuthentication = !parse.GetValue(noAuth),
+                    UseTls = !parse.GetValue(noAuth) && !parse.GetValue(plain),
+                    StateDirectory = parse.GetValue(stateDir)!,
+                    UsersFile = parse.GetValue(usersFile),
+                    AuditLogPath = parse.GetValue(auditLog),
+                    MaxConnectionsPerUser = parse.GetValue(perUser),
+                    MaxConnectionsPerAddress = parse.GetValue(perAddress),
                     QuotaBytes = parse.GetValue(quota),
                     PartialUploadTtl = Seconds(parse.GetValue(partialTtl) * 3600, "--partial-ttl"),
                 };
@@ -83,10 +96,16 @@ internal static class ServeCommand
             builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = options.ShutdownGrace + TimeSpan.FromSeconds(5));
             builder.Services.AddFerryServer(options);
 
-            using var host = builder.Build();
+            IHost host;
             try
             {
+                host = builder.Build();
                 await host.StartAsync(ct).ConfigureAwait(false);
+            }
+            catch (InvalidDataException ex)
+            {
+                await error.WriteLineAsync($"ferry serve: {ex.Message}").ConfigureAwait(false);
+                return ExitCodes.Usage;
             }
             catch (System.Net.Sockets.SocketException ex)
             {
@@ -94,13 +113,16 @@ internal static class ServeCommand
                     .ConfigureAwait(false);
                 return ExitCodes.Usage;
             }
-            try
+            using (host)
             {
-                await host.WaitForShutdownAsync(ct).ConfigureAwait(false);
-            }
-            finally
-            {
-                await host.StopAsync(CancellationToken.None).ConfigureAwait(false);
+                try
+                {
+                    await host.WaitForShutdownAsync(ct).ConfigureAwait(false);
+                }
+                finally
+                {
+                    await host.StopAsync(CancellationToken.None).ConfigureAwait(false);
+                }
             }
             return ExitCodes.Success;
         });

@@ -48,6 +48,20 @@ public enum FerryErrorCode
     ServerShuttingDown = 202,
     /// <summary>The command needs a hello frame first.</summary>
     HelloRequired = 203,
+    /// <summary>Authentication failed: unknown user or wrong key (deliberately not told apart). Fatal.</summary>
+    AuthenticationFailed = 204,
+    /// <summary>The command needs a completed authentication first.</summary>
+    AuthenticationRequired = 205,
+    /// <summary>Too many failed authentications from this address; wait and try again. Fatal.</summary>
+    AuthenticationThrottled = 206,
+    /// <summary>The server could not prove that it knows the key: it may be an impostor. Raised by clients.</summary>
+    ServerNotAuthenticated = 207,
+    /// <summary>The server's certificate does not match the one pinned for it. Raised by clients.</summary>
+    CertificateMismatch = 208,
+    /// <summary>A frame's MAC did not verify: the connection was tampered with. Fatal.</summary>
+    FrameMacInvalid = 209,
+    /// <summary>The user already has the maximum number of connections. Fatal.</summary>
+    TooManyConnections = 210,
 
     // Files (docs/protocol.md §5).
     /// <summary>The path is malformed: empty, absolute, control characters, over-long, backslashes.</summary>

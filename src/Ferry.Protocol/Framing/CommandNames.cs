@@ -6,6 +6,8 @@ namespace Ferry.Protocol.Framing;
 public static class CommandNames
 {
     public const string Hello = "hello";
+    public const string Auth = "auth";
+    public const string AuthOk = "auth_ok";
     public const string Error = "error";
     public const string Ok = "ok";
     public const string Echo = "echo";
@@ -28,6 +30,6 @@ public static class CommandNames
     public const string Bye = "bye";
 
     internal static readonly (byte[] Utf8, string Name)[] Known =
-        new[] { Hello, Error, Ok, Echo, Put, PutReady, PutData, PutEnd, Done, Get, FileData, List, Listing, Stat, StatResult, Mkdir, Remove, Move, Hashes, HashList, Bye }
+        new[] { PutData, FileData, Put, PutEnd, Done, PutReady, Get, Hello, Auth, AuthOk, Error, Ok, Echo, List, Listing, Stat, StatResult, Mkdir, Remove, Move, Hashes, HashList, Bye }
             .Select(n => (Encoding.UTF8.GetBytes(n), n)).ToArray();
 }

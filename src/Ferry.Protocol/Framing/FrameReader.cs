@@ -22,6 +22,8 @@ public sealed class FrameReader : IDisposable
     private byte[] _headerBuffer;
     private long _bodyRemaining;
     private CancellationTokenSource? _deadline;
+    private FrameMac? _mac;
+    private bool _trailerPending;
 
     public FrameReader(PipeReader input, FrameLimits? limits = null, FrameReadTimeouts? timeouts = null, TimeProvider? time = null)
     {
@@ -30,6 +32,14 @@ public sealed class FrameReader : IDisposable
         _timeouts = timeouts ?? FrameReadTimeouts.None;
         _time = time ?? TimeProvider.System;
         _headerBuffer = ArrayPool<byte>.Shared.Rent(256);
+    }
+
+    /// <summary>Verifies every following frame's MAC trailer with <paramref name="key"/> (docs/security.md §4).</summary>
+    public void EnableMac(byte[] key)
+    {
+        if (_bodyRemaining != 0)
+            throw new InvalidOperationException("Enable the MAC between frames.");
+        _mac = new FrameMac(key);
     }
 
     /// <summary>Bytes of the current frame's body not yet read.</summary>
@@ -48,6 +58,8 @@ public sealed class FrameReader : IDisposable
     {
         if (_bodyRemaining > 0)
             await SkipBodyAsync(cancellationToken).ConfigureAwait(false);
+        if (_trailerPending)
+            await VerifyTrailerAsync(cancellationToken).ConfigureAwait(false);
 
         Status = "awaiting frame";
         long headerStartedAt = 0;
@@ -92,6 +104,13 @@ public sealed class FrameReader : IDisposable
                 headerJson.CopyTo(_headerBuffer);
                 _input.AdvanceTo(buffer.Start);
                 Status = "parsing header";
+                if (_mac is not null)
+                {
+                    // Every frame, even one whose header turns out unusable, is followed by its trailer.
+                    _mac.Begin(length);
+                    _mac.Append(_headerBuffer.AsSpan(0, length));
+                    _trailerPending = true;
+                }
                 FrameHeader header;
                 try
                 {
@@ -106,6 +125,9 @@ public sealed class FrameReader : IDisposable
                 }
                 _bodyRemaining = header.BodyLength;
                 Status = header.BodyLength > 0 ? "in body" : "idle";
+                // A frame without a body is checked before anyone acts on it.
+                if (_mac is not null && header.BodyLength == 0)
+                    await VerifyTrailerAsync(cancellationToken).ConfigureAwait(false);
                 return header;
             }
 
@@ -173,10 +195,46 @@ public sealed class FrameReader : IDisposable
     {
         if ((ulong)consumed > (ulong)chunk.Length)
             throw new ArgumentOutOfRangeException(nameof(consumed));
+        if (_mac is not null)
+        {
+            foreach (var segment in chunk.Slice(0, consumed))
+                _mac.Append(segment.Span);
+        }
         _input.AdvanceTo(chunk.GetPosition(consumed));
         _bodyRemaining -= consumed;
         if (_bodyRemaining == 0)
             Status = "idle";
+    }
+
+    /// <summary>Reads and checks the MAC trailer of the frame just read (body included).</summary>
+    private async ValueTask VerifyTrailerAsync(CancellationToken cancellationToken)
+    {
+        Status = "reading frame mac";
+        while (true)
+        {
+            var result = await ReadWithDeadlineAsync(_timeouts.Idle, FerryErrorCode.IdleTimeout, cancellationToken).ConfigureAwait(false);
+            var buffer = result.Buffer;
+            if (buffer.Length >= FrameMac.TrailerBytes)
+            {
+                Span<byte> expected = stackalloc byte[FrameMac.TrailerBytes];
+                Span<byte> received = stackalloc byte[FrameMac.TrailerBytes];
+                _mac!.Finish(expected);
+                buffer.Slice(0, FrameMac.TrailerBytes).CopyTo(received);
+                _input.AdvanceTo(buffer.GetPosition(FrameMac.TrailerBytes));
+                _trailerPending = false;
+                if (!System.Security.Cryptography.CryptographicOperations.FixedTimeEquals(expected, received))
+                {
+                    Status = "bad frame mac";
+                    throw new FerryProtocolException(FerryErrorCode.FrameMacInvalid,
+                        "A frame's MAC did not verify: the connection was altered in transit.", isFatal: true);
+                }
+                Status = "idle";
+                return;
+            }
+            _input.AdvanceTo(buffer.Start, buffer.End);
+            if (result.IsCompleted || result.IsCanceled)
+                throw new FerryProtocolException(FerryErrorCode.TruncatedFrame, "The connection closed inside a frame's MAC.", isFatal: true);
+        }
     }
 
     /// <summary>Discards the rest of the current body.</summary>
@@ -238,6 +296,7 @@ public sealed class FrameReader : IDisposable
     public void Dispose()
     {
         _deadline?.Dispose();
+        _mac?.Dispose();
         var buffer = Interlocked.Exchange(ref _headerBuffer, []);
         if (buffer.Length > 0)
             ArrayPool<byte>.Shared.Return(buffer);

@@ -20,6 +20,8 @@ public sealed class FrameWriter : IDisposable
     private readonly ArrayBufferWriter<byte> _json = new(256);
     private readonly Utf8JsonWriter _jsonWriter;
     private long _bodyRemaining;
+    private FrameMac? _mac;
+    private Memory<byte> _bodyMemory;
 
     public FrameWriter(PipeWriter output, FrameLimits? limits = null)
     {
@@ -31,6 +33,16 @@ public sealed class FrameWriter : IDisposable
             // Headers are not embedded in HTML: keep non-ASCII text readable as UTF-8 instead of \uXXXX escapes.
             Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
         });
+    }
+
+    /// <summary>True once <see cref="EnableMac"/> was called: every frame from then on carries a MAC trailer.</summary>
+    public bool MacEnabled => _mac is not null;
+
+    /// <summary>Authenticates every following frame with <paramref name="key"/> (docs/security.md §4).</summary>
+    public void EnableMac(byte[] key)
+    {
+        EnsureComplete();
+        _mac = new FrameMac(key);
     }
 
     /// <summary>Body bytes still owed for the current frame.</summary>
@@ -62,24 +74,70 @@ public sealed class FrameWriter : IDisposable
 #endif
         WriteRawHeader(_output, json);
         _bodyRemaining = bodyLength;
+        if (_mac is not null)
+        {
+            _mac.Begin(json.Length);
+            _mac.Append(json);
+            if (bodyLength == 0)
+                WriteTrailer();
+        }
+    }
+
+    /// <summary>Memory in the pipe to write up to <paramref name="sizeHint"/> body bytes into; commit them with <see cref="AdvanceBody"/>.</summary>
+    public Memory<byte> GetBodyMemory(int sizeHint)
+    {
+        var length = (int)Math.Min(sizeHint, _bodyRemaining);
+        _bodyMemory = _output.GetMemory(length)[..length];
+        return _bodyMemory;
+    }
+
+    /// <summary>Commits <paramref name="count"/> body bytes written into the memory from <see cref="GetBodyMemory"/>.</summary>
+    public void AdvanceBody(int count)
+    {
+        if ((uint)count > (uint)_bodyMemory.Length)
+            throw new ArgumentOutOfRangeException(nameof(count));
+        _mac?.Append(_bodyMemory.Span[..count]);
+        _output.Advance(count);
+        _bodyMemory = default;
+        Consume(count);
     }
 
     /// <summary>Writes part of the current body (buffered; call <see cref="FlushAsync"/> to send).</summary>
     public void WriteBody(ReadOnlySpan<byte> data)
     {
-        Consume(data.Length);
+        _mac?.Append(data);
         _output.Write(data);
+        Consume(data.Length);
     }
 
     /// <summary>Writes part of the current body and lets the pipe apply back-pressure.</summary>
     public ValueTask<FlushResult> WriteBodyAsync(ReadOnlyMemory<byte> data, CancellationToken cancellationToken)
     {
+        if (data.Length > _bodyRemaining)
+            throw new InvalidOperationException($"Body overrun: {data.Length} byte(s) written with {_bodyRemaining} declared and still owed.");
+        _mac?.Append(data.Span);
+        if (_mac is not null && data.Length == _bodyRemaining)
+        {
+            // The trailer must follow the last body byte in the same write.
+            _output.Write(data.Span);
+            Consume(data.Length);
+            return _output.FlushAsync(cancellationToken);
+        }
+        var write = _output.WriteAsync(data, cancellationToken);
         Consume(data.Length);
-        return _output.WriteAsync(data, cancellationToken);
+        return write;
     }
 
-    /// <summary>Accounts for body bytes sent around the pipe (for example by <c>Socket.SendFileAsync</c> after a flush).</summary>
-    public void BodyWrittenExternally(long count) => Consume(count);
+    /// <summary>
+    /// Accounts for body bytes sent around the pipe (for example by sendfile after a flush). Not possible once frames
+    /// carry a MAC, since the writer must see every byte.
+    /// </summary>
+    public void BodyWrittenExternally(long count)
+    {
+        if (_mac is not null)
+            throw new InvalidOperationException("Frames carry a MAC: body bytes cannot bypass the writer.");
+        Consume(count);
+    }
 
     public ValueTask<FlushResult> FlushAsync(CancellationToken cancellationToken) => _output.FlushAsync(cancellationToken);
 
@@ -104,7 +162,20 @@ public sealed class FrameWriter : IDisposable
         if (count > _bodyRemaining)
             throw new InvalidOperationException($"Body overrun: {count} byte(s) written with {_bodyRemaining} declared and still owed.");
         _bodyRemaining -= count;
+        if (_bodyRemaining == 0 && count > 0 && _mac is not null)
+            WriteTrailer();
     }
 
-    public void Dispose() => _jsonWriter.Dispose();
+    private void WriteTrailer()
+    {
+        var span = _output.GetSpan(FrameMac.TrailerBytes);
+        _mac!.Finish(span[..FrameMac.TrailerBytes]);
+        _output.Advance(FrameMac.TrailerBytes);
+    }
+
+    public void Dispose()
+    {
+        _jsonWriter.Dispose();
+        _mac?.Dispose();
+    }
 }

@@ -11,6 +11,8 @@ namespace Ferry.Protocol.Messages;
     DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
     GenerationMode = JsonSourceGenerationMode.Default)]
 [JsonSerializable(typeof(HelloMessage))]
+[JsonSerializable(typeof(AuthMessage))]
+[JsonSerializable(typeof(AuthOkMessage))]
 [JsonSerializable(typeof(ErrorMessage))]
 [JsonSerializable(typeof(OkMessage))]
 [JsonSerializable(typeof(EchoMessage))]

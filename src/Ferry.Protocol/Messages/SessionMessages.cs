@@ -22,6 +22,12 @@ public sealed record HelloMessage
     [JsonPropertyName("features")] public IReadOnlyList<string>? Features { get; init; }
     /// <summary>Free-form software name and version, for logs.</summary>
     [JsonPropertyName("agent")] public string? Agent { get; init; }
+
+    /// <summary>Server only: the authentication method required (<c>hmac-sha256</c>), or absent/<c>none</c> when the server has no authentication.</summary>
+    [JsonPropertyName("auth")] public string? Auth { get; init; }
+
+    /// <summary>Server only: its fresh 32-byte challenge (base64) when authentication is required.</summary>
+    [JsonPropertyName("challenge")] public byte[]? Challenge { get; init; }
 }
 
 /// <summary>Every failure, in both directions: a stable <c>code</c> (docs/errors.md) and a sentence for humans.</summary>

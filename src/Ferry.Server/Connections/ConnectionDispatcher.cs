@@ -4,6 +4,7 @@ using System.Net.Sockets;
 using Ferry.Protocol.Errors;
 using Ferry.Protocol.Framing;
 using Ferry.Protocol.Messages;
+using Ferry.Server.Auth;
 using Ferry.Server.Handlers;
 using Ferry.Server.Hosting;
 using Ferry.Server.Logging;
@@ -24,10 +25,12 @@ internal sealed class ConnectionDispatcher
     private readonly ILogger _logger;
 
     private readonly IFileStore _store;
+    private readonly AuditLog _audit;
 
-    public ConnectionDispatcher(IEnumerable<ICommandHandler> handlers, IFileStore store, FerryServerOptions options, ILogger logger)
+    public ConnectionDispatcher(IEnumerable<ICommandHandler> handlers, IFileStore store, AuditLog audit, FerryServerOptions options, ILogger logger)
     {
         _store = store;
+        _audit = audit;
         _handlers = handlers.ToFrozenDictionary(h => h.Command, StringComparer.Ordinal);
         _features = _handlers.Keys.Order(StringComparer.Ordinal).ToArray();
         _options = options;
@@ -118,8 +121,25 @@ internal sealed class ConnectionDispatcher
             return true;
         }
 
+        var session = context.Session;
+        if (_options.RequireAuthentication && session.User is null && !handler.AllowedBeforeAuth)
+        {
+            // Nothing but the handshake before login: refuse and hang up.
+            await SendErrorAsync(writer, FerryErrorCode.AuthenticationRequired,
+                "Log in first (hello, then auth; docs/security.md §3).", fatal: true, aborted).ConfigureAwait(false);
+            return false;
+        }
+        if (session.User is { } user && !user.Allows(handler.RequiredPermission))
+        {
+            var denied = $"User '{user.Name}' lacks the {UserAccount.FormatPermissions(handler.RequiredPermission)} permission that '{header.Command}' needs.";
+            _audit.Command(context.Connection.Id, context.Connection.RemoteAddress, user.Name, header.Command, FerryErrorCode.PermissionDenied.ToWire(), 0);
+            await SendErrorAsync(writer, FerryErrorCode.PermissionDenied, denied, fatal: false, aborted).ConfigureAwait(false);
+            return true;
+        }
+
         context.Header = header;
         var started = Stopwatch.GetTimestamp();
+        var outcome = "ok";
         try
         {
             await handler.HandleAsync(context, aborted).ConfigureAwait(false);
@@ -129,12 +149,14 @@ internal sealed class ConnectionDispatcher
         }
         catch (FerryProtocolException ex) when (ex.IsFatal)
         {
+            outcome = ex.Code.ToWire();
             ServerLog.ProtocolError(_logger, ex.Code.ToWire(), context.Reader.Status, ex.Message);
             await SendErrorAsync(writer, ex.Code, ex.Message, fatal: true, aborted).ConfigureAwait(false);
             return false;
         }
         catch (FerryException ex)
         {
+            outcome = ex.Code.ToWire();
             ServerLog.CommandFailed(_logger, header.Command, ex.Code.ToWire(), ex.Message);
             if (writer.BodyRemaining != 0)
                 return false; // a reply body was cut short: the peer cannot find the next frame
@@ -143,12 +165,25 @@ internal sealed class ConnectionDispatcher
         }
         catch (Exception ex) when (ex is not (IOException or SocketException or ObjectDisposedException or OperationCanceledException))
         {
+            outcome = FerryErrorCode.InternalError.ToWire();
             ServerLog.CommandCrashed(_logger, header.Command, ex);
             if (writer.BodyRemaining != 0)
                 return false;
             await SendErrorAsync(writer, FerryErrorCode.InternalError, $"The server failed to run '{header.Command}'.", fatal: false, aborted)
                 .ConfigureAwait(false);
             return true;
+        }
+        catch
+        {
+            outcome = "transport_error";
+            throw;
+        }
+        finally
+        {
+            // The handshake audits itself; everything after it is recorded here.
+            if (header.Command is not (CommandNames.Hello or CommandNames.Auth))
+                _audit.Command(context.Connection.Id, context.Connection.RemoteAddress, session.User?.Name, header.Command, outcome,
+                    Stopwatch.GetElapsedTime(started).TotalMilliseconds);
         }
     }
 

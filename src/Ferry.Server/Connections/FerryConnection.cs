@@ -14,16 +14,31 @@ public sealed class FerryConnection : IAsyncDisposable
     private readonly CancellationTokenSource _closed = new();
     private string? _abortReason;
 
-    internal FerryConnection(Socket socket, int bufferSize)
+    internal FerryConnection(string id, Socket socket, Stream transport, int bufferSize, byte[] channelBinding)
     {
         Socket = socket;
-        Id = $"c{Interlocked.Increment(ref s_nextId):x}";
+        Id = id;
         RemoteEndPoint = socket.RemoteEndPoint;
         LocalEndPoint = socket.LocalEndPoint;
-        Stream = new NetworkStream(socket, ownsSocket: true);
+        Stream = transport;
+        IsTls = transport is System.Net.Security.SslStream;
+        CanSendFile = !IsTls;
+        ChannelBinding = channelBinding;
         Input = PipeReader.Create(Stream, new StreamPipeReaderOptions(bufferSize: bufferSize, minimumReadSize: 4096, leaveOpen: true));
         Output = PipeWriter.Create(Stream, new StreamPipeWriterOptions(minimumBufferSize: bufferSize, leaveOpen: true));
     }
+
+    /// <summary>A new connection id.</summary>
+    internal static string NextId() => $"c{Interlocked.Increment(ref s_nextId):x}";
+
+    /// <summary>True when the bytes travel inside TLS.</summary>
+    public bool IsTls { get; }
+
+    /// <summary>What the login transcript binds to: SHA-256 of the server certificate on TLS, empty on plain TCP.</summary>
+    public byte[] ChannelBinding { get; }
+
+    /// <summary>The client's IP address.</summary>
+    public IPAddress RemoteAddress => (RemoteEndPoint as IPEndPoint)?.Address ?? IPAddress.None;
 
     /// <summary>Short id that appears on every log line of this connection.</summary>
     public string Id { get; }
@@ -32,12 +47,12 @@ public sealed class FerryConnection : IAsyncDisposable
     public EndPoint? LocalEndPoint { get; }
 
     /// <summary>True while the bytes go straight onto <see cref="Socket"/> (plain TCP), so sendfile may bypass the pipe.</summary>
-    public bool CanSendFile { get; internal set; } = true;
+    public bool CanSendFile { get; internal set; }
 
     /// <summary>The raw socket, for zero-copy sends on plain TCP. Flush <see cref="Output"/> before using it.</summary>
     public Socket Socket { get; }
 
-    internal NetworkStream Stream { get; }
+    internal Stream Stream { get; }
     public PipeReader Input { get; }
     public PipeWriter Output { get; }
 

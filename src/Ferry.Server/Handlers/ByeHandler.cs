@@ -8,6 +8,7 @@ internal sealed class ByeHandler : ICommandHandler
 {
     public string Command => CommandNames.Bye;
     public bool AllowedBeforeHello => true;
+    public bool AllowedBeforeAuth => true;
 
     public ValueTask HandleAsync(CommandContext context, CancellationToken cancellationToken)
     {

@@ -26,13 +26,11 @@ internal sealed class EchoHandler : ICommandHandler
         while (reader.BodyRemaining > 0)
         {
             var chunk = await reader.ReadBodyChunkAsync(cancellationToken).ConfigureAwait(false);
-            var take = (int)Math.Min(chunk.Length, 64 * 1024);
-            var target = writer.Output.GetSpan(take)[..take];
-            chunk.Slice(0, take).CopyTo(target);
+            var target = writer.GetBodyMemory((int)Math.Min(chunk.Length, 64 * 1024)).Span;
+            chunk.Slice(0, target.Length).CopyTo(target);
             UpperCaseAscii(target);
-            writer.Output.Advance(take);
-            writer.BodyWrittenExternally(take);
-            reader.AdvanceBody(chunk, take);
+            writer.AdvanceBody(target.Length);
+            reader.AdvanceBody(chunk, target.Length);
             await context.FlushAsync(cancellationToken).ConfigureAwait(false);
         }
     }

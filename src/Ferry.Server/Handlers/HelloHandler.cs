@@ -14,6 +14,7 @@ internal sealed class HelloHandler(ILogger<HelloHandler> logger) : ICommandHandl
 
     public string Command => CommandNames.Hello;
     public bool AllowedBeforeHello => true;
+    public bool AllowedBeforeAuth => true;
 
     public ValueTask HandleAsync(CommandContext context, CancellationToken cancellationToken)
     {
@@ -29,11 +30,16 @@ internal sealed class HelloHandler(ILogger<HelloHandler> logger) : ICommandHandl
         context.Session.PeerFeatures = (hello.Features ?? []).ToHashSet(StringComparer.Ordinal);
         ServerLog.HelloReceived(logger, hello.Agent ?? "(unnamed)", hello.Version);
 
+        var requireAuth = context.Options.RequireAuthentication;
+        if (requireAuth)
+            context.Session.ServerChallenge = Ferry.Protocol.Auth.Handshake.NewChallenge();
         context.Writer.WriteHeader(new HelloMessage
         {
             Version = ProtocolVersion.Current,
             Features = context.ServerFeatures,
             Agent = AgentName,
+            Auth = requireAuth ? Ferry.Protocol.Auth.Handshake.Method : "none",
+            Challenge = context.Session.ServerChallenge,
         }, FerryJsonContext.Default.HelloMessage);
         return ValueTask.CompletedTask;
     }

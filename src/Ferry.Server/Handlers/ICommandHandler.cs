@@ -13,5 +13,11 @@ public interface ICommandHandler
     /// <summary>Whether the command may run before the peer's hello. Only the handshake itself may.</summary>
     bool AllowedBeforeHello => false;
 
+    /// <summary>Whether the command may run before login. Only hello, auth and bye may.</summary>
+    bool AllowedBeforeAuth => false;
+
+    /// <summary>The permission the user needs (docs/security.md §5).</summary>
+    Auth.Permissions RequiredPermission => Auth.Permissions.None;
+
     ValueTask HandleAsync(CommandContext context, CancellationToken cancellationToken);
 }

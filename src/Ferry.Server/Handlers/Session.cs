@@ -14,6 +14,15 @@ public sealed class Session : IAsyncDisposable
     /// <summary>Uploads opened by put and not yet ended by put_end, by client id.</summary>
     internal Dictionary<long, OpenUpload> Uploads { get; } = [];
 
+    /// <summary>The logged-in user; null before login and on servers without authentication.</summary>
+    public Auth.UserAccount? User { get; internal set; }
+
+    /// <summary>Released when the connection ends (connection-limit slots).</summary>
+    internal List<IDisposable> Resources { get; } = [];
+
+    /// <summary>The challenge this server sent in its hello (authentication pending).</summary>
+    internal byte[]? ServerChallenge { get; set; }
+
     /// <summary>Set by bye: the dispatcher closes the connection after the reply.</summary>
     public bool CloseRequested { get; internal set; }
 
@@ -38,6 +47,9 @@ public sealed class Session : IAsyncDisposable
         foreach (var open in Uploads.Values)
             await open.Upload.DisposeAsync().ConfigureAwait(false);
         Uploads.Clear();
+        foreach (var resource in Resources)
+            resource.Dispose();
+        Resources.Clear();
     }
 }
 

@@ -4,6 +4,10 @@ using Ferry.Protocol.Errors;
 using Ferry.Protocol.Framing;
 using Ferry.Server.Connections;
 using Ferry.Server.Handlers;
+using System.Net.Security;
+using System.Security.Cryptography.X509Certificates;
+using Ferry.Protocol.Auth;
+using Ferry.Server.Auth;
 using Ferry.Server.Logging;
 using Ferry.Server.Storage;
 using Microsoft.Extensions.Hosting;
@@ -29,13 +33,33 @@ public sealed class FerryServer : IHostedService, IAsyncDisposable
     private readonly List<Task> _acceptLoops = [];
     private int _connectionCount;
 
-    public FerryServer(IOptions<FerryServerOptions> options, IEnumerable<ICommandHandler> handlers, IFileStore store, ILogger<FerryServer> logger)
+    private readonly X509Certificate2? _certificate;
+    private readonly byte[] _channelBinding;
+    private readonly ConnectionCounter<IPAddress> _perAddress = new();
+
+    public FerryServer(IOptions<FerryServerOptions> options, IEnumerable<ICommandHandler> handlers, IFileStore store, AuditLog audit, UserDirectory users,
+        ILogger<FerryServer> logger)
     {
         _options = options.Value;
         _options.Validate();
         _logger = logger;
-        _dispatcher = new ConnectionDispatcher(handlers, store, _options, logger);
+        _dispatcher = new ConnectionDispatcher(handlers, store, audit, _options, logger);
+        _users = users;
+        if (_options.UseTls)
+        {
+            _certificate = ServerCertificate.LoadOrCreate(_options.StateDirectory);
+            _channelBinding = Handshake.CertificateBinding(_certificate.RawData);
+        }
+        else
+        {
+            _channelBinding = [];
+        }
     }
+
+    private readonly UserDirectory _users;
+
+    /// <summary>The TLS certificate's fingerprint (SHA256:base64), or null on plain TCP.</summary>
+    public string? CertificateFingerprint => _certificate is null ? null : ServerCertificate.Fingerprint(_certificate);
 
     /// <summary>The addresses actually bound (with the real port when port 0 was asked for). Filled by <see cref="StartAsync"/>.</summary>
     public IReadOnlyList<IPEndPoint> EndPoints { get; private set; } = [];
@@ -75,6 +99,16 @@ public sealed class FerryServer : IHostedService, IAsyncDisposable
         ServerLog.ServingRoot(_logger, Path.GetFullPath(_options.Root));
         if (_options.InsecureNoAuth)
             ServerLog.InsecureNoAuth(_logger, string.Join(", ", bound), Path.GetFullPath(_options.Root));
+        else if (!_options.UseTls)
+            ServerLog.PlainTcp(_logger);
+        if (_certificate is not null)
+            ServerLog.Certificate(_logger, ServerCertificate.Fingerprint(_certificate));
+        if (_options.RequireAuthentication)
+        {
+            ServerLog.Users(_logger, _users.Count, Path.GetFullPath(_options.EffectiveUsersFile));
+            if (_users.Count == 0)
+                ServerLog.NoUsers(_logger);
+        }
 
         foreach (var listener in _listeners)
             _acceptLoops.Add(AcceptLoopAsync(listener));
@@ -143,26 +177,63 @@ public sealed class FerryServer : IHostedService, IAsyncDisposable
             }
 
             socket.NoDelay = true;
-            var connection = new FerryConnection(socket, TransportBufferSize);
-            _connections.Add(connection);
-            _connections.SetWork(connection, ServeAsync(connection));
+            _ = ServeSocketAsync(socket);
         }
+    }
+
+    /// <summary>Sets up the transport (TLS when configured) and serves the connection.</summary>
+    private async Task ServeSocketAsync(Socket socket)
+    {
+        await Task.Yield(); // leave the accept loop at once
+        var id = FerryConnection.NextId();
+        using var scope = _logger.BeginScope(new ConnectionScope(id));
+        var network = new NetworkStream(socket, ownsSocket: true);
+        Stream transport = network;
+        if (_certificate is not null)
+        {
+            var tls = new SslStream(network, leaveInnerStreamOpen: false);
+            try
+            {
+                using var handshake = CancellationTokenSource.CreateLinkedTokenSource(_stopping.Token);
+                handshake.CancelAfter(_options.HeaderTimeout);
+                await tls.AuthenticateAsServerAsync(new SslServerAuthenticationOptions
+                {
+                    ServerCertificate = _certificate,
+                    ClientCertificateRequired = false,
+                    ApplicationProtocols = [new SslApplicationProtocol("ferry/1")],
+                }, handshake.Token).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (ex is IOException or System.Security.Authentication.AuthenticationException or OperationCanceledException or SocketException)
+            {
+                ServerLog.TlsFailed(_logger, socket.RemoteEndPoint, ex.Message);
+                await tls.DisposeAsync().ConfigureAwait(false);
+                return;
+            }
+            transport = tls;
+        }
+
+        var connection = new FerryConnection(id, socket, transport, TransportBufferSize, _channelBinding);
+        _connections.Add(connection);
+        var work = ServeAsync(connection);
+        _connections.SetWork(connection, work);
+        await work.ConfigureAwait(false);
     }
 
     private async Task ServeAsync(FerryConnection connection)
     {
-        await Task.Yield(); // leave the accept loop at once
-        using var scope = _logger.BeginScope(new ConnectionScope(connection.Id));
         var count = Interlocked.Increment(ref _connectionCount);
+        var addressSlot = _perAddress.TryAcquire(connection.RemoteAddress, _options.MaxConnectionsPerAddress);
         try
         {
             ServerLog.ConnectionOpened(_logger, connection.RemoteEndPoint);
-            if (count > _options.MaxConnections)
+            if (count > _options.MaxConnections || addressSlot is null)
             {
                 ServerLog.ConnectionRefusedBusy(_logger, connection.RemoteEndPoint, count - 1, _options.MaxConnections);
                 using var writer = new FrameWriter(connection.Output, _options.Frames);
-                await ConnectionDispatcher.SendErrorAsync(writer, FerryErrorCode.ServerBusy,
-                    $"The server is at its limit of {_options.MaxConnections} connections; try again later.", fatal: true,
+                await ConnectionDispatcher.SendErrorAsync(writer, addressSlot is null ? FerryErrorCode.TooManyConnections : FerryErrorCode.ServerBusy,
+                    addressSlot is null
+                        ? $"This address already has {_options.MaxConnectionsPerAddress} connections open; close some and try again."
+                        : $"The server is at its limit of {_options.MaxConnections} connections; try again later.", fatal: true,
                     connection.ConnectionClosed).ConfigureAwait(false);
                 return;
             }
@@ -174,6 +245,7 @@ public sealed class FerryServer : IHostedService, IAsyncDisposable
         }
         finally
         {
+            addressSlot?.Dispose();
             Interlocked.Decrement(ref _connectionCount);
             _connections.Remove(connection);
             await connection.DisposeAsync().ConfigureAwait(false);

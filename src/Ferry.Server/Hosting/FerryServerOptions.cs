@@ -40,10 +40,44 @@ public sealed record FerryServerOptions
     public long MaxEchoBytes { get; init; } = 64L * 1024 * 1024;
 
     /// <summary>
-    /// Serve without authentication and accept classic clients that send no hello. Loud warning at start.
+    /// Accept classic clients that send no hello. Only meaningful without authentication: <c>ferry serve
+    /// --insecure-no-auth</c> sets this, turns authentication off and uses plain TCP, with a loud warning at start.
     /// Default false.
     /// </summary>
     public bool InsecureNoAuth { get; init; }
+
+    /// <summary>Require the HMAC challenge-response login (docs/security.md). Default true.</summary>
+    public bool RequireAuthentication { get; init; } = true;
+
+    /// <summary>Serve over TLS. Default true; false means plain TCP (frames then carry MACs after login).</summary>
+    public bool UseTls { get; init; } = true;
+
+    /// <summary>Folder for the server's own state: its TLS certificate and, by default, the users file. Default ./ferry-server.</summary>
+    public string StateDirectory { get; init; } = "ferry-server";
+
+    /// <summary>The users file; default users.json in <see cref="StateDirectory"/>.</summary>
+    public string? UsersFile { get; init; }
+
+    /// <summary>Time a failed login waits before its answer, the same for an unknown user and a wrong key. Default 1 s.</summary>
+    public TimeSpan AuthFailureDelay { get; init; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>Failed logins from one address within <see cref="AuthFailureWindow"/> before it is refused outright. Default 5.</summary>
+    public int MaxAuthFailures { get; init; } = 5;
+
+    /// <summary>Window for <see cref="MaxAuthFailures"/>. Default 1 min.</summary>
+    public TimeSpan AuthFailureWindow { get; init; } = TimeSpan.FromMinutes(1);
+
+    /// <summary>Connections one user may have open at once. Default 32.</summary>
+    public int MaxConnectionsPerUser { get; init; } = 32;
+
+    /// <summary>Connections one client address may have open at once. Default 256.</summary>
+    public int MaxConnectionsPerAddress { get; init; } = 256;
+
+    /// <summary>Optional file that receives the audit log as JSON lines (logins, failures, commands). Default none.</summary>
+    public string? AuditLogPath { get; init; }
+
+    /// <summary>The users file actually used.</summary>
+    public string EffectiveUsersFile => UsersFile ?? Path.Combine(StateDirectory, "users.json");
 
     /// <summary>Throws <see cref="ArgumentException"/> naming the first bad setting.</summary>
     public void Validate()
@@ -60,6 +94,17 @@ public sealed record FerryServerOptions
             throw new ArgumentOutOfRangeException(nameof(ShutdownGrace), ShutdownGrace, "ShutdownGrace must not be negative.");
         if (MaxEchoBytes < 0)
             throw new ArgumentOutOfRangeException(nameof(MaxEchoBytes), MaxEchoBytes, "MaxEchoBytes must not be negative.");
+        if (MaxConnectionsPerUser < 1)
+            throw new ArgumentOutOfRangeException(nameof(MaxConnectionsPerUser), MaxConnectionsPerUser, "MaxConnectionsPerUser must be at least 1.");
+        if (MaxConnectionsPerAddress < 1)
+            throw new ArgumentOutOfRangeException(nameof(MaxConnectionsPerAddress), MaxConnectionsPerAddress, "MaxConnectionsPerAddress must be at least 1.");
+        if (MaxAuthFailures < 1)
+            throw new ArgumentOutOfRangeException(nameof(MaxAuthFailures), MaxAuthFailures, "MaxAuthFailures must be at least 1.");
+        if (AuthFailureDelay < TimeSpan.Zero)
+            throw new ArgumentOutOfRangeException(nameof(AuthFailureDelay), AuthFailureDelay, "AuthFailureDelay must not be negative.");
+        RequirePositive(AuthFailureWindow, nameof(AuthFailureWindow));
+        if (InsecureNoAuth && (RequireAuthentication || UseTls))
+            throw new ArgumentException("InsecureNoAuth implies no authentication and plain TCP.", nameof(InsecureNoAuth));
         if (QuotaBytes is < 0)
             throw new ArgumentOutOfRangeException(nameof(QuotaBytes), QuotaBytes, "QuotaBytes must not be negative.");
         RequirePositive(PartialUploadTtl, nameof(PartialUploadTtl));

@@ -1,3 +1,4 @@
+using Ferry.Server.Auth;
 using Ferry.Server.Handlers;
 using Ferry.Server.Handlers.Files;
 using Ferry.Server.Storage;
@@ -14,7 +15,14 @@ public static class ServiceCollectionExtensions
     {
         options.Validate();
         services.TryAddSingleton<IOptions<FerryServerOptions>>(Options.Create(options));
+        services.TryAddSingleton(TimeProvider.System);
+        services.TryAddSingleton<UserDirectory>();
+        services.TryAddSingleton(sp => new AuthThrottle(options.MaxAuthFailures, options.AuthFailureWindow, sp.GetRequiredService<TimeProvider>()));
+        services.TryAddSingleton<AuditLog>();
+        services.TryAddSingleton<ConnectionCounter<string>>();
+        services.TryAddSingleton(options);
         services.AddSingleton<ICommandHandler, HelloHandler>();
+        services.AddSingleton<ICommandHandler, AuthHandler>();
         services.AddSingleton<ICommandHandler, EchoHandler>();
         services.AddSingleton<ICommandHandler, ByeHandler>();
         services.AddSingleton<ICommandHandler, PutHandler>();

@@ -27,6 +27,21 @@ internal static partial class ServerLog
     [LoggerMessage(1006, LogLevel.Information, "Stopped")]
     public static partial void Stopped(ILogger logger);
 
+    [LoggerMessage(1007, LogLevel.Information, "TLS certificate fingerprint {Fingerprint} (clients see it on first connection)")]
+    public static partial void Certificate(ILogger logger, string fingerprint);
+
+    [LoggerMessage(1008, LogLevel.Warning, "PLAIN TCP (--plain): logins are still checked and frames carry MACs, but anyone on the path can read the traffic")]
+    public static partial void PlainTcp(ILogger logger);
+
+    [LoggerMessage(1009, LogLevel.Information, "{Count} user(s) from {UsersFile}")]
+    public static partial void Users(ILogger logger, int count, string usersFile);
+
+    [LoggerMessage(1010, LogLevel.Warning, "No users yet: nobody can log in. Add one with 'ferry user add NAME'")]
+    public static partial void NoUsers(ILogger logger);
+
+    [LoggerMessage(2006, LogLevel.Information, "TLS handshake with {RemoteEndPoint} failed: {Message}")]
+    public static partial void TlsFailed(ILogger logger, EndPoint? remoteEndPoint, string message);
+
     [LoggerMessage(2000, LogLevel.Debug, "Connection from {RemoteEndPoint}")]
     public static partial void ConnectionOpened(ILogger logger, EndPoint? remoteEndPoint);
 

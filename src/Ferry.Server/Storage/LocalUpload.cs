@@ -208,11 +208,12 @@ internal sealed class LocalUpload : IUpload
                     $"The data received for '{Request.Path}' does not match the sender's {Request.Checksum.Name} checksum; nothing was committed.");
             }
 
-            using (var stream = new FileStream(_handle, FileAccess.ReadWrite, bufferSize: 0, isAsync: true))
-                stream.Flush(flushToDisk: true);
             if (Request.ModifiedTime is { } mtime)
                 File.SetLastWriteTimeUtc(_handle, mtime.UtcDateTime);
-            _handle.Dispose();
+            // fsync before the rename, so a crash never leaves the final name on data that is not on disk. Disposing the
+            // stream closes the handle.
+            using (var stream = new FileStream(_handle, FileAccess.ReadWrite, bufferSize: 0, isAsync: true))
+                stream.Flush(flushToDisk: true);
 
             try
             {

@@ -16,6 +16,8 @@ internal sealed class GetHandler : ICommandHandler
 
     public string Command => CommandNames.Get;
 
+    public Auth.Permissions RequiredPermission => Auth.Permissions.Read;
+
     public async ValueTask HandleAsync(CommandContext context, CancellationToken cancellationToken)
     {
         var get = context.Header.Deserialize(FerryJsonContext.Default.GetMessage);
@@ -41,7 +43,7 @@ internal sealed class GetHandler : ICommandHandler
         var hashing = Task.Run(() => FileHashing.HashAsync(file, 0, file.Length, checksum, cancellationToken).AsTask(), cancellationToken);
         try
         {
-            if (file.LocalHandle is { } handle && ZeroCopySender.IsSupported && context.Connection.CanSendFile && count >= ZeroCopyThreshold)
+            if (file.LocalHandle is { } handle && ZeroCopySender.IsSupported && context.Connection.CanSendFile && !writer.MacEnabled && count >= ZeroCopyThreshold)
             {
                 await context.FlushAsync(cancellationToken).ConfigureAwait(false);
                 await ZeroCopySender.SendAsync(context.Connection.Socket, handle, get.Offset, count, progress: null, cancellationToken).ConfigureAwait(false);
@@ -78,13 +80,11 @@ internal sealed class GetHandler : ICommandHandler
         var end = offset + count;
         while (position < end)
         {
-            var memory = writer.Output.GetMemory((int)Math.Min(CopyChunk, end - position));
-            var want = (int)Math.Min(memory.Length, end - position);
-            var n = await file.ReadAsync(memory[..want], position, cancellationToken).ConfigureAwait(false);
+            var memory = writer.GetBodyMemory((int)Math.Min(CopyChunk, end - position));
+            var n = await file.ReadAsync(memory, position, cancellationToken).ConfigureAwait(false);
             if (n == 0)
                 throw new IOException($"The file ended {end - position} bytes early.");
-            writer.Output.Advance(n);
-            writer.BodyWrittenExternally(n);
+            writer.AdvanceBody(n);
             position += n;
             await context.FlushAsync(cancellationToken).ConfigureAwait(false);
         }
@@ -97,6 +97,8 @@ internal sealed class HashesHandler : ICommandHandler
     public const int MaxChunks = 1 << 20;
 
     public string Command => CommandNames.Hashes;
+
+    public Auth.Permissions RequiredPermission => Auth.Permissions.Read;
 
     public async ValueTask HandleAsync(CommandContext context, CancellationToken cancellationToken)
     {

@@ -11,6 +11,8 @@ internal sealed class ListHandler : ICommandHandler
 {
     public string Command => CommandNames.List;
 
+    public Auth.Permissions RequiredPermission => Auth.Permissions.Read;
+
     public async ValueTask HandleAsync(CommandContext context, CancellationToken cancellationToken)
     {
         var request = context.Header.Deserialize(FerryJsonContext.Default.ListMessage);
@@ -27,6 +29,8 @@ internal sealed class StatHandler : ICommandHandler
 {
     public string Command => CommandNames.Stat;
 
+    public Auth.Permissions RequiredPermission => Auth.Permissions.Read;
+
     public async ValueTask HandleAsync(CommandContext context, CancellationToken cancellationToken)
     {
         var request = context.Header.Deserialize(FerryJsonContext.Default.StatMessage);
@@ -41,6 +45,8 @@ internal sealed class MkdirHandler : ICommandHandler
 {
     public string Command => CommandNames.Mkdir;
 
+    public Auth.Permissions RequiredPermission => Auth.Permissions.Write;
+
     public async ValueTask HandleAsync(CommandContext context, CancellationToken cancellationToken)
     {
         var request = context.Header.Deserialize(FerryJsonContext.Default.MkdirMessage);
@@ -53,6 +59,8 @@ internal sealed class RemoveHandler : ICommandHandler
 {
     public string Command => CommandNames.Remove;
 
+    public Auth.Permissions RequiredPermission => Auth.Permissions.Write;
+
     public async ValueTask HandleAsync(CommandContext context, CancellationToken cancellationToken)
     {
         var request = context.Header.Deserialize(FerryJsonContext.Default.RemoveMessage);
@@ -64,6 +72,8 @@ internal sealed class RemoveHandler : ICommandHandler
 internal sealed class MoveHandler : ICommandHandler
 {
     public string Command => CommandNames.Move;
+
+    public Auth.Permissions RequiredPermission => Auth.Permissions.Write;
 
     public async ValueTask HandleAsync(CommandContext context, CancellationToken cancellationToken)
     {

@@ -18,6 +18,8 @@ internal sealed class PutHandler : ICommandHandler
 
     public string Command => CommandNames.Put;
 
+    public Auth.Permissions RequiredPermission => Auth.Permissions.Write;
+
     public async ValueTask HandleAsync(CommandContext context, CancellationToken cancellationToken)
     {
         var put = context.Header.Deserialize(FerryJsonContext.Default.PutMessage);
@@ -96,6 +98,8 @@ internal sealed class PutDataHandler : ICommandHandler
 {
     public string Command => CommandNames.PutData;
 
+    public Auth.Permissions RequiredPermission => Auth.Permissions.Write;
+
     public async ValueTask HandleAsync(CommandContext context, CancellationToken cancellationToken)
     {
         var data = context.Header.Deserialize(FerryJsonContext.Default.PutDataMessage);
@@ -120,6 +124,8 @@ internal sealed class PutDataHandler : ICommandHandler
 internal sealed class PutEndHandler : ICommandHandler
 {
     public string Command => CommandNames.PutEnd;
+
+    public Auth.Permissions RequiredPermission => Auth.Permissions.Write;
 
     public async ValueTask HandleAsync(CommandContext context, CancellationToken cancellationToken)
     {

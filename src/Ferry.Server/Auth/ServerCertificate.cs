@@ -1,0 +1,54 @@
+using System.Net;
+using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
+
+namespace Ferry.Server.Auth;
+
+/// <summary>The server's TLS certificate: self-signed on first start, kept in the state folder and reused after.</summary>
+public static class ServerCertificate
+{
+    public const string FileName = "tls.pfx";
+
+    /// <summary>Loads the certificate from <paramref name="stateDirectory"/>, creating it first if there is none.</summary>
+    public static X509Certificate2 LoadOrCreate(string stateDirectory)
+    {
+        var path = Path.Combine(stateDirectory, FileName);
+        if (File.Exists(path))
+        {
+            try
+            {
+                return X509CertificateLoader.LoadPkcs12FromFile(path, password: null);
+            }
+            catch (CryptographicException ex)
+            {
+                throw new InvalidDataException($"The TLS certificate {path} cannot be read ({ex.Message}). Delete it to have a new one made (clients will see a changed fingerprint).", ex);
+            }
+        }
+
+        Directory.CreateDirectory(stateDirectory);
+        using var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
+        var request = new CertificateRequest($"CN=ferry-server {Environment.MachineName}", key, HashAlgorithmName.SHA256);
+        var names = new SubjectAlternativeNameBuilder();
+        names.AddDnsName("localhost");
+        names.AddDnsName(Environment.MachineName);
+        names.AddIpAddress(IPAddress.Loopback);
+        names.AddIpAddress(IPAddress.IPv6Loopback);
+        request.CertificateExtensions.Add(names.Build());
+        request.CertificateExtensions.Add(new X509BasicConstraintsExtension(false, false, 0, true));
+        request.CertificateExtensions.Add(new X509KeyUsageExtension(X509KeyUsageFlags.DigitalSignature, true));
+        request.CertificateExtensions.Add(new X509EnhancedKeyUsageExtension([new Oid("1.3.6.1.5.5.7.3.1")], false));
+        using var created = request.CreateSelfSigned(DateTimeOffset.UtcNow.AddDays(-1), DateTimeOffset.UtcNow.AddYears(20));
+        var pfx = created.Export(X509ContentType.Pkcs12);
+
+        var options = new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write };
+        if (!OperatingSystem.IsWindows())
+            options.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
+        using (var stream = new FileStream(path, options))
+            stream.Write(pfx);
+        return X509CertificateLoader.LoadPkcs12(pfx, password: null);
+    }
+
+    /// <summary>The fingerprint users compare: SHA-256 of the certificate, as "SHA256:" and base64 without padding (like ssh).</summary>
+    public static string Fingerprint(X509Certificate2 certificate) =>
+        "SHA256:" + Convert.ToBase64String(SHA256.HashData(certificate.RawData)).TrimEnd('=');
+}

@@ -1,0 +1,54 @@
+using System.Collections.Concurrent;
+using Ferry.Server.Hosting;
+using Ferry.Server.Storage;
+
+namespace Ferry.Server.Auth;
+
+/// <summary>
+/// The users the server knows, loaded from the users file at start (and again on <see cref="Reload"/>), and each
+/// user's file store, shared by all of that user's connections so that quotas and upload locks hold across them.
+/// </summary>
+public sealed class UserDirectory
+{
+    private readonly FerryServerOptions _options;
+    private readonly ConcurrentDictionary<string, LocalFileStore> _stores = new(StringComparer.Ordinal);
+    private volatile IReadOnlyDictionary<string, UserAccount> _users;
+
+    public UserDirectory(FerryServerOptions options)
+    {
+        _options = options;
+        _users = LoadUsers();
+    }
+
+    public int Count => _users.Count;
+
+    /// <summary>Re-reads the users file; on a malformed file the old list stays and the error is thrown.</summary>
+    public void Reload() => _users = LoadUsers();
+
+    public bool TryGet(string name, out UserAccount account)
+    {
+        if (_users.TryGetValue(name, out var found))
+        {
+            account = found;
+            return true;
+        }
+        account = null!;
+        return false;
+    }
+
+    /// <summary>The store rooted at the user's home (created on first use).</summary>
+    public IFileStore StoreFor(UserAccount user)
+    {
+        var home = user.HomePath(_options.Root);
+        return _stores.AddOrUpdate(user.Name,
+            _ => new LocalFileStore(home, user.QuotaBytes),
+            (_, existing) => existing.RootPath == Path.GetFullPath(home).TrimEnd('/') && existing.Quota.LimitBytes == user.QuotaBytes
+                ? existing
+                : new LocalFileStore(home, user.QuotaBytes));
+    }
+
+    private Dictionary<string, UserAccount> LoadUsers() =>
+        _options.RequireAuthentication
+            ? UsersFile.Load(_options.EffectiveUsersFile).ToDictionary(u => u.Name, StringComparer.Ordinal)
+            : [];
+}
