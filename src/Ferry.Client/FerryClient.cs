@@ -1,7 +1,11 @@
 using System.Buffers;
 using System.IO.Pipelines;
 using System.Net.Sockets;
+using System.Net.Security;
+using System.Security.Cryptography.X509Certificates;
 using System.Text.Json.Serialization.Metadata;
+using Ferry.Client.Security;
+using Ferry.Protocol.Auth;
 using Ferry.Protocol.Errors;
 using Ferry.Protocol.Framing;
 using Ferry.Protocol.Messages;
@@ -16,17 +20,17 @@ public sealed partial class FerryClient : IAsyncDisposable
 {
     private const int TransportBufferSize = 256 * 1024;
     private readonly Socket _socket;
-    private readonly NetworkStream _stream;
+    private readonly Stream _stream;
     private readonly PipeReader _input;
     private readonly PipeWriter _output;
     private readonly FrameReader _reader;
     private readonly FrameWriter _writer;
 
-    private FerryClient(Socket socket, FerryClientOptions options)
+    private FerryClient(Socket socket, Stream transport, FerryClientOptions options)
     {
         _socket = socket;
         Options = options;
-        _stream = new NetworkStream(socket, ownsSocket: true);
+        _stream = transport;
         _input = PipeReader.Create(_stream, new StreamPipeReaderOptions(bufferSize: TransportBufferSize, minimumReadSize: 16 * 1024, leaveOpen: true));
         _output = PipeWriter.Create(_stream, new StreamPipeWriterOptions(minimumBufferSize: TransportBufferSize, leaveOpen: true));
         _reader = new FrameReader(_input, options.Frames);
@@ -38,13 +42,24 @@ public sealed partial class FerryClient : IAsyncDisposable
     /// <summary>The server's hello: its protocol version and features.</summary>
     public HelloMessage ServerHello { get; private set; } = null!;
 
+    /// <summary>The user this connection is logged in as; null on a server without authentication.</summary>
+    public string? User { get; private set; }
+
+    /// <summary>The server certificate's fingerprint (SHA256:…), or null on plain TCP.</summary>
+    public string? ServerFingerprint { get; private set; }
+
+    /// <summary>True when the bytes travel inside TLS.</summary>
+    public bool IsTls => _stream is SslStream;
+
     /// <summary>Whether the server announced <paramref name="feature"/>.</summary>
     public bool ServerSupports(string feature) => ServerHello.Features?.Contains(feature) == true;
 
     /// <summary>
-    /// Connects and exchanges hellos. Throws <see cref="SocketException"/> when the server cannot be reached,
-    /// <see cref="FerryRemoteException"/> when it refuses (busy, version), <see cref="TimeoutException"/> past
-    /// <see cref="FerryClientOptions.ConnectTimeout"/>.
+    /// Connects, sets up TLS (unless <see cref="FerryClientOptions.UseTls"/> is off), exchanges hellos and logs in when the
+    /// server requires it (docs/security.md §3). Throws <see cref="SocketException"/> when the server cannot be reached,
+    /// <see cref="FerryException"/> for a refused certificate (certificate_mismatch), a failed login
+    /// (authentication_failed, server_not_authenticated) or a refusal (busy, version), <see cref="TimeoutException"/>
+    /// past <see cref="FerryClientOptions.ConnectTimeout"/>.
     /// </summary>
     public static async Task<FerryClient> ConnectAsync(ServerAddress address, FerryClientOptions? options = null, CancellationToken cancellationToken = default)
     {
@@ -53,30 +68,91 @@ public sealed partial class FerryClient : IAsyncDisposable
         timeout.CancelAfter(options.ConnectTimeout);
         var socket = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
         FerryClient? client = null;
+        Stream? transport = null;
         try
         {
             await socket.ConnectAsync(address.Host, address.Port, timeout.Token).ConfigureAwait(false);
-            client = new FerryClient(socket, options);
+            var network = new NetworkStream(socket, ownsSocket: true);
+            transport = network;
+            byte[] channelBinding = [];
+            string? fingerprint = null;
+            if (options.UseTls)
+            {
+                var (tls, certificate) = await ServerTrust.AuthenticateAsync(network, address, options, timeout.Token).ConfigureAwait(false);
+                transport = tls;
+                channelBinding = Handshake.CertificateBinding(certificate);
+                fingerprint = KnownServers.Fingerprint(X509CertificateLoader.LoadCertificate(certificate));
+            }
+
+            client = new FerryClient(socket, transport, options) { ServerFingerprint = fingerprint };
             client._writer.WriteHeader(new HelloMessage
             {
                 Version = ProtocolVersion.Current,
-                Features = ["echo", "put", "get"],
+                Features = ["echo", "put", "get", "auth"],
                 Agent = options.Agent,
             }, FerryJsonContext.Default.HelloMessage);
             await client._writer.FlushAsync(timeout.Token).ConfigureAwait(false);
             client.ServerHello = await client.ReadReplyAsync(CommandNames.Hello, FerryJsonContext.Default.HelloMessage, timeout.Token).ConfigureAwait(false);
+            await client.LogInAsync(address, channelBinding, timeout.Token).ConfigureAwait(false);
             return client;
         }
         catch (OperationCanceledException) when (timeout.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
         {
-            await DisposeQuietlyAsync(client, socket).ConfigureAwait(false);
+            await DisposeQuietlyAsync(client, transport, socket).ConfigureAwait(false);
             throw new TimeoutException($"No answer from {address} within {options.ConnectTimeout.TotalSeconds:0.#} s.");
         }
         catch
         {
-            await DisposeQuietlyAsync(client, socket).ConfigureAwait(false);
+            await DisposeQuietlyAsync(client, transport, socket).ConfigureAwait(false);
             throw;
         }
+    }
+
+    /// <summary>
+    /// The client half of the handshake: answer the server's challenge, then check the server's proof before sending
+    /// anything else. On plain TCP both directions then authenticate every frame.
+    /// </summary>
+    private async ValueTask LogInAsync(ServerAddress address, byte[] channelBinding, CancellationToken cancellationToken)
+    {
+        var method = ServerHello.Auth;
+        if (method is null or "none")
+        {
+            if (!IsTls && Options.RequireServerAuthentication)
+                throw new FerryException(FerryErrorCode.ServerNotAuthenticated,
+                    $"{address} runs without authentication; refusing it because a login was expected.");
+            return;
+        }
+        if (method != Handshake.Method)
+            throw new FerryException(FerryErrorCode.VersionUnsupported, $"The server asks for authentication '{method}', which this client does not speak.");
+        if (ServerHello.Challenge is not { Length: Handshake.ChallengeBytes } serverChallenge)
+            throw new FerryProtocolException(FerryErrorCode.FieldInvalid, "The server's hello carries no valid challenge.", isFatal: true);
+        var credentials = Options.Credentials
+            ?? throw new FerryException(FerryErrorCode.AuthenticationRequired,
+                $"{address} requires a login: run 'ferry login --server {address} --user NAME', or set FERRY_USER and FERRY_KEY.");
+
+        var clientChallenge = Handshake.NewChallenge();
+        var transcript = Handshake.Transcript(ProtocolVersion.Current, serverChallenge, clientChallenge, credentials.User, channelBinding);
+        _writer.WriteHeader(new AuthMessage
+        {
+            User = credentials.User,
+            Challenge = clientChallenge,
+            Proof = Handshake.ClientProof(credentials.Key, transcript),
+        }, FerryJsonContext.Default.AuthMessage);
+        await _writer.FlushAsync(cancellationToken).ConfigureAwait(false);
+
+        var ok = await ReadReplyAsync(CommandNames.AuthOk, FerryJsonContext.Default.AuthOkMessage, cancellationToken).ConfigureAwait(false);
+        if (!Handshake.Verify(Handshake.ServerProof(credentials.Key, transcript), ok.Proof))
+            throw new FerryException(FerryErrorCode.ServerNotAuthenticated,
+                $"{address} could not prove that it knows your key: it may be an impostor. Nothing was sent.");
+        if (!IsTls && !ok.FrameMac)
+            throw new FerryException(FerryErrorCode.ServerNotAuthenticated, $"{address} offers plain TCP without frame MACs; refusing.");
+        if (ok.FrameMac)
+        {
+            var (clientToServer, serverToClient) = Handshake.SessionKeys(credentials.Key, transcript);
+            _writer.EnableMac(clientToServer);
+            _reader.EnableMac(serverToClient);
+        }
+        User = credentials.User;
     }
 
     /// <summary>Sends <paramref name="data"/> as an echo body and returns the server's reply (ASCII upper-cased).</summary>
@@ -148,10 +224,12 @@ public sealed partial class FerryClient : IAsyncDisposable
         return header.Deserialize(typeInfo);
     }
 
-    private static async ValueTask DisposeQuietlyAsync(FerryClient? client, Socket socket)
+    private static async ValueTask DisposeQuietlyAsync(FerryClient? client, Stream? transport, Socket socket)
     {
         if (client is not null)
             await client.DisposeAsync().ConfigureAwait(false);
+        else if (transport is not null)
+            await transport.DisposeAsync().ConfigureAwait(false);
         else
             socket.Dispose();
     }

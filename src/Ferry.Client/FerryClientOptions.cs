@@ -11,6 +11,27 @@ public sealed record FerryClientOptions
     /// <summary>Frame bounds applied to what the server sends.</summary>
     public FrameLimits Frames { get; init; } = FrameLimits.Default;
 
+    /// <summary>Use TLS (default). Off means plain TCP, where frames are authenticated with MACs after login.</summary>
+    public bool UseTls { get; init; } = true;
+
+    /// <summary>The login to use when the server requires one.</summary>
+    public Security.ClientCredentials? Credentials { get; init; }
+
+    /// <summary>Certificate pins; default ~/.config/ferry/known_servers.</summary>
+    public Security.KnownServers? KnownServers { get; init; }
+
+    /// <summary>Accept a certificate that chains to a trusted CA and matches the host name, without a pin. Default false.</summary>
+    public bool TrustCaSigned { get; init; }
+
+    /// <summary>Pin an unknown server's certificate on first use (default). Off: unknown servers are refused.</summary>
+    public bool TrustOnFirstUse { get; init; } = true;
+
+    /// <summary>Called when a server's fingerprint was pinned for the first time (server, fingerprint), so the user can check it.</summary>
+    public Action<string, string>? OnFirstUse { get; init; }
+
+    /// <summary>On plain TCP, refuse a server that does not authenticate (default false: servers in --insecure-no-auth mode are accepted).</summary>
+    public bool RequireServerAuthentication { get; init; }
+
     /// <summary>Announced in hello, for the server's logs.</summary>
     public string Agent { get; init; } = $"ferry-client/{typeof(FerryClientOptions).Assembly.GetName().Version?.ToString(3)}";
 }

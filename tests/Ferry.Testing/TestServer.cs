@@ -60,8 +60,9 @@ public sealed class TestServer : IAsyncDisposable
         return new TestServer(services, server, hosted, options, logs, root);
     }
 
+    /// <summary>Connects a client that matches the server's transport (plain TCP unless the test turned TLS on).</summary>
     public Task<FerryClient> ConnectAsync(FerryClientOptions? options = null) =>
-        FerryClient.ConnectAsync(Address, options, TestTimeouts.Token());
+        FerryClient.ConnectAsync(Address, options ?? new FerryClientOptions { UseTls = Options.UseTls }, TestTimeouts.Token());
 
     public Task<RawConnection> ConnectRawAsync() => RawConnection.ConnectAsync(EndPoint);
 

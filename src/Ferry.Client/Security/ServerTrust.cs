@@ -1,0 +1,79 @@
+using System.Net.Security;
+using System.Security.Cryptography.X509Certificates;
+using Ferry.Protocol.Errors;
+
+namespace Ferry.Client.Security;
+
+/// <summary>
+/// Decides whether to trust a server's TLS certificate: a CA-signed certificate when the user allows it, otherwise
+/// the fingerprint pinned for that server in known_servers (recorded on first use, like ssh).
+/// </summary>
+internal static class ServerTrust
+{
+    public static async Task<(SslStream Stream, byte[] CertificateDer)> AuthenticateAsync(Stream network, ServerAddress address, FerryClientOptions options,
+        CancellationToken cancellationToken)
+    {
+        var server = address.ToString();
+        var known = options.KnownServers ?? KnownServers.Default;
+        FerryException? refusal = null;
+        string? firstUse = null;
+        byte[]? certificateDer = null;
+
+        var tls = new SslStream(network, leaveInnerStreamOpen: false);
+        try
+        {
+            await tls.AuthenticateAsClientAsync(new SslClientAuthenticationOptions
+            {
+                TargetHost = address.Host,
+                ApplicationProtocols = [new SslApplicationProtocol("ferry/1")],
+                RemoteCertificateValidationCallback = (_, certificate, _, errors) =>
+                {
+                    if (certificate is null)
+                    {
+                        refusal = new FerryException(FerryErrorCode.CertificateMismatch, $"{server} presented no certificate.");
+                        return false;
+                    }
+                    certificateDer = certificate.GetRawCertData();
+                    var fingerprint = KnownServers.Fingerprint(certificate);
+                    if (options.TrustCaSigned && errors == SslPolicyErrors.None)
+                        return true;
+                    var pinned = known.Find(server);
+                    if (pinned is null)
+                    {
+                        if (!options.TrustOnFirstUse)
+                        {
+                            refusal = new FerryException(FerryErrorCode.CertificateMismatch,
+                                $"{server} is not in {known.Path} and trust on first use is off; its fingerprint is {fingerprint}.");
+                            return false;
+                        }
+                        firstUse = fingerprint;
+                        return true;
+                    }
+                    if (pinned == fingerprint)
+                        return true;
+                    refusal = new FerryException(FerryErrorCode.CertificateMismatch,
+                        $"WARNING: the certificate of {server} has CHANGED (pinned {pinned}, now {fingerprint}). Someone may be intercepting the " +
+                        $"connection. If the server's certificate really was replaced, remove its line from {known.Path} and connect again.");
+                    return false;
+                },
+            }, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (refusal is not null && ex is System.Security.Authentication.AuthenticationException or IOException)
+        {
+            await tls.DisposeAsync().ConfigureAwait(false);
+            throw refusal;
+        }
+        catch
+        {
+            await tls.DisposeAsync().ConfigureAwait(false);
+            throw;
+        }
+
+        if (firstUse is not null)
+        {
+            known.Pin(server, firstUse);
+            options.OnFirstUse?.Invoke(server, firstUse);
+        }
+        return (tls, certificateDer!);
+    }
+}
