@@ -38,7 +38,10 @@ public static class ExitCodes
     {
         >= FerryErrorCode.HeaderLengthInvalid and <= FerryErrorCode.UnexpectedFrame => Protocol,
         FerryErrorCode.VersionUnsupported or FerryErrorCode.HelloRequired => Protocol,
-        FerryErrorCode.ServerBusy or FerryErrorCode.ServerShuttingDown => Busy,
+        FerryErrorCode.ServerBusy or FerryErrorCode.ServerShuttingDown or FerryErrorCode.TooManyConnections => Busy,
+        FerryErrorCode.AuthenticationFailed or FerryErrorCode.AuthenticationRequired or FerryErrorCode.AuthenticationThrottled
+            or FerryErrorCode.ServerNotAuthenticated or FerryErrorCode.CertificateMismatch => Authentication,
+        FerryErrorCode.FrameMacInvalid => Protocol,
         FerryErrorCode.NotFound => NotFound,
         FerryErrorCode.AlreadyExists => AlreadyExists,
         FerryErrorCode.ChecksumMismatch => Integrity,
@@ -59,6 +62,10 @@ public static class ExitCodes
         SocketException s => (Unreachable, $"The connection to {server} failed: {s.Message}."),
         TimeoutException t => (Unreachable, t.Message + " Check that the server is running and reachable."),
         IOException io when io.InnerException is SocketException => (Unreachable, $"The connection to {server} broke: {io.Message}"),
+        System.Security.Authentication.AuthenticationException tls =>
+            (Authentication, $"The TLS handshake with {server} failed ({tls.Message}); if the server runs with --plain or --insecure-no-auth, add --plain."),
+        InvalidOperationException io2 when io2.Message.StartsWith("FERRY_", StringComparison.Ordinal) => (Usage, io2.Message),
+        InvalidDataException data => (LocalIo, data.Message),
         OperationCanceledException => (Interrupted, "Interrupted."),
         IOException io => (LocalIo, io.Message),
         UnauthorizedAccessException ua => (LocalIo, ua.Message),
