@@ -96,4 +96,12 @@ public enum FerryErrorCode
     TransferInProgress = 314,
     /// <summary>The put_data or put_end names an upload id that is not open on this connection.</summary>
     UnknownTransfer = 315,
+
+    // Remote execution (docs/protocol.md §6).
+    /// <summary>The server does not run commands (start it with --allow-exec).</summary>
+    ExecDisabled = 400,
+    /// <summary>The server already runs its maximum number of commands; try again shortly.</summary>
+    ExecLimitReached = 401,
+    /// <summary>The command could not be started (no such program, not executable).</summary>
+    ExecFailed = 402,
 }

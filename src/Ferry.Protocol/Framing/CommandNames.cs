@@ -28,8 +28,17 @@ public static class CommandNames
     public const string Hashes = "hashes";
     public const string HashList = "hash_list";
     public const string Bye = "bye";
+    public const string Exec = "exec";
+    public const string ExecStarted = "exec_started";
+    public const string Stdout = "stdout";
+    public const string Stderr = "stderr";
+    public const string Stdin = "stdin";
+    public const string StdinEnd = "stdin_end";
+    public const string Signal = "signal";
+    public const string Exit = "exit";
+    public const string ExecDone = "exec_done";
 
     internal static readonly (byte[] Utf8, string Name)[] Known =
-        new[] { PutData, FileData, Put, PutEnd, Done, PutReady, Get, Hello, Auth, AuthOk, Error, Ok, Echo, List, Listing, Stat, StatResult, Mkdir, Remove, Move, Hashes, HashList, Bye }
+        new[] { PutData, FileData, Put, PutEnd, Done, PutReady, Get, Hello, Auth, AuthOk, Error, Ok, Echo, List, Listing, Stat, StatResult, Mkdir, Remove, Move, Hashes, HashList, Bye, Stdout, Stderr, Stdin, StdinEnd, Exec, ExecStarted, Signal, Exit, ExecDone }
             .Select(n => (Encoding.UTF8.GetBytes(n), n)).ToArray();
 }

@@ -35,4 +35,11 @@ namespace Ferry.Protocol.Messages;
 [JsonSerializable(typeof(MkdirMessage))]
 [JsonSerializable(typeof(RemoveMessage))]
 [JsonSerializable(typeof(MoveMessage))]
+[JsonSerializable(typeof(ExecMessage))]
+[JsonSerializable(typeof(ExecStartedMessage))]
+[JsonSerializable(typeof(ExecOutputMessage))]
+[JsonSerializable(typeof(ExecInputMessage))]
+[JsonSerializable(typeof(ExecSignalMessage))]
+[JsonSerializable(typeof(ExecExitMessage))]
+[JsonSerializable(typeof(ExecDoneMessage))]
 public sealed partial class FerryJsonContext : JsonSerializerContext;

@@ -36,6 +36,18 @@ public sealed record FerryServerOptions
     /// <summary>How long an unfinished upload is kept for resume before it is deleted. Default 24 h.</summary>
     public TimeSpan PartialUploadTtl { get; init; } = TimeSpan.FromHours(24);
 
+    /// <summary>Run commands for users with the exec permission. Default false.</summary>
+    public bool AllowExec { get; init; }
+
+    /// <summary>Longest a command may run before its process tree is killed. Default 1 h.</summary>
+    public TimeSpan ExecTimeout { get; init; } = TimeSpan.FromHours(1);
+
+    /// <summary>Output (stdout and stderr together) forwarded per command; the rest is cut with a marker. Default 1 GiB.</summary>
+    public long MaxExecOutputBytes { get; init; } = 1L << 30;
+
+    /// <summary>Commands running at once across the server. Default 16.</summary>
+    public int MaxConcurrentExec { get; init; } = 16;
+
     /// <summary>Largest echo body, in bytes. Default 64 MiB.</summary>
     public long MaxEchoBytes { get; init; } = 64L * 1024 * 1024;
 
@@ -105,6 +117,11 @@ public sealed record FerryServerOptions
         RequirePositive(AuthFailureWindow, nameof(AuthFailureWindow));
         if (InsecureNoAuth && (RequireAuthentication || UseTls))
             throw new ArgumentException("InsecureNoAuth implies no authentication and plain TCP.", nameof(InsecureNoAuth));
+        RequirePositive(ExecTimeout, nameof(ExecTimeout));
+        if (MaxExecOutputBytes < 0)
+            throw new ArgumentOutOfRangeException(nameof(MaxExecOutputBytes), MaxExecOutputBytes, "MaxExecOutputBytes must not be negative.");
+        if (MaxConcurrentExec < 1)
+            throw new ArgumentOutOfRangeException(nameof(MaxConcurrentExec), MaxConcurrentExec, "MaxConcurrentExec must be at least 1.");
         if (QuotaBytes is < 0)
             throw new ArgumentOutOfRangeException(nameof(QuotaBytes), QuotaBytes, "QuotaBytes must not be negative.");
         RequirePositive(PartialUploadTtl, nameof(PartialUploadTtl));

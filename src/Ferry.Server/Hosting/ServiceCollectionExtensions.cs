@@ -35,6 +35,8 @@ public static class ServiceCollectionExtensions
         services.AddSingleton<ICommandHandler, MkdirHandler>();
         services.AddSingleton<ICommandHandler, RemoveHandler>();
         services.AddSingleton<ICommandHandler, MoveHandler>();
+        services.TryAddSingleton<Exec.ExecLimiter>();
+        services.AddSingleton<ICommandHandler, Exec.ExecHandler>();
         services.TryAddSingleton<IFileStore>(_ => new LocalFileStore(options.Root, options.QuotaBytes));
         services.AddHostedService<PartialUploadSweeper>();
         services.TryAddSingleton<FerryServer>();

@@ -35,6 +35,12 @@ public interface IFileStore
     /// </summary>
     ValueTask<IUpload> BeginUploadAsync(UploadRequest request, CancellationToken cancellationToken);
 
+    /// <summary>
+    /// The local folder behind <paramref name="path"/>, checked like any other path, for running commands in; null when
+    /// the store has no local folders.
+    /// </summary>
+    string? LocalDirectory(string path);
+
     /// <summary>Deletes partial uploads older than <paramref name="maxAge"/>; returns how many.</summary>
     int SweepPartialUploads(TimeSpan maxAge);
 }

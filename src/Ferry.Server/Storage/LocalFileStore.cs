@@ -214,6 +214,8 @@ public sealed class LocalFileStore : IFileStore
 
     internal void UploadEnded(string target) => _activeUploads.TryRemove(target, out _);
 
+    public string? LocalDirectory(string path) => _jail.Resolve(path);
+
     public int SweepPartialUploads(TimeSpan maxAge)
     {
         var cutoff = DateTime.UtcNow - maxAge;

@@ -1,0 +1,75 @@
+using System.Text.Json.Serialization;
+using Ferry.Protocol.Framing;
+
+namespace Ferry.Protocol.Messages;
+
+/// <summary>
+/// Runs a command (docs/protocol.md §6): <see cref="Argv"/> directly, or <see cref="Shell"/> through /bin/sh -c.
+/// The connection is then the command's until the client sends exec_done.
+/// </summary>
+public sealed record ExecMessage
+{
+    [JsonPropertyName("cmd")] public string Cmd => CommandNames.Exec;
+    [JsonPropertyName("id")] public long Id { get; init; }
+    [JsonPropertyName("argv")] public IReadOnlyList<string>? Argv { get; init; }
+    [JsonPropertyName("shell")] public string? Shell { get; init; }
+    /// <summary>Working directory relative to the user's home (§5.1 rules); default the home itself.</summary>
+    [JsonPropertyName("cwd")] public string? WorkingDirectory { get; init; }
+    /// <summary>Seconds before the command and its children are killed; capped by the server's limit.</summary>
+    [JsonPropertyName("timeout")] public double? TimeoutSeconds { get; init; }
+}
+
+/// <summary>The command started. Output bytes are in <see cref="Encoding"/> (a .NET/IANA name such as utf-8 or gbk).</summary>
+public sealed record ExecStartedMessage
+{
+    [JsonPropertyName("cmd")] public string Cmd => CommandNames.ExecStarted;
+    [JsonPropertyName("id")] public long Id { get; init; }
+    [JsonPropertyName("encoding")] public string? Encoding { get; init; }
+}
+
+/// <summary>A piece of the command's stdout or stderr (the frame's cmd says which), as the body.</summary>
+public sealed record ExecOutputMessage
+{
+    [JsonIgnore] public bool IsError { get; init; }
+    [JsonPropertyName("cmd")] public string Cmd => IsError ? CommandNames.Stderr : CommandNames.Stdout;
+    [JsonPropertyName("id")] public long Id { get; init; }
+    [JsonPropertyName("bodysize")] public long BodySize { get; init; }
+}
+
+/// <summary>Bytes for the command's stdin (body), or with cmd stdin_end and no body, the end of input.</summary>
+public sealed record ExecInputMessage
+{
+    [JsonIgnore] public bool IsEnd { get; init; }
+    [JsonPropertyName("cmd")] public string Cmd => IsEnd ? CommandNames.StdinEnd : CommandNames.Stdin;
+    [JsonPropertyName("id")] public long Id { get; init; }
+    [JsonPropertyName("bodysize")] public long BodySize { get; init; }
+}
+
+/// <summary>Asks the server to stop the command: its whole process tree is killed.</summary>
+public sealed record ExecSignalMessage
+{
+    [JsonPropertyName("cmd")] public string Cmd => CommandNames.Signal;
+    [JsonPropertyName("id")] public long Id { get; init; }
+    /// <summary>INT, TERM or KILL.</summary>
+    [JsonPropertyName("signal")] public string? Signal { get; init; }
+}
+
+/// <summary>
+/// The command ended. <see cref="Code"/> is its exit status; a death by signal N is 128+N, as shells report it.
+/// </summary>
+public sealed record ExecExitMessage
+{
+    [JsonPropertyName("cmd")] public string Cmd => CommandNames.Exit;
+    [JsonPropertyName("id")] public long Id { get; init; }
+    [JsonPropertyName("code")] public int Code { get; init; }
+    [JsonPropertyName("timed_out")] public bool TimedOut { get; init; }
+    [JsonPropertyName("truncated")] public bool Truncated { get; init; }
+    [JsonPropertyName("killed")] public bool Killed { get; init; }
+}
+
+/// <summary>The client has read exit; the connection returns to ordinary requests.</summary>
+public sealed record ExecDoneMessage
+{
+    [JsonPropertyName("cmd")] public string Cmd => CommandNames.ExecDone;
+    [JsonPropertyName("id")] public long Id { get; init; }
+}
