@@ -5,12 +5,16 @@ namespace Ferry.Cli;
 
 public static class Program
 {
-    public static Task<int> Main(string[] args) => RunAsync(args, new InvocationConfiguration());
+    public static Task<int> Main(string[] args) => RunAsync(args, new InvocationConfiguration(), CliEnvironment.Detect());
 
-    /// <summary>Entry point that tests call in-process with their own output writers.</summary>
-    public static async Task<int> RunAsync(string[] args, InvocationConfiguration configuration, CancellationToken cancellationToken = default)
+    /// <summary>Entry point that tests call in-process with their own output writers (plain output, no terminal).</summary>
+    public static Task<int> RunAsync(string[] args, InvocationConfiguration configuration, CancellationToken cancellationToken = default) =>
+        RunAsync(args, configuration, CliEnvironment.Plain, cancellationToken);
+
+    /// <summary>Entry point with an explicit terminal and clock (tests pass a Spectre <c>TestConsole</c>).</summary>
+    public static async Task<int> RunAsync(string[] args, InvocationConfiguration configuration, CliEnvironment environment, CancellationToken cancellationToken = default)
     {
-        var root = BuildRootCommand();
+        var root = BuildRootCommand(environment);
         var parse = root.Parse(args);
         if (parse.Errors.Count > 0 && parse.Action is not System.CommandLine.Help.HelpAction)
         {
@@ -24,9 +28,25 @@ public static class Program
         return await parse.InvokeAsync(configuration, cancellationToken).ConfigureAwait(false);
     }
 
-    public static RootCommand BuildRootCommand() => new("Ferry moves files and runs commands between machines over framed TCP.")
+    public static RootCommand BuildRootCommand() => BuildRootCommand(CliEnvironment.Detect());
+
+    public static RootCommand BuildRootCommand(CliEnvironment environment)
     {
-        ServeCommand.Create(),
-        EchoCommand.Create(),
-    };
+        var root = new RootCommand("Ferry moves files and runs commands between machines over framed TCP.")
+        {
+            ServeCommand.Create(),
+            EchoCommand.Create(),
+            PutCommand.Create(environment),
+            GetCommand.Create(environment),
+            ListCommand.Create(environment),
+            ManagementCommands.Stat(),
+            ManagementCommands.Mkdir(),
+            ManagementCommands.Remove(),
+            ManagementCommands.Move(),
+            LoginCommand.Create(),
+            UserCommand.Create(),
+        };
+        ClientConnector.AddTo(root); // --plain, --user, --trust-ca for every client command
+        return root;
+    }
 }

@@ -12,7 +12,7 @@ public class CliProcessTests
         await using var server = FerryProcess.Start(["serve", "--listen", "127.0.0.1:0", "--root", root.Path, "--insecure-no-auth"]);
         var address = await server.WaitForListeningAsync();
 
-        var (code, stdout, stderr) = await FerryProcess.RunAsync("echo", "--server", address, "hello");
+        var (code, stdout, stderr) = await FerryProcess.RunAsync("echo", "--plain", "--server", address, "hello");
         Assert.True(code == 0, stderr);
         Assert.Equal("HELLO", stdout.Trim());
 
@@ -21,6 +21,52 @@ public class CliProcessTests
         Assert.Equal(0, server.ExitCode);
         Assert.Contains("Stopped", server.Stdout);
         Assert.Matches(@"=> c[0-9a-f]+ ", server.Stdout); // connection id on connection lines
+    }
+
+    [Fact]
+    public async Task A_default_server_needs_tls_and_a_login_and_user_add_plus_login_is_all_it_takes()
+    {
+        using var work = new TempDirectory("ferry-quickstart");
+        var env = new Dictionary<string, string> { ["FERRY_CONFIG_DIR"] = work.Combine("client-config") };
+        async Task<(int Code, string Out, string Err)> Ferry(string? stdin, params string[] args)
+        {
+            await using var p = FerryProcess.Start(args, work.Path, env, redirectStdin: stdin is not null);
+            if (stdin is not null)
+                await p.WriteStdinAndCloseAsync(stdin);
+            await p.WaitForExitAsync();
+            return (p.ExitCode, p.Stdout, p.Stderr);
+        }
+
+        var added = await Ferry(null, "user", "add", "alice");
+        Assert.True(added.Code == 0, added.Err);
+        var key = added.Out.Split('\n').Select(l => l.Trim()).Single(l => l.Length == 44 && l.EndsWith('='));
+
+        await using var server = FerryProcess.Start(["serve", "--listen", "127.0.0.1:0"], work.Path, env);
+        var address = await server.WaitForListeningAsync();
+
+        // Without a login the server refuses, and says what to do.
+        var anonymous = await Ferry(null, "ls", "--server", address);
+        Assert.Equal(5, anonymous.Code);
+        Assert.Contains("ferry login", anonymous.Err);
+        Assert.Contains("fingerprint SHA256:", anonymous.Err); // first use: the pinned fingerprint is shown
+
+        var login = await Ferry(key, "login", "--server", address, "--user", "alice");
+        Assert.True(login.Code == 0, login.Err);
+        Assert.True(File.Exists(Path.Combine(work.Path, "client-config", "credentials.json")));
+        if (!OperatingSystem.IsWindows())
+            Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(Path.Combine(work.Path, "client-config", "credentials.json")));
+
+        await File.WriteAllTextAsync(work.Combine("note.txt"), "carried safely");
+        var put = await Ferry(null, "put", "--server", address, "-q", "note.txt");
+        Assert.True(put.Code == 0, put.Err);
+        Assert.Equal("carried safely", await File.ReadAllTextAsync(Path.Combine(work.Path, "ferry-data", "alice", "note.txt")));
+        var echo = await Ferry(null, "echo", "--server", address, "secure");
+        Assert.Equal("SECURE", echo.Out.Trim());
+
+        // A wrong key is refused the same way, and nothing is stored.
+        var wrong = await Ferry(Convert.ToBase64String(new byte[32]), "login", "--server", address, "--user", "alice");
+        Assert.Equal(5, wrong.Code);
+        Assert.Contains("Authentication failed", wrong.Err);
     }
 
     [Fact]

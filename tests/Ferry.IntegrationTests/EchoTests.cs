@@ -80,7 +80,7 @@ public class EchoTests
             Listen = [new(System.Net.IPAddress.Loopback, 0), new(System.Net.IPAddress.IPv6Loopback, 0)],
         });
         var v6 = server.Server.EndPoints[1];
-        await using var client = await Ferry.Client.FerryClient.ConnectAsync(new("::1", v6.Port), cancellationToken: TestTimeouts.Token());
+        await using var client = await Ferry.Client.FerryClient.ConnectAsync(new("::1", v6.Port), new Ferry.Client.FerryClientOptions { UseTls = false }, TestTimeouts.Token());
         Assert.Equal("V6", Encoding.UTF8.GetString(await client.EchoAsync("v6"u8.ToArray(), TestTimeouts.Token())));
     }
 }

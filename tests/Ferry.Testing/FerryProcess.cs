@@ -56,6 +56,13 @@ public sealed partial class FerryProcess : IAsyncDisposable
         return (p.ExitCode, p.Stdout, p.Stderr);
     }
 
+    /// <summary>Writes <paramref name="text"/> and a newline to the process's stdin, then closes it.</summary>
+    public async Task WriteStdinAndCloseAsync(string text)
+    {
+        await _process.StandardInput.WriteLineAsync(text);
+        _process.StandardInput.Close();
+    }
+
     public async Task WaitForExitAsync()
     {
         await _process.WaitForExitAsync(TestTimeouts.Token());

@@ -17,7 +17,7 @@ internal static class EchoCommand
         command.SetAction((parse, ct) => CommonOptions.RunClientAsync(parse, server, async address =>
         {
             var text = string.Join(' ', parse.GetValue(words)!);
-            await using var client = await FerryClient.ConnectAsync(address, cancellationToken: ct).ConfigureAwait(false);
+            await using var client = await ClientConnector.ConnectAsync(parse, address, ct).ConfigureAwait(false);
             var reply = await client.EchoAsync(Encoding.UTF8.GetBytes(text), ct).ConfigureAwait(false);
             await parse.InvocationConfiguration.Output.WriteLineAsync(Encoding.UTF8.GetString(reply)).ConfigureAwait(false);
             return ExitCodes.Success;

@@ -1,0 +1,26 @@
+using Spectre.Console;
+
+namespace Ferry.Cli;
+
+/// <summary>
+/// What the commands render to besides the invocation's text writers: the interactive terminal, when there is one, and
+/// the clock. Tests inject a <c>TestConsole</c> and a fake <see cref="TimeProvider"/>.
+/// </summary>
+public sealed record CliEnvironment
+{
+    /// <summary>
+    /// The interactive terminal for progress bars and tables, or null when output is redirected (then commands write
+    /// plain text to <c>InvocationConfiguration.Output</c>).
+    /// </summary>
+    public IAnsiConsole? Terminal { get; init; }
+
+    public TimeProvider Time { get; init; } = TimeProvider.System;
+
+    /// <summary>No terminal: plain text only.</summary>
+    public static CliEnvironment Plain { get; } = new();
+
+    /// <summary>The process's own console: a terminal unless standard output is redirected.</summary>
+    public static CliEnvironment Detect() => Console.IsOutputRedirected
+        ? Plain
+        : new CliEnvironment { Terminal = AnsiConsole.Console };
+}

@@ -1,0 +1,61 @@
+using System.CommandLine;
+using Ferry.Client;
+using Ferry.Cli.Rendering;
+using Ferry.Protocol.Messages;
+using Spectre.Console;
+
+namespace Ferry.Cli.Commands;
+
+/// <summary><c>ferry ls [PATH]</c>: name, size, modified time and type of each entry.</summary>
+internal static class ListCommand
+{
+    public static Command Create(CliEnvironment environment)
+    {
+        var server = CommonOptions.Server();
+        var path = new Argument<string>("path") { Description = "Remote directory or file. Default: the root.", Arity = ArgumentArity.ZeroOrOne, DefaultValueFactory = _ => "" };
+        var recursive = new Option<bool>("--recursive", "-r") { Description = "List everything below PATH, with paths relative to it." };
+        var command = new Command("ls", "List a remote directory: name, size, modification time and type. A table on a terminal, aligned plain text (sizes in bytes) when redirected.\n\n"
+            + "Examples:\n  ferry ls\n  ferry ls -r docs")
+        {
+            server, path, recursive,
+        };
+        command.SetAction((parse, ct) => CommonOptions.RunClientAsync(parse, server, async address =>
+        {
+            await using var client = await ClientConnector.ConnectAsync(parse, address, ct).ConfigureAwait(false);
+            var entries = await client.ListAsync(parse.GetValue(path) ?? "", parse.GetValue(recursive), ct).ConfigureAwait(false);
+            if (environment.Terminal is { } terminal)
+                terminal.Write(Table(entries));
+            else
+                await WritePlainAsync(parse.InvocationConfiguration.Output, entries).ConfigureAwait(false);
+            return ExitCodes.Success;
+        }));
+        return command;
+    }
+
+    private static Table Table(IReadOnlyList<FileEntry> entries)
+    {
+        var table = new Table().Border(TableBorder.Simple)
+            .AddColumn("Name")
+            .AddColumn(new TableColumn("Size").RightAligned())
+            .AddColumn("Modified")
+            .AddColumn("Type");
+        foreach (var e in entries)
+        {
+            var name = e.Type == "dir" ? $"[blue]{Markup.Escape(e.Name)}/[/]" : Markup.Escape(e.Name);
+            table.AddRow(name, e.Type == "dir" ? "-" : Sizes.Human(e.Size), Sizes.Time(e.ModifiedUnixSeconds), e.Type);
+        }
+        return table;
+    }
+
+    /// <summary>One line per entry: name, size in bytes, modified time, type, in aligned columns; no header (easy to cut and sort).</summary>
+    private static async Task WritePlainAsync(TextWriter output, IReadOnlyList<FileEntry> entries)
+    {
+        var nameWidth = entries.Count == 0 ? 0 : entries.Max(e => e.Name.Length);
+        var sizeWidth = entries.Count == 0 ? 0 : entries.Max(e => e.Size.ToString(System.Globalization.CultureInfo.InvariantCulture).Length);
+        foreach (var e in entries)
+        {
+            var size = e.Size.ToString(System.Globalization.CultureInfo.InvariantCulture);
+            await output.WriteLineAsync($"{e.Name.PadRight(nameWidth)}  {size.PadLeft(sizeWidth)}  {Sizes.Time(e.ModifiedUnixSeconds)}  {e.Type}").ConfigureAwait(false);
+        }
+    }
+}

@@ -1,0 +1,51 @@
+using System.CommandLine;
+using Ferry.Client;
+using Ferry.Client.Transfers;
+using Ferry.Cli.Rendering;
+using Ferry.Protocol.Errors;
+using Ferry.Protocol.Files;
+
+namespace Ferry.Cli.Commands;
+
+/// <summary>The options put and get share, and how a finished transfer is reported.</summary>
+internal sealed class TransferOptions
+{
+    public Option<string> Server { get; } = CommonOptions.Server();
+    public Option<bool> Recursive { get; } = new("--recursive", "-r") { Description = "Copy directories and everything in them." };
+    public Option<bool> Force { get; } = new("--force", "-f") { Description = "Replace files that already exist at the target." };
+    public Option<bool> Resume { get; } = new("--resume") { Description = "Continue an interrupted transfer, re-sending only chunks that differ." };
+    public Option<string> Checksum { get; } = new Option<string>("--checksum")
+    {
+        Description = "Whole-file checksum checked before a file is committed.",
+        DefaultValueFactory = _ => ChecksumAlgorithm.Xxh3Name,
+    }.AcceptOnlyFromAmong(ChecksumAlgorithm.Xxh3Name, ChecksumAlgorithm.Sha256Name);
+    public Option<bool> Quiet { get; } = new("--quiet", "-q") { Description = "Show no progress (errors still go to stderr)." };
+    public Option<bool> Json { get; } = new("--json") { Description = "Print newline-delimited JSON events (start, progress, done, error) on stdout." };
+
+    public IEnumerable<Option> All => [Server, Recursive, Force, Resume, Checksum, Quiet, Json];
+
+    public ChecksumAlgorithm ChecksumOf(ParseResult parse) => ChecksumAlgorithm.FromName(parse.GetValue(Checksum));
+
+    public TransferReporter Reporter(ParseResult parse, CliEnvironment environment, int expectedFiles) =>
+        TransferReporter.Create(parse.GetValue(Json), parse.GetValue(Quiet), environment, parse.InvocationConfiguration.Output, expectedFiles);
+
+    /// <summary>
+    /// Prints one line per failure on stderr and returns the exit code: success, or the code of the first failure
+    /// (docs/errors.md).
+    /// </summary>
+    public static async Task<int> FinishAsync(ParseResult parse, ServerAddress server, IReadOnlyList<TransferFailure> failures)
+    {
+        var error = parse.InvocationConfiguration.Error;
+        foreach (var failure in failures)
+        {
+            var (_, message) = ExitCodes.Describe(failure.Error, server.ToString());
+            var what = failure.RemotePath.Length > 0 ? failure.RemotePath : failure.LocalPath;
+            await error.WriteLineAsync($"ferry: {what}: {message}").ConfigureAwait(false);
+        }
+        return failures.Count == 0 ? ExitCodes.Success : ExitCodes.Describe(failures[0].Error, server.ToString()).Code;
+    }
+
+    /// <summary>A failure found before anything was sent (bad source, usage), in the shape the transfer reports use.</summary>
+    public static TransferFailure LocalFailure(string local, string remote, FerryErrorCode code, string message) =>
+        new(local, remote, new FerryException(code, message));
+}

@@ -1,0 +1,95 @@
+using Microsoft.Win32.SafeHandles;
+
+namespace Ferry.Client.Transfers;
+
+/// <summary>Local file-system helpers for transfers: partial-download names, exact reads, tree walks.</summary>
+public static class LocalFiles
+{
+    /// <summary>
+    /// Prefix of temporary files, the same on both sides (docs/files-spec.md §5.2): a download goes to
+    /// <c>.ferry-part.NAME</c> beside its target and is renamed into place only once its checksum matched.
+    /// </summary>
+    public const string PartPrefix = ".ferry-part.";
+
+    /// <summary>Names starting with this are Ferry's own temporary files; tree uploads skip them (the server refuses them anyway).</summary>
+    public const string ReservedPrefix = ".ferry-";
+
+    /// <summary>
+    /// The partial-download file for <paramref name="localPath"/>: <c>.ferry-part.NAME</c> in the same directory, or,
+    /// when that would pass the usual 255-byte name limit, <c>.ferry-part.</c> and a hash of the name.
+    /// </summary>
+    public static string PartPathFor(string localPath)
+    {
+        var full = Path.GetFullPath(localPath);
+        var name = Path.GetFileName(full);
+        var partName = PartPrefix + name;
+        if (System.Text.Encoding.UTF8.GetByteCount(partName) > 255)
+            partName = PartPrefix + Convert.ToHexStringLower(System.IO.Hashing.XxHash128.Hash(System.Text.Encoding.UTF8.GetBytes(name)));
+        return Path.Combine(Path.GetDirectoryName(full)!, partName);
+    }
+
+    /// <summary>Unix seconds (UTC), as <c>mtime</c> travels.</summary>
+    public static long ToUnixSeconds(DateTime utc) => new DateTimeOffset(DateTime.SpecifyKind(utc, DateTimeKind.Utc)).ToUnixTimeSeconds();
+
+    /// <summary>
+    /// Reads until <paramref name="buffer"/> is full or the file ends; returns the bytes read. (A regular file returns
+    /// short reads only at its end, but the contract of a single read does not promise that.)
+    /// </summary>
+    internal static async ValueTask<int> ReadFullyAsync(SafeFileHandle handle, Memory<byte> buffer, long offset, CancellationToken cancellationToken)
+    {
+        var total = 0;
+        while (total < buffer.Length)
+        {
+            var n = await RandomAccess.ReadAsync(handle, buffer[total..], offset + total, cancellationToken).ConfigureAwait(false);
+            if (n == 0)
+                break;
+            total += n;
+        }
+        return total;
+    }
+
+    /// <summary>
+    /// Lists a local tree for an upload: every directory (relative, '/'-separated, parents first) and every file, in
+    /// ordinal order. Symbolic links to directories are not followed (they could loop); links to files are read as files.
+    /// Ferry's own temporary files are skipped.
+    /// </summary>
+    public static (IReadOnlyList<string> Directories, IReadOnlyList<string> Files) WalkTree(string root)
+    {
+        var directories = new List<string>();
+        var files = new List<string>();
+        var pending = new Stack<(string Full, string Relative)>();
+        pending.Push((Path.GetFullPath(root), ""));
+        var options = new EnumerationOptions { AttributesToSkip = 0, IgnoreInaccessible = false, RecurseSubdirectories = false };
+        while (pending.Count > 0)
+        {
+            var (full, relative) = pending.Pop();
+            var children = new DirectoryInfo(full).EnumerateFileSystemInfos("*", options)
+                .Where(i => !i.Name.StartsWith(ReservedPrefix, StringComparison.Ordinal))
+                .OrderBy(i => i.Name, StringComparer.Ordinal)
+                .ToList();
+            var subdirectories = new List<(string, string)>();
+            foreach (var child in children)
+            {
+                var childRelative = relative.Length == 0 ? child.Name : $"{relative}/{child.Name}";
+                if (child is DirectoryInfo)
+                {
+                    if (child.LinkTarget is not null)
+                        continue;
+                    directories.Add(childRelative);
+                    subdirectories.Add((child.FullName, childRelative));
+                }
+                else
+                {
+                    files.Add(childRelative);
+                }
+            }
+            for (var i = subdirectories.Count - 1; i >= 0; i--)
+                pending.Push(subdirectories[i]);
+        }
+        return (directories, files);
+    }
+
+    /// <summary>Joins a validated, normalized relative remote path onto a local directory.</summary>
+    internal static string Combine(string localDirectory, string relativeRemote) =>
+        Path.Combine([localDirectory, .. relativeRemote.Split('/')]);
+}

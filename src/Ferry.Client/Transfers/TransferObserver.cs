@@ -1,0 +1,30 @@
+namespace Ferry.Client.Transfers;
+
+/// <summary>
+/// Follows a multi-file transfer file by file. Callbacks come from the transfer's sending and receiving loops, which run
+/// concurrently: an observer must be thread-safe and quick (it runs on the data path).
+/// </summary>
+public abstract class TransferObserver
+{
+    /// <summary>An observer that ignores everything.</summary>
+    public static TransferObserver None { get; } = new NoObserver();
+
+    /// <summary>Data for <paramref name="file"/> starts to move. <paramref name="resumedFrom"/> bytes were already in place.</summary>
+    public virtual void OnStarted(FileTransfer file, long size, long resumedFrom) { }
+
+    /// <summary><paramref name="bytesDone"/> of the file's bytes are done (including a resumed prefix); called at most every MiB or so.</summary>
+    public virtual void OnProgress(FileTransfer file, long bytesDone) { }
+
+    public virtual void OnCompleted(FileTransfer file, TransferResult result) { }
+
+    public virtual void OnFailed(FileTransfer file, Exception error) { }
+
+    private sealed class NoObserver : TransferObserver;
+
+    /// <summary>Adapts a single file's <see cref="IProgress{T}"/> of bytes done.</summary>
+    internal sealed class ProgressAdapter(IProgress<long> progress) : TransferObserver
+    {
+        public override void OnStarted(FileTransfer file, long size, long resumedFrom) => progress.Report(resumedFrom);
+        public override void OnProgress(FileTransfer file, long bytesDone) => progress.Report(bytesDone);
+    }
+}
