@@ -32,6 +32,9 @@ public sealed class TestServer : IAsyncDisposable
     public IPEndPoint EndPoint => Server.EndPoints[0];
     public ServerAddress Address => new(EndPoint.Address.ToString(), EndPoint.Port);
 
+    /// <summary>The UDP exec address when the test asked for one (UdpListen).</summary>
+    public IPEndPoint? UdpEndPoint => _services.GetRequiredService<Ferry.Server.Udp.UdpExecServer>().EndPoint;
+
     /// <summary>Starts a server; <paramref name="configure"/> may change any option (Listen and Root are preset).</summary>
     public static async Task<TestServer> StartAsync(Func<FerryServerOptions, FerryServerOptions>? configure = null)
     {

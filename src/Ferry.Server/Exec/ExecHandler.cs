@@ -287,10 +287,11 @@ internal sealed class ExecHandler(ExecLimiter limiter) : ICommandHandler
 }
 
 /// <summary>Caps the commands running at once across the server.</summary>
-internal sealed class ExecLimiter(FerryServerOptions options)
+public sealed class ExecLimiter(FerryServerOptions options)
 {
     private readonly SemaphoreSlim _slots = new(options.MaxConcurrentExec, options.MaxConcurrentExec);
 
+    /// <summary>Takes a slot, or null when all are taken.</summary>
     public IDisposable? TryEnter() => _slots.Wait(0) ? new Slot(_slots) : null;
 
     private sealed class Slot(SemaphoreSlim slots) : IDisposable

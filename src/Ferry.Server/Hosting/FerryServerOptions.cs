@@ -48,6 +48,18 @@ public sealed record FerryServerOptions
     /// <summary>Commands running at once across the server. Default 16.</summary>
     public int MaxConcurrentExec { get; init; } = 16;
 
+    /// <summary>Address for UDP remote execution (docs/protocol.md §7); null (the default) means no UDP.</summary>
+    public IPEndPoint? UdpListen { get; init; }
+
+    /// <summary>How far a datagram's timestamp may be from the server's clock before it is dropped as stale. Default 30 s.</summary>
+    public TimeSpan UdpReplayWindow { get; init; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>How long a UDP result is kept for retransmission. Default 2 min (at least twice the replay window).</summary>
+    public TimeSpan UdpResultRetention { get; init; } = TimeSpan.FromMinutes(2);
+
+    /// <summary>Output kept per UDP command (stdout and stderr together); the rest is cut with a marker. Default 16 MiB.</summary>
+    public long MaxUdpOutputBytes { get; init; } = 16L * 1024 * 1024;
+
     /// <summary>Largest echo body, in bytes. Default 64 MiB.</summary>
     public long MaxEchoBytes { get; init; } = 64L * 1024 * 1024;
 

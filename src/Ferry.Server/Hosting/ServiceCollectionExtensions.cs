@@ -37,6 +37,8 @@ public static class ServiceCollectionExtensions
         services.AddSingleton<ICommandHandler, MoveHandler>();
         services.TryAddSingleton<Exec.ExecLimiter>();
         services.AddSingleton<ICommandHandler, Exec.ExecHandler>();
+        services.TryAddSingleton<Udp.UdpExecServer>();
+        services.AddHostedService(sp => sp.GetRequiredService<Udp.UdpExecServer>());
         services.TryAddSingleton<IFileStore>(_ => new LocalFileStore(options.Root, options.QuotaBytes));
         services.AddHostedService<PartialUploadSweeper>();
         services.TryAddSingleton<FerryServer>();

@@ -1,0 +1,219 @@
+using System.Net;
+using System.Net.Sockets;
+using System.Text;
+using System.Text.Json;
+using Ferry.Client;
+using Ferry.Client.Security;
+using Ferry.Client.Udp;
+using Ferry.Protocol.Auth;
+using Ferry.Protocol.Datagrams;
+using Ferry.Protocol.Errors;
+using Ferry.Protocol.Messages;
+using Ferry.Server.Auth;
+using Ferry.Testing;
+
+namespace Ferry.IntegrationTests;
+
+/// <summary>UDP remote execution (docs/protocol.md §7): authenticated datagrams, chunked results, retransmission, at most once.</summary>
+public class UdpExecTests : IAsyncLifetime
+{
+    private static readonly byte[] s_key = Handshake.NewKey();
+    private static readonly byte[] s_noExecKey = Handshake.NewKey();
+    private TestServer _server = null!;
+
+    public async Task InitializeAsync()
+    {
+        _server = await TestServer.StartAsync(o =>
+        {
+            var options = o with
+            {
+                RequireAuthentication = true,
+                AllowExec = true,
+                UdpListen = new IPEndPoint(IPAddress.Loopback, 0),
+            };
+            Directory.CreateDirectory(options.StateDirectory);
+            UsersFile.Save(options.EffectiveUsersFile,
+            [
+                new UserAccount { Name = "ops", Key = s_key, Permissions = Permissions.All },
+                new UserAccount { Name = "viewer", Key = s_noExecKey, Permissions = Permissions.Read },
+            ]);
+            return options;
+        });
+        Directory.CreateDirectory(Path.Combine(_server.Root, "ops"));
+    }
+
+    public async Task DisposeAsync() => await _server.DisposeAsync();
+
+    private ServerAddress Udp => new("127.0.0.1", _server.UdpEndPoint!.Port);
+    private static ClientCredentials Ops => new("ops", s_key);
+
+    [Fact]
+    public async Task A_command_runs_and_its_output_and_exit_code_come_back()
+    {
+        var result = await UdpExecClient.ExecAsync(Udp, Ops, new ExecMessage { Shell = "echo 中文; echo oops >&2; exit 3" }, cancellationToken: TestTimeouts.Token());
+        Assert.Equal("中文\n", Encoding.UTF8.GetString(result.Stdout));
+        Assert.Equal("oops\n", Encoding.UTF8.GetString(result.Stderr));
+        Assert.Equal(3, result.Code);
+    }
+
+    [Fact]
+    public async Task One_mebibyte_survives_20_percent_loss_and_reordering_and_runs_once()
+    {
+        var data = new byte[1024 * 1024];
+        new Random(11).NextBytes(data);
+        await File.WriteAllBytesAsync(Path.Combine(_server.Root, "ops", "big.bin"), data);
+        await using var relay = new LossyUdpRelay(_server.UdpEndPoint!, dropRate: 0.2, seed: 7);
+
+        var result = await UdpExecClient.ExecAsync(new ServerAddress("127.0.0.1", relay.Port), Ops,
+            new ExecMessage { Shell = "echo run >> runs.txt; cat big.bin" },
+            new UdpExecOptions { InitialRetryDelay = TimeSpan.FromMilliseconds(100), RetryBudget = 30 }, TestTimeouts.Token());
+
+        Assert.Equal(data, result.Stdout);
+        Assert.Equal(0, result.Code);
+        Assert.True(relay.Dropped > 100, $"the relay dropped only {relay.Dropped} datagrams");
+        Assert.True(relay.Reordered > 10, $"the relay reordered only {relay.Reordered} datagrams");
+        // At most once, however many times the request or its acknowledgement was lost.
+        Assert.Equal("run\n", await File.ReadAllTextAsync(Path.Combine(_server.Root, "ops", "runs.txt")));
+    }
+
+    [Fact]
+    public async Task Replayed_stale_and_forged_datagrams_do_not_run_anything()
+    {
+        using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
+        socket.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        var payload = JsonSerializer.SerializeToUtf8Bytes(new ExecMessage { Shell = "echo run >> replay.txt" }, FerryJsonContext.Default.ExecMessage);
+        var now = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
+        var request = new UdpDatagram(UdpKind.Exec, "ops", UdpDatagram.NewRequestId(), now, 0, 0, payload).Encode(s_key);
+
+        // The same datagram three times (a replay on the path): one run.
+        for (var i = 0; i < 3; i++)
+            await socket.SendToAsync(request, SocketFlags.None, _server.UdpEndPoint!);
+        await HostTests.WaitUntilAsync(() => File.Exists(Path.Combine(_server.Root, "ops", "replay.txt")));
+        await Task.Delay(500);
+        Assert.Equal("run\n", await File.ReadAllTextAsync(Path.Combine(_server.Root, "ops", "replay.txt")));
+
+        // Stale (a minute old) and forged (wrong key) requests get no answer and run nothing.
+        var stale = new UdpDatagram(UdpKind.Exec, "ops", UdpDatagram.NewRequestId(), now - 60_000, 0, 0,
+            JsonSerializer.SerializeToUtf8Bytes(new ExecMessage { Shell = "echo stale > stale.txt" }, FerryJsonContext.Default.ExecMessage)).Encode(s_key);
+        var forged = new UdpDatagram(UdpKind.Exec, "ops", UdpDatagram.NewRequestId(), now, 0, 0,
+            JsonSerializer.SerializeToUtf8Bytes(new ExecMessage { Shell = "echo forged > forged.txt" }, FerryJsonContext.Default.ExecMessage)).Encode(Handshake.NewKey());
+        var tampered = (byte[])request.Clone();
+        tampered[^40] ^= 1;
+        foreach (var datagram in new[] { stale, forged, tampered })
+            await socket.SendToAsync(datagram, SocketFlags.None, _server.UdpEndPoint!);
+
+        var buffer = new byte[2048];
+        using var quiet = new CancellationTokenSource(TimeSpan.FromMilliseconds(700));
+        var answers = 0;
+        try
+        {
+            while (true)
+            {
+                var r = await socket.ReceiveFromAsync(buffer, SocketFlags.None, new IPEndPoint(IPAddress.Any, 0), quiet.Token);
+                if (UdpDatagram.TryDecode(buffer.AsSpan(0, r.ReceivedBytes), s_key, out var d) && d!.Kind != UdpKind.Accepted && d.Kind != UdpKind.Chunk)
+                    answers++;
+            }
+        }
+        catch (OperationCanceledException) { }
+        Assert.Equal(0, answers);
+        Assert.False(File.Exists(Path.Combine(_server.Root, "ops", "stale.txt")));
+        Assert.False(File.Exists(Path.Combine(_server.Root, "ops", "forged.txt")));
+    }
+
+    [Fact]
+    public async Task Exec_without_permission_is_refused()
+    {
+        var ex = await Assert.ThrowsAsync<FerryRemoteException>(() =>
+            UdpExecClient.ExecAsync(Udp, new ClientCredentials("viewer", s_noExecKey), new ExecMessage { Shell = "true" }, cancellationToken: TestTimeouts.Token()));
+        Assert.Equal(FerryErrorCode.PermissionDenied, ex.Code);
+    }
+
+    [Fact]
+    public async Task An_exhausted_retry_budget_is_a_clear_error()
+    {
+        using var silent = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
+        silent.Bind(new IPEndPoint(IPAddress.Loopback, 0)); // bound, never answers
+        var port = ((IPEndPoint)silent.LocalEndPoint!).Port;
+        var ex = await Assert.ThrowsAsync<TimeoutException>(() => UdpExecClient.ExecAsync(new ServerAddress("127.0.0.1", port), Ops,
+            new ExecMessage { Shell = "true" }, new UdpExecOptions { InitialRetryDelay = TimeSpan.FromMilliseconds(20), RetryBudget = 3 }, TestTimeouts.Token()));
+        Assert.Contains("after 3 retransmissions", ex.Message);
+    }
+}
+
+/// <summary>A UDP relay between one client and the server that drops a share of datagrams and delays others so they arrive out of order.</summary>
+public sealed class LossyUdpRelay : IAsyncDisposable
+{
+    private readonly Socket _front = new(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
+    private readonly Socket _back = new(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
+    private readonly CancellationTokenSource _stop = new();
+    private readonly Random _random;
+    private readonly double _dropRate;
+    private readonly Task _forward;
+    private readonly Task _backward;
+    private EndPoint? _client;
+    private int _dropped;
+    private int _reordered;
+
+    public LossyUdpRelay(IPEndPoint server, double dropRate, int seed)
+    {
+        _dropRate = dropRate;
+        _random = new Random(seed);
+        _front.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        _back.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        _front.ReceiveBufferSize = _back.ReceiveBufferSize = 8 * 1024 * 1024;
+        _forward = PumpAsync(_front, () => server, remember: true);
+        _backward = PumpAsync(_back, () => _client, remember: false);
+    }
+
+    public int Port => ((IPEndPoint)_front.LocalEndPoint!).Port;
+    public int Dropped => _dropped;
+    public int Reordered => _reordered;
+
+    private async Task PumpAsync(Socket from, Func<EndPoint?> target, bool remember)
+    {
+        var buffer = new byte[65536];
+        var output = remember ? _back : _front;
+        try
+        {
+            while (!_stop.IsCancellationRequested)
+            {
+                var r = await from.ReceiveFromAsync(buffer, SocketFlags.None, new IPEndPoint(IPAddress.Any, 0), _stop.Token);
+                if (remember)
+                    _client = r.RemoteEndPoint;
+                var copy = buffer.AsSpan(0, r.ReceivedBytes).ToArray();
+                double roll;
+                int delay;
+                lock (_random)
+                {
+                    roll = _random.NextDouble();
+                    delay = _random.Next(100) < 10 ? _random.Next(1, 20) : 0;
+                }
+                if (roll < _dropRate)
+                {
+                    Interlocked.Increment(ref _dropped);
+                    continue;
+                }
+                var to = target();
+                if (to is null)
+                    continue;
+                if (delay == 0)
+                {
+                    await output.SendToAsync(copy, SocketFlags.None, to);
+                    continue;
+                }
+                Interlocked.Increment(ref _reordered);
+                _ = Task.Delay(delay).ContinueWith(_ => output.SendToAsync(copy, SocketFlags.None, to), TaskScheduler.Default);
+            }
+        }
+        catch (Exception ex) when (ex is OperationCanceledException or SocketException or ObjectDisposedException) { }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await _stop.CancelAsync();
+        _front.Dispose();
+        _back.Dispose();
+        await Task.WhenAll(_forward, _backward);
+        _stop.Dispose();
+    }
+}
