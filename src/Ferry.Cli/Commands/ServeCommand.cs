@@ -32,11 +32,16 @@ internal static class ServeCommand
         var perAddress = new Option<int>("--max-connections-per-address") { Description = "Connections one client address may have open.", DefaultValueFactory = _ => 256 };
         var quota = new Option<long?>("--quota") { Description = "Byte quota for the files under the root; uploads that would exceed it are refused before any data is sent. Default: none." };
         var partialTtl = new Option<double>("--partial-ttl") { Description = "Hours an unfinished upload is kept for resume.", DefaultValueFactory = _ => 24 };
+        var allowExec = new Option<bool>("--allow-exec") { Description = "Run commands for users with the exec permission (ferry exec, ferry shell)." };
+        var udpListen = new Option<string?>("--udp-listen") { Description = "Also accept commands over UDP on IP:PORT (ferry exec --udp)." };
+        var execTimeout = new Option<double>("--exec-timeout") { Description = "Seconds a command may run before its process tree is killed.", DefaultValueFactory = _ => 3600 };
+        var maxExecOutput = new Option<long>("--max-exec-output") { Description = "Bytes of output forwarded per command; the rest is cut with a marker.", DefaultValueFactory = _ => 1L << 30 };
+        var maxExec = new Option<int>("--max-commands") { Description = "Commands running at once.", DefaultValueFactory = _ => 16 };
         var logLevel = new Option<LogLevel>("--log-level") { Description = "Least severe log level shown.", DefaultValueFactory = _ => LogLevel.Information };
 
         var command = new Command("serve", "Run the Ferry server.\n\nExamples:\n  ferry serve\n  ferry serve --listen 127.0.0.1:7447 --listen [::1]:7447 --root /srv/ferry")
         {
-            listen, root, maxConnections, headerTimeout, idleTimeout, grace, maxHeader, noAuth, plain, stateDir, usersFile, auditLog, perUser, perAddress, quota, partialTtl, logLevel,
+            listen, root, maxConnections, headerTimeout, idleTimeout, grace, maxHeader, noAuth, plain, stateDir, usersFile, auditLog, perUser, perAddress, quota, partialTtl, allowExec, udpListen, execTimeout, maxExecOutput, maxExec, logLevel,
         };
 
         command.SetAction(async (parse, ct) =>
@@ -51,6 +56,13 @@ internal static class ServeCommand
                     return ExitCodes.Usage;
                 }
                 endPoints.Add(endPoint);
+            }
+
+            IPEndPoint? udpEndPoint = null;
+            if (parse.GetValue(udpListen) is { } udpText && !ServerAddress.TryParseListen(udpText, out udpEndPoint, out var udpProblem))
+            {
+                await error.WriteLineAsync($"ferry serve: --udp-listen: {udpProblem}").ConfigureAwait(false);
+                return ExitCodes.Usage;
             }
 
             FerryServerOptions options;
@@ -74,6 +86,11 @@ internal static class ServeCommand
                     MaxConnectionsPerUser = parse.GetValue(perUser),
                     MaxConnectionsPerAddress = parse.GetValue(perAddress),
                     QuotaBytes = parse.GetValue(quota),
+                    AllowExec = parse.GetValue(allowExec),
+                    UdpListen = udpEndPoint,
+                    ExecTimeout = Seconds(parse.GetValue(execTimeout), "--exec-timeout"),
+                    MaxExecOutputBytes = parse.GetValue(maxExecOutput),
+                    MaxConcurrentExec = parse.GetValue(maxExec),
                     PartialUploadTtl = Seconds(parse.GetValue(partialTtl) * 3600, "--partial-ttl"),
                 };
                 options.Validate();
