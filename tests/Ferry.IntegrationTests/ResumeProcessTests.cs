@@ -6,7 +6,7 @@ using Xunit.Abstractions;
 namespace Ferry.IntegrationTests;
 
 /// <summary>
-/// A real ferry process is killed in the middle of a transfer, then the user runs the same command with --resume:
+/// A real ferry process is killed in the middle of a transfer, then the user runs the command again (with --resume, or plainly: resuming is automatic):
 /// the file must arrive intact, only the missing part must move, and the final name must never show a partial file.
 /// </summary>
 [Collection(LargeTransfers.Name)]
@@ -62,7 +62,8 @@ public class ResumeProcessTests(ITestOutputHelper output)
         Assert.False(File.Exists(target));
         Assert.Single(Directory.GetFiles(local.Path, ".ferry-part.big.bin"));
 
-        var resumed = await RunToEndAsync(["get", "--plain", "--server", server.Address.ToString(), "--resume", "--json", "big.bin", target]);
+        // The same command again, without --resume: a retry picks up the partial download by itself.
+        var resumed = await RunToEndAsync(["get", "--plain", "--server", server.Address.ToString(), "--json", "big.bin", target]);
         var (offset, done) = StartAndDone(resumed);
         Assert.InRange(offset, 1, Size - 1);
         Assert.Equal(Size, done.GetProperty("bytes").GetInt64());

@@ -83,7 +83,7 @@ internal static class GetCommand
             var getOptions = new GetOptions
             {
                 Force = parse.GetValue(options.Force),
-                Resume = parse.GetValue(options.Resume),
+                Resume = options.ResumeOf(parse),
                 Checksum = options.ChecksumOf(parse),
             };
             var reporter = options.Reporter(parse, environment, trees.Count > 0 ? int.MaxValue : files.Count);

@@ -104,7 +104,7 @@ internal static class PutCommand
             var putOptions = new PutOptions
             {
                 Force = parse.GetValue(options.Force),
-                Resume = parse.GetValue(options.Resume),
+                Resume = options.ResumeOf(parse),
                 Checksum = options.ChecksumOf(parse),
             };
             var reporter = options.Reporter(parse, environment, trees.Count > 0 ? int.MaxValue : files.Count);

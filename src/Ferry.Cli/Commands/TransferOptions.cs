@@ -13,7 +13,11 @@ internal sealed class TransferOptions
     public Option<string> Server { get; } = CommonOptions.Server();
     public Option<bool> Recursive { get; } = new("--recursive", "-r") { Description = "Copy directories and everything in them." };
     public Option<bool> Force { get; } = new("--force", "-f") { Description = "Replace files that already exist at the target." };
-    public Option<bool> Resume { get; } = new("--resume") { Description = "Continue an interrupted transfer, re-sending only chunks that differ." };
+    public Option<bool> Resume { get; } = new("--resume") { Description = "Continue an interrupted transfer, re-sending only chunks that differ (the default whenever a partial transfer exists)." };
+    public Option<bool> NoResume { get; } = new("--no-resume") { Description = "Start over even if an interrupted transfer left partial data." };
+
+    /// <summary>Resuming is automatic on a retry: partial data is checked chunk by chunk, so it is always safe.</summary>
+    public bool ResumeOf(ParseResult parse) => parse.GetValue(Resume) || !parse.GetValue(NoResume);
     public Option<string> Checksum { get; } = new Option<string>("--checksum")
     {
         Description = "Whole-file checksum checked before a file is committed.",
@@ -22,7 +26,7 @@ internal sealed class TransferOptions
     public Option<bool> Quiet { get; } = new("--quiet", "-q") { Description = "Show no progress (errors still go to stderr)." };
     public Option<bool> Json { get; } = new("--json") { Description = "Print newline-delimited JSON events (start, progress, done, error) on stdout." };
 
-    public IEnumerable<Option> All => [Server, Recursive, Force, Resume, Checksum, Quiet, Json];
+    public IEnumerable<Option> All => [Server, Recursive, Force, Resume, NoResume, Checksum, Quiet, Json];
 
     public ChecksumAlgorithm ChecksumOf(ParseResult parse) => ChecksumAlgorithm.FromName(parse.GetValue(Checksum));
 
