@@ -355,14 +355,17 @@ public sealed partial class FerryClient
                 return;
             }
             var hash = Convert.ToHexStringLower(hasher.GetHashAndReset());
-            handle!.Dispose();
             if (!string.Equals(done.Hash, hash, StringComparison.OrdinalIgnoreCase) || done.Size != file.Size)
             {
+                handle!.Dispose();
                 TryDelete(item.PartPath);
                 Fail(item, new FerryException(FerryErrorCode.ChecksumMismatch,
                     $"The data received for '{item.RemotePath}' does not match the server's checksum ({done.Hash}, received {hash}); nothing was kept."), observer);
                 return;
             }
+            // On disk before it gets its final name, so a crash never leaves the name on missing data.
+            using (var stream = new FileStream(handle!, FileAccess.ReadWrite, bufferSize: 0, handle!.IsAsync))
+                stream.Flush(flushToDisk: true);
             try
             {
                 File.Move(item.PartPath, item.LocalPath, overwrite: options.Force);
