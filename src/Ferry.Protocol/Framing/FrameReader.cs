@@ -266,12 +266,11 @@ public sealed class FrameReader : IDisposable
             _deadline = new CancellationTokenSource(Timeout.InfiniteTimeSpan, _time);
         }
         _deadline.CancelAfter(timeout);
-        using var link = cancellationToken.CanBeCanceled
-            ? CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, _deadline.Token)
-            : null;
+        // The caller's token cancels the deadline source instead of a new linked source per wait.
+        using var link = cancellationToken.UnsafeRegister(static state => ((CancellationTokenSource)state!).Cancel(), _deadline);
         try
         {
-            return await _input.ReadAsync(link?.Token ?? _deadline.Token).ConfigureAwait(false);
+            return await _input.ReadAsync(_deadline.Token).ConfigureAwait(false);
         }
         catch (OperationCanceledException) when (_deadline.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
         {

@@ -49,6 +49,9 @@ internal sealed class ConnectionDispatcher
         var aborted = connection.ConnectionClosed;
         var reason = "peer closed";
 
+        // Waiting for the next frame is the one place where a stopping server may cut in. One linked source per
+        // connection, not per frame.
+        using var waitForFrame = CancellationTokenSource.CreateLinkedTokenSource(stopping, aborted);
         try
         {
             while (true)
@@ -56,8 +59,6 @@ internal sealed class ConnectionDispatcher
                 FrameHeader header;
                 try
                 {
-                    // Waiting for the next frame is the one place where a stopping server may cut in.
-                    using var waitForFrame = CancellationTokenSource.CreateLinkedTokenSource(stopping, aborted);
                     var next = await reader.ReadFrameAsync(waitForFrame.Token).ConfigureAwait(false);
                     if (next is null)
                         break;
