@@ -24,7 +24,8 @@ public sealed class FerryConnection : IAsyncDisposable
         IsTls = transport is System.Net.Security.SslStream;
         CanSendFile = !IsTls;
         ChannelBinding = channelBinding;
-        Input = PipeReader.Create(Stream, new StreamPipeReaderOptions(bufferSize: bufferSize, minimumReadSize: 4096, leaveOpen: true));
+        // Zero-byte reads: an idle connection holds no receive buffer until data arrives (SslStream releases its own too).
+        Input = PipeReader.Create(Stream, new StreamPipeReaderOptions(bufferSize: bufferSize, minimumReadSize: 4096, leaveOpen: true, useZeroByteReads: true));
         Output = PipeWriter.Create(Stream, new StreamPipeWriterOptions(minimumBufferSize: bufferSize, leaveOpen: true));
     }
 
