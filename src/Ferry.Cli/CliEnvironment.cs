@@ -16,11 +16,23 @@ public sealed record CliEnvironment
 
     public TimeProvider Time { get; init; } = TimeProvider.System;
 
+    /// <summary>
+    /// Opens standard input when it is redirected (a pipe or a file): 'ferry exec' forwards it, 'ferry shell' reads its
+    /// lines from it. Null when input is a terminal, and in-process (tests may set it).
+    /// </summary>
+    public Func<Stream>? RedirectedInput { get; init; }
+
+    /// <summary>Standard input is an interactive terminal ('ferry shell' then edits lines itself when output is one too).</summary>
+    public bool InputIsTerminal { get; init; }
+
     /// <summary>No terminal: plain text only.</summary>
     public static CliEnvironment Plain { get; } = new();
 
     /// <summary>The process's own console: a terminal unless standard output is redirected.</summary>
-    public static CliEnvironment Detect() => Console.IsOutputRedirected
-        ? Plain
-        : new CliEnvironment { Terminal = AnsiConsole.Console };
+    public static CliEnvironment Detect() => new()
+    {
+        Terminal = Console.IsOutputRedirected ? null : AnsiConsole.Console,
+        RedirectedInput = Console.IsInputRedirected ? Console.OpenStandardInput : null,
+        InputIsTerminal = !Console.IsInputRedirected,
+    };
 }

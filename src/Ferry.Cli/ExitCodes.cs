@@ -25,9 +25,9 @@ public static class ExitCodes
     public const int Integrity = 8;
     /// <summary>Quota exceeded or disk full.</summary>
     public const int NoSpace = 9;
-    /// <summary>A path was refused (escapes the root, malformed) or permission denied.</summary>
+    /// <summary>A path was refused (escapes the root, malformed), permission denied, or the server does not run commands.</summary>
     public const int PathRefused = 10;
-    /// <summary>The server is busy or shutting down; try again later.</summary>
+    /// <summary>The server is busy, shutting down or already runs its maximum of commands; try again later.</summary>
     public const int Busy = 11;
     /// <summary>A local file could not be read or written.</summary>
     public const int LocalIo = 12;
@@ -38,7 +38,7 @@ public static class ExitCodes
     {
         >= FerryErrorCode.HeaderLengthInvalid and <= FerryErrorCode.UnexpectedFrame => Protocol,
         FerryErrorCode.VersionUnsupported or FerryErrorCode.HelloRequired => Protocol,
-        FerryErrorCode.ServerBusy or FerryErrorCode.ServerShuttingDown or FerryErrorCode.TooManyConnections => Busy,
+        FerryErrorCode.ServerBusy or FerryErrorCode.ServerShuttingDown or FerryErrorCode.TooManyConnections or FerryErrorCode.ExecLimitReached => Busy,
         FerryErrorCode.AuthenticationFailed or FerryErrorCode.AuthenticationRequired or FerryErrorCode.AuthenticationThrottled
             or FerryErrorCode.ServerNotAuthenticated or FerryErrorCode.CertificateMismatch => Authentication,
         FerryErrorCode.FrameMacInvalid => Protocol,
@@ -46,7 +46,7 @@ public static class ExitCodes
         FerryErrorCode.AlreadyExists => AlreadyExists,
         FerryErrorCode.ChecksumMismatch => Integrity,
         FerryErrorCode.QuotaExceeded or FerryErrorCode.DiskFull => NoSpace,
-        FerryErrorCode.PathInvalid or FerryErrorCode.PathEscapesRoot or FerryErrorCode.PermissionDenied => PathRefused,
+        FerryErrorCode.PathInvalid or FerryErrorCode.PathEscapesRoot or FerryErrorCode.PermissionDenied or FerryErrorCode.ExecDisabled => PathRefused,
         _ => RemoteError,
     };
 

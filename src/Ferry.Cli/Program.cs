@@ -23,8 +23,9 @@ public static class Program
             await configuration.Error.WriteLineAsync("Run 'ferry --help' for usage.").ConfigureAwait(false);
             return ExitCodes.Usage;
         }
-        // Graceful shutdown of 'serve' needs more than the default 2 s after Ctrl-C.
-        configuration.ProcessTerminationTimeout = TimeSpan.FromSeconds(60);
+        // Graceful shutdown of 'serve' needs more than the default 2 s after Ctrl-C. The shell handles Ctrl-C itself: it
+        // interrupts the running command, not the shell.
+        configuration.ProcessTerminationTimeout = parse.CommandResult.Command.Name == ShellCommand.Name ? null : TimeSpan.FromSeconds(60);
         return await parse.InvokeAsync(configuration, cancellationToken).ConfigureAwait(false);
     }
 
@@ -43,6 +44,8 @@ public static class Program
             ManagementCommands.Mkdir(),
             ManagementCommands.Remove(),
             ManagementCommands.Move(),
+            ExecCommand.Create(environment),
+            ShellCommand.Create(environment),
             LoginCommand.Create(),
             UserCommand.Create(),
         };

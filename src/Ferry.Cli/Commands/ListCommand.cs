@@ -48,7 +48,7 @@ internal static class ListCommand
     }
 
     /// <summary>One line per entry: name, size in bytes, modified time, type, in aligned columns; no header (easy to cut and sort).</summary>
-    private static async Task WritePlainAsync(TextWriter output, IReadOnlyList<FileEntry> entries)
+    internal static async Task WritePlainAsync(TextWriter output, IReadOnlyList<FileEntry> entries)
     {
         var nameWidth = entries.Count == 0 ? 0 : entries.Max(e => e.Name.Length);
         var sizeWidth = entries.Count == 0 ? 0 : entries.Max(e => e.Size.ToString(System.Globalization.CultureInfo.InvariantCulture).Length);

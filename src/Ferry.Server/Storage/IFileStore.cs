@@ -73,6 +73,9 @@ public interface IUpload : IAsyncDisposable
 
     ValueTask WriteAsync(ReadOnlyMemory<byte> data, long offset, CancellationToken cancellationToken);
 
+    /// <summary>Writes several buffers at <paramref name="offset"/> in one call (a gather write where the store has one).</summary>
+    ValueTask WriteAsync(System.Buffers.ReadOnlySequence<byte> data, long offset, CancellationToken cancellationToken);
+
     /// <summary>
     /// Verifies the assembled file against <paramref name="expectedHash"/> and makes it visible under its final name.
     /// Returns the hash. On mismatch throws checksum_mismatch and discards the data.

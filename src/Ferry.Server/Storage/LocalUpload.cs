@@ -167,26 +167,59 @@ internal sealed class LocalUpload : IUpload
         {
             // The disk write runs while this thread hashes the same bytes.
             var write = RandomAccess.WriteAsync(_handle, data, offset, cancellationToken);
-            if (_hasher is not null)
-            {
-                if (offset == _hashedUpTo)
-                {
-                    _hasher.Append(data.Span);
-                    _hashedUpTo += data.Length;
-                }
-                else if (offset < _hashedUpTo)
-                {
-                    // A re-sent chunk: the running hash no longer describes the file.
-                    _hasher.Dispose();
-                    _hasher = null;
-                }
-            }
+            HashInOrder(data.Span, ref offset);
             await write.ConfigureAwait(false);
         }
         catch (Exception ex) when (StorageErrors.TryMap(ex, out var mapped))
         {
             throw mapped;
         }
+    }
+
+    public async ValueTask WriteAsync(ReadOnlySequence<byte> data, long offset, CancellationToken cancellationToken)
+    {
+        if (data.IsSingleSegment)
+        {
+            await WriteAsync(data.First, offset, cancellationToken).ConfigureAwait(false);
+            return;
+        }
+        if (offset < 0 || offset > Request.Size - data.Length)
+            throw new FerryException(FerryErrorCode.FieldInvalid,
+                $"Data at offset {offset} with {data.Length} bytes does not fit a file of {Request.Size} bytes.");
+        var buffers = new List<ReadOnlyMemory<byte>>();
+        foreach (var segment in data)
+            buffers.Add(segment);
+        try
+        {
+            // One pwritev for all the pieces, while this thread hashes them.
+            var write = RandomAccess.WriteAsync(_handle, buffers, offset, cancellationToken);
+            foreach (var segment in buffers)
+                HashInOrder(segment.Span, ref offset);
+            await write.ConfigureAwait(false);
+        }
+        catch (Exception ex) when (StorageErrors.TryMap(ex, out var mapped))
+        {
+            throw mapped;
+        }
+    }
+
+    /// <summary>Feeds the running hash when data at <paramref name="position"/> continues it; advances <paramref name="position"/>.</summary>
+    private void HashInOrder(ReadOnlySpan<byte> data, ref long position)
+    {
+        if (_hasher is not null)
+        {
+            if (position == _hashedUpTo)
+            {
+                _hasher.Append(data);
+                _hashedUpTo += data.Length;
+            }
+            else if (position < _hashedUpTo) // a re-sent chunk: the running hash no longer describes the file
+            {
+                _hasher.Dispose();
+                _hasher = null;
+            }
+        }
+        position += data.Length;
     }
 
     public async ValueTask<byte[]> CommitAsync(byte[]? expectedHash, CancellationToken cancellationToken)

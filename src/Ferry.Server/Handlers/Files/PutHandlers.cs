@@ -173,17 +173,19 @@ internal sealed class PutEndHandler : ICommandHandler
 /// <summary>Streams the current frame body into an upload without copying it through another buffer.</summary>
 internal static class BodyCopy
 {
+    /// <summary>Bytes gathered before each write: few large writes however small the transport's pieces are.</summary>
+    private const int WriteBatch = 1024 * 1024;
+
     public static async ValueTask ToUploadAsync(FrameReader reader, IUpload upload, long offset, CancellationToken cancellationToken)
     {
         var position = offset;
         while (reader.BodyRemaining > 0)
         {
-            var chunk = await reader.ReadBodyChunkAsync(cancellationToken).ConfigureAwait(false);
-            foreach (var segment in chunk)
-            {
-                await upload.WriteAsync(segment, position, cancellationToken).ConfigureAwait(false);
-                position += segment.Length;
-            }
+            var chunk = await reader.ReadBodyChunkAsync(WriteBatch, cancellationToken).ConfigureAwait(false);
+            if (chunk.Length > WriteBatch)
+                chunk = chunk.Slice(0, WriteBatch);
+            await upload.WriteAsync(chunk, position, cancellationToken).ConfigureAwait(false);
+            position += chunk.Length;
             reader.AdvanceBody(chunk, chunk.Length);
         }
     }

@@ -1,0 +1,79 @@
+using System.CommandLine;
+using System.Globalization;
+using Ferry.Client.Exec;
+
+namespace Ferry.Cli.Commands;
+
+/// <summary>
+/// <c>ferry exec -- CMD [ARGS...]</c>: one argument runs through the remote /bin/sh -c, several run directly. Output streams
+/// back live to this process's stdout and stderr, redirected stdin is forwarded, and the exit code is the remote one.
+/// </summary>
+internal static class ExecCommand
+{
+    /// <summary>Exit code of a command stopped at its time limit (as timeout(1) reports it).</summary>
+    public const int TimedOut = 124;
+
+    /// <summary>Exit code when this process's output pipe closed (128 + SIGPIPE, as a shell reports a local command).</summary>
+    public const int BrokenPipe = 141;
+
+    public static Command Create(CliEnvironment environment)
+    {
+        var server = CommonOptions.Server();
+        var raw = new Option<bool>("--raw")
+        {
+            Description = "Pass output bytes through untouched, even when the server's output encoding (e.g. gbk on a Chinese Windows server) differs from yours.",
+        };
+        var cwd = new Option<string?>("--cwd") { Description = "Remote working directory, relative to your home. Default: the home." };
+        var timeout = new Option<double?>("--timeout") { Description = "Seconds after which the command and its children are killed (exit 124); the server's own limit still applies." };
+        var noStdin = new Option<bool>("--no-stdin", "-n") { Description = "Do not forward standard input even when it is redirected (like ssh -n)." };
+        var words = new Argument<string[]>("command")
+        {
+            Description = "The command, after '--'. One argument runs through the remote /bin/sh -c (quote it: \"ls -l; pwd\"); several run the program directly, without a shell.",
+            Arity = ArgumentArity.OneOrMore,
+        };
+        var command = new Command("exec", "Run a command on the server. Its output streams back as it is produced, standard input is forwarded when it is "
+            + "redirected (not from a terminal), Ctrl-C interrupts it, and ferry exits with its exit code (124 after a timeout).\n\n"
+            + "Examples:\n  ferry exec -- \"ls -l; pwd\"\n  ferry exec -- wc -l notes.txt\n  cat data.csv | ferry exec -- sort -u\n  ferry exec --cwd logs --timeout 30 -- tail -n 100 app.log")
+        {
+            server, raw, cwd, timeout, noStdin, words,
+        };
+        command.SetAction((parse, ct) => CommonOptions.RunClientAsync(parse, server, async address =>
+        {
+            var error = parse.InvocationConfiguration.Error;
+            var argv = parse.GetValue(words)!;
+            var request = argv.Length == 1 ? ExecRequest.ShellLine(argv[0]) : ExecRequest.Command(argv);
+            if (parse.GetValue(timeout) is { } seconds)
+            {
+                if (!(seconds > 0) || double.IsInfinity(seconds))
+                {
+                    await error.WriteLineAsync("ferry: --timeout must be a positive number of seconds.").ConfigureAwait(false);
+                    return ExitCodes.Usage;
+                }
+                request = request with { Timeout = TimeSpan.FromSeconds(Math.Min(seconds, TimeSpan.MaxValue.TotalSeconds / 2)) };
+            }
+            request = request with { WorkingDirectory = parse.GetValue(cwd) };
+
+            await using var client = await ClientConnector.ConnectAsync(parse, address, ct).ConfigureAwait(false);
+            await using var stdout = CliStreams.Open(parse.InvocationConfiguration.Output, isError: false);
+            await using var stderr = CliStreams.Open(error, isError: true);
+            var stdin = parse.GetValue(noStdin) ? null : environment.RedirectedInput?.Invoke();
+            ExecResult result;
+            try
+            {
+                result = await client.ExecAsync(request, stdin, stdout, stderr, new ExecOptions { Raw = parse.GetValue(raw) }, ct).ConfigureAwait(false);
+            }
+            catch (IOException ex) when (CliStreams.IsBrokenPipe(ex))
+            {
+                return BrokenPipe; // the reader of our output left; the remote command was stopped, as SIGPIPE would have
+            }
+            if (result.TimedOut)
+            {
+                var limit = request.Timeout is { } t ? string.Create(CultureInfo.InvariantCulture, $"{t.TotalSeconds:0.###} s") : "the server's limit";
+                await error.WriteLineAsync($"ferry: the command ran past its time limit ({limit}) and was killed.").ConfigureAwait(false);
+                return TimedOut;
+            }
+            return result.ExitCode;
+        }));
+        return command;
+    }
+}
