@@ -130,6 +130,31 @@ public class ExecProtocolTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_command_may_run_longer_than_the_idle_timeout()
+    {
+        await using var server = await TestServer.StartAsync(o => o with { AllowExec = true, IdleTimeout = TimeSpan.FromMilliseconds(500) });
+        await using var raw = await HelloAsync(server);
+        var result = await ExecAsync(raw, new { cmd = "exec", id = 1, shell = "sleep 1.5; echo done" });
+        Assert.Equal("done\n", result.Stdout);
+        Assert.Equal(0, result.Code);
+    }
+
+    [Fact]
+    public async Task A_signal_gets_through_behind_stdin_the_command_never_reads()
+    {
+        await using var raw = await HelloAsync(_server);
+        var watch = Stopwatch.StartNew();
+        var result = await ExecAsync(raw, new { cmd = "exec", id = 1, argv = new[] { "sleep", "30" } }, stdin: new byte[1024 * 1024], whileRunning: async r =>
+        {
+            await Task.Delay(300);
+            await r.SendAsync(Json(new { cmd = "signal", id = 1, signal = "KILL" }));
+        });
+        Assert.True(result.Exit.GetProperty("killed").GetBoolean());
+        Assert.Equal(137, result.Code); // 128 + SIGKILL
+        Assert.True(watch.Elapsed < TimeSpan.FromSeconds(10), $"took {watch.Elapsed}");
+    }
+
+    [Fact]
     public async Task Output_over_the_limit_is_cut_with_a_marker()
     {
         await using var server = await TestServer.StartAsync(o => o with { AllowExec = true, MaxExecOutputBytes = 1000 });

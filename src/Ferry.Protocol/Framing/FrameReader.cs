@@ -17,7 +17,7 @@ public sealed class FrameReader : IDisposable
 {
     private readonly PipeReader _input;
     private readonly FrameLimits _limits;
-    private readonly FrameReadTimeouts _timeouts;
+    private FrameReadTimeouts _timeouts;
     private readonly TimeProvider _time;
     private byte[] _headerBuffer;
     private long _bodyRemaining;
@@ -40,6 +40,16 @@ public sealed class FrameReader : IDisposable
         if (_bodyRemaining != 0)
             throw new InvalidOperationException("Enable the MAC between frames.");
         _mac = new FrameMac(key);
+    }
+
+    /// <summary>
+    /// The deadlines in force; a command that legitimately waits long (a running remote command) lifts the idle
+    /// deadline for its duration and restores it after.
+    /// </summary>
+    public FrameReadTimeouts Timeouts
+    {
+        get => _timeouts;
+        set => _timeouts = value;
     }
 
     /// <summary>Bytes of the current frame's body not yet read.</summary>

@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.ComponentModel;
 using System.Text;
+using System.Threading.Channels;
 using Ferry.Protocol.Errors;
 using Ferry.Protocol.Files;
 using Ferry.Protocol.Framing;
@@ -19,6 +20,9 @@ namespace Ferry.Server.Exec;
 internal sealed class ExecHandler(ExecLimiter limiter) : ICommandHandler
 {
     private const int ChunkBytes = 64 * 1024;
+
+    /// <summary>Stdin chunks queued for a command that is slow to read them (4 MiB).</summary>
+    private const int StdinQueueChunks = 64;
 
     public string Command => CommandNames.Exec;
     public Permissions RequiredPermission => Permissions.Exec;
@@ -225,11 +229,25 @@ internal sealed class ExecHandler(ExecLimiter limiter) : ICommandHandler
             }
         }
 
-        /// <summary>Reads stdin, stdin_end and signal frames until exec_done. Fails if the client disappears.</summary>
+        /// <summary>
+        /// Reads stdin, stdin_end and signal frames until exec_done; fails if the client disappears. Stdin is handed to a
+        /// separate writer through a bounded queue, so a command that does not read its input cannot keep the loop from
+        /// seeing a signal or the client's departure.
+        /// </summary>
         private async Task InputLoopAsync(Stream stdin, CancellationToken cancellationToken)
         {
             var reader = context.Reader;
-            var stdinOpen = true;
+            var idle = reader.Timeouts;
+            // A command may run for hours without the client saying anything: only the command's own timeout applies.
+            reader.Timeouts = idle with { Idle = Timeout.InfiniteTimeSpan };
+            var queue = Channel.CreateBounded<(byte[] Buffer, int Length)>(new BoundedChannelOptions(StdinQueueChunks)
+            {
+                SingleReader = true,
+                SingleWriter = true,
+            });
+            using var exited = new CancellationTokenSource();
+            _ = group.Process.WaitForExitAsync(CancellationToken.None).ContinueWith(_ => exited.Cancel(), TaskScheduler.Default);
+            var writer = StdinWriterAsync(queue.Reader, stdin, exited.Token);
             try
             {
                 while (true)
@@ -239,31 +257,19 @@ internal sealed class ExecHandler(ExecLimiter limiter) : ICommandHandler
                     switch (frame.Command)
                     {
                         case CommandNames.Stdin:
-                            if (!stdinOpen)
-                            {
-                                await reader.SkipBodyAsync(cancellationToken).ConfigureAwait(false);
-                                break;
-                            }
-                            try
-                            {
-                                await reader.OpenBodyStream().CopyToAsync(stdin, cancellationToken).ConfigureAwait(false);
-                                await stdin.FlushAsync(cancellationToken).ConfigureAwait(false);
-                            }
-                            catch (IOException)
-                            {
-                                // The command stopped reading (exited, or closed its stdin): drop the rest.
-                                stdinOpen = false;
-                                await reader.SkipBodyAsync(cancellationToken).ConfigureAwait(false);
-                            }
+                            await QueueStdinAsync(reader, queue.Writer, exited.Token, cancellationToken).ConfigureAwait(false);
                             break;
                         case CommandNames.StdinEnd:
-                            stdinOpen = false;
-                            CloseQuietly(stdin);
+                            queue.Writer.TryComplete();
                             break;
                         case CommandNames.Signal:
                             var signal = frame.Deserialize(FerryJsonContext.Default.ExecSignalMessage);
-                            _killed = true;
-                            group.Signal(signal.Signal ?? "KILL");
+                            // After the exit the pid may belong to someone else: signals then go nowhere.
+                            if (!exited.IsCancellationRequested)
+                            {
+                                _killed = true;
+                                group.Signal(signal.Signal ?? "KILL");
+                            }
                             break;
                         case CommandNames.ExecDone:
                             return;
@@ -275,7 +281,70 @@ internal sealed class ExecHandler(ExecLimiter limiter) : ICommandHandler
             }
             finally
             {
+                reader.Timeouts = idle;
+                queue.Writer.TryComplete();
+                await exited.CancelAsync().ConfigureAwait(false);
+                await writer.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
                 CloseQuietly(stdin);
+            }
+        }
+
+        /// <summary>Moves one stdin frame's body into the queue, waiting for room unless the command has exited.</summary>
+        private static async Task QueueStdinAsync(FrameReader reader, ChannelWriter<(byte[] Buffer, int Length)> queue, CancellationToken exited,
+            CancellationToken cancellationToken)
+        {
+            while (reader.BodyRemaining > 0)
+            {
+                var buffer = ArrayPool<byte>.Shared.Rent(ChunkBytes);
+                var n = await reader.ReadBodyAsync(buffer.AsMemory(0, ChunkBytes), cancellationToken).ConfigureAwait(false);
+                try
+                {
+                    await queue.WriteAsync((buffer, n), exited).ConfigureAwait(false);
+                }
+                catch (Exception ex) when (ex is OperationCanceledException or ChannelClosedException)
+                {
+                    // The command is gone or its input closed: the rest of the body is skipped.
+                    ArrayPool<byte>.Shared.Return(buffer);
+                    await reader.SkipBodyAsync(cancellationToken).ConfigureAwait(false);
+                    return;
+                }
+            }
+        }
+
+        private static async Task StdinWriterAsync(ChannelReader<(byte[] Buffer, int Length)> queue, Stream stdin, CancellationToken exited)
+        {
+            var open = true;
+            try
+            {
+                await foreach (var (buffer, length) in queue.ReadAllAsync(exited).ConfigureAwait(false))
+                {
+                    try
+                    {
+                        if (open)
+                        {
+                            await stdin.WriteAsync(buffer.AsMemory(0, length), exited).ConfigureAwait(false);
+                            await stdin.FlushAsync(exited).ConfigureAwait(false);
+                        }
+                    }
+                    catch (IOException)
+                    {
+                        open = false; // the command closed its input: later bytes are dropped
+                    }
+                    finally
+                    {
+                        ArrayPool<byte>.Shared.Return(buffer);
+                    }
+                }
+            }
+            catch (OperationCanceledException)
+            {
+            }
+            finally
+            {
+                // End of input (stdin_end) or of the command.
+                CloseQuietly(stdin);
+                while (queue.TryRead(out var left))
+                    ArrayPool<byte>.Shared.Return(left.Buffer);
             }
         }
 
