@@ -121,6 +121,16 @@ public class UdpExecTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Ferry_exec_udp_prints_the_output_and_exits_with_the_remote_code()
+    {
+        var env = new Dictionary<string, string> { ["FERRY_USER"] = "ops", ["FERRY_KEY"] = Convert.ToBase64String(s_key), ["FERRY_CONFIG_DIR"] = _server.Root + "-client" };
+        await using var p = FerryProcess.Start(["exec", "--udp", "--server", $"127.0.0.1:{_server.UdpEndPoint!.Port}", "--", "echo 中文; exit 3"], environment: env);
+        await p.WaitForExitAsync();
+        Assert.Equal(3, p.ExitCode);
+        Assert.Equal("中文", p.Stdout.Trim());
+    }
+
+    [Fact]
     public async Task Exec_without_permission_is_refused()
     {
         var ex = await Assert.ThrowsAsync<FerryRemoteException>(() =>

@@ -25,6 +25,11 @@ internal static class ExecCommand
         };
         var cwd = new Option<string?>("--cwd") { Description = "Remote working directory, relative to your home. Default: the home." };
         var timeout = new Option<double?>("--timeout") { Description = "Seconds after which the command and its children are killed (exit 124); the server's own limit still applies." };
+        var udp = new Option<bool>("--udp")
+        {
+            Description = "Send the command over UDP to a server started with --udp-listen (give that address as --server): authenticated "
+                + "datagrams, lost ones resent, never run twice. No stdin; output arrives when the command ends.",
+        };
         var noStdin = new Option<bool>("--no-stdin", "-n") { Description = "Do not forward standard input even when it is redirected (like ssh -n)." };
         var words = new Argument<string[]>("command")
         {
@@ -35,7 +40,7 @@ internal static class ExecCommand
             + "redirected (not from a terminal), Ctrl-C interrupts it, and ferry exits with its exit code (124 after a timeout).\n\n"
             + "Examples:\n  ferry exec -- \"ls -l; pwd\"\n  ferry exec -- wc -l notes.txt\n  cat data.csv | ferry exec -- sort -u\n  ferry exec --cwd logs --timeout 30 -- tail -n 100 app.log")
         {
-            server, raw, cwd, timeout, noStdin, words,
+            server, raw, cwd, timeout, udp, noStdin, words,
         };
         command.SetAction((parse, ct) => CommonOptions.RunClientAsync(parse, server, async address =>
         {
@@ -52,6 +57,9 @@ internal static class ExecCommand
                 request = request with { Timeout = TimeSpan.FromSeconds(Math.Min(seconds, TimeSpan.MaxValue.TotalSeconds / 2)) };
             }
             request = request with { WorkingDirectory = parse.GetValue(cwd) };
+
+            if (parse.GetValue(udp))
+                return await RunOverUdpAsync(parse, address, request, ct).ConfigureAwait(false);
 
             await using var client = await ClientConnector.ConnectAsync(parse, address, ct).ConfigureAwait(false);
             await using var stdout = CliStreams.Open(parse.InvocationConfiguration.Output, isError: false);
@@ -75,5 +83,26 @@ internal static class ExecCommand
             return result.ExitCode;
         }));
         return command;
+    }
+
+    private static async Task<int> RunOverUdpAsync(ParseResult parse, Ferry.Client.ServerAddress address, ExecRequest request, CancellationToken ct)
+    {
+        var credentials = Ferry.Client.Security.CredentialStore.Default.Find(address.ToString(), parse.GetValue(ClientConnector.User))
+            ?? Ferry.Client.Security.CredentialStore.Default.FindForHost(address.Host, parse.GetValue(ClientConnector.User))
+            ?? throw new Ferry.Protocol.Errors.FerryException(Ferry.Protocol.Errors.FerryErrorCode.AuthenticationRequired,
+                $"UDP commands are signed with your key: run 'ferry login --server {address.Host}:TCP-PORT --user NAME' first, or set FERRY_USER and FERRY_KEY.");
+        var message = new Ferry.Protocol.Messages.ExecMessage
+        {
+            Argv = request.Argv,
+            Shell = request.Shell,
+            WorkingDirectory = request.WorkingDirectory,
+            TimeoutSeconds = request.Timeout?.TotalSeconds,
+        };
+        var result = await Ferry.Client.Udp.UdpExecClient.ExecAsync(address, credentials, message, cancellationToken: ct).ConfigureAwait(false);
+        await using (var stdout = CliStreams.Open(parse.InvocationConfiguration.Output, isError: false))
+            await stdout.WriteAsync(result.Stdout, ct).ConfigureAwait(false);
+        await using (var stderr = CliStreams.Open(parse.InvocationConfiguration.Error, isError: true))
+            await stderr.WriteAsync(result.Stderr, ct).ConfigureAwait(false);
+        return result.TimedOut ? TimedOut : result.Code;
     }
 }

@@ -58,6 +58,18 @@ public sealed class CredentialStore(string path)
         return ClientCredentials.TryParseKey(stored.Key, out var storedKey) ? new ClientCredentials(stored.User!, storedKey) : null;
     }
 
+    /// <summary>A stored login for any port of <paramref name="host"/> (UDP uses another port than the TCP login did).</summary>
+    public ClientCredentials? FindForHost(string host, string? userOverride = null)
+    {
+        foreach (var (server, stored) in Load())
+        {
+            if (ServerAddress.TryParse(server, out var address, out _) && address.Value.Host == host
+                && (userOverride is null || stored.User == userOverride) && ClientCredentials.TryParseKey(stored.Key, out var key))
+                return new ClientCredentials(stored.User!, key);
+        }
+        return null;
+    }
+
     public void Save(string server, ClientCredentials credentials)
     {
         var all = Load();
