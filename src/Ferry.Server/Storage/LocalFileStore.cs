@@ -10,6 +10,7 @@ public sealed class LocalFileStore : IFileStore
 {
     private readonly PathJail _jail;
     private readonly ConcurrentDictionary<string, byte> _activeUploads = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, byte> _activeParts = new(StringComparer.Ordinal);
 
     public LocalFileStore(string root, long? quotaBytes = null)
     {
@@ -212,7 +213,13 @@ public sealed class LocalFileStore : IFileStore
         }
     }
 
-    internal void UploadEnded(string target) => _activeUploads.TryRemove(target, out _);
+    internal void UploadEnded(string target, string part)
+    {
+        _activeUploads.TryRemove(target, out _);
+        _activeParts.TryRemove(part, out _);
+    }
+
+    internal void UploadStarted(string part) => _activeParts[part] = 0;
 
     public string? LocalDirectory(string path) => _jail.Resolve(path);
 
@@ -221,18 +228,19 @@ public sealed class LocalFileStore : IFileStore
         var cutoff = DateTime.UtcNow - maxAge;
         var removed = 0;
         var options = new EnumerationOptions { RecurseSubdirectories = true, IgnoreInaccessible = true, AttributesToSkip = FileAttributes.ReparsePoint };
-        foreach (var meta in Directory.EnumerateFiles(_jail.Root, LocalUpload.PartPrefix + "*" + LocalUpload.MetaSuffix, options))
+        // Parts with or without a .meta file, and .meta files whose part is gone.
+        foreach (var file in Directory.EnumerateFiles(_jail.Root, LocalUpload.PartPrefix + "*", options))
         {
             try
             {
-                var part = meta[..^LocalUpload.MetaSuffix.Length];
-                if (_activeUploads.ContainsKey(LocalUpload.TargetOf(part)))
-                    continue;
-                var lastTouched = File.Exists(part) ? File.GetLastWriteTimeUtc(part) : File.GetLastWriteTimeUtc(meta);
-                if (lastTouched >= cutoff)
+                var isMeta = file.EndsWith(LocalUpload.MetaSuffix, StringComparison.Ordinal);
+                var part = isMeta ? file[..^LocalUpload.MetaSuffix.Length] : file;
+                if (isMeta && File.Exists(part))
+                    continue; // handled with its part
+                if (_activeParts.ContainsKey(part) || File.GetLastWriteTimeUtc(file) >= cutoff)
                     continue;
                 File.Delete(part);
-                File.Delete(meta);
+                File.Delete(part + LocalUpload.MetaSuffix);
                 removed++;
             }
             catch (IOException) { }

@@ -39,6 +39,7 @@ internal sealed class LocalUpload : IUpload
         _meta = part + MetaSuffix;
         _handle = handle;
         _replacedSize = replacedSize;
+        store.UploadStarted(part);
     }
 
     public UploadRequest Request { get; }
@@ -48,20 +49,6 @@ internal sealed class LocalUpload : IUpload
     /// <summary>The temporary name for a target: fixed-length, so long target names still fit the 255-byte limit.</summary>
     public static string PartPathFor(string directory, string targetName) =>
         Path.Join(directory, PartPrefix + Convert.ToHexStringLower(XxHash128.Hash(Encoding.UTF8.GetBytes(targetName))));
-
-    /// <summary>The final path a partial upload is for, read from its .meta file (empty when unreadable).</summary>
-    public static string TargetOf(string partPath)
-    {
-        try
-        {
-            var info = JsonSerializer.Deserialize(File.ReadAllBytes(partPath + MetaSuffix), StorageJsonContext.Default.PartialUploadInfo);
-            return info?.Target is { } name ? Path.Join(Path.GetDirectoryName(partPath), name) : "";
-        }
-        catch (Exception ex) when (ex is IOException or JsonException or UnauthorizedAccessException)
-        {
-            return "";
-        }
-    }
 
     public static LocalUpload Open(LocalFileStore store, UploadRequest request, string directory, string target, long replacedSize)
     {
@@ -88,7 +75,12 @@ internal sealed class LocalUpload : IUpload
         var fresh = File.OpenHandle(part, FileMode.Create, FileAccess.ReadWrite, FileShare.None, FileOptions.Asynchronous);
         try
         {
-            File.WriteAllBytes(part + MetaSuffix, JsonSerializer.SerializeToUtf8Bytes(info, StorageJsonContext.Default.PartialUploadInfo));
+            // Only an upload of at least one whole chunk can ever be resumed; smaller ones skip the .meta file, which
+            // is most of the cost of a small file.
+            if (request.Size >= request.ChunkSize)
+                File.WriteAllBytes(part + MetaSuffix, JsonSerializer.SerializeToUtf8Bytes(info, StorageJsonContext.Default.PartialUploadInfo));
+            else if (File.Exists(part + MetaSuffix))
+                File.Delete(part + MetaSuffix);
             var upload = new LocalUpload(store, request, target, part, fresh, replacedSize)
             {
                 _hasher = request.Checksum.CreateHasher(),
@@ -260,7 +252,7 @@ internal sealed class LocalUpload : IUpload
             File.Delete(_meta);
             _ended = true;
             _store.Quota.Commit(Request.Size, _replacedSize);
-            _store.UploadEnded(_target);
+            _store.UploadEnded(_target, _part);
             return hash;
         }
         catch (Exception ex) when (StorageErrors.TryMap(ex, out var mapped))
@@ -305,7 +297,7 @@ internal sealed class LocalUpload : IUpload
             TryDelete(_meta);
         }
         _store.Quota.Release(Request.Size);
-        _store.UploadEnded(_target);
+        _store.UploadEnded(_target, _part);
         return ValueTask.CompletedTask;
     }
 
