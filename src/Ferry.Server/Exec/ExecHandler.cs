@@ -61,7 +61,8 @@ internal sealed class ExecHandler(ExecLimiter limiter) : ICommandHandler
         }
     }
 
-    private static List<string> ArgvOf(ExecMessage request)
+    /// <summary>The program and arguments to start for a request (shell line or argv), checked.</summary>
+    internal static List<string> ArgvOf(ExecMessage request)
     {
         if (request.Shell is { Length: > 0 } shell)
         {
@@ -76,8 +77,8 @@ internal sealed class ExecHandler(ExecLimiter limiter) : ICommandHandler
         return [.. argv];
     }
 
-    /// <summary>The documented minimal environment (docs/protocol.md §6.3).</summary>
-    private static Dictionary<string, string> Environment(string? user, string home) => new()
+    /// <summary>The documented minimal environment (docs/protocol.md §6.3), for TCP and UDP commands alike.</summary>
+    internal static Dictionary<string, string> Environment(string? user, string home) => new()
     {
         ["PATH"] = "/usr/local/bin:/usr/bin:/bin",
         ["HOME"] = home,

@@ -207,20 +207,14 @@ public sealed partial class UdpExecServer(
 
     private async Task<UdpExecResult> RunAsync(UserAccount user, ExecMessage request, CancellationToken cancellationToken)
     {
-        var argv = request.Shell is { Length: > 0 } shell ? ["/bin/sh", "-c", shell]
-            : request.Argv is { Count: > 0 } list ? list.ToList()
-            : throw new FerryException(FerryErrorCode.FieldInvalid, "exec needs 'argv' or 'shell'.");
+        var argv = ExecHandler.ArgvOf(request);
         var store = users.StoreFor(user);
         var home = store.LocalDirectory("")!;
         var cwd = store.LocalDirectory(RemotePath.Normalize(request.WorkingDirectory ?? ""))!;
         ProcessGroup group;
         try
         {
-            group = ProcessGroup.Start(argv, cwd, new Dictionary<string, string>
-            {
-                ["PATH"] = "/usr/local/bin:/usr/bin:/bin", ["HOME"] = home, ["LANG"] = "C.UTF-8", ["LC_ALL"] = "C.UTF-8",
-                ["USER"] = user.Name, ["LOGNAME"] = user.Name, ["SHELL"] = "/bin/sh", ["TERM"] = "dumb", ["FERRY"] = "1",
-            });
+            group = ProcessGroup.Start(argv, cwd, ExecHandler.Environment(user.Name, home));
         }
         catch (Win32Exception ex)
         {
