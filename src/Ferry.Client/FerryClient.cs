@@ -39,6 +39,9 @@ public sealed partial class FerryClient : IAsyncDisposable
 
     public FerryClientOptions Options { get; }
 
+    /// <summary>The server this client is connected to.</summary>
+    public ServerAddress Address { get; private set; }
+
     /// <summary>The server's hello: its protocol version and features.</summary>
     public HelloMessage ServerHello { get; private set; } = null!;
 
@@ -84,7 +87,7 @@ public sealed partial class FerryClient : IAsyncDisposable
                 fingerprint = KnownServers.Fingerprint(X509CertificateLoader.LoadCertificate(certificate));
             }
 
-            client = new FerryClient(socket, transport, options) { ServerFingerprint = fingerprint };
+            client = new FerryClient(socket, transport, options) { ServerFingerprint = fingerprint, Address = address };
             client._writer.WriteHeader(new HelloMessage
             {
                 Version = ProtocolVersion.Current,

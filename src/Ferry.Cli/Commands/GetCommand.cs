@@ -91,9 +91,13 @@ internal static class GetCommand
                 reporter.OnFailed(new FileTransfer(early.LocalPath, early.RemotePath), early.Error);
             var started = environment.Time.GetTimestamp();
             var completed = new List<TransferResult>();
+            var streams = options.ParallelStreamsFor(parse, files.Count, trees.Count);
             await reporter.RunAsync(async () =>
             {
-                if (files.Count > 0)
+                if (streams > 1)
+                    await TransferOptions.RunParallelAsync(() => client.GetFileParallelAsync(files[0].RemotePath, files[0].LocalPath, streams, getOptions, reporter, ct),
+                        files[0], completed, failures).ConfigureAwait(false);
+                else if (files.Count > 0)
                     PutCommand.Collect(await client.GetFilesAsync(files, getOptions, reporter, ct).ConfigureAwait(false), completed, failures);
                 foreach (var (remote, local) in trees)
                     PutCommand.Collect(await client.GetTreeAsync(remote, local, getOptions, reporter, ct).ConfigureAwait(false), completed, failures);

@@ -112,9 +112,13 @@ internal static class PutCommand
                 reporter.OnFailed(new FileTransfer(early.LocalPath, early.RemotePath), early.Error);
             var started = environment.Time.GetTimestamp();
             var completed = new List<TransferResult>();
+            var streams = options.ParallelStreamsFor(parse, files.Count, trees.Count);
             await reporter.RunAsync(async () =>
             {
-                if (files.Count > 0)
+                if (streams > 1)
+                    await TransferOptions.RunParallelAsync(() => client.PutFileParallelAsync(files[0].LocalPath, files[0].RemotePath, streams, putOptions, reporter, ct),
+                        files[0], completed, failures).ConfigureAwait(false);
+                else if (files.Count > 0)
                     Collect(await client.PutFilesAsync(files, putOptions, reporter, ct).ConfigureAwait(false), completed, failures);
                 foreach (var (local, remote) in trees)
                     Collect(await client.PutTreeAsync(local, remote, putOptions, reporter, ct).ConfigureAwait(false), completed, failures);

@@ -23,10 +23,32 @@ internal sealed class TransferOptions
         Description = "Whole-file checksum checked before a file is committed.",
         DefaultValueFactory = _ => ChecksumAlgorithm.Xxh3Name,
     }.AcceptOnlyFromAmong(ChecksumAlgorithm.Xxh3Name, ChecksumAlgorithm.Sha256Name);
+    public Option<int> Streams { get; } = new("--streams")
+    {
+        Description = "Move one large file over N connections at once (ranges in parallel, one checksum at the end). Helps on long, fat networks.",
+        DefaultValueFactory = _ => 1,
+    };
     public Option<bool> Quiet { get; } = new("--quiet", "-q") { Description = "Show no progress (errors still go to stderr)." };
     public Option<bool> Json { get; } = new("--json") { Description = "Print newline-delimited JSON events (start, progress, done, error) on stdout." };
 
-    public IEnumerable<Option> All => [Server, Recursive, Force, Resume, NoResume, Checksum, Quiet, Json];
+    public IEnumerable<Option> All => [Server, Recursive, Force, Resume, NoResume, Checksum, Streams, Quiet, Json];
+
+    /// <summary>The stream count, when parallel streams apply: one plain file, not a tree.</summary>
+    public int ParallelStreamsFor(ParseResult parse, int files, int trees) =>
+        parse.GetValue(Streams) is var n and > 1 && files == 1 && trees == 0 ? Math.Min(n, 64) : 1;
+
+    /// <summary>Runs one parallel-stream transfer, filing its result or failure like the batch transfers do.</summary>
+    public static async Task RunParallelAsync(Func<Task<TransferResult>> transfer, FileTransfer file, List<TransferResult> completed, List<TransferFailure> failures)
+    {
+        try
+        {
+            completed.Add(await transfer().ConfigureAwait(false));
+        }
+        catch (Exception ex) when (ex is FerryException or IOException or UnauthorizedAccessException)
+        {
+            failures.Add(new TransferFailure(file.LocalPath, file.RemotePath, ex));
+        }
+    }
 
     public ChecksumAlgorithm ChecksumOf(ParseResult parse) => ChecksumAlgorithm.FromName(parse.GetValue(Checksum));
 

@@ -14,6 +14,7 @@ public static class CommandNames
     public const string Put = "put";
     public const string PutReady = "put_ready";
     public const string PutData = "put_data";
+    public const string PutJoin = "put_join";
     public const string PutEnd = "put_end";
     public const string Done = "done";
     public const string Get = "get";
@@ -39,6 +40,6 @@ public static class CommandNames
     public const string ExecDone = "exec_done";
 
     internal static readonly (byte[] Utf8, string Name)[] Known =
-        new[] { PutData, FileData, Put, PutEnd, Done, PutReady, Get, Hello, Auth, AuthOk, Error, Ok, Echo, List, Listing, Stat, StatResult, Mkdir, Remove, Move, Hashes, HashList, Bye, Stdout, Stderr, Stdin, StdinEnd, Exec, ExecStarted, Signal, Exit, ExecDone }
+        new[] { PutData, FileData, Put, PutEnd, Done, PutReady, Get, Hello, Auth, AuthOk, Error, Ok, Echo, List, Listing, Stat, StatResult, Mkdir, Remove, Move, Hashes, HashList, Bye, PutJoin, Stdout, Stderr, Stdin, StdinEnd, Exec, ExecStarted, Signal, Exit, ExecDone }
             .Select(n => (Encoding.UTF8.GetBytes(n), n)).ToArray();
 }

@@ -20,6 +20,7 @@ namespace Ferry.Protocol.Messages;
 [JsonSerializable(typeof(PutMessage))]
 [JsonSerializable(typeof(PutReadyMessage))]
 [JsonSerializable(typeof(PutDataMessage))]
+[JsonSerializable(typeof(PutJoinMessage))]
 [JsonSerializable(typeof(PutEndMessage))]
 [JsonSerializable(typeof(TransferDoneMessage))]
 [JsonSerializable(typeof(GetMessage))]

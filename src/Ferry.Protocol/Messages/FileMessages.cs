@@ -25,6 +25,8 @@ public sealed record PutMessage
     [JsonPropertyName("resume")] public bool Resume { get; init; }
     /// <summary>Modification time to give the file, Unix seconds (optional).</summary>
     [JsonPropertyName("mtime")] public long? ModifiedUnixSeconds { get; init; }
+    /// <summary>Let other connections of the same user write ranges of this upload (put_join with the returned token).</summary>
+    [JsonPropertyName("shared")] public bool Shared { get; init; }
 
     // Classic tutorial fields (§5.7).
     [JsonPropertyName("filename")] public string? FileName { get; init; }
@@ -43,6 +45,17 @@ public sealed record PutReadyMessage
     [JsonPropertyName("offset")] public long Offset { get; init; }
     [JsonPropertyName("chunk_size")] public int ChunkSize { get; init; }
     [JsonPropertyName("bodysize")] public long BodySize { get; init; }
+    /// <summary>For a shared put: what other connections present in put_join.</summary>
+    [JsonPropertyName("token")] public string? Token { get; init; }
+}
+
+/// <summary>Joins a shared upload opened on another connection, to send some of its ranges (parallel streams, §5.2.1).</summary>
+public sealed record PutJoinMessage
+{
+    [JsonPropertyName("cmd")] public string Cmd => CommandNames.PutJoin;
+    /// <summary>This connection's id for the upload.</summary>
+    [JsonPropertyName("id")] public long Id { get; init; }
+    [JsonPropertyName("token")] public string? Token { get; init; }
 }
 
 /// <summary>Bytes of an open upload at <see cref="Offset"/>; the body is the data. Never answered (errors are reported at put_end).</summary>
@@ -61,6 +74,8 @@ public sealed record PutEndMessage
     [JsonPropertyName("id")] public long Id { get; init; }
     /// <summary>Lower-case hex of the whole-file checksum.</summary>
     [JsonPropertyName("hash")] public string? Hash { get; init; }
+    /// <summary>On a joined connection: this connection's ranges are written; the opening connection commits.</summary>
+    [JsonPropertyName("part")] public bool Part { get; init; }
 }
 
 /// <summary>A transfer was committed (put) or fully sent (get): the path, its size and checksum.</summary>
@@ -82,6 +97,10 @@ public sealed record GetMessage
     [JsonPropertyName("path")] public string? Path { get; init; }
     [JsonPropertyName("offset")] public long Offset { get; init; }
     [JsonPropertyName("checksum")] public string? Checksum { get; init; }
+    /// <summary>Send at most this many bytes from <see cref="Offset"/> (a range, for parallel streams); default to the end.</summary>
+    [JsonPropertyName("length")] public long? Length { get; init; }
+    /// <summary>Skip the whole-file hash in done (the other ranges' connection asks for it once).</summary>
+    [JsonPropertyName("nohash")] public bool NoHash { get; init; }
 }
 
 /// <summary>The bytes of a file from <see cref="Offset"/> to <see cref="Size"/>, as the body.</summary>

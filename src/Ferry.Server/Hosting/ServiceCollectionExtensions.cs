@@ -25,7 +25,9 @@ public static class ServiceCollectionExtensions
         services.AddSingleton<ICommandHandler, AuthHandler>();
         services.AddSingleton<ICommandHandler, EchoHandler>();
         services.AddSingleton<ICommandHandler, ByeHandler>();
+        services.TryAddSingleton<SharedUploads>();
         services.AddSingleton<ICommandHandler, PutHandler>();
+        services.AddSingleton<ICommandHandler, PutJoinHandler>();
         services.AddSingleton<ICommandHandler, PutDataHandler>();
         services.AddSingleton<ICommandHandler, PutEndHandler>();
         services.AddSingleton<ICommandHandler, GetHandler>();

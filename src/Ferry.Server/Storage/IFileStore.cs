@@ -46,7 +46,9 @@ public interface IFileStore
 }
 
 /// <summary>What an upload is: target, size, checksum, and whether it may replace or resume.</summary>
-public sealed record UploadRequest(string Path, long Size, ChecksumAlgorithm Checksum, bool Force, bool Resume, DateTimeOffset? ModifiedTime, int ChunkSize);
+/// <param name="ConcurrentWrites">Ranges may arrive from several connections at once: no running hash, the commit re-reads the file.</param>
+public sealed record UploadRequest(string Path, long Size, ChecksumAlgorithm Checksum, bool Force, bool Resume, DateTimeOffset? ModifiedTime, int ChunkSize,
+    bool ConcurrentWrites = false);
 
 /// <summary>An open file to read from.</summary>
 public interface IStoredFile : IAsyncDisposable

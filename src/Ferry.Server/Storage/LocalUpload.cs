@@ -83,7 +83,7 @@ internal sealed class LocalUpload : IUpload
                 File.Delete(part + MetaSuffix);
             var upload = new LocalUpload(store, request, target, part, fresh, replacedSize)
             {
-                _hasher = request.Checksum.CreateHasher(),
+                _hasher = request.ConcurrentWrites ? null : request.Checksum.CreateHasher(),
             };
             return upload;
         }

@@ -26,8 +26,10 @@ internal sealed class GetHandler : ICommandHandler
         await using var file = await context.Session.Store.OpenReadAsync(path, cancellationToken).ConfigureAwait(false);
         if (get.Offset < 0 || get.Offset > file.Length)
             throw new FerryException(FerryErrorCode.FieldInvalid, $"Offset {get.Offset} is outside '{path}' (0 to {file.Length}).");
+        if (get.Length is < 0)
+            throw new FerryException(FerryErrorCode.FieldInvalid, "'length' must not be negative.");
 
-        var count = file.Length - get.Offset;
+        var count = Math.Min(file.Length - get.Offset, get.Length ?? long.MaxValue);
         var writer = context.Writer;
         writer.WriteHeader(new FileDataMessage
         {
@@ -40,7 +42,9 @@ internal sealed class GetHandler : ICommandHandler
         }, FerryJsonContext.Default.FileDataMessage, count);
 
         // The whole-file hash is computed off the send path, in parallel with it.
-        var hashing = Task.Run(() => FileHashing.HashAsync(file, 0, file.Length, checksum, cancellationToken).AsTask(), cancellationToken);
+        var hashing = get.NoHash
+            ? Task.FromResult<byte[]>([])
+            : Task.Run(() => FileHashing.HashAsync(file, 0, file.Length, checksum, cancellationToken).AsTask(), cancellationToken);
         try
         {
             if (file.LocalHandle is { } handle && ZeroCopySender.IsSupported && context.Connection.CanSendFile && !writer.MacEnabled && count >= ZeroCopyThreshold)
@@ -68,8 +72,8 @@ internal sealed class GetHandler : ICommandHandler
             Id = get.Id,
             Path = path,
             Size = file.Length,
-            Checksum = checksum.Name,
-            Hash = Convert.ToHexStringLower(hash),
+            Checksum = get.NoHash ? null : checksum.Name,
+            Hash = get.NoHash ? null : Convert.ToHexStringLower(hash),
         }, FerryJsonContext.Default.TransferDoneMessage);
     }
 

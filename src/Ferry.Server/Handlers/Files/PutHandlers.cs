@@ -8,7 +8,7 @@ using Ferry.Server.Storage;
 namespace Ferry.Server.Handlers.Files;
 
 /// <summary>Opens an upload (docs/protocol.md §5.2), or stores a classic tutorial upload in one go (§5.7).</summary>
-internal sealed class PutHandler : ICommandHandler
+internal sealed class PutHandler(SharedUploads shared) : ICommandHandler
 {
     /// <summary>Size of the chunks whose hashes let a resumed upload skip data the server already has.</summary>
     public const int ChunkSize = 4 * 1024 * 1024;
@@ -42,7 +42,14 @@ internal sealed class PutHandler : ICommandHandler
 
         var modified = put.ModifiedUnixSeconds is { } seconds ? DateTimeOffset.FromUnixTimeSeconds(Math.Clamp(seconds, 0, 253402300799)) : (DateTimeOffset?)null;
         var upload = await context.Session.Store.BeginUploadAsync(
-            new UploadRequest(path, put.Size, checksum, put.Force, put.Resume, modified, ChunkSize), cancellationToken).ConfigureAwait(false);
+            new UploadRequest(path, put.Size, checksum, put.Force, put.Resume && !put.Shared, modified, ChunkSize, ConcurrentWrites: put.Shared),
+            cancellationToken).ConfigureAwait(false);
+        string? token = null;
+        if (put.Shared)
+        {
+            token = shared.Add(upload, context.Session.User?.Name);
+            upload = new SharedUploads.Owner(upload, shared, token);
+        }
         uploads.Add(put.Id, new OpenUpload(upload));
 
         var hashes = upload.ResumeChunkHashes;
@@ -52,6 +59,7 @@ internal sealed class PutHandler : ICommandHandler
             Offset = upload.ResumeOffset,
             ChunkSize = ChunkSize,
             BodySize = hashes.Length,
+            Token = token,
         }, FerryJsonContext.Default.PutReadyMessage, hashes.Length);
         context.Writer.WriteBody(hashes.Span);
     }
@@ -133,8 +141,22 @@ internal sealed class PutEndHandler : ICommandHandler
         if (!context.Session.Uploads.Remove(end.Id, out var open))
             throw new FerryException(FerryErrorCode.UnknownTransfer, $"No upload with id {end.Id} is open on this connection.");
 
+        if (end.Part)
+        {
+            // A joined connection's ranges are on disk (this connection's frames were handled in order); the opener commits.
+            if (open.Upload is not SharedUploads.Joined)
+                throw new FerryException(FerryErrorCode.FieldInvalid, "'part' ends a joined upload; the connection that opened it ends it with its hash.");
+            if (open.Failure is not null)
+                throw open.Failure;
+            context.Writer.WriteHeader(new TransferDoneMessage { Id = end.Id, Path = open.Upload.Request.Path, Size = open.Upload.Request.Size },
+                FerryJsonContext.Default.TransferDoneMessage);
+            return;
+        }
+
         await using (open.Upload.ConfigureAwait(false))
         {
+            if (open.Upload is SharedUploads.Joined)
+                throw new FerryException(FerryErrorCode.FieldInvalid, "Only the connection that opened a shared upload can commit it; end a joined one with 'part'.");
             if (open.Failure is not null)
             {
                 await open.Upload.AbortAsync(keepForResume: false).ConfigureAwait(false);
@@ -188,5 +210,88 @@ internal static class BodyCopy
             position += chunk.Length;
             reader.AdvanceBody(chunk, chunk.Length);
         }
+    }
+}
+
+/// <summary>Joins a shared upload opened on another connection of the same user (parallel streams, §5.2.1).</summary>
+internal sealed class PutJoinHandler(SharedUploads shared) : ICommandHandler
+{
+    public string Command => CommandNames.PutJoin;
+    public Auth.Permissions RequiredPermission => Auth.Permissions.Write;
+
+    public ValueTask HandleAsync(CommandContext context, CancellationToken cancellationToken)
+    {
+        var join = context.Header.Deserialize(FerryJsonContext.Default.PutJoinMessage);
+        var uploads = context.Session.Uploads;
+        if (uploads.ContainsKey(join.Id))
+            throw new FerryException(FerryErrorCode.FieldInvalid, $"Upload id {join.Id} is already open on this connection.");
+        var upload = shared.Find(join.Token, context.Session.User?.Name)
+            ?? throw new FerryException(FerryErrorCode.UnknownTransfer, "No shared upload has that token (it ended, or belongs to someone else).");
+        uploads.Add(join.Id, new OpenUpload(new SharedUploads.Joined(upload)));
+        context.Writer.WriteHeader(new PutReadyMessage { Id = join.Id, Offset = 0, ChunkSize = PutHandler.ChunkSize }, FerryJsonContext.Default.PutReadyMessage);
+        return ValueTask.CompletedTask;
+    }
+}
+
+/// <summary>
+/// Uploads that several connections write at once, by token. The opening connection owns the upload (it commits or
+/// abandons it, which also ends the sharing); joined connections can only write ranges.
+/// </summary>
+internal sealed class SharedUploads
+{
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, (IUpload Upload, string? User)> _open = new(StringComparer.Ordinal);
+
+    public string Add(IUpload upload, string? user)
+    {
+        var token = Convert.ToBase64String(System.Security.Cryptography.RandomNumberGenerator.GetBytes(16));
+        _open[token] = (upload, user);
+        return token;
+    }
+
+    public IUpload? Find(string? token, string? user) =>
+        token is not null && _open.TryGetValue(token, out var entry) && entry.User == user ? entry.Upload : null;
+
+    private void Remove(string token) => _open.TryRemove(token, out _);
+
+    /// <summary>The opener's handle: ending it, however it ends, stops further joins.</summary>
+    public sealed class Owner(IUpload inner, SharedUploads registry, string token) : IUpload
+    {
+        public UploadRequest Request => inner.Request;
+        public long ResumeOffset => inner.ResumeOffset;
+        public ReadOnlyMemory<byte> ResumeChunkHashes => inner.ResumeChunkHashes;
+        public ValueTask WriteAsync(ReadOnlyMemory<byte> data, long offset, CancellationToken cancellationToken) => inner.WriteAsync(data, offset, cancellationToken);
+        public ValueTask WriteAsync(ReadOnlySequence<byte> data, long offset, CancellationToken cancellationToken) => inner.WriteAsync(data, offset, cancellationToken);
+
+        public ValueTask<byte[]> CommitAsync(byte[]? expectedHash, CancellationToken cancellationToken)
+        {
+            registry.Remove(token);
+            return inner.CommitAsync(expectedHash, cancellationToken);
+        }
+
+        public ValueTask AbortAsync(bool keepForResume)
+        {
+            registry.Remove(token);
+            return inner.AbortAsync(keepForResume: false); // ranges from several connections cannot be resumed
+        }
+
+        public ValueTask DisposeAsync()
+        {
+            registry.Remove(token);
+            return inner.AbortAsync(keepForResume: false);
+        }
+    }
+
+    /// <summary>A joined connection's handle: it writes; ending the connection leaves the upload to its owner.</summary>
+    public sealed class Joined(IUpload inner) : IUpload
+    {
+        public UploadRequest Request => inner.Request;
+        public long ResumeOffset => 0;
+        public ReadOnlyMemory<byte> ResumeChunkHashes => default;
+        public ValueTask WriteAsync(ReadOnlyMemory<byte> data, long offset, CancellationToken cancellationToken) => inner.WriteAsync(data, offset, cancellationToken);
+        public ValueTask WriteAsync(ReadOnlySequence<byte> data, long offset, CancellationToken cancellationToken) => inner.WriteAsync(data, offset, cancellationToken);
+        public ValueTask<byte[]> CommitAsync(byte[]? expectedHash, CancellationToken cancellationToken) =>
+            throw new FerryException(FerryErrorCode.FieldInvalid, "Only the connection that opened a shared upload can commit it.");
+        public ValueTask AbortAsync(bool keepForResume) => ValueTask.CompletedTask;
+        public ValueTask DisposeAsync() => ValueTask.CompletedTask;
     }
 }
