@@ -43,11 +43,8 @@ public static class FrameDecoder
         if (reader.Remaining < length)
             return false;
 
-        // Slice by position: the reader already knows where the segments are, so nothing walks them again.
-        var start = reader.Position;
-        reader.Advance(length);
-        headerJson = buffer.Slice(start, reader.Position);
-        buffer = buffer.Slice(reader.Position);
+        headerJson = buffer.Slice(PrefixLength, length);
+        buffer = buffer.Slice(PrefixLength + length);
         return true;
     }
 
