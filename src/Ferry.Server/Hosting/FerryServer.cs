@@ -34,6 +34,7 @@ public sealed class FerryServer : IHostedService, IAsyncDisposable
     private int _connectionCount;
 
     private readonly X509Certificate2? _certificate;
+    private readonly SslStreamCertificateContext? _certificateContext;
     private readonly byte[] _channelBinding;
     private readonly ConnectionCounter<IPAddress> _perAddress = new();
 
@@ -48,6 +49,8 @@ public sealed class FerryServer : IHostedService, IAsyncDisposable
         if (_options.UseTls)
         {
             _certificate = ServerCertificate.LoadOrCreate(_options.StateDirectory);
+            // Built once: per-handshake certificate setup was a large share of TLS connection cost.
+            _certificateContext = SslStreamCertificateContext.Create(_certificate, additionalCertificates: null, offline: true);
             _channelBinding = Handshake.CertificateBinding(_certificate.RawData);
         }
         else
@@ -80,7 +83,7 @@ public sealed class FerryServer : IHostedService, IAsyncDisposable
                     socket.DualMode = false; // --listen [::1]:P and --listen 127.0.0.1:P may share a port
                 AllowRebindAfterRestart(socket);
                 socket.Bind(endPoint);
-                socket.Listen(512);
+                socket.Listen(4096); // bursts of connections wait in the kernel while TLS handshakes run
                 _listeners.Add(socket);
                 bound.Add((IPEndPoint)socket.LocalEndPoint!);
             }
@@ -198,7 +201,7 @@ public sealed class FerryServer : IHostedService, IAsyncDisposable
                 handshake.CancelAfter(_options.HeaderTimeout);
                 await tls.AuthenticateAsServerAsync(new SslServerAuthenticationOptions
                 {
-                    ServerCertificate = _certificate,
+                    ServerCertificateContext = _certificateContext,
                     ClientCertificateRequired = false,
                     ApplicationProtocols = [new SslApplicationProtocol("ferry/1")],
                 }, handshake.Token).ConfigureAwait(false);
