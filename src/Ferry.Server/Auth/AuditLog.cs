@@ -64,7 +64,8 @@ public sealed partial class AuditLog : IDisposable
     [LoggerMessage(4001, LogLevel.Warning, "login failed: {User} from {Address} ({Reason})")]
     private static partial void LoginFailure(ILogger logger, string user, IPAddress address, string reason);
 
-    [LoggerMessage(4002, LogLevel.Information, "{User} from {Address}: {Command} -> {Outcome}")]
+    // Debug on the console (a tree upload is thousands of commands); the audit file, when configured, has every one.
+    [LoggerMessage(4002, LogLevel.Debug, "{User} from {Address}: {Command} -> {Outcome}")]
     private static partial void CommandRun(ILogger logger, string user, IPAddress address, string command, string outcome);
 }
 
