@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Ferry client in pure Python (standard library only, Python 3.8+).
 
-A module and a command-line tool for the Ferry protocol, version 1 (docs/protocol.md, docs/files-spec.md):
+A module and a command-line tool for the Ferry protocol, version 1 (docs/protocol.md, docs/protocol.md):
 
     python3 ferry_client.py --server HOST:PORT put LOCAL [REMOTE] [--force]
     python3 ferry_client.py --server HOST:PORT get REMOTE [LOCAL] [--force]

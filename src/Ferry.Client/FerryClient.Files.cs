@@ -6,7 +6,7 @@ using Ferry.Protocol.Messages;
 
 namespace Ferry.Client;
 
-// File management (docs/files-spec.md §5.5) and the plumbing the transfers share: reading replies that may be error
+// File management (docs/protocol.md §5.5) and the plumbing the transfers share: reading replies that may be error
 // frames, marking the connection broken, and running a send loop and a receive loop at once for pipelining (§5).
 public sealed partial class FerryClient
 {

@@ -9,7 +9,7 @@ using Microsoft.Win32.SafeHandles;
 
 namespace Ferry.Client;
 
-// Downloads (docs/files-spec.md §5.3): get → file + body → done, into .ferry-part.NAME beside the target, renamed into
+// Downloads (docs/protocol.md §5.3): get → file + body → done, into .ferry-part.NAME beside the target, renamed into
 // place once the whole-file checksum matched. Resume asks `hashes` for the partial file's chunks first.
 public sealed partial class FerryClient
 {

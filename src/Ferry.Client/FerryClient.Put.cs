@@ -9,7 +9,7 @@ using Microsoft.Win32.SafeHandles;
 
 namespace Ferry.Client;
 
-// Uploads (docs/files-spec.md §5.2): put → put_ready (+ chunk hashes when resuming) → put_data… → put_end → done.
+// Uploads (docs/protocol.md §5.2): put → put_ready (+ chunk hashes when resuming) → put_data… → put_end → done.
 public sealed partial class FerryClient
 {
     /// <summary>Files whose <c>put</c> frames are sent before their data (§5.2 "Pipelining many small files").</summary>

@@ -6,7 +6,7 @@ namespace Ferry.Client.Transfers;
 public static class LocalFiles
 {
     /// <summary>
-    /// Prefix of temporary files, the same on both sides (docs/files-spec.md §5.2): a download goes to
+    /// Prefix of temporary files, the same on both sides (docs/protocol.md §5.2): a download goes to
     /// <c>.ferry-part.NAME</c> beside its target and is renamed into place only once its checksum matched.
     /// </summary>
     public const string PartPrefix = ".ferry-part.";

@@ -2,7 +2,7 @@ using Ferry.Protocol.Files;
 
 namespace Ferry.Client.Transfers;
 
-/// <summary>How an upload treats an existing remote file, a partial upload and the checksum (docs/files-spec.md §5.2).</summary>
+/// <summary>How an upload treats an existing remote file, a partial upload and the checksum (docs/protocol.md §5.2).</summary>
 public sealed record PutOptions
 {
     /// <summary>Replace an existing remote file. Default false: the server refuses with <c>already_exists</c> before any data moves.</summary>
@@ -23,7 +23,7 @@ public sealed record PutOptions
     public static PutOptions Default { get; } = new();
 }
 
-/// <summary>How a download treats an existing local file, a partial download and the checksum (docs/files-spec.md §5.3).</summary>
+/// <summary>How a download treats an existing local file, a partial download and the checksum (docs/protocol.md §5.3).</summary>
 public sealed record GetOptions
 {
     /// <summary>

@@ -10,7 +10,7 @@ public sealed record TransferResult
 {
     public required string LocalPath { get; init; }
 
-    /// <summary>The remote path, normalized (docs/files-spec.md §5.1).</summary>
+    /// <summary>The remote path, normalized (docs/protocol.md §5.1).</summary>
     public required string RemotePath { get; init; }
 
     /// <summary>Size of the file in bytes.</summary>
