@@ -302,7 +302,7 @@ class CommandLineTests(ServerTestCase):
 
 
 class ClassicUploadTests(ServerTestCase):
-    """The tutorial client: no hello, several uploads on one connection, nothing read (files-spec §5.7)."""
+    """The tutorial client: no hello, several uploads on one connection, nothing read (protocol.md §5.7)."""
 
     insecure_no_auth = True
 
