@@ -124,6 +124,25 @@ public class SecurityTests : IDisposable
         return (raw, hello.Challenge!);
     }
 
+    /// <summary>
+    /// A complete raw login on plain TCP: hello, auth, auth_ok; the reader then checks the server's frame MACs, and the
+    /// returned writer (into a pipe whose bytes the test sends itself) adds the client's.
+    /// </summary>
+    private static async Task<(RawConnection Raw, FrameWriter Writer, Pipe Pipe)> RawLoginAsync(TestServer server, string user, byte[] key)
+    {
+        var (raw, challenge) = await RawHelloAsync(server);
+        var clientChallenge = Handshake.NewChallenge();
+        var transcript = Handshake.Transcript(1, challenge, clientChallenge, user, []);
+        await raw.SendAsync(AuthFrame(user, clientChallenge, Handshake.ClientProof(key, transcript)));
+        Assert.Equal("auth_ok", (await raw.ReadAsync())!.Command);
+        var (clientToServer, serverToClient) = Handshake.SessionKeys(key, transcript);
+        raw.Reader.EnableMac(serverToClient);
+        var pipe = new Pipe(new PipeOptions(pauseWriterThreshold: 0));
+        var writer = new FrameWriter(pipe.Writer);
+        writer.EnableMac(clientToServer);
+        return (raw, writer, pipe);
+    }
+
     private static byte[] AuthFrame(string user, byte[] clientChallenge, byte[] proof) =>
         FrameBytes.Frame(JsonSerializer.Serialize(new AuthMessage { User = user, Challenge = clientChallenge, Proof = proof }, FerryJsonContext.Default.AuthMessage));
 
@@ -291,18 +310,9 @@ public class SecurityTests : IDisposable
     public async Task A_frame_altered_after_login_on_plain_tcp_is_caught()
     {
         await using var server = await StartAsync(tls: false);
-        var (raw, challenge) = await RawHelloAsync(server);
-        var clientChallenge = Handshake.NewChallenge();
-        var transcript = Handshake.Transcript(1, challenge, clientChallenge, "alice", []);
-        await raw.SendAsync(AuthFrame("alice", clientChallenge, Handshake.ClientProof(s_aliceKey, transcript)));
-        Assert.Equal("auth_ok", (await raw.ReadAsync())!.Command);
-        var (clientToServer, serverToClient) = Handshake.SessionKeys(s_aliceKey, transcript);
-        raw.Reader.EnableMac(serverToClient);
+        var (raw, writer, pipe) = await RawLoginAsync(server, "alice", s_aliceKey);
 
         // A correctly authenticated echo works...
-        var pipe = new Pipe(new PipeOptions(pauseWriterThreshold: 0));
-        var writer = new FrameWriter(pipe.Writer);
-        writer.EnableMac(clientToServer);
         writer.WriteHeader(new EchoMessage { BodySize = 3 }, FerryJsonContext.Default.EchoMessage, 3);
         writer.WriteBody("abc"u8);
         writer.WriteHeader(new EchoMessage { BodySize = 3 }, FerryJsonContext.Default.EchoMessage, 3);
@@ -331,17 +341,7 @@ public class SecurityTests : IDisposable
     public async Task A_command_altered_after_login_on_plain_tcp_is_refused_before_it_runs()
     {
         await using var server = await StartAsync(tls: false);
-        var (raw, challenge) = await RawHelloAsync(server);
-        var clientChallenge = Handshake.NewChallenge();
-        var transcript = Handshake.Transcript(1, challenge, clientChallenge, "alice", []);
-        await raw.SendAsync(AuthFrame("alice", clientChallenge, Handshake.ClientProof(s_aliceKey, transcript)));
-        Assert.Equal("auth_ok", (await raw.ReadAsync())!.Command);
-        var (clientToServer, serverToClient) = Handshake.SessionKeys(s_aliceKey, transcript);
-        raw.Reader.EnableMac(serverToClient);
-
-        var pipe = new Pipe(new PipeOptions(pauseWriterThreshold: 0));
-        var writer = new FrameWriter(pipe.Writer);
-        writer.EnableMac(clientToServer);
+        var (raw, writer, pipe) = await RawLoginAsync(server, "alice", s_aliceKey);
         writer.WriteHeader(new MkdirMessage { Path = "aaa" }, FerryJsonContext.Default.MkdirMessage);
         await writer.FlushAsync(CancellationToken.None);
         var frame = (await pipe.Reader.ReadAsync()).Buffer.ToArray();
@@ -367,16 +367,7 @@ public class SecurityTests : IDisposable
         Directory.CreateDirectory(Path.Combine(server.Root, "alice"));
         await File.WriteAllTextAsync(Path.Combine(server.Root, "alice", "private.txt"), "alice only");
 
-        var (raw, challenge) = await RawHelloAsync(server);
-        var clientChallenge = Handshake.NewChallenge();
-        var transcript = Handshake.Transcript(1, challenge, clientChallenge, "reader", []);
-        await raw.SendAsync(AuthFrame("reader", clientChallenge, Handshake.ClientProof(s_readerKey, transcript)));
-        Assert.Equal("auth_ok", (await raw.ReadAsync())!.Command);
-        var (c2s, s2c) = Handshake.SessionKeys(s_readerKey, transcript);
-        raw.Reader.EnableMac(s2c);
-        var pipe = new Pipe(new PipeOptions(pauseWriterThreshold: 0));
-        var writer = new FrameWriter(pipe.Writer);
-        writer.EnableMac(c2s);
+        var (raw, writer, pipe) = await RawLoginAsync(server, "reader", s_readerKey);
         async Task SendAsync(object header)
         {
             var json = JsonSerializer.SerializeToUtf8Bytes(header);
