@@ -184,21 +184,8 @@ public sealed class FrameReader : IDisposable
     /// Returns the next available piece of the body without copying. The caller must call
     /// <see cref="AdvanceBody"/> with how much of it was used before any other call on this reader.
     /// </summary>
-    public async ValueTask<ReadOnlySequence<byte>> ReadBodyChunkAsync(CancellationToken cancellationToken)
-    {
-        if (_bodyRemaining == 0)
-            return default;
-        var result = await ReadWithDeadlineAsync(_timeouts.Idle, FerryErrorCode.IdleTimeout, cancellationToken).ConfigureAwait(false);
-        var buffer = result.Buffer;
-        if (buffer.IsEmpty && (result.IsCompleted || result.IsCanceled))
-        {
-            _input.AdvanceTo(buffer.Start);
-            Status = "truncated";
-            throw new FerryProtocolException(FerryErrorCode.TruncatedFrame,
-                $"The connection closed with {_bodyRemaining} byte(s) of the body still to come.", isFatal: true);
-        }
-        return buffer.Length > _bodyRemaining ? buffer.Slice(0, _bodyRemaining) : buffer;
-    }
+    public ValueTask<ReadOnlySequence<byte>> ReadBodyChunkAsync(CancellationToken cancellationToken) =>
+        ReadBodyChunkAsync(minimumBytes: 1, cancellationToken);
 
     /// <summary>
     /// Like <see cref="ReadBodyChunkAsync(CancellationToken)"/>, but waits until at least <paramref name="minimumBytes"/>
