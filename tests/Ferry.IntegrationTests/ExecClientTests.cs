@@ -73,6 +73,27 @@ public class ExecClientTests(ITestOutputHelper output) : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Commands_start_with_default_signals_in_a_session_of_their_own()
+    {
+        await using var client = await _server.ConnectAsync();
+        // The server itself ignores SIGPIPE and blocks signals on its threads; none of that may reach the command.
+        var status = await RunAsync(client, ExecRequest.Command("grep", "-E", "^(SigBlk|SigIgn):", "/proc/self/status"));
+        // Signals 1-31 only: glibc reserves 32 and 33 for itself and installs its own handlers in every new program.
+        var masks = status.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries)
+            .ToDictionary(line => line.Split(':')[0], line => Convert.ToUInt64(line.Split('\t')[1], 16) & 0x7FFF_FFFF);
+        Assert.Equal(0UL, masks["SigBlk"]);
+        Assert.Equal(0UL, masks["SigIgn"]);
+        var piped = await RunAsync(client, ExecRequest.ShellLine("kill -PIPE $$; echo survived"));
+        Assert.Equal(141, piped.Code);
+        Assert.Equal("", piped.Stdout);
+        // Leader of its own session and group: the pid, the group and the session are one number.
+        var ids = await RunAsync(client, ExecRequest.ShellLine("cut -d' ' -f1,5,6 /proc/$$/stat"));
+        var parts = ids.Stdout.Trim().Split(' ');
+        Assert.Equal(3, parts.Length);
+        Assert.All(parts, p => Assert.Equal(parts[0], p));
+    }
+
+    [Fact]
     public async Task Cancelling_interrupts_the_command_reads_its_exit_and_keeps_the_connection()
     {
         var marker = Marker();

@@ -108,10 +108,10 @@ internal sealed class ExecHandler(ExecLimiter limiter) : ICommandHandler
 
             using var lifetime = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
             var timedOut = false;
-            var process = group.Process;
-            var stdout = PumpAsync(process.StandardOutput.BaseStream, isError: false, lifetime.Token);
-            var stderr = PumpAsync(process.StandardError.BaseStream, isError: true, lifetime.Token);
-            var input = InputLoopAsync(process.StandardInput.BaseStream, lifetime.Token);
+            var process = group;
+            var stdout = PumpAsync(process.StandardOutput, isError: false, lifetime.Token);
+            var stderr = PumpAsync(process.StandardError, isError: true, lifetime.Token);
+            var input = InputLoopAsync(process.StandardInput, lifetime.Token);
 
             using var deadline = new CancellationTokenSource(timeout);
             var exited = process.WaitForExitAsync(deadline.Token);
@@ -247,7 +247,7 @@ internal sealed class ExecHandler(ExecLimiter limiter) : ICommandHandler
                 SingleWriter = true,
             });
             using var exited = new CancellationTokenSource();
-            _ = group.Process.WaitForExitAsync(CancellationToken.None).ContinueWith(_ => exited.Cancel(), TaskScheduler.Default);
+            _ = group.WaitForExitAsync(CancellationToken.None).ContinueWith(_ => exited.Cancel(), TaskScheduler.Default);
             var writer = StdinWriterAsync(queue.Reader, stdin, exited.Token);
             try
             {

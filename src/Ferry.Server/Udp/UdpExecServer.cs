@@ -222,17 +222,17 @@ public sealed partial class UdpExecServer(
         }
         using (group)
         {
-            group.Process.StandardInput.Close();
+            group.StandardInput.Dispose();
             var budget = new OutputBudget(options.MaxUdpOutputBytes);
-            var stdout = CaptureAsync(group.Process.StandardOutput.BaseStream, budget);
-            var stderr = CaptureAsync(group.Process.StandardError.BaseStream, budget);
+            var stdout = CaptureAsync(group.StandardOutput, budget);
+            var stderr = CaptureAsync(group.StandardError, budget);
             var limit = request.TimeoutSeconds is { } seconds ? TimeSpan.FromSeconds(Math.Min(seconds, options.ExecTimeout.TotalSeconds)) : options.ExecTimeout;
             using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
             deadline.CancelAfter(limit);
             var timedOut = false;
             try
             {
-                await group.Process.WaitForExitAsync(deadline.Token).ConfigureAwait(false);
+                await group.WaitForExitAsync(deadline.Token).ConfigureAwait(false);
             }
             catch (OperationCanceledException)
             {
@@ -243,7 +243,7 @@ public sealed partial class UdpExecServer(
             var err = stderr.IsCompletedSuccessfully ? stderr.Result : [];
             if (budget.Truncated)
                 err = [.. err, .. Encoding.UTF8.GetBytes($"\n[ferry: output cut after {options.MaxUdpOutputBytes} bytes]\n")];
-            return new UdpExecResult(timedOut ? 124 : group.Process.HasExited ? group.Process.ExitCode : 137, timedOut, budget.Truncated,
+            return new UdpExecResult(timedOut ? 124 : group.HasExited ? group.ExitCode : 137, timedOut, budget.Truncated,
                 stdout.IsCompletedSuccessfully ? stdout.Result : [], err);
         }
     }
