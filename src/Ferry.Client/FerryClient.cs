@@ -54,6 +54,9 @@ public sealed partial class FerryClient : IAsyncDisposable
     /// <summary>True when the bytes travel inside TLS.</summary>
     public bool IsTls => _stream is SslStream;
 
+    /// <summary>The TLS cipher suite in use, or null on plain TCP.</summary>
+    public TlsCipherSuite? CipherSuite => (_stream as SslStream)?.NegotiatedCipherSuite;
+
     /// <summary>Whether the server announced <paramref name="feature"/>.</summary>
     public bool ServerSupports(string feature) => ServerHello.Features?.Contains(feature) == true;
 

@@ -47,6 +47,17 @@ public class SecurityTests : IDisposable
             return more?.Invoke(options) ?? options;
         });
 
+    private static async Task<string> AuditLogOnceItContainsAsync(TestServer server, string expected)
+    {
+        var path = Path.Combine(server.Options.StateDirectory, "audit.jsonl");
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(10);
+        string text;
+        while (!(text = await File.ReadAllTextAsync(path)).Contains(expected, StringComparison.Ordinal) && DateTime.UtcNow < deadline)
+            await Task.Delay(20);
+        Assert.Contains(expected, text);
+        return text;
+    }
+
     private FerryClientOptions Login(string user, byte[] key, bool tls = true) => new()
     {
         UseTls = tls,
@@ -65,16 +76,18 @@ public class SecurityTests : IDisposable
             TestTimeouts.Token());
         Assert.Equal("alice", client.User);
         Assert.Equal(tls, client.IsTls);
+        // Both ends prefer AES-128-GCM (TlsSettings), the cheapest strong suite with AES instructions.
+        Assert.Equal(tls ? System.Net.Security.TlsCipherSuite.TLS_AES_128_GCM_SHA256 : null, client.CipherSuite);
         Assert.Equal("HI", Encoding.UTF8.GetString(await client.EchoAsync("hi"u8.ToArray(), TestTimeouts.Token())));
         if (tls)
         {
             Assert.Equal(server.Server.CertificateFingerprint, pinned);
             Assert.Equal(pinned, Known.Find(server.Address.ToString()));
         }
-        var audit = await File.ReadAllTextAsync(Path.Combine(server.Options.StateDirectory, "audit.jsonl"));
+        // A command is audited when its handler returns, just after the reply went out.
+        var audit = await AuditLogOnceItContainsAsync(server, "\"command\":\"echo\"");
         Assert.Contains("\"event\":\"login\"", audit);
         Assert.Contains("\"user\":\"alice\"", audit);
-        Assert.Contains("\"command\":\"echo\"", audit);
     }
 
     [Fact]

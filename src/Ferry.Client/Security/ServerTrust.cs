@@ -1,6 +1,7 @@
 using System.Net.Security;
 using System.Security.Cryptography.X509Certificates;
 using Ferry.Protocol.Errors;
+using Ferry.Protocol.Transport;
 
 namespace Ferry.Client.Security;
 
@@ -25,7 +26,8 @@ internal static class ServerTrust
             await tls.AuthenticateAsClientAsync(new SslClientAuthenticationOptions
             {
                 TargetHost = address.Host,
-                ApplicationProtocols = [new SslApplicationProtocol("ferry/1")],
+                ApplicationProtocols = [TlsSettings.ApplicationProtocol],
+                CipherSuitesPolicy = TlsSettings.CipherSuites,
                 RemoteCertificateValidationCallback = (_, certificate, _, errors) =>
                 {
                     if (certificate is null)

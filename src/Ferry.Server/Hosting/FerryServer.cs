@@ -13,6 +13,7 @@ using Ferry.Server.Storage;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
+using Ferry.Protocol.Transport;
 
 namespace Ferry.Server.Hosting;
 
@@ -203,7 +204,8 @@ public sealed class FerryServer : IHostedService, IAsyncDisposable
                 {
                     ServerCertificateContext = _certificateContext,
                     ClientCertificateRequired = false,
-                    ApplicationProtocols = [new SslApplicationProtocol("ferry/1")],
+                    ApplicationProtocols = [TlsSettings.ApplicationProtocol],
+                    CipherSuitesPolicy = TlsSettings.CipherSuites,
                 }, handshake.Token).ConfigureAwait(false);
             }
             catch (Exception ex) when (ex is IOException or System.Security.Authentication.AuthenticationException or OperationCanceledException or SocketException)

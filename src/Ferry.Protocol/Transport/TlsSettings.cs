@@ -1,0 +1,30 @@
+using System.Net.Security;
+
+namespace Ferry.Protocol.Transport;
+
+/// <summary>TLS settings both ends use, so that a Ferry client and server agree on the cheapest strong choice.</summary>
+public static class TlsSettings
+{
+    /// <summary>The ALPN name of this protocol.</summary>
+    public static readonly SslApplicationProtocol ApplicationProtocol = new("ferry/1");
+
+    /// <summary>
+    /// AEAD suites only, AES-128-GCM first: OpenSSL's default order puts AES-256-GCM first, which costs about 10% more
+    /// CPU per byte (AES-NI) for no practical gain at this key size; ChaCha20 stays for machines without AES
+    /// instructions. Null where the platform does not let an application choose (Windows uses the system policy).
+    /// </summary>
+    public static CipherSuitesPolicy? CipherSuites { get; } = OperatingSystem.IsLinux() || OperatingSystem.IsFreeBSD()
+        ? new CipherSuitesPolicy(
+        [
+            TlsCipherSuite.TLS_AES_128_GCM_SHA256,
+            TlsCipherSuite.TLS_AES_256_GCM_SHA384,
+            TlsCipherSuite.TLS_CHACHA20_POLY1305_SHA256,
+            TlsCipherSuite.TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,
+            TlsCipherSuite.TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,
+            TlsCipherSuite.TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384,
+            TlsCipherSuite.TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384,
+            TlsCipherSuite.TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256,
+            TlsCipherSuite.TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256,
+        ])
+        : null;
+}
