@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.Text;
 using Ferry.Protocol.Framing;
+using Ferry.Testing;
 
 namespace Ferry.Benchmarks;
 
@@ -55,30 +56,5 @@ internal static class FrameData
     }
 
     /// <summary>A <see cref="ReadOnlySequence{T}"/> with one segment per piece.</summary>
-    public static ReadOnlySequence<byte> Sequence(byte[][] pieces)
-    {
-        if (pieces.Length == 1)
-            return new ReadOnlySequence<byte>(pieces[0]);
-        var first = new Segment(pieces[0], 0);
-        var last = first;
-        for (var i = 1; i < pieces.Length; i++)
-            last = last.Append(pieces[i]);
-        return new ReadOnlySequence<byte>(first, 0, last, last.Memory.Length);
-    }
-
-    private sealed class Segment : ReadOnlySequenceSegment<byte>
-    {
-        public Segment(ReadOnlyMemory<byte> memory, long runningIndex)
-        {
-            Memory = memory;
-            RunningIndex = runningIndex;
-        }
-
-        public Segment Append(ReadOnlyMemory<byte> memory)
-        {
-            var next = new Segment(memory, RunningIndex + Memory.Length);
-            Next = next;
-            return next;
-        }
-    }
+    public static ReadOnlySequence<byte> Sequence(byte[][] pieces) => SegmentedSequence.Of([.. pieces.Select(p => (ReadOnlyMemory<byte>)p)]);
 }
