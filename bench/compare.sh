@@ -72,6 +72,8 @@ tmpfs_mode=auto
 runs_set=0 size_set=0 quick=0
 
 die() { echo "compare.sh: $*" >&2; exit 1; }
+# shellcheck source=bench/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 note() { echo "compare.sh: $*" >&2; }
 usage() { sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed '$d; s/^# \{0,1\}//'; }
 
@@ -133,15 +135,6 @@ is_count "$iperf_time" 1 60 || die "--iperf-time must be 1-60"
 [[ "$tmpfs_mode" =~ ^(auto|shm|mount)$ ]] || die "--tmpfs must be auto, shm or mount"
 ((EUID == 0)) || die "run it as root (it installs packages, runs a private sshd and raises ulimit -n)"
 
-parse_size() { # 1073741824, 1G, 1GiB, 512M, 64K -> bytes (K/M/G/T are powers of 1024)
-    local s="${1%iB}"; s="${s%B}"
-    [[ "$s" =~ ^([0-9]+)([KkMmGgTt]?)$ ]] || return 1
-    local n="${BASH_REMATCH[1]}" u="${BASH_REMATCH[2]^^}"
-    case "$u" in
-        K) n=$((n << 10)) ;; M) n=$((n << 20)) ;; G) n=$((n << 30)) ;; T) n=$((n << 40)) ;;
-    esac
-    echo "$n"
-}
 size="$(parse_size "$size_arg")" || die "--size: cannot read '$size_arg' (bytes, or a number with K, M or G)"
 ((size >= 1 << 20)) || die "--size must be at least 1M"
 file_size="$(parse_size "$file_size_arg")" || die "--file-size: cannot read '$file_size_arg'"
@@ -169,18 +162,6 @@ listener_pid=             # the socat receiver of the current socat run
 idle_pid=                 # the idle-test ferry server of the current run
 master_pid=               # the ssh ControlMaster (it daemonizes with -f; its PID comes from `ssh -O check`)
 
-stop_pid() { # stop_pid PID: SIGTERM, up to 10 s, then SIGKILL
-    local pid="$1" i
-    [[ -n "$pid" ]] || return 0
-    kill -0 "$pid" 2>/dev/null || { wait "$pid" 2>/dev/null || true; return 0; }
-    kill -TERM "$pid" 2>/dev/null || true
-    for ((i = 0; i < 100; i++)); do
-        kill -0 "$pid" 2>/dev/null || break
-        sleep 0.1
-    done
-    kill -0 "$pid" 2>/dev/null && kill -KILL "$pid" 2>/dev/null
-    wait "$pid" 2>/dev/null || true
-}
 
 cleanup() {
     local rc=$? pid
@@ -212,14 +193,6 @@ trap 'echo "compare.sh: terminated" >&2; exit 143' TERM
 # run CMD...: runs a command in the background under `timeout` and waits for it, so that a signal reaches the
 # trap at once and the cleanup can stop it by PID. Returns the command's exit status. $run_timeout overrides the
 # limit for one call.
-run() {
-    timeout -k 5 "${run_timeout:-$cmd_timeout}" "$@" &
-    child_pid=$!
-    local rc=0
-    wait "$child_pid" || rc=$?
-    child_pid=
-    return "$rc"
-}
 
 # ---------------------------------------------------------------------------------------------------------------
 # Tools
@@ -331,37 +304,9 @@ rm -f "$work/tree-part"
 (($(find "$tree" -type f | wc -l) == files)) || die "the tree does not have $files files"
 
 # ---------------------------------------------------------------------------------------------------------------
-# Ports and servers (127.0.0.1 only)
-# Listening ports come from outside the kernel's ephemeral range: thousands of client connections (concurrent-put,
-# idle) take ephemeral ports, and one of them on a listener's port would stop the socat receiver or the restarted idle
-# server from binding it.
-declare -a used_ports=()
-read -r eph_lo eph_hi </proc/sys/net/ipv4/ip_local_port_range
-if ((eph_lo > 11024)); then port_lo=10000 port_span=$((eph_lo - 10000)); else port_lo=$((eph_hi + 1)) port_span=$((65535 - eph_hi)); fi
-((port_span >= 100)) || die "no room for private ports outside the ephemeral range $eph_lo-$eph_hi"
-pick_port() { # pick_port VAR: sets VAR to a free port that this script has not used yet
-    local i p q taken
-    for ((i = 0; i < 200; i++)); do
-        p=$((port_lo + (RANDOM * 32768 + RANDOM) % port_span))
-        taken=0
-        for q in "${used_ports[@]}"; do [[ "$q" == "$p" ]] && taken=1; done
-        ((taken)) && continue
-        if [[ -z "$(ss -Htan "( sport = :$p or dport = :$p )" 2>/dev/null)" ]]; then
-            used_ports+=("$p"); printf -v "$1" '%s' "$p"; return 0
-        fi
-    done
-    die "no free port found"
-}
-
-wait_listening() { # wait_listening PORT PID: up to 30 s for PORT to listen, while PID lives
-    local port="$1" pid="$2" i
-    for ((i = 0; i < 300; i++)); do
-        [[ -n "$(ss -Hltn "sport = :$port" 2>/dev/null)" ]] && return 0
-        kill -0 "$pid" 2>/dev/null || return 1
-        sleep 0.1
-    done
-    return 1
-}
+# Servers (127.0.0.1 only). Listening ports come from pick_port (bench/lib.sh), outside the kernel's ephemeral
+# range: thousands of client connections (concurrent-put, idle) take ephemeral ports, and one of them on a listener's
+# port would stop the socat receiver or the restarted idle server from binding it.
 
 child_of() { # child_of PID: the PID of PID's only child (the server under its `timeout`), waiting up to 5 s
     local i c

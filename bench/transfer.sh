@@ -43,6 +43,8 @@ timeout_arg=
 tmpfs_mode=auto
 
 die() { echo "transfer.sh: $*" >&2; exit 1; }
+# shellcheck source=bench/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 usage() { sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed '$d; s/^# \{0,1\}//'; }
 
 while (($#)); do
@@ -70,15 +72,6 @@ done
 [[ "$warmup" =~ ^[0-9]+$ ]] && ((warmup <= 10)) || die "--warmup must be 0-10"
 [[ "$tmpfs_mode" =~ ^(auto|shm|mount)$ ]] || die "--tmpfs must be auto, shm or mount"
 
-parse_size() { # 1073741824, 1G, 1GiB, 512M, 64K -> bytes (K/M/G/T are powers of 1024)
-    local s="${1%iB}"; s="${s%B}"
-    [[ "$s" =~ ^([0-9]+)([KkMmGgTt]?)$ ]] || return 1
-    local n="${BASH_REMATCH[1]}" u="${BASH_REMATCH[2]^^}"
-    case "$u" in
-        K) n=$((n << 10)) ;; M) n=$((n << 20)) ;; G) n=$((n << 30)) ;; T) n=$((n << 40)) ;;
-    esac
-    echo "$n"
-}
 size="$(parse_size "$size_arg")" || die "--size: cannot read '$size_arg' (bytes, or a number with K, M or G)"
 ((size >= 1 << 20)) || die "--size must be at least 1M"
 size_h="$(numfmt --to=iec-i --suffix=B "$size")"
@@ -97,18 +90,6 @@ declare -a pids=()        # long-lived background processes (servers)
 child_pid=                # the process the script is currently waiting for (one at a time)
 listener_pid=             # the socat receiver of the current socat run
 
-stop_pid() { # stop_pid PID: SIGTERM, up to 10 s, then SIGKILL
-    local pid="$1" i
-    [[ -n "$pid" ]] || return 0
-    kill -0 "$pid" 2>/dev/null || { wait "$pid" 2>/dev/null || true; return 0; }
-    kill -TERM "$pid" 2>/dev/null || true
-    for ((i = 0; i < 100; i++)); do
-        kill -0 "$pid" 2>/dev/null || break
-        sleep 0.1
-    done
-    kill -0 "$pid" 2>/dev/null && kill -KILL "$pid" 2>/dev/null
-    wait "$pid" 2>/dev/null || true
-}
 
 cleanup() {
     local rc=$? pid
@@ -133,14 +114,6 @@ trap 'echo "transfer.sh: terminated" >&2; exit 143' TERM
 
 # run CMD...: runs a command in the background under `timeout` and waits for it, so that a signal reaches the
 # trap at once and the cleanup can stop it by PID. Returns the command's exit status.
-run() {
-    timeout -k 5 "$cmd_timeout" "$@" &
-    child_pid=$!
-    local rc=0
-    wait "$child_pid" || rc=$?
-    child_pid=
-    return "$rc"
-}
 
 # ---------------------------------------------------------------------------------------------------------------
 # Tools
@@ -191,30 +164,7 @@ dl="$work/download.bin"
 
 # ---------------------------------------------------------------------------------------------------------------
 # Ports and servers (127.0.0.1 only)
-declare -a used_ports=()
-pick_port() { # pick_port VAR: sets VAR to a free port that this script has not used yet
-    local i p q taken
-    for ((i = 0; i < 200; i++)); do
-        p=$((20000 + RANDOM % 40000))
-        taken=0
-        for q in "${used_ports[@]}"; do [[ "$q" == "$p" ]] && taken=1; done
-        ((taken)) && continue
-        if [[ -z "$(ss -Htan "( sport = :$p or dport = :$p )" 2>/dev/null)" ]]; then
-            used_ports+=("$p"); printf -v "$1" '%s' "$p"; return 0
-        fi
-    done
-    die "no free port found"
-}
 
-wait_listening() { # wait_listening PORT PID: up to 30 s for PORT to listen, while PID lives
-    local port="$1" pid="$2" i
-    for ((i = 0; i < 300; i++)); do
-        [[ -n "$(ss -Hltn "sport = :$port" 2>/dev/null)" ]] && return 0
-        kill -0 "$pid" 2>/dev/null || return 1
-        sleep 0.1
-    done
-    return 1
-}
 
 start_server() { # start_server DIR PORT EXTRA-ARGS...: server in the background; its PID goes to $pids
     local dir="$1" port="$2"; shift 2
