@@ -247,27 +247,7 @@ public sealed partial class FerryClient
         return done.Hash;
     }
 
-    private static async Task<byte[]> HashLocalAsync(SafeFileHandle handle, long size, ChecksumAlgorithm checksum, CancellationToken cancellationToken)
-    {
-        using var hasher = checksum.CreateHasher();
-        var buffer = ArrayPool<byte>.Shared.Rent(IoBlockSize);
-        try
-        {
-            long position = 0;
-            while (position < size)
-            {
-                var n = await RandomAccess.ReadAsync(handle, buffer.AsMemory(0, (int)Math.Min(buffer.Length, size - position)), position, cancellationToken)
-                    .ConfigureAwait(false);
-                if (n == 0)
-                    throw new IOException("The file ended early while being hashed.");
-                hasher.Append(buffer.AsSpan(0, n));
-                position += n;
-            }
-            return hasher.GetHashAndReset();
-        }
-        finally
-        {
-            ArrayPool<byte>.Shared.Return(buffer);
-        }
-    }
+    private static async Task<byte[]> HashLocalAsync(SafeFileHandle handle, long size, ChecksumAlgorithm checksum, CancellationToken cancellationToken) =>
+        await checksum.HashAsync((buffer, position, ct) => RandomAccess.ReadAsync(handle, buffer, position, ct), 0, size, cancellationToken)
+            .ConfigureAwait(false);
 }

@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.IO.Hashing;
 using System.Security.Cryptography;
 using Ferry.Protocol.Errors;
@@ -50,6 +51,37 @@ public sealed class ChecksumAlgorithm
         hasher.Append(data);
         return hasher.GetHashAndReset();
     }
+
+    /// <summary>
+    /// Hashes <paramref name="count"/> bytes from <paramref name="offset"/> of whatever <paramref name="read"/> reads
+    /// (a stored file, a local handle), a megabyte at a time; a source that ends early is an <see cref="IOException"/>.
+    /// </summary>
+    public async ValueTask<byte[]> HashAsync(ReadAt read, long offset, long count, CancellationToken cancellationToken)
+    {
+        using var hasher = CreateHasher();
+        var buffer = ArrayPool<byte>.Shared.Rent(1024 * 1024);
+        try
+        {
+            var position = offset;
+            var end = offset + count;
+            while (position < end)
+            {
+                var n = await read(buffer.AsMemory(0, (int)Math.Min(buffer.Length, end - position)), position, cancellationToken).ConfigureAwait(false);
+                if (n == 0)
+                    throw new IOException("The file ended early while being hashed.");
+                hasher.Append(buffer.AsSpan(0, n));
+                position += n;
+            }
+            return hasher.GetHashAndReset();
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
+    }
+
+    /// <summary>Reads into <c>buffer</c> at <c>position</c>; returns the count read, 0 at the end.</summary>
+    public delegate ValueTask<int> ReadAt(Memory<byte> buffer, long position, CancellationToken cancellationToken);
 
     public override string ToString() => Name;
 

@@ -263,26 +263,9 @@ internal sealed class LocalUpload : IUpload
         }
     }
 
-    private async ValueTask<byte[]> RehashAsync(CancellationToken cancellationToken)
-    {
-        using var hasher = Request.Checksum.CreateHasher();
-        var buffer = ArrayPool<byte>.Shared.Rent(ReadBufferSize);
-        try
-        {
-            long position = 0;
-            int n;
-            while ((n = await RandomAccess.ReadAsync(_handle, buffer, position, cancellationToken).ConfigureAwait(false)) > 0)
-            {
-                hasher.Append(buffer.AsSpan(0, n));
-                position += n;
-            }
-            return hasher.GetHashAndReset();
-        }
-        finally
-        {
-            ArrayPool<byte>.Shared.Return(buffer);
-        }
-    }
+    private ValueTask<byte[]> RehashAsync(CancellationToken cancellationToken) =>
+        Request.Checksum.HashAsync((buffer, position, ct) => RandomAccess.ReadAsync(_handle, buffer, position, ct), 0, RandomAccess.GetLength(_handle),
+            cancellationToken);
 
     public ValueTask AbortAsync(bool keepForResume)
     {

@@ -134,27 +134,6 @@ internal sealed class HashesHandler : ICommandHandler
 
 internal static class FileHashing
 {
-    public static async ValueTask<byte[]> HashAsync(IStoredFile file, long offset, long count, ChecksumAlgorithm algorithm, CancellationToken cancellationToken)
-    {
-        using var hasher = algorithm.CreateHasher();
-        var buffer = ArrayPool<byte>.Shared.Rent(1024 * 1024);
-        try
-        {
-            var position = offset;
-            var end = offset + count;
-            while (position < end)
-            {
-                var n = await file.ReadAsync(buffer.AsMemory(0, (int)Math.Min(buffer.Length, end - position)), position, cancellationToken).ConfigureAwait(false);
-                if (n == 0)
-                    throw new IOException("The file ended early while being hashed.");
-                hasher.Append(buffer.AsSpan(0, n));
-                position += n;
-            }
-            return hasher.GetHashAndReset();
-        }
-        finally
-        {
-            ArrayPool<byte>.Shared.Return(buffer);
-        }
-    }
+    public static ValueTask<byte[]> HashAsync(IStoredFile file, long offset, long count, ChecksumAlgorithm algorithm, CancellationToken cancellationToken) =>
+        algorithm.HashAsync(file.ReadAsync, offset, count, cancellationToken);
 }
