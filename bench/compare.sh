@@ -847,7 +847,7 @@ echo "'$clients x 1 MiB put, one connection': Ferry.Load's single-stream baselin
 echo "another over one connection); 'at once': $clients clients connecting and uploading together (successful bytes)."
 
 # ---------------------------------------------------------------------------------------------------------------
-# Targets of the performance issue
+# Performance targets
 verdict() { # verdict EXPRESSION: MET / NOT MET / (no figure)
     [[ " $1 " == *" - "* ]] && { echo "(no figure)"; return; }
     if calc "exit !($1)"; then echo MET; else echo "NOT MET"; fi
