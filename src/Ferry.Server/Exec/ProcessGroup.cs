@@ -75,7 +75,19 @@ internal sealed partial class ProcessGroup : IDisposable
     public void Dispose()
     {
         KillTree();
+        // Process.Dispose leaves the redirected streams open once they were read through StandardOutput/StandardError (it
+        // treats them as the reader's), so their pipes would stay open until a finalizer ran: close all three here.
+        CloseQuietly(Process.StandardInput);
+        CloseQuietly(Process.StandardOutput);
+        CloseQuietly(Process.StandardError);
         Process.Dispose();
+    }
+
+    private static void CloseQuietly(IDisposable stream)
+    {
+        try { stream.Dispose(); }
+        catch (IOException) { }
+        catch (ObjectDisposedException) { }
     }
 
     [LibraryImport("libc", SetLastError = true)]
