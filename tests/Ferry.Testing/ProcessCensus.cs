@@ -15,6 +15,15 @@ public static class ProcessCensus
     /// <summary>Open regular files of <paramref name="pid"/> (descriptor targets that are absolute paths).</summary>
     public static IReadOnlyList<string> Files(int pid) => Descriptors(pid).Where(target => target.StartsWith('/')).ToList();
 
+    /// <summary>Open descriptors of <paramref name="pid"/> by kind: "socket", "pipe", "anon_inode:[eventfd]", "/dev/null", "file".</summary>
+    public static IReadOnlyDictionary<string, int> DescriptorKinds(int pid) => Descriptors(pid)
+        .GroupBy(target => target.StartsWith("/dev/", StringComparison.Ordinal) ? target
+            : target.StartsWith('/') ? "file"
+            : target.Contains(":[", StringComparison.Ordinal) && !target.StartsWith("anon_inode", StringComparison.Ordinal) ? target[..target.IndexOf(':')]
+            : target)
+        .OrderBy(g => g.Key, StringComparer.Ordinal)
+        .ToDictionary(g => g.Key, g => g.Count());
+
     /// <summary>Every living descendant of <paramref name="pid"/>.</summary>
     public static IReadOnlyList<int> Descendants(int pid)
     {
