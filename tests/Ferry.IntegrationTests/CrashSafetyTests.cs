@@ -342,6 +342,17 @@ internal sealed class FinalNameWatcher : IDisposable
             Assert.True(_violations.Count == 0, string.Join("; ", _violations));
     }
 
+    /// <summary>For a transfer that failed: stops, then fails if the final name ever existed, complete or not.</summary>
+    public void AssertNeverSawTheFile()
+    {
+        _stop.Cancel();
+        _thread.Join();
+        Assert.True(_polls > 10, $"the watcher polled only {_polls} times");
+        lock (_violations)
+            Assert.True(_violations.Count == 0, string.Join("; ", _violations));
+        Assert.True(_sightings == 0, $"'{_finalName}' appeared although the transfer failed");
+    }
+
     public void Dispose()
     {
         _stop.Cancel();
