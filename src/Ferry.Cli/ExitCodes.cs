@@ -67,8 +67,12 @@ public static class ExitCodes
         InvalidOperationException io2 when io2.Message.StartsWith("FERRY_", StringComparison.Ordinal) => (Usage, io2.Message),
         InvalidDataException data => (LocalIo, data.Message),
         OperationCanceledException => (Interrupted, "Interrupted."),
+        IOException full when IsLocalDiskFull(full) => (NoSpace, $"The local disk is full: {full.Message}"),
         IOException io => (LocalIo, io.Message),
         UnauthorizedAccessException ua => (LocalIo, ua.Message),
         _ => (RemoteError, ex.Message),
     };
+
+    /// <summary>ENOSPC or EDQUOT (Linux numbers, as .NET reports them in HResult), or Windows' ERROR_DISK_FULL.</summary>
+    private static bool IsLocalDiskFull(IOException ex) => ex.HResult is 28 or 122 or unchecked((int)0x80070070);
 }

@@ -28,9 +28,13 @@ public sealed class RawConnection : IAsyncDisposable
     public FrameReader Reader { get; }
     public Socket Socket => _socket;
 
-    public static async Task<RawConnection> ConnectAsync(IPEndPoint endPoint)
+    /// <param name="endPoint">The server.</param>
+    /// <param name="from">A local address to connect from (another loopback address such as 127.0.0.2 counts as a different client address).</param>
+    public static async Task<RawConnection> ConnectAsync(IPEndPoint endPoint, IPAddress? from = null)
     {
         var socket = new Socket(endPoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+        if (from is not null)
+            socket.Bind(new IPEndPoint(from, 0));
         await socket.ConnectAsync(endPoint, TestTimeouts.Token());
         return new RawConnection(socket);
     }

@@ -12,11 +12,12 @@ public sealed record PutMessage
 {
     [JsonPropertyName("cmd")] public string Cmd => CommandNames.Put;
     /// <summary>Client-chosen id that ties put_data and put_end to this upload; unique among the connection's open uploads.</summary>
-    [JsonPropertyName("id")] public long Id { get; init; }
+    /// <summary>Required with <see cref="Path"/>; nullable so that a missing one is refused rather than read as 0.</summary>
+    [JsonPropertyName("id")] public long? Id { get; init; }
     /// <summary>Remote path, relative to the user's root (§5.1).</summary>
     [JsonPropertyName("path")] public string? Path { get; init; }
-    /// <summary>Final size of the file in bytes.</summary>
-    [JsonPropertyName("size")] public long Size { get; init; }
+    /// <summary>Final size of the file in bytes. Required with <see cref="Path"/>; nullable so that a missing one is refused rather than read as 0.</summary>
+    [JsonPropertyName("size")] public long? Size { get; init; }
     /// <summary>Checksum algorithm for the whole file and the resume chunks: <c>xxh3-128</c> (default) or <c>sha256</c>.</summary>
     [JsonPropertyName("checksum")] public string? Checksum { get; init; }
     /// <summary>Replace an existing file.</summary>

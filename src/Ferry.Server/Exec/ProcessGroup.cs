@@ -87,10 +87,20 @@ internal sealed partial class ProcessGroup : IDisposable
         if (Interlocked.Exchange(ref _disposed, 1) == 1)
             return;
         KillTree();
-        StandardInput.Dispose();
-        StandardOutput.Dispose();
-        StandardError.Dispose();
+        // Close all three pipes now rather than leave them to a finalizer: a server running thousands of commands would
+        // otherwise hold their descriptors until the next collection (and Process.Dispose treats read streams as the
+        // reader's to close).
+        CloseQuietly(StandardInput);
+        CloseQuietly(StandardOutput);
+        CloseQuietly(StandardError);
         _process?.Dispose();
+    }
+
+    private static void CloseQuietly(IDisposable stream)
+    {
+        try { stream.Dispose(); }
+        catch (IOException) { }
+        catch (ObjectDisposedException) { }
     }
 
     private static ProcessGroup StartPortable(IReadOnlyList<string> argv, string workingDirectory, IReadOnlyDictionary<string, string> environment)

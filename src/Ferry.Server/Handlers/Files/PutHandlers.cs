@@ -31,18 +31,22 @@ internal sealed class PutHandler(SharedUploads shared) : ICommandHandler
         if (context.Header.BodyLength != 0)
             throw new FerryException(FerryErrorCode.FieldInvalid, "A put with 'path' carries no body; send the data with put_data.");
         var path = RemotePath.Normalize(put.Path);
-        if (put.Size < 0)
-            throw new FerryException(FerryErrorCode.FieldInvalid, $"'size' must not be negative (got {put.Size}).");
+        if (put.Id is not { } id)
+            throw new FerryException(FerryErrorCode.FieldInvalid, "A put needs an integer 'id'.");
+        if (put.Size is not { } size)
+            throw new FerryException(FerryErrorCode.FieldInvalid, "A put needs an integer 'size'.");
+        if (size < 0)
+            throw new FerryException(FerryErrorCode.FieldInvalid, $"'size' must not be negative (got {size}).");
         var checksum = ChecksumAlgorithm.FromName(put.Checksum);
         var uploads = context.Session.Uploads;
-        if (uploads.ContainsKey(put.Id))
-            throw new FerryException(FerryErrorCode.FieldInvalid, $"Upload id {put.Id} is already open on this connection.");
+        if (uploads.ContainsKey(id))
+            throw new FerryException(FerryErrorCode.FieldInvalid, $"Upload id {id} is already open on this connection.");
         if (uploads.Count >= MaxOpenUploads)
             throw new FerryException(FerryErrorCode.FieldInvalid, $"At most {MaxOpenUploads} uploads may be open at once on one connection.");
 
         var modified = put.ModifiedUnixSeconds is { } seconds ? DateTimeOffset.FromUnixTimeSeconds(Math.Clamp(seconds, 0, 253402300799)) : (DateTimeOffset?)null;
         var upload = await context.Session.Store.BeginUploadAsync(
-            new UploadRequest(path, put.Size, checksum, put.Force, put.Resume && !put.Shared, modified, ChunkSize, ConcurrentWrites: put.Shared),
+            new UploadRequest(path, size, checksum, put.Force, put.Resume && !put.Shared, modified, ChunkSize, ConcurrentWrites: put.Shared),
             cancellationToken).ConfigureAwait(false);
         string? token = null;
         if (put.Shared)
@@ -50,12 +54,12 @@ internal sealed class PutHandler(SharedUploads shared) : ICommandHandler
             token = shared.Add(upload, context.Session.User?.Name);
             upload = new SharedUploads.Owner(upload, shared, token);
         }
-        uploads.Add(put.Id, new OpenUpload(upload));
+        uploads.Add(id, new OpenUpload(upload));
 
         var hashes = upload.ResumeChunkHashes;
         context.Writer.WriteHeader(new PutReadyMessage
         {
-            Id = put.Id,
+            Id = id,
             Offset = upload.ResumeOffset,
             ChunkSize = ChunkSize,
             BodySize = hashes.Length,
