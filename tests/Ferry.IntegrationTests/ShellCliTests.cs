@@ -80,7 +80,8 @@ public class ShellCliTests : IAsyncLifetime
         await using var server = await TestServer.StartAsync(o => o with { AllowExec = true, IdleTimeout = TimeSpan.FromSeconds(1) });
         await using var shell = FerryRun.Start(["shell", "--plain", "--server", server.Address.ToString()]);
         await shell.WriteLineAsync("echo one");
-        await HostTests.WaitUntilAsync(() => server.Logs.Lines.Any(l => l.Message.Contains("idle_timeout", StringComparison.Ordinal)));
+        // Once the server has sent its farewell and closed, not merely decided to (the idle_timeout line comes first).
+        await HostTests.WaitUntilAsync(() => server.Logs.Lines.Any(l => l.Message.StartsWith("Connection closed", StringComparison.Ordinal)));
         await shell.WriteLineAsync("echo two");
         shell.CloseStdin();
         var run = await shell.FinishAsync();
