@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.Net;
+using System.Net.Sockets;
 using System.Runtime.InteropServices;
 using System.Text.Json;
 using Ferry.Cli.Serving;
@@ -153,6 +154,16 @@ internal static class ServeCommand
         builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = options.ShutdownGrace + TimeSpan.FromSeconds(5));
         builder.Services.AddFerryServer(options);
 
+        // SIGHUP loads the users file again (systemctl reload ferry). Registered before anything is announced, because
+        // without a handler the signal ends the process; one that arrives before the users are first loaded has nothing
+        // to do, since that first load reads the file as it is then.
+        UsersFileReloader? reloader = null;
+        using var hangup = PosixSignalRegistration.Create(PosixSignal.SIGHUP, context =>
+        {
+            context.Cancel = true;
+            Volatile.Read(ref reloader)?.Reload("SIGHUP");
+        });
+
         MeterProvider? metrics = null;
         IHost? host = null;
         try
@@ -163,9 +174,11 @@ internal static class ServeCommand
                 {
                     metrics = MetricsEndpoint.Start(metricsEndPoint);
                 }
-                catch (Exception ex) when (ex is HttpListenerException or System.Net.Sockets.SocketException)
+                catch (InvalidOperationException ex) when (ex.InnerException is HttpListenerException or SocketException)
                 {
-                    await error.WriteLineAsync($"ferry serve: metrics_listen: cannot listen on {metricsEndPoint}: {ex.Message}. Pick another port.").ConfigureAwait(false);
+                    // The exporter wraps the listener's own error.
+                    await error.WriteLineAsync($"ferry serve: metrics_listen: cannot listen on {metricsEndPoint}: {ex.InnerException.Message}. Pick another port.")
+                        .ConfigureAwait(false);
                     return ExitCodes.Usage;
                 }
             }
@@ -173,6 +186,12 @@ internal static class ServeCommand
             try
             {
                 host = builder.Build();
+                var logger = host.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Ferry.Serve");
+                ServeLog.Settings(logger, configFile ?? "(no file)");
+                if (settings.MetricsEndPoint is { } served)
+                    ServeLog.Metrics(logger, $"http://{served}/metrics"); // IPEndPoint writes [::1]:PORT for IPv6
+                // Loads the users; from here on a SIGHUP reloads them.
+                Volatile.Write(ref reloader, host.Services.GetRequiredService<UsersFileReloader>());
                 await host.StartAsync(ct).ConfigureAwait(false);
             }
             catch (InvalidDataException ex)
@@ -180,25 +199,13 @@ internal static class ServeCommand
                 await error.WriteLineAsync($"ferry serve: {ex.Message}").ConfigureAwait(false);
                 return ExitCodes.Usage;
             }
-            catch (System.Net.Sockets.SocketException ex)
+            catch (SocketException ex)
             {
                 await error.WriteLineAsync($"ferry serve: cannot listen on {string.Join(", ", options.Listen)}: {ex.Message}. Pick another --listen port.")
                     .ConfigureAwait(false);
                 return ExitCodes.Usage;
             }
 
-            var logger = host.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Ferry.Serve");
-            ServeLog.Settings(logger, configFile ?? "(no file)");
-            if (settings.MetricsEndPoint is { } served)
-                ServeLog.Metrics(logger, $"http://{(served.AddressFamily == System.Net.Sockets.AddressFamily.InterNetworkV6 ? $"[{served.Address}]" : served.Address)}:{served.Port}/metrics");
-
-            // SIGHUP: load the users file again (systemctl reload ferry). Without this the signal would end the process.
-            var reloader = host.Services.GetRequiredService<UsersFileReloader>();
-            using var hangup = PosixSignalRegistration.Create(PosixSignal.SIGHUP, context =>
-            {
-                context.Cancel = true;
-                reloader.Reload("SIGHUP");
-            });
             try
             {
                 await host.WaitForShutdownAsync(ct).ConfigureAwait(false);
