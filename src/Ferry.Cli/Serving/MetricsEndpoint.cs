@@ -14,7 +14,7 @@ namespace Ferry.Cli.Serving;
 /// </summary>
 internal static class MetricsEndpoint
 {
-    /// <summary>Starts listening; throws <see cref="HttpListenerException"/> (or <see cref="SocketException"/>) when the address cannot be bound.</summary>
+    /// <summary>Starts listening; throws <see cref="InvalidOperationException"/> around the listener's error when the address cannot be bound.</summary>
     public static MeterProvider Start(IPEndPoint endPoint) =>
         Sdk.CreateMeterProviderBuilder()
             .ConfigureResource(r => r.AddService("ferry", serviceVersion: typeof(MetricsEndpoint).Assembly.GetName().Version?.ToString()))
