@@ -122,4 +122,24 @@ public class UsersReloadTests : IDisposable
         Assert.Equal("OK"u8.ToArray(), await alice.EchoAsync("ok"u8.ToArray(), TestTimeouts.Token()));
         Assert.False(server.HasExited);
     }
+
+    [Fact]
+    public async Task A_broken_users_file_is_reported_once_and_picked_up_again_when_fixed()
+    {
+        var aliceKey = await AddUserAsync("alice");
+        var usersFile = Path.Combine(StateDir, "users.json");
+        var good = await File.ReadAllTextAsync(usersFile);
+        await using var server = StartServer(new Dictionary<string, string> { ["FERRY_USERS_CHECK_INTERVAL"] = "0.1" });
+        var address = await server.WaitForListeningAsync();
+
+        await File.WriteAllTextAsync(usersFile, "{ \"version\": 7, \"users\": [] }");
+        Assert.Contains("format version 7", await server.WaitForOutputAsync("(file changed)"));
+        await Task.Delay(1000); // ten more checks of the unchanged broken file
+        Assert.Single(server.Stdout.Split('\n'), l => l.Contains("not reloaded", StringComparison.Ordinal));
+
+        await File.WriteAllTextAsync(usersFile, good);
+        Assert.Contains("Users reloaded: 1 user(s)", await server.WaitForOutputAsync("(file changed)", count: 2));
+        await using var alice = await LoginAsync(address, "alice", aliceKey);
+        Assert.Equal("OK"u8.ToArray(), await alice.EchoAsync("ok"u8.ToArray(), TestTimeouts.Token()));
+    }
 }

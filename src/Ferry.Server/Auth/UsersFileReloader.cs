@@ -20,7 +20,9 @@ public sealed partial class UsersFileReloader(UserDirectory users, IOptions<Ferr
     : BackgroundService
 {
     private readonly Lock _gate = new();
-    private FileStamp _loaded = FileStamp.Of(options.Value.EffectiveUsersFile);
+
+    // The file as it was when a reload last failed: a broken file is reported once, not at every check.
+    private UsersFileStamp? _failed;
 
     /// <summary>Loads the users file now; <paramref name="trigger"/> says why, for the log.</summary>
     /// <returns>False when the file could not be loaded (the previous users stay).</returns>
@@ -29,14 +31,15 @@ public sealed partial class UsersFileReloader(UserDirectory users, IOptions<Ferr
         var path = Path.GetFullPath(options.Value.EffectiveUsersFile);
         lock (_gate)
         {
-            // Taken before reading: a change made while the file is read is seen by the next check.
-            _loaded = FileStamp.Of(path);
+            var attempted = UsersFileStamp.Of(path);
             try
             {
                 users.Reload();
+                _failed = null;
             }
             catch (Exception ex) when (ex is InvalidDataException or IOException or UnauthorizedAccessException)
             {
+                _failed = attempted;
                 metrics.UsersReloaded(ok: false);
                 ReloadFailed(logger, path, trigger, ex.Message, users.Count);
                 return false;
@@ -59,7 +62,7 @@ public sealed partial class UsersFileReloader(UserDirectory users, IOptions<Ferr
             {
                 bool changed;
                 lock (_gate)
-                    changed = FileStamp.Of(options.Value.EffectiveUsersFile) != _loaded;
+                    changed = UsersFileStamp.Of(options.Value.EffectiveUsersFile) != (_failed ?? users.Loaded);
                 if (changed)
                     Reload("file changed");
             }
@@ -69,19 +72,21 @@ public sealed partial class UsersFileReloader(UserDirectory users, IOptions<Ferr
         }
     }
 
-    /// <summary>What tells one version of the file from the next without reading it.</summary>
-    private readonly record struct FileStamp(bool Exists, DateTime Modified, long Length)
-    {
-        public static FileStamp Of(string path)
-        {
-            var info = new FileInfo(path);
-            return info.Exists ? new FileStamp(true, info.LastWriteTimeUtc, info.Length) : default;
-        }
-    }
-
     [LoggerMessage(1011, LogLevel.Information, "Users reloaded: {Count} user(s) from {UsersFile} ({Trigger})")]
     private static partial void Reloaded(ILogger logger, int count, string usersFile, string trigger);
 
     [LoggerMessage(1012, LogLevel.Error, "Users file {UsersFile} not reloaded ({Trigger}): {Message} The {Count} user(s) loaded before stay in force.")]
     private static partial void ReloadFailed(ILogger logger, string usersFile, string trigger, string message, int count);
+}
+
+/// <summary>What tells one version of the users file from the next without reading it: existence, modification time, size.</summary>
+public sealed record UsersFileStamp(bool Exists, DateTime Modified, long Length)
+{
+    public static UsersFileStamp Missing { get; } = new(false, default, 0);
+
+    public static UsersFileStamp Of(string path)
+    {
+        var info = new FileInfo(path);
+        return info.Exists ? new UsersFileStamp(true, info.LastWriteTimeUtc, info.Length) : Missing;
+    }
 }
