@@ -88,6 +88,22 @@ public sealed partial class FerryProcess : IAsyncDisposable
         throw new TimeoutException($"ferry did not report listening: {Stdout}\n{Stderr}");
     }
 
+    /// <summary>Waits until stdout has had <paramref name="count"/> lines that contain <paramref name="text"/>, and returns the last of them.</summary>
+    public async Task<string> WaitForOutputAsync(string text, int count = 1)
+    {
+        var deadline = Stopwatch.StartNew();
+        while (deadline.Elapsed < TestTimeouts.Default)
+        {
+            var lines = _stdout.Where(l => l.Contains(text, StringComparison.Ordinal)).ToList();
+            if (lines.Count >= count)
+                return lines[count - 1];
+            if (_process.HasExited)
+                throw new InvalidOperationException($"ferry exited with {_process.ExitCode} before printing '{text}': {Stdout}\n{Stderr}");
+            await Task.Delay(50);
+        }
+        throw new TimeoutException($"ferry did not print '{text}' {count} time(s): {Stdout}\n{Stderr}");
+    }
+
     /// <summary>Sends a POSIX signal (TERM, INT, KILL) to the process.</summary>
     public void Signal(string name)
     {

@@ -89,7 +89,7 @@ internal static class UserCommand
             users[index] = account;
             UsersFile.Save(path, users);
             var output = parse.InvocationConfiguration.Output;
-            output.WriteLine($"Updated user '{account.Name}' (allow: {UserAccount.FormatPermissions(account.Permissions)}, quota: {account.QuotaBytes?.ToString(CultureInfo.InvariantCulture) ?? "none"}). Restart the server to apply.");
+            output.WriteLine($"Updated user '{account.Name}' (allow: {UserAccount.FormatPermissions(account.Permissions)}, quota: {account.QuotaBytes?.ToString(CultureInfo.InvariantCulture) ?? "none"}). A running server picks this up within seconds (or at once on SIGHUP).");
             if (parse.GetValue(newKey))
                 PrintKey(output, account);
         }));

@@ -9,6 +9,30 @@ public static class ServerCertificate
 {
     public const string FileName = "tls.pfx";
 
+    /// <summary>
+    /// Loads a certificate the administrator supplies (PKCS#12 with its private key), for example one issued by a CA
+    /// that clients trust with <c>--trust-ca</c>.
+    /// </summary>
+    /// <exception cref="InvalidDataException">The file cannot be read or has no private key; the message says which.</exception>
+    public static X509Certificate2 Load(string path, string? password)
+    {
+        X509Certificate2 certificate;
+        try
+        {
+            certificate = X509CertificateLoader.LoadPkcs12FromFile(path, password);
+        }
+        catch (Exception ex) when (ex is CryptographicException or IOException or UnauthorizedAccessException)
+        {
+            throw new InvalidDataException($"tls_certificate: {path} cannot be read ({ex.Message}); check the file and tls_certificate_password.", ex);
+        }
+        if (!certificate.HasPrivateKey)
+        {
+            certificate.Dispose();
+            throw new InvalidDataException($"tls_certificate: {path} holds no private key; export the certificate together with its key.");
+        }
+        return certificate;
+    }
+
     /// <summary>Loads the certificate from <paramref name="stateDirectory"/>, creating it first if there is none.</summary>
     public static X509Certificate2 LoadOrCreate(string stateDirectory)
     {

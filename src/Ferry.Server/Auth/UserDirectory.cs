@@ -22,6 +22,9 @@ public sealed class UserDirectory
 
     public int Count => _users.Count;
 
+    /// <summary>The users file as it was just before it was last read successfully.</summary>
+    public UsersFileStamp Loaded { get; private set; } = UsersFileStamp.Missing;
+
     /// <summary>Re-reads the users file; on a malformed file the old list stays and the error is thrown.</summary>
     public void Reload() => _users = LoadUsers();
 
@@ -47,8 +50,14 @@ public sealed class UserDirectory
                 : new LocalFileStore(home, user.QuotaBytes));
     }
 
-    private Dictionary<string, UserAccount> LoadUsers() =>
-        _options.RequireAuthentication
-            ? UsersFile.Load(_options.EffectiveUsersFile).ToDictionary(u => u.Name, StringComparer.Ordinal)
-            : [];
+    private Dictionary<string, UserAccount> LoadUsers()
+    {
+        if (!_options.RequireAuthentication)
+            return [];
+        // Taken before reading: a change made while the file is read shows as a difference afterwards.
+        var stamp = UsersFileStamp.Of(_options.EffectiveUsersFile);
+        var users = UsersFile.Load(_options.EffectiveUsersFile).ToDictionary(u => u.Name, StringComparer.Ordinal);
+        Loaded = stamp;
+        return users;
+    }
 }

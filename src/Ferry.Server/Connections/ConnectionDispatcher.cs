@@ -5,6 +5,7 @@ using Ferry.Protocol.Errors;
 using Ferry.Protocol.Framing;
 using Ferry.Protocol.Messages;
 using Ferry.Server.Auth;
+using Ferry.Server.Diagnostics;
 using Ferry.Server.Handlers;
 using Ferry.Server.Hosting;
 using Ferry.Server.Logging;
@@ -26,11 +27,14 @@ internal sealed class ConnectionDispatcher
 
     private readonly IFileStore _store;
     private readonly AuditLog _audit;
+    private readonly FerryMetrics _metrics;
 
-    public ConnectionDispatcher(IEnumerable<ICommandHandler> handlers, IFileStore store, AuditLog audit, FerryServerOptions options, ILogger logger)
+    public ConnectionDispatcher(IEnumerable<ICommandHandler> handlers, IFileStore store, AuditLog audit, FerryMetrics metrics, FerryServerOptions options,
+        ILogger logger)
     {
         _store = store;
         _audit = audit;
+        _metrics = metrics;
         _handlers = handlers.ToFrozenDictionary(h => h.Command, StringComparer.Ordinal);
         _features = _handlers.Keys.Order(StringComparer.Ordinal).ToArray();
         _options = options;
@@ -160,7 +164,10 @@ internal sealed class ConnectionDispatcher
             outcome = ex.Code.ToWire();
             ServerLog.CommandFailed(_logger, header.Command, ex.Code.ToWire(), ex.Message);
             if (writer.BodyRemaining != 0)
+            {
+                _metrics.Error(ex.Code); // no error frame can follow a body cut short, but it was an error all the same
                 return false; // a reply body was cut short: the peer cannot find the next frame
+            }
             await SendErrorAsync(writer, ex.Code, ex.Message, fatal: false, aborted).ConfigureAwait(false);
             return true;
         }
@@ -169,7 +176,10 @@ internal sealed class ConnectionDispatcher
             outcome = FerryErrorCode.InternalError.ToWire();
             ServerLog.CommandCrashed(_logger, header.Command, ex);
             if (writer.BodyRemaining != 0)
+            {
+                _metrics.Error(FerryErrorCode.InternalError);
                 return false;
+            }
             await SendErrorAsync(writer, FerryErrorCode.InternalError, $"The server failed to run '{header.Command}'.", fatal: false, aborted)
                 .ConfigureAwait(false);
             return true;
@@ -188,8 +198,10 @@ internal sealed class ConnectionDispatcher
         }
     }
 
-    internal static async ValueTask SendErrorAsync(FrameWriter writer, FerryErrorCode code, string message, bool fatal, CancellationToken cancellationToken)
+    /// <summary>Sends an error frame and counts it by code.</summary>
+    internal async ValueTask SendErrorAsync(FrameWriter writer, FerryErrorCode code, string message, bool fatal, CancellationToken cancellationToken)
     {
+        _metrics.Error(code);
         try
         {
             writer.WriteHeader(new ErrorMessage { Code = code.ToWire(), Message = message, Fatal = fatal }, FerryJsonContext.Default.ErrorMessage);

@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.ComponentModel;
+using System.Diagnostics;
 using System.Text;
 using System.Threading.Channels;
 using Ferry.Protocol.Errors;
@@ -7,6 +8,7 @@ using Ferry.Protocol.Files;
 using Ferry.Protocol.Framing;
 using Ferry.Protocol.Messages;
 using Ferry.Server.Auth;
+using Ferry.Server.Diagnostics;
 using Ferry.Server.Handlers;
 using Ferry.Server.Hosting;
 
@@ -17,7 +19,7 @@ namespace Ferry.Server.Exec;
 /// frames go out as they are produced, stdin and signal frames come in, and a client that goes away takes the whole
 /// process tree with it.
 /// </summary>
-internal sealed class ExecHandler(ExecLimiter limiter) : ICommandHandler
+internal sealed class ExecHandler(ExecLimiter limiter, FerryMetrics metrics) : ICommandHandler
 {
     private const int ChunkBytes = 64 * 1024;
 
@@ -53,11 +55,20 @@ internal sealed class ExecHandler(ExecLimiter limiter) : ICommandHandler
             throw new FerryException(FerryErrorCode.ExecFailed, $"'{argv[0]}' could not be started: {ex.Message}.");
         }
 
+        metrics.ExecStarted(udp: false);
+        var started = Stopwatch.GetTimestamp();
+        var completed = false;
         using (group)
+        try
         {
             var run = new RunningCommand(context, request.Id, group, options.MaxExecOutputBytes);
             var timeout = TimeSpan.FromSeconds(Math.Min(request.TimeoutSeconds ?? double.MaxValue, options.ExecTimeout.TotalSeconds));
             await run.RunAsync(timeout, cancellationToken).ConfigureAwait(false);
+            completed = true;
+        }
+        finally
+        {
+            metrics.ExecEnded(udp: false, Stopwatch.GetElapsedTime(started), completed);
         }
     }
 

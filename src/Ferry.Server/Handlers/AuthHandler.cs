@@ -4,6 +4,7 @@ using Ferry.Protocol.Errors;
 using Ferry.Protocol.Framing;
 using Ferry.Protocol.Messages;
 using Ferry.Server.Auth;
+using Ferry.Server.Diagnostics;
 
 namespace Ferry.Server.Handlers;
 
@@ -12,7 +13,8 @@ namespace Ferry.Server.Handlers;
 /// Every failure — unknown user, wrong key, malformed answer — looks the same to the client, arrives after the same
 /// delay, and closes the connection. One attempt per connection.
 /// </summary>
-internal sealed class AuthHandler(UserDirectory users, AuthThrottle throttle, AuditLog audit, ConnectionCounter<string> perUser, TimeProvider time) : ICommandHandler
+internal sealed class AuthHandler(UserDirectory users, AuthThrottle throttle, AuditLog audit, ConnectionCounter<string> perUser, FerryMetrics metrics, TimeProvider time)
+    : ICommandHandler
 {
     // A key for users that do not exist, so that checking them costs what checking a real user costs.
     private static readonly byte[] s_decoyKey = Handshake.NewKey();
@@ -35,6 +37,7 @@ internal sealed class AuthHandler(UserDirectory users, AuthThrottle throttle, Au
         if (throttle.IsThrottled(connection.RemoteAddress))
         {
             audit.LoginFailed(connection.Id, connection.RemoteAddress, null, "throttled");
+            metrics.AuthFailed("throttled");
             throw new FerryProtocolException(FerryErrorCode.AuthenticationThrottled,
                 "Too many failed logins from this address; wait a minute and try again.", isFatal: true);
         }
@@ -57,6 +60,7 @@ internal sealed class AuthHandler(UserDirectory users, AuthThrottle throttle, Au
         {
             throttle.RecordFailure(connection.RemoteAddress);
             audit.LoginFailed(connection.Id, connection.RemoteAddress, SafeName(answer?.User), reason);
+            metrics.AuthFailed(reason);
             await Task.Delay(context.Options.AuthFailureDelay, time, cancellationToken).ConfigureAwait(false);
             throw new FerryProtocolException(FerryErrorCode.AuthenticationFailed,
                 "Authentication failed: check the user name and key ('ferry login').", isFatal: true);
@@ -66,6 +70,7 @@ internal sealed class AuthHandler(UserDirectory users, AuthThrottle throttle, Au
         if (slot is null)
         {
             audit.LoginFailed(connection.Id, connection.RemoteAddress, account.Name, "too many connections");
+            metrics.AuthFailed("too many connections");
             throw new FerryProtocolException(FerryErrorCode.TooManyConnections,
                 $"User '{account.Name}' already has {context.Options.MaxConnectionsPerUser} connections open; close one and try again.", isFatal: true);
         }

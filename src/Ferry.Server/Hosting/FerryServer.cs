@@ -8,6 +8,7 @@ using System.Net.Security;
 using System.Security.Cryptography.X509Certificates;
 using Ferry.Protocol.Auth;
 using Ferry.Server.Auth;
+using Ferry.Server.Diagnostics;
 using Ferry.Server.Logging;
 using Ferry.Server.Storage;
 using Microsoft.Extensions.Hosting;
@@ -40,16 +41,19 @@ public sealed class FerryServer : IHostedService, IAsyncDisposable
     private readonly ConnectionCounter<IPAddress> _perAddress = new();
 
     public FerryServer(IOptions<FerryServerOptions> options, IEnumerable<ICommandHandler> handlers, IFileStore store, AuditLog audit, UserDirectory users,
-        ILogger<FerryServer> logger)
+        FerryMetrics metrics, ILogger<FerryServer> logger)
     {
         _options = options.Value;
         _options.Validate();
         _logger = logger;
-        _dispatcher = new ConnectionDispatcher(handlers, store, audit, _options, logger);
+        _metrics = metrics;
+        _dispatcher = new ConnectionDispatcher(handlers, store, audit, metrics, _options, logger);
         _users = users;
         if (_options.UseTls)
         {
-            _certificate = ServerCertificate.LoadOrCreate(_options.StateDirectory);
+            _certificate = _options.TlsCertificatePath is { } certificatePath
+                ? ServerCertificate.Load(certificatePath, _options.TlsCertificatePassword)
+                : ServerCertificate.LoadOrCreate(_options.StateDirectory);
             // Built once: per-handshake certificate setup was a large share of TLS connection cost.
             _certificateContext = SslStreamCertificateContext.Create(_certificate, additionalCertificates: null, offline: true);
             _channelBinding = Handshake.CertificateBinding(_certificate.RawData);
@@ -61,6 +65,7 @@ public sealed class FerryServer : IHostedService, IAsyncDisposable
     }
 
     private readonly UserDirectory _users;
+    private readonly FerryMetrics _metrics;
 
     /// <summary>The TLS certificate's fingerprint (SHA256:base64), or null on plain TCP.</summary>
     public string? CertificateFingerprint => _certificate is null ? null : ServerCertificate.Fingerprint(_certificate);
@@ -191,7 +196,7 @@ public sealed class FerryServer : IHostedService, IAsyncDisposable
         await Task.Yield(); // leave the accept loop at once
         var id = FerryConnection.NextId();
         using var scope = _logger.BeginScope(new ConnectionScope(id));
-        var network = new NetworkStream(socket, ownsSocket: true);
+        Stream network = new MeteredStream(new NetworkStream(socket, ownsSocket: true), _metrics);
         Stream transport = network;
         if (_certificate is not null)
         {
@@ -228,6 +233,7 @@ public sealed class FerryServer : IHostedService, IAsyncDisposable
     {
         var count = Interlocked.Increment(ref _connectionCount);
         var addressSlot = _perAddress.TryAcquire(connection.RemoteAddress, _options.MaxConnectionsPerAddress);
+        _metrics.ConnectionOpened();
         try
         {
             ServerLog.ConnectionOpened(_logger, connection.RemoteEndPoint);
@@ -235,7 +241,7 @@ public sealed class FerryServer : IHostedService, IAsyncDisposable
             {
                 ServerLog.ConnectionRefusedBusy(_logger, connection.RemoteEndPoint, count - 1, _options.MaxConnections);
                 using var writer = new FrameWriter(connection.Output, _options.Frames);
-                await ConnectionDispatcher.SendErrorAsync(writer, addressSlot is null ? FerryErrorCode.TooManyConnections : FerryErrorCode.ServerBusy,
+                await _dispatcher.SendErrorAsync(writer, addressSlot is null ? FerryErrorCode.TooManyConnections : FerryErrorCode.ServerBusy,
                     addressSlot is null
                         ? $"This address already has {_options.MaxConnectionsPerAddress} connections open; close some and try again."
                         : $"The server is at its limit of {_options.MaxConnections} connections; try again later.", fatal: true,
@@ -252,6 +258,7 @@ public sealed class FerryServer : IHostedService, IAsyncDisposable
         {
             addressSlot?.Dispose();
             Interlocked.Decrement(ref _connectionCount);
+            _metrics.ConnectionClosed();
             _connections.Remove(connection);
             await connection.DisposeAsync().ConfigureAwait(false);
         }

@@ -82,6 +82,21 @@ public sealed record FerryServerOptions
     /// <summary>The users file; default users.json in <see cref="StateDirectory"/>.</summary>
     public string? UsersFile { get; init; }
 
+    /// <summary>
+    /// How often the users file is checked for changes, which are then loaded without a restart (SIGHUP loads it at
+    /// once). Default 2 s; <see cref="TimeSpan.Zero"/> turns the check off.
+    /// </summary>
+    public TimeSpan UsersFileCheckInterval { get; init; } = TimeSpan.FromSeconds(2);
+
+    /// <summary>
+    /// A PKCS#12 file with the TLS certificate and its key, instead of the self-signed one kept in
+    /// <see cref="StateDirectory"/>. Default none.
+    /// </summary>
+    public string? TlsCertificatePath { get; init; }
+
+    /// <summary>Password of <see cref="TlsCertificatePath"/>, if it has one.</summary>
+    public string? TlsCertificatePassword { get; init; }
+
     /// <summary>Time a failed login waits before its answer, the same for an unknown user and a wrong key. Default 1 s.</summary>
     public TimeSpan AuthFailureDelay { get; init; } = TimeSpan.FromSeconds(1);
 
@@ -137,6 +152,8 @@ public sealed record FerryServerOptions
         if (QuotaBytes is < 0)
             throw new ArgumentOutOfRangeException(nameof(QuotaBytes), QuotaBytes, "QuotaBytes must not be negative.");
         RequirePositive(PartialUploadTtl, nameof(PartialUploadTtl));
+        if (UsersFileCheckInterval < TimeSpan.Zero)
+            throw new ArgumentOutOfRangeException(nameof(UsersFileCheckInterval), UsersFileCheckInterval, "UsersFileCheckInterval must not be negative.");
         Frames.Validate();
     }
 

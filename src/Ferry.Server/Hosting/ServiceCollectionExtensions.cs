@@ -16,7 +16,11 @@ public static class ServiceCollectionExtensions
         options.Validate();
         services.TryAddSingleton<IOptions<FerryServerOptions>>(Options.Create(options));
         services.TryAddSingleton(TimeProvider.System);
+        services.AddMetrics();
+        services.TryAddSingleton<Diagnostics.FerryMetrics>();
         services.TryAddSingleton<UserDirectory>();
+        services.TryAddSingleton<UsersFileReloader>();
+        services.AddHostedService(sp => sp.GetRequiredService<UsersFileReloader>());
         services.TryAddSingleton(sp => new AuthThrottle(options.MaxAuthFailures, options.AuthFailureWindow, sp.GetRequiredService<TimeProvider>()));
         services.TryAddSingleton<AuditLog>();
         services.TryAddSingleton<ConnectionCounter<string>>();

@@ -10,6 +10,7 @@ using Ferry.Protocol.Errors;
 using Ferry.Protocol.Files;
 using Ferry.Protocol.Messages;
 using Ferry.Server.Auth;
+using Ferry.Server.Diagnostics;
 using Ferry.Server.Exec;
 using Ferry.Server.Hosting;
 using Microsoft.Extensions.Hosting;
@@ -23,7 +24,8 @@ namespace Ferry.Server.Udp;
 /// results cut into numbered chunks that the client asks for again when some are lost.
 /// </summary>
 public sealed partial class UdpExecServer(
-    FerryServerOptions options, UserDirectory users, ExecLimiter limiter, AuditLog audit, TimeProvider time, ILogger<UdpExecServer> logger) : BackgroundService
+    FerryServerOptions options, UserDirectory users, ExecLimiter limiter, AuditLog audit, FerryMetrics metrics, TimeProvider time, ILogger<UdpExecServer> logger)
+    : BackgroundService
 {
     private readonly ConcurrentDictionary<(string User, ulong Id), RequestState> _requests = new();
     private Socket? _socket;
@@ -68,6 +70,7 @@ public sealed partial class UdpExecServer(
             {
                 continue; // ICMP errors from earlier sends surface here on some platforms
             }
+            metrics.Received(received.ReceivedBytes, udp: true);
             try
             {
                 await HandleAsync(buffer.AsMemory(0, received.ReceivedBytes), (IPEndPoint)received.RemoteEndPoint, stoppingToken).ConfigureAwait(false);
@@ -220,7 +223,11 @@ public sealed partial class UdpExecServer(
         {
             throw new FerryException(FerryErrorCode.ExecFailed, $"'{argv[0]}' could not be started: {ex.Message}.");
         }
+        metrics.ExecStarted(udp: true);
+        var started = time.GetTimestamp();
+        var completed = false;
         using (group)
+        try
         {
             group.StandardInput.Dispose();
             var budget = new OutputBudget(options.MaxUdpOutputBytes);
@@ -243,8 +250,13 @@ public sealed partial class UdpExecServer(
             var err = stderr.IsCompletedSuccessfully ? stderr.Result : [];
             if (budget.Truncated)
                 err = [.. err, .. Encoding.UTF8.GetBytes($"\n[ferry: output cut after {options.MaxUdpOutputBytes} bytes]\n")];
+            completed = true;
             return new UdpExecResult(timedOut ? 124 : group.HasExited ? group.ExitCode : 137, timedOut, budget.Truncated,
                 stdout.IsCompletedSuccessfully ? stdout.Result : [], err);
+        }
+        finally
+        {
+            metrics.ExecEnded(udp: true, time.GetElapsedTime(started), completed);
         }
     }
 
@@ -312,12 +324,15 @@ public sealed partial class UdpExecServer(
         }
     }
 
-    private ValueTask SendErrorAsync(UserAccount user, ulong id, IPEndPoint to, FerryErrorCode code, string message, CancellationToken cancellationToken) =>
-        SendAsync(user, new UdpDatagram(UdpKind.Error, user.Name, id, Now, 0, 0,
+    private ValueTask SendErrorAsync(UserAccount user, ulong id, IPEndPoint to, FerryErrorCode code, string message, CancellationToken cancellationToken)
+    {
+        metrics.Error(code);
+        return SendAsync(user, new UdpDatagram(UdpKind.Error, user.Name, id, Now, 0, 0,
             JsonSerializer.SerializeToUtf8Bytes(new ErrorMessage { Code = code.ToWire(), Message = message }, FerryJsonContext.Default.ErrorMessage)), to, cancellationToken);
+    }
 
     private async ValueTask SendAsync(UserAccount user, UdpDatagram datagram, IPEndPoint to, CancellationToken cancellationToken) =>
-        await _socket!.SendToAsync(datagram.Encode(user.Key), SocketFlags.None, to, cancellationToken).ConfigureAwait(false);
+        metrics.Sent(await _socket!.SendToAsync(datagram.Encode(user.Key), SocketFlags.None, to, cancellationToken).ConfigureAwait(false), udp: true);
 
     private long Now => time.GetUtcNow().ToUnixTimeMilliseconds();
 

@@ -3,13 +3,14 @@ using Ferry.Protocol.Errors;
 using Ferry.Protocol.Files;
 using Ferry.Protocol.Framing;
 using Ferry.Protocol.Messages;
+using Ferry.Server.Diagnostics;
 using Ferry.Server.Storage;
 using Ferry.Server.Transfer;
 
 namespace Ferry.Server.Handlers.Files;
 
 /// <summary>Sends a file from an offset (docs/protocol.md §5.3), then its whole-file checksum.</summary>
-internal sealed class GetHandler : ICommandHandler
+internal sealed class GetHandler(FerryMetrics metrics) : ICommandHandler
 {
     private const int CopyChunk = 1024 * 1024;
     private const long ZeroCopyThreshold = 256 * 1024;
@@ -30,6 +31,25 @@ internal sealed class GetHandler : ICommandHandler
             throw new FerryException(FerryErrorCode.FieldInvalid, "'length' must not be negative.");
 
         var count = Math.Min(file.Length - get.Offset, get.Length ?? long.MaxValue);
+        metrics.TransferStarted(upload: false);
+        var finished = false;
+        try
+        {
+            await SendAsync(context, get, path, checksum, file, count, cancellationToken).ConfigureAwait(false);
+            finished = true;
+        }
+        finally
+        {
+            if (finished)
+                metrics.TransferFinished(upload: false);
+            else
+                metrics.TransferFailed(upload: false);
+        }
+    }
+
+    private async ValueTask SendAsync(CommandContext context, GetMessage get, string path, ChecksumAlgorithm checksum, IStoredFile file, long count,
+        CancellationToken cancellationToken)
+    {
         var writer = context.Writer;
         writer.WriteHeader(new FileDataMessage
         {
@@ -51,6 +71,7 @@ internal sealed class GetHandler : ICommandHandler
             {
                 await context.FlushAsync(cancellationToken).ConfigureAwait(false);
                 await ZeroCopySender.SendAsync(context.Connection.Socket, handle, get.Offset, count, progress: null, cancellationToken).ConfigureAwait(false);
+                metrics.Sent(count); // straight to the socket, past the metered stream
                 writer.BodyWrittenExternally(count);
             }
             else

@@ -3,12 +3,13 @@ using Ferry.Protocol.Errors;
 using Ferry.Protocol.Files;
 using Ferry.Protocol.Framing;
 using Ferry.Protocol.Messages;
+using Ferry.Server.Diagnostics;
 using Ferry.Server.Storage;
 
 namespace Ferry.Server.Handlers.Files;
 
 /// <summary>Opens an upload (docs/protocol.md §5.2), or stores a classic tutorial upload in one go (§5.7).</summary>
-internal sealed class PutHandler(SharedUploads shared) : ICommandHandler
+internal sealed class PutHandler(SharedUploads shared, FerryMetrics metrics) : ICommandHandler
 {
     /// <summary>Size of the chunks whose hashes let a resumed upload skip data the server already has.</summary>
     public const int ChunkSize = 4 * 1024 * 1024;
@@ -25,7 +26,7 @@ internal sealed class PutHandler(SharedUploads shared) : ICommandHandler
         var put = context.Header.Deserialize(FerryJsonContext.Default.PutMessage);
         if (put.Path is null && put.FileName is not null)
         {
-            await ClassicUploadAsync(context, put, cancellationToken).ConfigureAwait(false);
+            await ClassicUploadAsync(context, put, metrics, cancellationToken).ConfigureAwait(false);
             return;
         }
         if (context.Header.BodyLength != 0)
@@ -45,9 +46,9 @@ internal sealed class PutHandler(SharedUploads shared) : ICommandHandler
             throw new FerryException(FerryErrorCode.FieldInvalid, $"At most {MaxOpenUploads} uploads may be open at once on one connection.");
 
         var modified = put.ModifiedUnixSeconds is { } seconds ? DateTimeOffset.FromUnixTimeSeconds(Math.Clamp(seconds, 0, 253402300799)) : (DateTimeOffset?)null;
-        var upload = await context.Session.Store.BeginUploadAsync(
+        IUpload upload = new MeteredUpload(await context.Session.Store.BeginUploadAsync(
             new UploadRequest(path, size, checksum, put.Force, put.Resume && !put.Shared, modified, ChunkSize, ConcurrentWrites: put.Shared),
-            cancellationToken).ConfigureAwait(false);
+            cancellationToken).ConfigureAwait(false), metrics);
         string? token = null;
         if (put.Shared)
         {
@@ -72,12 +73,13 @@ internal sealed class PutHandler(SharedUploads shared) : ICommandHandler
     /// The tutorial client's upload: header then all bytes, no checksum, no hello. Still atomic: the bytes go to a
     /// temporary file that is renamed into place only once all of them arrived.
     /// </summary>
-    private static async ValueTask ClassicUploadAsync(CommandContext context, PutMessage put, CancellationToken cancellationToken)
+    private static async ValueTask ClassicUploadAsync(CommandContext context, PutMessage put, FerryMetrics metrics, CancellationToken cancellationToken)
     {
         var path = RemotePath.Normalize(put.FileName);
         var size = context.Header.BodyLength;
-        var upload = await context.Session.Store.BeginUploadAsync(
-            new UploadRequest(path, size, ChecksumAlgorithm.Default, Force: true, Resume: false, ModifiedTime: null, ChunkSize), cancellationToken).ConfigureAwait(false);
+        var upload = new MeteredUpload(await context.Session.Store.BeginUploadAsync(
+            new UploadRequest(path, size, ChecksumAlgorithm.Default, Force: true, Resume: false, ModifiedTime: null, ChunkSize), cancellationToken).ConfigureAwait(false),
+            metrics);
         await using (upload.ConfigureAwait(false))
         {
             try

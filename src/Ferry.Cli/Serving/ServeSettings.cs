@@ -1,0 +1,116 @@
+using System.Net;
+using System.Reflection;
+using System.Text.Json.Serialization;
+using Ferry.Client;
+using Ferry.Protocol.Framing;
+using Ferry.Server.Hosting;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.Logging;
+
+namespace Ferry.Cli.Serving;
+
+/// <summary>
+/// The settings of <c>ferry serve</c> as a configuration file, FERRY_ environment variables and the command line give
+/// them: plain numbers in the units an administrator writes (seconds, hours, bytes) and addresses as text. Each key is
+/// the command-line option without its dashes, in snake case (<c>--max-connections</c> is <c>max_connections</c>, and
+/// FERRY_MAX_CONNECTIONS in the environment). <see cref="ServeSettingsValidator"/> checks them and
+/// <see cref="ToServerOptions"/> turns them into <see cref="FerryServerOptions"/>. docs/deploy.md lists them all.
+/// </summary>
+public sealed class ServeSettings
+{
+    /// <summary>What <c>--print-config</c> shows instead of a secret.</summary>
+    public const string Masked = "********";
+
+    private static readonly FerryServerOptions s_defaults = new();
+
+    /// <summary>Addresses to listen on, IP:PORT. Default 127.0.0.1:7447 (applied after binding, so that a list never merges with it).</summary>
+    [ConfigurationKeyName("listen")] public string[]? Listen { get; set; }
+    [ConfigurationKeyName("root")] public string Root { get; set; } = "ferry-data";
+    [ConfigurationKeyName("state_dir")] public string StateDir { get; set; } = "ferry-server";
+    [ConfigurationKeyName("users_file")] public string? UsersFile { get; set; }
+    [ConfigurationKeyName("users_check_interval")] public double UsersCheckInterval { get; set; } = s_defaults.UsersFileCheckInterval.TotalSeconds;
+    [ConfigurationKeyName("insecure_no_auth")] public bool InsecureNoAuth { get; set; }
+    [ConfigurationKeyName("plain")] public bool Plain { get; set; }
+    [ConfigurationKeyName("tls_certificate")] public string? TlsCertificate { get; set; }
+    [ConfigurationKeyName("tls_certificate_password")] public string? TlsCertificatePassword { get; set; }
+    [ConfigurationKeyName("max_connections")] public int MaxConnections { get; set; } = s_defaults.MaxConnections;
+    [ConfigurationKeyName("max_connections_per_user")] public int MaxConnectionsPerUser { get; set; } = s_defaults.MaxConnectionsPerUser;
+    [ConfigurationKeyName("max_connections_per_address")] public int MaxConnectionsPerAddress { get; set; } = s_defaults.MaxConnectionsPerAddress;
+    [ConfigurationKeyName("header_timeout")] public double HeaderTimeout { get; set; } = s_defaults.HeaderTimeout.TotalSeconds;
+    [ConfigurationKeyName("idle_timeout")] public double IdleTimeout { get; set; } = s_defaults.IdleTimeout.TotalSeconds;
+    [ConfigurationKeyName("shutdown_grace")] public double ShutdownGrace { get; set; } = s_defaults.ShutdownGrace.TotalSeconds;
+    [ConfigurationKeyName("max_header_bytes")] public int MaxHeaderBytes { get; set; } = FrameLimits.DefaultMaxHeaderBytes;
+    [ConfigurationKeyName("quota")] public long? Quota { get; set; }
+    [ConfigurationKeyName("partial_ttl")] public double PartialTtl { get; set; } = s_defaults.PartialUploadTtl.TotalHours;
+    [ConfigurationKeyName("audit_log")] public string? AuditLog { get; set; }
+    [ConfigurationKeyName("allow_exec")] public bool AllowExec { get; set; }
+    [ConfigurationKeyName("exec_timeout")] public double ExecTimeout { get; set; } = s_defaults.ExecTimeout.TotalSeconds;
+    [ConfigurationKeyName("max_exec_output")] public long MaxExecOutput { get; set; } = s_defaults.MaxExecOutputBytes;
+    [ConfigurationKeyName("max_commands")] public int MaxCommands { get; set; } = s_defaults.MaxConcurrentExec;
+    [ConfigurationKeyName("udp_listen")] public string? UdpListen { get; set; }
+    [ConfigurationKeyName("log_level")] public string LogLevel { get; set; } = nameof(Microsoft.Extensions.Logging.LogLevel.Information);
+    [ConfigurationKeyName("metrics_listen")] public string? MetricsListen { get; set; }
+    [ConfigurationKeyName("metrics_allow_remote")] public bool MetricsAllowRemote { get; set; }
+
+    /// <summary>The default listen address, used when no source gives one.</summary>
+    public static string DefaultListen => $"127.0.0.1:{FerryServerOptions.DefaultPort}";
+
+    /// <summary>Every key a configuration file may hold.</summary>
+    public static IReadOnlySet<string> Keys { get; } = typeof(ServeSettings).GetProperties()
+        .Select(p => p.GetCustomAttribute<ConfigurationKeyNameAttribute>()?.Name)
+        .OfType<string>()
+        .ToHashSet(StringComparer.OrdinalIgnoreCase);
+
+    /// <summary>The log level; call after validation.</summary>
+    [JsonIgnore] public LogLevel ParsedLogLevel => Enum.Parse<LogLevel>(LogLevel, ignoreCase: true);
+
+    /// <summary>The metrics address, or null when there is no metrics endpoint; call after validation.</summary>
+    [JsonIgnore] public IPEndPoint? MetricsEndPoint => MetricsListen is { Length: > 0 } text ? ParseListen(text) : null;
+
+    /// <summary>A copy that can be shown: secrets replaced by <see cref="Masked"/>.</summary>
+    public ServeSettings Redacted()
+    {
+        var copy = (ServeSettings)MemberwiseClone();
+        if (copy.TlsCertificatePassword is not null)
+            copy.TlsCertificatePassword = Masked;
+        return copy;
+    }
+
+    /// <summary>The server options these settings stand for; call after validation.</summary>
+    public FerryServerOptions ToServerOptions() => new()
+    {
+        Listen = (Listen ?? [DefaultListen]).Select(ParseListen).ToList(),
+        Root = Root,
+        StateDirectory = StateDir,
+        UsersFile = UsersFile,
+        UsersFileCheckInterval = TimeSpan.FromSeconds(UsersCheckInterval),
+        InsecureNoAuth = InsecureNoAuth,
+        RequireAuthentication = !InsecureNoAuth,
+        UseTls = !InsecureNoAuth && !Plain,
+        TlsCertificatePath = TlsCertificate,
+        TlsCertificatePassword = TlsCertificatePassword,
+        MaxConnections = MaxConnections,
+        MaxConnectionsPerUser = MaxConnectionsPerUser,
+        MaxConnectionsPerAddress = MaxConnectionsPerAddress,
+        HeaderTimeout = TimeSpan.FromSeconds(HeaderTimeout),
+        IdleTimeout = TimeSpan.FromSeconds(IdleTimeout),
+        ShutdownGrace = TimeSpan.FromSeconds(ShutdownGrace),
+        Frames = new() { MaxHeaderBytes = MaxHeaderBytes },
+        QuotaBytes = Quota,
+        PartialUploadTtl = TimeSpan.FromHours(PartialTtl),
+        AuditLogPath = AuditLog,
+        AllowExec = AllowExec,
+        ExecTimeout = TimeSpan.FromSeconds(ExecTimeout),
+        MaxExecOutputBytes = MaxExecOutput,
+        MaxConcurrentExec = MaxCommands,
+        UdpListen = UdpListen is { Length: > 0 } udp ? ParseListen(udp) : null,
+    };
+
+    private static IPEndPoint ParseListen(string text) =>
+        ServerAddress.TryParseListen(text, out var endPoint, out var error) ? endPoint : throw new FormatException(error);
+}
+
+/// <summary>The JSON that <c>ferry serve --print-config</c> writes: the same snake-case keys a configuration file takes.</summary>
+[JsonSourceGenerationOptions(WriteIndented = true, PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower)]
+[JsonSerializable(typeof(ServeSettings))]
+internal sealed partial class ServeSettingsJsonContext : JsonSerializerContext;

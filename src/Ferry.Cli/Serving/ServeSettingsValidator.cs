@@ -1,0 +1,115 @@
+using System.Globalization;
+using System.Net;
+using Ferry.Client;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+
+namespace Ferry.Cli.Serving;
+
+/// <summary>
+/// Checks every setting before the server starts. Each failure is one line that starts with the setting's key, so the
+/// same message serves whether the value came from the file, the environment or the command line.
+/// </summary>
+public sealed class ServeSettingsValidator : IValidateOptions<ServeSettings>
+{
+    public ValidateOptionsResult Validate(string? name, ServeSettings settings)
+    {
+        var failures = new List<string>();
+        void Fail(string key, string reason) => failures.Add($"{key}: {reason}");
+
+        var listen = settings.Listen ?? [ServeSettings.DefaultListen];
+        if (listen.Length == 0)
+            Fail("listen", "at least one address is needed, for example 127.0.0.1:7447.");
+        foreach (var address in listen)
+            if (!ServerAddress.TryParseListen(address, out _, out var problem))
+                Fail("listen", problem);
+
+        RequireText("root", settings.Root);
+        RequireText("state_dir", settings.StateDir);
+        if (settings.UsersFile is { } usersFile)
+        {
+            if (string.IsNullOrWhiteSpace(usersFile))
+                Fail("users_file", "is empty; leave it out to use users.json in state_dir.");
+            else if (!settings.InsecureNoAuth && !File.Exists(usersFile))
+                Fail("users_file", $"{usersFile} does not exist; create it with 'ferry user add NAME --users {usersFile}', or leave users_file out to use users.json in state_dir.");
+        }
+        AtLeast("users_check_interval", settings.UsersCheckInterval, 0, "seconds (0 turns the check off)");
+
+        if (settings.TlsCertificate is { } certificate)
+        {
+            if (settings.InsecureNoAuth || settings.Plain)
+                Fail("tls_certificate", "is set, but plain (or insecure_no_auth) turns TLS off; remove one of them.");
+            else if (!File.Exists(certificate))
+                Fail("tls_certificate", $"{certificate} does not exist.");
+        }
+        else if (settings.TlsCertificatePassword is not null)
+        {
+            Fail("tls_certificate_password", "is set without tls_certificate.");
+        }
+
+        AtLeastOne("max_connections", settings.MaxConnections);
+        AtLeastOne("max_connections_per_user", settings.MaxConnectionsPerUser);
+        AtLeastOne("max_connections_per_address", settings.MaxConnectionsPerAddress);
+        Positive("header_timeout", settings.HeaderTimeout, "seconds");
+        Positive("idle_timeout", settings.IdleTimeout, "seconds");
+        AtLeast("shutdown_grace", settings.ShutdownGrace, 0, "seconds");
+        if (settings.MaxHeaderBytes is < 64 or > 16 * 1024 * 1024)
+            Fail("max_header_bytes", $"must be between 64 and 16777216 bytes, not {settings.MaxHeaderBytes}.");
+        if (settings.Quota is < 0)
+            Fail("quota", $"must be a number of bytes, not {settings.Quota}; leave it out for no quota.");
+        Positive("partial_ttl", settings.PartialTtl, "hours");
+        if (settings.AuditLog is { } auditLog)
+        {
+            var folder = Path.GetDirectoryName(Path.GetFullPath(auditLog));
+            if (string.IsNullOrWhiteSpace(auditLog))
+                Fail("audit_log", "is empty; leave it out for no audit file.");
+            else if (folder is not null && !Directory.Exists(folder))
+                Fail("audit_log", $"the folder {folder} does not exist.");
+        }
+        Positive("exec_timeout", settings.ExecTimeout, "seconds");
+        if (settings.MaxExecOutput < 0)
+            Fail("max_exec_output", $"must be a number of bytes, not {settings.MaxExecOutput}.");
+        AtLeastOne("max_commands", settings.MaxCommands);
+        if (settings.UdpListen is { } udp && !ServerAddress.TryParseListen(udp, out _, out var udpProblem))
+            Fail("udp_listen", udpProblem);
+
+        if (!Enum.TryParse<LogLevel>(settings.LogLevel, ignoreCase: true, out _) || int.TryParse(settings.LogLevel, out _))
+            Fail("log_level", $"'{settings.LogLevel}' is not a log level; use Trace, Debug, Information, Warning, Error, Critical or None.");
+
+        if (settings.MetricsListen is { } metrics)
+        {
+            if (!ServerAddress.TryParseListen(metrics, out var endPoint, out var problem))
+                Fail("metrics_listen", problem);
+            else if (endPoint.Port == 0)
+                Fail("metrics_listen", $"'{metrics}' needs a real port, for example 127.0.0.1:9464 (Prometheus scrapes a fixed address).");
+            else if (!IPAddress.IsLoopback(endPoint.Address) && !settings.MetricsAllowRemote)
+                Fail("metrics_listen", $"{endPoint} is not a loopback address; the metrics endpoint has no authentication, so set metrics_allow_remote to true to serve it beyond this machine.");
+        }
+
+        return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
+
+        void RequireText(string key, string? value)
+        {
+            if (string.IsNullOrWhiteSpace(value))
+                Fail(key, "must name a folder.");
+        }
+
+        void AtLeastOne(string key, int value)
+        {
+            if (value < 1)
+                Fail(key, $"must be at least 1, not {value}.");
+        }
+
+        void Positive(string key, double value, string unit)
+        {
+            if (!(value > 0) || !double.IsFinite(value) || value > TimeSpan.MaxValue.TotalSeconds / 3600 / 2)
+                Fail(key, $"must be a positive number of {unit}, not {value.ToString(CultureInfo.InvariantCulture)}.");
+        }
+
+        void AtLeast(string key, double value, double minimum, string unit)
+        {
+            if (!(value >= minimum) || !double.IsFinite(value) || value > TimeSpan.MaxValue.TotalSeconds / 3600 / 2)
+                Fail(key, $"must be a number of {unit} from {minimum.ToString(CultureInfo.InvariantCulture)} up, not {value.ToString(CultureInfo.InvariantCulture)}.");
+        }
+    }
+}
