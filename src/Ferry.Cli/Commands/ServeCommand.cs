@@ -168,7 +168,7 @@ internal static class ServeCommand
         IHost? host = null;
         try
         {
-            if (settings.MetricsEndPoint is { } metricsEndPoint)
+            if (settings.MetricsEndPoint() is { } metricsEndPoint)
             {
                 try
                 {
@@ -188,7 +188,7 @@ internal static class ServeCommand
                 host = builder.Build();
                 var logger = host.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Ferry.Serve");
                 ServeLog.Settings(logger, configFile ?? "(no file)");
-                if (settings.MetricsEndPoint is { } served)
+                if (settings.MetricsEndPoint() is { } served)
                     ServeLog.Metrics(logger, $"http://{served}/metrics"); // IPEndPoint writes [::1]:PORT for IPv6
                 // Loads the users; from here on a SIGHUP reloads them.
                 Volatile.Write(ref reloader, host.Services.GetRequiredService<UsersFileReloader>());

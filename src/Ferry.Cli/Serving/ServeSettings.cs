@@ -65,7 +65,8 @@ public sealed class ServeSettings
     [JsonIgnore] public LogLevel ParsedLogLevel => Enum.Parse<LogLevel>(LogLevel, ignoreCase: true);
 
     /// <summary>The metrics address, or null when there is no metrics endpoint; call after validation.</summary>
-    [JsonIgnore] public IPEndPoint? MetricsEndPoint => MetricsListen is { Length: > 0 } text ? ParseListen(text) : null;
+    // A method, not a property: the configuration binder (source-generated under native AOT) would try to bind it.
+    public IPEndPoint? MetricsEndPoint() => MetricsListen is { Length: > 0 } text ? ParseListen(text) : null;
 
     /// <summary>A copy that can be shown: secrets replaced by <see cref="Masked"/>.</summary>
     public ServeSettings Redacted()
