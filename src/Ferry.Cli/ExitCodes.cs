@@ -3,7 +3,7 @@ using Ferry.Protocol.Errors;
 
 namespace Ferry.Cli;
 
-/// <summary>Process exit codes, stable and documented in docs/errors.md.</summary>
+/// <summary>Process exit codes, stable and documented in docs/cli.md.</summary>
 public static class ExitCodes
 {
     public const int Success = 0;
@@ -70,5 +70,34 @@ public static class ExitCodes
         IOException io => (LocalIo, io.Message),
         UnauthorizedAccessException ua => (LocalIo, ua.Message),
         _ => (RemoteError, ex.Message),
+    };
+
+    /// <summary>
+    /// The stable error code of a failure, as <c>--json</c> reports it: the wire name when the failure carries one
+    /// (docs/errors.md), otherwise the name of its exit code in snake_case (<c>unreachable</c>, <c>usage</c>, <c>local_io</c>, ...).
+    /// </summary>
+    public static string ErrorCode(Exception ex) => ex switch
+    {
+        FerryRemoteException r => r.WireCode,
+        FerryException f => f.Code.ToWire(),
+        _ => ErrorCode(Describe(ex, "").Code),
+    };
+
+    /// <summary>The name of an exit code in snake_case, the error code of failures that carry no wire name.</summary>
+    public static string ErrorCode(int exitCode) => exitCode switch
+    {
+        Usage => "usage",
+        Unreachable => "unreachable",
+        Protocol => "protocol",
+        Authentication => "authentication",
+        NotFound => "not_found",
+        AlreadyExists => "already_exists",
+        Integrity => "integrity",
+        NoSpace => "no_space",
+        PathRefused => "path_refused",
+        Busy => "busy",
+        LocalIo => "local_io",
+        Interrupted => "interrupted",
+        _ => "remote_error",
     };
 }
