@@ -9,17 +9,21 @@ namespace Ferry.Cli.Commands;
 internal static class CompletionCommand
 {
     /// <summary>
-    /// The function hands bash's line, up to the cursor, to the ferry that is being completed (the first word, as typed);
-    /// with no suggestion bash falls back to file names.
+    /// The function hands bash's line, up to the cursor, to the ferry that is being completed (the first word, as typed),
+    /// and keeps the suggestions that start with the word being typed (the directive also offers names that merely
+    /// contain it); with no suggestion bash falls back to file names.
     /// </summary>
     public const string BashScript = """
         # bash completion for ferry. Load it in this shell:  source <(ferry completion bash)
         # or for every shell:  ferry completion bash > ~/.local/share/bash-completion/completions/ferry
         _ferry_complete()
         {
-            local line="${COMP_LINE:0:COMP_POINT}"
+            local line="${COMP_LINE:0:COMP_POINT}" word="${COMP_WORDS[COMP_CWORD]}" suggestion
             local IFS=$'\n'
-            COMPREPLY=($("${COMP_WORDS[0]}" "[suggest:${#line}]" "$line" 2>/dev/null))
+            COMPREPLY=()
+            for suggestion in $("${COMP_WORDS[0]}" "[suggest:${#line}]" "$line" 2>/dev/null); do
+                [[ "$suggestion" == "$word"* ]] && COMPREPLY+=("$suggestion")
+            done
         }
         complete -o default -F _ferry_complete ferry
 
