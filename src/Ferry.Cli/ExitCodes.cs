@@ -56,12 +56,12 @@ public static class ExitCodes
         FerryRemoteException r => (For(r.Code), $"{r.Message} ({r.WireCode})"),
         FerryException f => (For(f.Code), $"{f.Message} ({f.Code.ToWire()})"),
         SocketException s when s.SocketErrorCode == SocketError.ConnectionRefused =>
-            (Unreachable, $"Nothing is listening at {server}; start the server with 'ferry serve' or check --server."),
+            (Unreachable, $"Nothing is listening at {server}: is the server running? Start it with 'ferry serve', or check --server."),
         SocketException s when s.SocketErrorCode is SocketError.HostNotFound or SocketError.NoData or SocketError.TryAgain =>
             (Unreachable, $"The host in {server} could not be resolved; check --server."),
         SocketException s => (Unreachable, $"The connection to {server} failed: {s.Message}."),
         TimeoutException t => (Unreachable, t.Message + " Check that the server is running and reachable."),
-        IOException io when io.InnerException is SocketException => (Unreachable, $"The connection to {server} broke: {io.Message}"),
+        IOException io when io.InnerException is SocketException => (Unreachable, $"The connection to {server} broke ({io.Message}); run the command again."),
         System.Security.Authentication.AuthenticationException tls =>
             (Authentication, $"The TLS handshake with {server} failed ({tls.Message}); if the server runs with --plain or --insecure-no-auth, add --plain."),
         InvalidOperationException io2 when io2.Message.StartsWith("FERRY_", StringComparison.Ordinal) => (Usage, io2.Message),
