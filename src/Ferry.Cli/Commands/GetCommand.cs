@@ -41,9 +41,9 @@ internal static class GetCommand
             {
                 return File.Exists(target)
                     ? await CommonOptions.FailAsync(parse, options.Json, ExitCodes.Usage, FerryErrorCode.NotADirectory.ToWire(),
-                        $"The target '{target}' is not a directory; several files can only go into a directory.").ConfigureAwait(false)
+                        $"the target '{target}' is not a directory; several files can only go into a directory.").ConfigureAwait(false)
                     : await CommonOptions.FailAsync(parse, options.Json, ExitCodes.NotFound, FerryErrorCode.NotFound.ToWire(),
-                        $"The target directory '{target}' does not exist; create it (mkdir -p {target}) or write '{target}/'.").ConfigureAwait(false);
+                        $"the target directory '{target}' does not exist; create it (mkdir -p {target}) or write '{target}/'.").ConfigureAwait(false);
             }
 
             await using var client = await ClientConnector.ConnectAsync(parse, address, ct).ConfigureAwait(false);

@@ -36,7 +36,7 @@ internal static class LoginCommand
                 keyText = AnsiConsole.Prompt(new TextPrompt<string>($"Key for [bold]{Markup.Escape(user)}[/] at {Markup.Escape(address.ToString())}:").Secret());
             if (!ClientCredentials.TryParseKey(keyText, out var key))
                 return await CommonOptions.FailAsync(parse, json, ExitCodes.Usage, ExitCodes.ErrorCode(ExitCodes.Usage),
-                    "That is not a Ferry key; paste the key 'ferry user add' printed (44 characters of base64).").ConfigureAwait(false);
+                    "that is not a Ferry key; paste the key 'ferry user add' printed (44 characters of base64).").ConfigureAwait(false);
 
             var credentials = new ClientCredentials(user, key);
             await using (var client = await FerryClient.ConnectAsync(address, ClientConnector.OptionsFor(parse, address, credentials), ct).ConfigureAwait(false))

@@ -44,7 +44,7 @@ internal static class PutCommand
                 var matches = LocalGlob.Expand(pattern);
                 if (matches.Count == 0)
                     return await CommonOptions.FailAsync(parse, options.Json, ExitCodes.NotFound, FerryErrorCode.NotFound.ToWire(),
-                        $"No local file matches '{pattern}'; check the name (ls) or quote a wildcard so that ferry expands it.").ConfigureAwait(false);
+                        $"no local file matches '{pattern}'; check the name, or quote a wildcard so that ferry expands it.").ConfigureAwait(false);
                 sources.AddRange(matches);
             }
 
@@ -62,10 +62,10 @@ internal static class PutCommand
                 intoDirectory = existing?.Type == "dir" || target!.EndsWith('/') || (sources.Count > 1 && existing is null);
                 if (sources.Count > 1 && existing is not null && existing.Type != "dir")
                     return await CommonOptions.FailAsync(parse, options.Json, ExitCodes.Usage, FerryErrorCode.NotADirectory.ToWire(),
-                        $"The target '{remoteTarget}' is not a directory; several files can only go into a directory.").ConfigureAwait(false);
+                        $"the target '{remoteTarget}' is not a directory; several files can only go into a directory.").ConfigureAwait(false);
                 if (sources.Count > 1 && existing is null && !target!.EndsWith('/'))
                     return await CommonOptions.FailAsync(parse, options.Json, ExitCodes.NotFound, FerryErrorCode.NotFound.ToWire(),
-                        $"The target directory '{remoteTarget}' does not exist; create it with 'ferry mkdir -p {remoteTarget}' or write '{remoteTarget}/'.").ConfigureAwait(false);
+                        $"the target directory '{remoteTarget}' does not exist; create it with 'ferry mkdir -p {remoteTarget}' or write '{remoteTarget}/'.").ConfigureAwait(false);
                 if (intoDirectory && existing is null)
                     await client.MkdirAsync(remoteTarget, parents: true, ct).ConfigureAwait(false);
             }
