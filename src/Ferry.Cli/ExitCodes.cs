@@ -3,7 +3,7 @@ using Ferry.Protocol.Errors;
 
 namespace Ferry.Cli;
 
-/// <summary>Process exit codes, stable and documented in docs/errors.md.</summary>
+/// <summary>Process exit codes, stable and documented in docs/cli.md.</summary>
 public static class ExitCodes
 {
     public const int Success = 0;
@@ -56,12 +56,12 @@ public static class ExitCodes
         FerryRemoteException r => (For(r.Code), $"{r.Message} ({r.WireCode})"),
         FerryException f => (For(f.Code), $"{f.Message} ({f.Code.ToWire()})"),
         SocketException s when s.SocketErrorCode == SocketError.ConnectionRefused =>
-            (Unreachable, $"Nothing is listening at {server}; start the server with 'ferry serve' or check --server."),
+            (Unreachable, $"Nothing is listening at {server}: is the server running? Start it with 'ferry serve', or check --server."),
         SocketException s when s.SocketErrorCode is SocketError.HostNotFound or SocketError.NoData or SocketError.TryAgain =>
             (Unreachable, $"The host in {server} could not be resolved; check --server."),
         SocketException s => (Unreachable, $"The connection to {server} failed: {s.Message}."),
         TimeoutException t => (Unreachable, t.Message + " Check that the server is running and reachable."),
-        IOException io when io.InnerException is SocketException => (Unreachable, $"The connection to {server} broke: {io.Message}"),
+        IOException io when io.InnerException is SocketException => (Unreachable, $"The connection to {server} broke ({io.Message}); run the command again."),
         System.Security.Authentication.AuthenticationException tls =>
             (Authentication, $"The TLS handshake with {server} failed ({tls.Message}); if the server runs with --plain or --insecure-no-auth, add --plain."),
         InvalidOperationException io2 when io2.Message.StartsWith("FERRY_", StringComparison.Ordinal) => (Usage, io2.Message),
@@ -75,4 +75,33 @@ public static class ExitCodes
 
     /// <summary>ENOSPC or EDQUOT (Linux numbers, as .NET reports them in HResult), or Windows' ERROR_DISK_FULL.</summary>
     private static bool IsLocalDiskFull(IOException ex) => ex.HResult is 28 or 122 or unchecked((int)0x80070070);
+
+    /// <summary>
+    /// The stable error code of a failure, as <c>--json</c> reports it: the wire name when the failure carries one
+    /// (docs/errors.md), otherwise the name of its exit code in snake_case (<c>unreachable</c>, <c>usage</c>, <c>local_io</c>, ...).
+    /// </summary>
+    public static string ErrorCode(Exception ex) => ex switch
+    {
+        FerryRemoteException r => r.WireCode,
+        FerryException f => f.Code.ToWire(),
+        _ => ErrorCode(Describe(ex, "").Code),
+    };
+
+    /// <summary>The name of an exit code in snake_case, the error code of failures that carry no wire name.</summary>
+    public static string ErrorCode(int exitCode) => exitCode switch
+    {
+        Usage => "usage",
+        Unreachable => "unreachable",
+        Protocol => "protocol",
+        Authentication => "authentication",
+        NotFound => "not_found",
+        AlreadyExists => "already_exists",
+        Integrity => "integrity",
+        NoSpace => "no_space",
+        PathRefused => "path_refused",
+        Busy => "busy",
+        LocalIo => "local_io",
+        Interrupted => "interrupted",
+        _ => "remote_error",
+    };
 }

@@ -24,11 +24,55 @@ public class DocsTests
     }
 
     [Fact]
-    public void Every_exit_code_is_in_docs_errors_md()
+    public void Every_exit_code_is_in_docs_cli_md_with_its_json_error_code()
     {
-        var text = File.ReadAllText(Path.Combine(Repo(), "docs", "errors.md"));
-        foreach (var field in typeof(Ferry.Cli.ExitCodes).GetFields(BindingFlags.Public | BindingFlags.Static).Where(f => f.IsLiteral))
-            Assert.True(text.Contains($"| {field.GetValue(null)} | {field.Name} |", StringComparison.Ordinal), $"docs/errors.md lacks exit code {field.Name}");
+        var text = File.ReadAllText(Path.Combine(Repo(), "docs", "cli.md"));
+        foreach (var field in typeof(Ferry.Cli.ExitCodes).GetFields(BindingFlags.Public | BindingFlags.Static).Where(f => f.IsLiteral && f.FieldType == typeof(int)))
+        {
+            var exitCode = (int)field.GetValue(null)!;
+            Assert.True(text.Contains($"| {exitCode} | {field.Name} |", StringComparison.Ordinal), $"docs/cli.md lacks exit code {field.Name}");
+            if (exitCode != Ferry.Cli.ExitCodes.Success)
+                Assert.True(text.Contains($"`{Ferry.Cli.ExitCodes.ErrorCode(exitCode)}`", StringComparison.Ordinal), $"docs/cli.md lacks the --json code of {field.Name}");
+        }
+    }
+
+    [Fact]
+    public void The_error_to_exit_code_table_in_docs_cli_md_matches_the_code()
+    {
+        var rows = File.ReadAllLines(Path.Combine(Repo(), "docs", "cli.md"))
+            .SkipWhile(l => !l.StartsWith("### From error code to exit code", StringComparison.Ordinal))
+            .Where(l => l.StartsWith("| `", StringComparison.Ordinal))
+            .ToList();
+        foreach (var (code, wire) in FerryErrorCodes.All)
+        {
+            var row = Assert.Single(rows, r => r.Contains($"`{wire}`", StringComparison.Ordinal));
+            var exitCode = Ferry.Cli.ExitCodes.For(code);
+            Assert.True(row.EndsWith($"| {exitCode} {ExitCodeName(exitCode)} |", StringComparison.Ordinal), $"docs/cli.md maps {wire} otherwise than ExitCodes.For ({exitCode})");
+        }
+    }
+
+    private static string ExitCodeName(int exitCode) => typeof(Ferry.Cli.ExitCodes).GetFields(BindingFlags.Public | BindingFlags.Static)
+        .Single(f => f.IsLiteral && (int)f.GetValue(null)! == exitCode).Name;
+
+    [Fact]
+    public void Every_client_command_takes_json_and_every_command_shows_examples()
+    {
+        var text = File.ReadAllText(Path.Combine(Repo(), "docs", "cli.md"));
+        var root = Ferry.Cli.Program.BuildRootCommand(Ferry.Cli.CliEnvironment.Plain);
+        Assert.Contains("Examples:", root.Description);
+        var notClients = new[] { "serve", "shell", "completion", "user" };
+        var commands = root.Subcommands.SelectMany(c => c.Subcommands.Count > 0
+            ? c.Subcommands.Select(s => (Name: $"{c.Name} {s.Name}", Command: s, Parent: (System.CommandLine.Command?)c))
+            : [(Name: c.Name, Command: c, Parent: null)]);
+        foreach (var command in commands)
+        {
+            Assert.True(command.Command.Description!.Contains("Example", StringComparison.Ordinal), $"'ferry {command.Name} --help' shows no example");
+            if (notClients.Contains(command.Name))
+                continue;
+            var options = command.Command.Options.Concat(command.Parent?.Options ?? []);
+            Assert.True(options.Any(o => o.Name == "--json"), $"'ferry {command.Name}' has no --json");
+            Assert.True(text.Contains($"`ferry {command.Name}`", StringComparison.Ordinal), $"docs/cli.md does not describe the JSON output of 'ferry {command.Name}'");
+        }
     }
 
     [Fact]

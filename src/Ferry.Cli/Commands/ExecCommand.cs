@@ -31,6 +31,8 @@ internal static class ExecCommand
                 + "datagrams, lost ones resent, never run twice. No stdin; output arrives when the command ends.",
         };
         var noStdin = new Option<bool>("--no-stdin", "-n") { Description = "Do not forward standard input even when it is redirected (like ssh -n)." };
+        var json = CommonOptions.Json();
+        json.Description = "Print the output as JSON objects, one per line on stdout: 'stdout' and 'stderr' pieces (UTF-8 text), then 'exit' with the exit code.";
         var words = new Argument<string[]>("command")
         {
             Description = "The command, after '--'. One argument runs through the remote /bin/sh -c (quote it: \"ls -l; pwd\"); several run the program directly, without a shell.",
@@ -38,32 +40,30 @@ internal static class ExecCommand
         };
         var command = new Command("exec", "Run a command on the server. Its output streams back as it is produced, standard input is forwarded when it is "
             + "redirected (not from a terminal), Ctrl-C interrupts it, and ferry exits with its exit code (124 after a timeout).\n\n"
-            + "Examples:\n  ferry exec -- \"ls -l; pwd\"\n  ferry exec -- wc -l notes.txt\n  cat data.csv | ferry exec -- sort -u\n  ferry exec --cwd logs --timeout 30 -- tail -n 100 app.log")
+            + "Examples:\n  ferry exec -- \"ls -l; pwd\"\n  ferry exec -- wc -l notes.txt\n  cat data.csv | ferry exec -- sort -u\n  ferry exec --cwd logs --timeout 30 -- tail -n 100 app.log\n  ferry exec --json -- uname -a")
         {
-            server, raw, cwd, timeout, udp, noStdin, words,
+            server, raw, cwd, timeout, udp, noStdin, json, words,
         };
         command.SetAction((parse, ct) => CommonOptions.RunClientAsync(parse, server, async address =>
         {
-            var error = parse.InvocationConfiguration.Error;
             var argv = parse.GetValue(words)!;
             var request = argv.Length == 1 ? ExecRequest.ShellLine(argv[0]) : ExecRequest.Command(argv);
             if (parse.GetValue(timeout) is { } seconds)
             {
                 if (!(seconds > 0) || double.IsInfinity(seconds))
-                {
-                    await error.WriteLineAsync("ferry: --timeout must be a positive number of seconds.").ConfigureAwait(false);
-                    return ExitCodes.Usage;
-                }
+                    return await CommonOptions.FailAsync(parse, json, ExitCodes.Usage, ExitCodes.ErrorCode(ExitCodes.Usage), "--timeout must be a positive number of seconds.").ConfigureAwait(false);
                 request = request with { Timeout = TimeSpan.FromSeconds(Math.Min(seconds, TimeSpan.MaxValue.TotalSeconds / 2)) };
             }
             request = request with { WorkingDirectory = parse.GetValue(cwd) };
 
+            var lines = CommonOptions.JsonOutput(parse, json);
             if (parse.GetValue(udp))
-                return await RunOverUdpAsync(parse, address, request, ct).ConfigureAwait(false);
+                return await RunOverUdpAsync(parse, address, request, lines, ct).ConfigureAwait(false);
 
             await using var client = await ClientConnector.ConnectAsync(parse, address, ct).ConfigureAwait(false);
-            await using var stdout = CliStreams.Open(parse.InvocationConfiguration.Output, isError: false);
-            await using var stderr = CliStreams.Open(error, isError: true);
+            var (stdout, stderr) = OpenOutput(parse, lines);
+            await using var _ = stdout;
+            await using var __ = stderr;
             var stdin = parse.GetValue(noStdin) ? null : environment.RedirectedInput?.Invoke();
             ExecResult result;
             try
@@ -74,18 +74,30 @@ internal static class ExecCommand
             {
                 return BrokenPipe; // the reader of our output left; the remote command was stopped, as SIGPIPE would have
             }
-            if (result.TimedOut)
-            {
-                var limit = request.Timeout is { } t ? string.Create(CultureInfo.InvariantCulture, $"{t.TotalSeconds:0.###} s") : "the server's limit";
-                await error.WriteLineAsync($"ferry: the command ran past its time limit ({limit}) and was killed.").ConfigureAwait(false);
-                return TimedOut;
-            }
-            return result.ExitCode;
-        }));
+            await stdout.DisposeAsync().ConfigureAwait(false); // the last partial character before the exit event
+            await stderr.DisposeAsync().ConfigureAwait(false);
+            return await FinishAsync(parse, request, result.TimedOut, result.ExitCode, lines).ConfigureAwait(false);
+        }, json));
         return command;
     }
 
-    private static async Task<int> RunOverUdpAsync(ParseResult parse, Ferry.Client.ServerAddress address, ExecRequest request, CancellationToken ct)
+    /// <summary>Where the remote output goes: this process's stdout and stderr, or JSON lines with --json.</summary>
+    private static (Stream Stdout, Stream Stderr) OpenOutput(ParseResult parse, Rendering.JsonLines? lines) => lines is null
+        ? (CliStreams.Open(parse.InvocationConfiguration.Output, isError: false), CliStreams.Open(parse.InvocationConfiguration.Error, isError: true))
+        : (new Rendering.JsonTextStream(lines, "stdout"), new Rendering.JsonTextStream(lines, "stderr"));
+
+    /// <summary>Reports the end of the command (the exit event with --json, a sentence after a timeout) and returns ferry's exit code.</summary>
+    private static async Task<int> FinishAsync(ParseResult parse, ExecRequest request, bool timedOut, int exitCode, Rendering.JsonLines? lines)
+    {
+        lines?.Write(new Rendering.CommandEvent { Event = "exit", Exit = timedOut ? TimedOut : exitCode, TimedOut = timedOut ? true : null });
+        if (!timedOut)
+            return exitCode;
+        var limit = request.Timeout is { } t ? string.Create(CultureInfo.InvariantCulture, $"{t.TotalSeconds:0.###} s") : "the server's limit";
+        await parse.InvocationConfiguration.Error.WriteLineAsync($"ferry: the command ran past its time limit ({limit}) and was killed.").ConfigureAwait(false);
+        return TimedOut;
+    }
+
+    private static async Task<int> RunOverUdpAsync(ParseResult parse, Ferry.Client.ServerAddress address, ExecRequest request, Rendering.JsonLines? lines, CancellationToken ct)
     {
         var credentials = Ferry.Client.Security.CredentialStore.Default.Find(address.ToString(), parse.GetValue(ClientConnector.User))
             ?? Ferry.Client.Security.CredentialStore.Default.FindForHost(address.Host, parse.GetValue(ClientConnector.User))
@@ -99,10 +111,11 @@ internal static class ExecCommand
             TimeoutSeconds = request.Timeout?.TotalSeconds,
         };
         var result = await Ferry.Client.Udp.UdpExecClient.ExecAsync(address, credentials, message, cancellationToken: ct).ConfigureAwait(false);
-        await using (var stdout = CliStreams.Open(parse.InvocationConfiguration.Output, isError: false))
+        var (stdout, stderr) = OpenOutput(parse, lines);
+        await using (stdout)
             await stdout.WriteAsync(result.Stdout, ct).ConfigureAwait(false);
-        await using (var stderr = CliStreams.Open(parse.InvocationConfiguration.Error, isError: true))
+        await using (stderr)
             await stderr.WriteAsync(result.Stderr, ct).ConfigureAwait(false);
-        return result.TimedOut ? TimedOut : result.Code;
+        return await FinishAsync(parse, request, result.TimedOut, result.Code, lines).ConfigureAwait(false);
     }
 }

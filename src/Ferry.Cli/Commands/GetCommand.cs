@@ -35,15 +35,15 @@ internal static class GetCommand
             var remotes = (args.Length == 1 ? args : args[..^1]).Select(RemotePath.Normalize).ToList(); // refuses escapes before connecting
             var target = args.Length == 1 ? "." : args[^1];
             var recursive = parse.GetValue(options.Recursive);
-            var error = parse.InvocationConfiguration.Error;
 
             var intoDirectory = Directory.Exists(target) || target.EndsWith('/') || target.EndsWith(Path.DirectorySeparatorChar);
             if (remotes.Count > 1 && !intoDirectory)
             {
-                await error.WriteLineAsync(File.Exists(target)
-                    ? $"ferry: the target '{target}' is not a directory; several files can only go into a directory."
-                    : $"ferry: the target directory '{target}' does not exist; create it or write '{target}/'.").ConfigureAwait(false);
-                return File.Exists(target) ? ExitCodes.Usage : ExitCodes.NotFound;
+                return File.Exists(target)
+                    ? await CommonOptions.FailAsync(parse, options.Json, ExitCodes.Usage, FerryErrorCode.NotADirectory.ToWire(),
+                        $"the target '{target}' is not a directory; several files can only go into a directory.").ConfigureAwait(false)
+                    : await CommonOptions.FailAsync(parse, options.Json, ExitCodes.NotFound, FerryErrorCode.NotFound.ToWire(),
+                        $"the target directory '{target}' does not exist; create it (mkdir -p {target}) or write '{target}/'.").ConfigureAwait(false);
             }
 
             await using var client = await ClientConnector.ConnectAsync(parse, address, ct).ConfigureAwait(false);
@@ -105,7 +105,7 @@ internal static class GetCommand
             }).ConfigureAwait(false);
             reporter.Summarize("get", completed, environment.Time.GetElapsedTime(started));
             return await TransferOptions.FinishAsync(parse, address, failures).ConfigureAwait(false);
-        }));
+        }, options.Json));
         return command;
     }
 }

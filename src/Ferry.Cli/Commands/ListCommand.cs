@@ -14,21 +14,28 @@ internal static class ListCommand
         var server = CommonOptions.Server();
         var path = new Argument<string>("path") { Description = "Remote directory or file. Default: the root.", Arity = ArgumentArity.ZeroOrOne, DefaultValueFactory = _ => "" };
         var recursive = new Option<bool>("--recursive", "-r") { Description = "List everything below PATH, with paths relative to it." };
+        var json = CommonOptions.Json();
         var command = new Command("ls", "List a remote directory: name, size, modification time and type. A table on a terminal, aligned plain text (sizes in bytes) when redirected.\n\n"
-            + "Examples:\n  ferry ls\n  ferry ls -r docs")
+            + "Examples:\n  ferry ls\n  ferry ls -r docs\n  ferry ls --json docs")
         {
-            server, path, recursive,
+            server, path, recursive, json,
         };
         command.SetAction((parse, ct) => CommonOptions.RunClientAsync(parse, server, async address =>
         {
             await using var client = await ClientConnector.ConnectAsync(parse, address, ct).ConfigureAwait(false);
-            var entries = await client.ListAsync(parse.GetValue(path) ?? "", parse.GetValue(recursive), ct).ConfigureAwait(false);
-            if (environment.Terminal is { } terminal)
+            var listed = parse.GetValue(path) ?? "";
+            var entries = await client.ListAsync(listed, parse.GetValue(recursive), ct).ConfigureAwait(false);
+            if (CommonOptions.JsonOutput(parse, json) is { } lines)
+            {
+                foreach (var e in entries)
+                    lines.Write(new CommandEvent { Event = "entry", Name = e.Name, Type = e.Type, Size = e.Size, Modified = e.ModifiedUnixSeconds });
+            }
+            else if (environment.Terminal is { } terminal)
                 terminal.Write(Table(entries));
             else
                 await WritePlainAsync(parse.InvocationConfiguration.Output, entries).ConfigureAwait(false);
             return ExitCodes.Success;
-        }));
+        }, json));
         return command;
     }
 

@@ -1,6 +1,7 @@
 using System.CommandLine;
 using Ferry.Client;
 using Ferry.Client.Security;
+using Ferry.Cli.Rendering;
 using Spectre.Console;
 
 namespace Ferry.Cli.Commands;
@@ -12,9 +13,12 @@ internal static class LoginCommand
     {
         var server = CommonOptions.Server();
         var keyStdin = new Option<bool>("--key-stdin") { Description = "Read the key from standard input instead of asking for it." };
-        var command = new Command("login", "Store a user name and key for a server, after checking them by logging in once.\n\nExample:\n  ferry login --server 127.0.0.1:7447 --user alice")
+        var json = CommonOptions.Json();
+        var command = new Command("login", "Store a user name and key for a server, after checking them by logging in once. The key is asked for, "
+            + "or read from standard input when that is redirected.\n\n"
+            + "Examples:\n  ferry login --server 127.0.0.1:7447 --user alice\n  ferry login --server 127.0.0.1:7447 --user alice < alice.key")
         {
-            server, keyStdin,
+            server, keyStdin, json,
         };
         command.SetAction((parse, ct) => CommonOptions.RunClientAsync(parse, server, async address =>
         {
@@ -22,10 +26,8 @@ internal static class LoginCommand
             var error = parse.InvocationConfiguration.Error;
             var user = parse.GetValue(ClientConnector.User) ?? Environment.GetEnvironmentVariable("FERRY_USER");
             if (string.IsNullOrWhiteSpace(user))
-            {
-                await error.WriteLineAsync("ferry: name the user with --user NAME.").ConfigureAwait(false);
-                return ExitCodes.Usage;
-            }
+                return await CommonOptions.FailAsync(parse, json, ExitCodes.Usage, ExitCodes.ErrorCode(ExitCodes.Usage),
+                    $"name the user to log in as: ferry login --server {address} --user NAME.").ConfigureAwait(false);
 
             string? keyText;
             if (parse.GetValue(keyStdin) || Console.IsInputRedirected)
@@ -33,10 +35,8 @@ internal static class LoginCommand
             else
                 keyText = AnsiConsole.Prompt(new TextPrompt<string>($"Key for [bold]{Markup.Escape(user)}[/] at {Markup.Escape(address.ToString())}:").Secret());
             if (!ClientCredentials.TryParseKey(keyText, out var key))
-            {
-                await error.WriteLineAsync("ferry: that is not a Ferry key; paste the key 'ferry user add' printed (44 characters of base64).").ConfigureAwait(false);
-                return ExitCodes.Usage;
-            }
+                return await CommonOptions.FailAsync(parse, json, ExitCodes.Usage, ExitCodes.ErrorCode(ExitCodes.Usage),
+                    "that is not a Ferry key; paste the key 'ferry user add' printed (44 characters of base64).").ConfigureAwait(false);
 
             var credentials = new ClientCredentials(user, key);
             await using (var client = await FerryClient.ConnectAsync(address, ClientConnector.OptionsFor(parse, address, credentials), ct).ConfigureAwait(false))
@@ -45,9 +45,12 @@ internal static class LoginCommand
                     await error.WriteLineAsync($"ferry: {address} runs without authentication; the key is stored anyway.").ConfigureAwait(false);
             }
             CredentialStore.Default.Save(address.ToString(), credentials);
-            await output.WriteLineAsync($"Logged in to {address} as {user}; the key is stored in {CredentialStore.Default.FilePath}.").ConfigureAwait(false);
+            if (CommonOptions.JsonOutput(parse, json) is { } lines)
+                lines.Write(new CommandEvent { Event = "login", Server = address.ToString(), User = user, Path = CredentialStore.Default.FilePath });
+            else
+                await output.WriteLineAsync($"Logged in to {address} as {user}; the key is stored in {CredentialStore.Default.FilePath}.").ConfigureAwait(false);
             return ExitCodes.Success;
-        }));
+        }, json));
         return command;
     }
 }

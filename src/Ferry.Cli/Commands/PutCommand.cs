@@ -43,10 +43,8 @@ internal static class PutCommand
             {
                 var matches = LocalGlob.Expand(pattern);
                 if (matches.Count == 0)
-                {
-                    await parse.InvocationConfiguration.Error.WriteLineAsync($"ferry: no local file matches '{pattern}'.").ConfigureAwait(false);
-                    return ExitCodes.NotFound;
-                }
+                    return await CommonOptions.FailAsync(parse, options.Json, ExitCodes.NotFound, FerryErrorCode.NotFound.ToWire(),
+                        $"no local file matches '{pattern}'; check the name, or quote a wildcard so that ferry expands it.").ConfigureAwait(false);
                 sources.AddRange(matches);
             }
 
@@ -63,16 +61,11 @@ internal static class PutCommand
                 var existing = await TryStatAsync(client, remoteTarget, ct).ConfigureAwait(false);
                 intoDirectory = existing?.Type == "dir" || target!.EndsWith('/') || (sources.Count > 1 && existing is null);
                 if (sources.Count > 1 && existing is not null && existing.Type != "dir")
-                {
-                    await parse.InvocationConfiguration.Error.WriteLineAsync($"ferry: the target '{remoteTarget}' is not a directory; several files can only go into a directory.").ConfigureAwait(false);
-                    return ExitCodes.Usage;
-                }
+                    return await CommonOptions.FailAsync(parse, options.Json, ExitCodes.Usage, FerryErrorCode.NotADirectory.ToWire(),
+                        $"the target '{remoteTarget}' is not a directory; several files can only go into a directory.").ConfigureAwait(false);
                 if (sources.Count > 1 && existing is null && !target!.EndsWith('/'))
-                {
-                    await parse.InvocationConfiguration.Error.WriteLineAsync(
-                        $"ferry: the target directory '{remoteTarget}' does not exist; create it with 'ferry mkdir -p {remoteTarget}' or write '{remoteTarget}/'.").ConfigureAwait(false);
-                    return ExitCodes.NotFound;
-                }
+                    return await CommonOptions.FailAsync(parse, options.Json, ExitCodes.NotFound, FerryErrorCode.NotFound.ToWire(),
+                        $"the target directory '{remoteTarget}' does not exist; create it with 'ferry mkdir -p {remoteTarget}' or write '{remoteTarget}/'.").ConfigureAwait(false);
                 if (intoDirectory && existing is null)
                     await client.MkdirAsync(remoteTarget, parents: true, ct).ConfigureAwait(false);
             }
@@ -126,7 +119,7 @@ internal static class PutCommand
             }).ConfigureAwait(false);
             reporter.Summarize("put", completed, environment.Time.GetElapsedTime(started));
             return await TransferOptions.FinishAsync(parse, address, failures).ConfigureAwait(false);
-        }));
+        }, options.Json));
         return command;
     }
 

@@ -57,7 +57,7 @@ internal sealed class TransferOptions
 
     /// <summary>
     /// Prints one line per failure on stderr and returns the exit code: success, or the code of the first failure
-    /// (docs/errors.md).
+    /// (docs/cli.md).
     /// </summary>
     public static async Task<int> FinishAsync(ParseResult parse, ServerAddress server, IReadOnlyList<TransferFailure> failures)
     {

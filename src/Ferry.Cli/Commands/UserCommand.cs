@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.Globalization;
+using Ferry.Cli.Rendering;
 using Ferry.Protocol.Auth;
 using Ferry.Server.Auth;
 
@@ -12,9 +13,12 @@ internal static class UserCommand
     {
         var stateDir = new Option<string>("--state-dir") { Description = "The server's state folder (as given to 'ferry serve').", DefaultValueFactory = _ => "ferry-server", Recursive = true };
         var usersFile = new Option<string?>("--users") { Description = "Users file (default: users.json in --state-dir).", Recursive = true };
-        var command = new Command("user", "Manage the users of a Ferry server (run on the server machine).\n\nExamples:\n  ferry user add alice\n  ferry user set alice --allow read,write,exec --quota 10000000000\n  ferry user list")
+        var json = CommonOptions.Json();
+        json.Recursive = true;
+        var command = new Command("user", "Manage the users of a Ferry server (run on the server machine, in the folder 'ferry serve' runs in, or with its --state-dir).\n\n"
+            + "Examples:\n  ferry user add alice --allow read,write,exec\n  ferry user set alice --allow read,write,exec --quota 10000000000\n  ferry user list --json")
         {
-            stateDir, usersFile,
+            stateDir, usersFile, json,
         };
 
         string PathOf(ParseResult parse) => parse.GetValue(usersFile) ?? Path.Combine(parse.GetValue(stateDir)!, "users.json");
@@ -23,9 +27,16 @@ internal static class UserCommand
         var home = new Option<string?>("--home") { Description = "Home folder, absolute or relative to the server's --root (default: ROOT/NAME)." };
         var quota = new Option<string?>("--quota") { Description = "Byte quota for the home, or 'none'." };
         var allow = new Option<string?>("--allow") { Description = "Permissions: any of read,write,exec (default read,write), or none." };
+        var keyFile = new Option<string?>("--key-file")
+        {
+            Description = "Also write the new key to this file (owner-only), to hand to the user: 'ferry login ... < FILE' reads it.",
+        };
 
-        var add = new Command("add", "Add a user with a new random key, printed once.") { name, home, quota, allow };
-        add.SetAction(parse => Run(parse, () =>
+        var add = new Command("add", "Add a user with a new random key, printed once.\n\nExamples:\n  ferry user add alice\n  ferry user add alice --allow read,write,exec --key-file alice.key\n  ferry user add bob --home shared --quota 1000000000")
+        {
+            name, home, quota, allow, keyFile,
+        };
+        add.SetAction(parse => Run(parse, json, () =>
         {
             var path = PathOf(parse);
             var users = UsersFile.Load(path).ToList();
@@ -43,24 +54,37 @@ internal static class UserCommand
                 Permissions = parse.GetValue(allow) is { } a ? UserAccount.ParsePermissions(a) : Permissions.Read | Permissions.Write,
             };
             users.Add(account);
+            var writtenKey = WriteKeyFile(parse.GetValue(keyFile), account); // first: a key file without its user is harmless, the reverse is a lost key
             UsersFile.Save(path, users);
+            if (CommonOptions.JsonOutput(parse, json) is { } lines)
+            {
+                lines.Write(Describe("user_added", account, path) with { Key = Convert.ToBase64String(account.Key) });
+                return;
+            }
             var output = parse.InvocationConfiguration.Output;
             output.WriteLine($"Added user '{account.Name}' (allow: {UserAccount.FormatPermissions(account.Permissions)}) to {path}.");
-            PrintKey(output, account);
+            PrintKey(output, account, writtenKey);
         }));
 
-        var list = new Command("list", "List the users (keys are not shown).");
-        list.SetAction(parse => Run(parse, () =>
+        var list = new Command("list", "List the users (keys are not shown).\n\nExamples:\n  ferry user list\n  ferry user list --json --state-dir /var/lib/ferry");
+        list.SetAction(parse => Run(parse, json, () =>
         {
             var output = parse.InvocationConfiguration.Output;
-            var users = UsersFile.Load(PathOf(parse));
+            var path = PathOf(parse);
+            var users = UsersFile.Load(path);
+            if (CommonOptions.JsonOutput(parse, json) is { } lines)
+            {
+                foreach (var u in users)
+                    lines.Write(Describe("user", u, path));
+                return;
+            }
             output.WriteLine($"{"NAME",-20} {"ALLOW",-16} {"QUOTA",-16} HOME");
             foreach (var u in users)
                 output.WriteLine($"{u.Name,-20} {UserAccount.FormatPermissions(u.Permissions),-16} {(u.QuotaBytes?.ToString(CultureInfo.InvariantCulture) ?? "none"),-16} {u.Home ?? "(root)/" + u.Name}");
         }));
 
-        var remove = new Command("remove", "Remove a user (their files stay).") { name };
-        remove.SetAction(parse => Run(parse, () =>
+        var remove = new Command("remove", "Remove a user (their files stay).\n\nExample:\n  ferry user remove alice") { name };
+        remove.SetAction(parse => Run(parse, json, () =>
         {
             var path = PathOf(parse);
             var users = UsersFile.Load(path).ToList();
@@ -68,12 +92,18 @@ internal static class UserCommand
             if (users.RemoveAll(u => u.Name == userName) == 0)
                 throw new ArgumentException($"There is no user '{userName}'.");
             UsersFile.Save(path, users);
-            parse.InvocationConfiguration.Output.WriteLine($"Removed user '{userName}'. Their files are kept.");
+            if (CommonOptions.JsonOutput(parse, json) is { } lines)
+                lines.Write(new CommandEvent { Event = "user_removed", Name = userName, Path = path });
+            else
+                parse.InvocationConfiguration.Output.WriteLine($"Removed user '{userName}'. Their files are kept.");
         }));
 
         var newKey = new Option<bool>("--new-key") { Description = "Replace the key with a new one (printed once)." };
-        var set = new Command("set", "Change a user's home, quota, permissions or key.") { name, home, quota, allow, newKey };
-        set.SetAction(parse => Run(parse, () =>
+        var set = new Command("set", "Change a user's home, quota, permissions or key.\n\nExamples:\n  ferry user set alice --allow read,write,exec\n  ferry user set alice --quota none\n  ferry user set alice --new-key --key-file alice.key")
+        {
+            name, home, quota, allow, newKey, keyFile,
+        };
+        set.SetAction(parse => Run(parse, json, () =>
         {
             var path = PathOf(parse);
             var users = UsersFile.Load(path).ToList();
@@ -86,12 +116,21 @@ internal static class UserCommand
             if (parse.GetValue(quota) is { } q) account = account with { QuotaBytes = ParseQuota(q) };
             if (parse.GetValue(allow) is { } a) account = account with { Permissions = UserAccount.ParsePermissions(a) };
             if (parse.GetValue(newKey)) account = account with { Key = Handshake.NewKey() };
+            if (parse.GetValue(keyFile) is not null && !parse.GetValue(newKey))
+                throw new ArgumentException("--key-file writes a new key: add --new-key.");
             users[index] = account;
+            var writtenKey = parse.GetValue(newKey) ? WriteKeyFile(parse.GetValue(keyFile), account) : null;
             UsersFile.Save(path, users);
+            if (CommonOptions.JsonOutput(parse, json) is { } lines)
+            {
+                var updated = Describe("user_updated", account, path);
+                lines.Write(parse.GetValue(newKey) ? updated with { Key = Convert.ToBase64String(account.Key) } : updated);
+                return;
+            }
             var output = parse.InvocationConfiguration.Output;
             output.WriteLine($"Updated user '{account.Name}' (allow: {UserAccount.FormatPermissions(account.Permissions)}, quota: {account.QuotaBytes?.ToString(CultureInfo.InvariantCulture) ?? "none"}). A running server picks this up within seconds (or at once on SIGHUP).");
             if (parse.GetValue(newKey))
-                PrintKey(output, account);
+                PrintKey(output, account, writtenKey);
         }));
 
         command.Subcommands.Add(add);
@@ -101,19 +140,48 @@ internal static class UserCommand
         return command;
     }
 
-    private static void PrintKey(TextWriter output, UserAccount account)
+    private static void PrintKey(TextWriter output, UserAccount account, string? keyFile)
     {
         output.WriteLine("Key (shown only now; give it to the user over a safe channel):");
         output.WriteLine($"  {Convert.ToBase64String(account.Key)}");
-        output.WriteLine($"On the client: ferry login --server HOST:PORT --user {account.Name}   (and paste the key)");
+        if (keyFile is null)
+            output.WriteLine($"On the client: ferry login --server HOST:PORT --user {account.Name}   (and paste the key)");
+        else
+            output.WriteLine($"It is also in {keyFile}. On the client: ferry login --server HOST:PORT --user {account.Name} < {keyFile}");
     }
+
+    /// <summary>Writes the key to <paramref name="path"/> (owner-only, replacing an older key file); returns the path, or null when none was asked for.</summary>
+    private static string? WriteKeyFile(string? path, UserAccount account)
+    {
+        if (path is null)
+            return null;
+        var options = new FileStreamOptions { Mode = FileMode.Create, Access = FileAccess.Write, Share = FileShare.None };
+        if (!OperatingSystem.IsWindows())
+            options.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
+        using (var writer = new StreamWriter(path, System.Text.Encoding.ASCII, options))
+            writer.WriteLine(Convert.ToBase64String(account.Key));
+        if (!OperatingSystem.IsWindows())
+            File.SetUnixFileMode(path, UnixFileMode.UserRead | UnixFileMode.UserWrite); // an existing file keeps its mode on open
+        return path;
+    }
+
+    /// <summary>A user as --json shows it; the key only where the text output prints it too.</summary>
+    private static CommandEvent Describe(string eventName, UserAccount account, string usersFile) => new()
+    {
+        Event = eventName,
+        Name = account.Name,
+        Allow = UserAccount.FormatPermissions(account.Permissions),
+        Quota = account.QuotaBytes,
+        Home = account.Home,
+        Path = usersFile,
+    };
 
     private static long? ParseQuota(string? text) =>
         text is null or "none" ? null
         : long.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var bytes) ? bytes
         : throw new ArgumentException($"--quota '{text}' is not a number of bytes (or 'none').");
 
-    private static int Run(ParseResult parse, Action action)
+    private static int Run(ParseResult parse, Option<bool> json, Action action)
     {
         try
         {
@@ -122,8 +190,10 @@ internal static class UserCommand
         }
         catch (Exception ex) when (ex is ArgumentException or FormatException or InvalidDataException or IOException or UnauthorizedAccessException)
         {
+            var exitCode = ex is IOException or UnauthorizedAccessException ? ExitCodes.LocalIo : ExitCodes.Usage;
             parse.InvocationConfiguration.Error.WriteLine($"ferry user: {ex.Message}");
-            return ex is IOException or UnauthorizedAccessException ? ExitCodes.LocalIo : ExitCodes.Usage;
+            CommonOptions.JsonOutput(parse, json)?.WriteError(ExitCodes.ErrorCode(exitCode), exitCode, ex.Message);
+            return exitCode;
         }
     }
 }

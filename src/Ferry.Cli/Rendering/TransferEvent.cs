@@ -24,7 +24,3 @@ internal sealed record TransferEvent
     [JsonPropertyName("code")] public string? Code { get; init; }
     [JsonPropertyName("message")] public string? Message { get; init; }
 }
-
-[JsonSourceGenerationOptions(DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull)]
-[JsonSerializable(typeof(TransferEvent))]
-internal sealed partial class CliJsonContext : JsonSerializerContext;

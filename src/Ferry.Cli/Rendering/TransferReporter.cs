@@ -166,18 +166,12 @@ internal abstract class TransferReporter : TransferObserver
         protected override void Failed(FileTransfer file, Exception error)
         {
             _files.TryRemove(file, out _);
-            var code = error switch
-            {
-                FerryRemoteException remote => remote.WireCode,
-                FerryException ferry => ferry.Code.ToWire(),
-                _ => FerryErrorCode.IoError.ToWire(),
-            };
-            Emit(new TransferEvent { Event = "error", Path = file.RemotePath, Local = file.LocalPath, Code = code, Message = error.Message });
+            Emit(new TransferEvent { Event = "error", Path = file.RemotePath, Local = file.LocalPath, Code = ExitCodes.ErrorCode(error), Message = error.Message });
         }
 
         private void Emit(TransferEvent e)
         {
-            var line = JsonSerializer.Serialize(e, CliJsonContext.Default.TransferEvent);
+            var line = JsonSerializer.Serialize(e, CliJsonContext.Output.TransferEvent);
             lock (_lock)
                 output.WriteLine(line);
         }
