@@ -57,7 +57,9 @@ for t in "${targets[@]}"; do
         mv "$out/$t" "$out/$t.$(date -u +%Y%m%dT%H%M%SZ)"
     fi
     echo "fuzzing $t for $seconds s: $out/$t (log $out/$t.log)"
-    nice -n 19 afl-fuzz -i "$here/corpus/$t" -o "$out/$t" -x "$(dictionary "$t")" -t 2000 -V "$seconds" \
+    # The target is killed, not stopped, at the end: its temporary files (the path jail) go where this script removes them.
+    mkdir -p "$out/$t.tmp"
+    TMPDIR=$out/$t.tmp nice -n 19 afl-fuzz -i "$here/corpus/$t" -o "$out/$t" -x "$(dictionary "$t")" -t 2000 -V "$seconds" \
         -- dotnet "$build/Ferry.Fuzz.dll" "$t" >"$out/$t.log" 2>&1 &
     pids+=($!)
 done
@@ -65,6 +67,9 @@ done
 status=0
 for pid in "${pids[@]}"; do
     wait "$pid" || status=$?
+done
+for t in "${targets[@]}"; do
+    rm -rf "$out/$t.tmp"
 done
 
 for t in "${targets[@]}"; do
