@@ -36,6 +36,8 @@ public class RootJailTests : IAsyncLifetime
         { "/tmp/escape.txt", "path_invalid" },
         { "C:/Windows/escape.txt", "path_invalid" },
         { "C:escape.txt", "path_invalid" },
+        { "./C:escape.txt", "path_invalid" },
+        { "a/../C:/escape.txt", "path_invalid" },
         { "..\\escape.txt", "path_invalid" },
         { "a\\b.txt", "path_invalid" },
         { "nul\0byte.txt", "path_invalid" },

@@ -208,6 +208,8 @@ public class SecurityTests : IDisposable
     [InlineData("""{"cmd":"auth","user":"alice","challenge":"AAAA","proof":"AAAA"}""")]
     [InlineData("""{"cmd":"auth","user":"alice"}""")]
     [InlineData("""{"cmd":"auth","user":5,"challenge":[],"proof":null}""")]
+    [InlineData("""{"cmd":"auth","user":"alice","challenge":null,"proof":null}""")]
+    [InlineData("""{"cmd":"auth","user":"alice","challenge":"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=","proof":null}""")]
     [InlineData("""{"cmd":"auth","user":"../../etc","challenge":"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=","proof":"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="}""")]
     public async Task Malformed_handshake_answers_fail_like_a_wrong_key(string frame)
     {

@@ -39,7 +39,7 @@ public static class RemotePath
         }
         if (path.StartsWith('/'))
             throw Invalid($"'{path}' is absolute; remote paths are relative to your root (write '{path.TrimStart('/')}').");
-        if (path.Length >= 2 && char.IsAsciiLetter(path[0]) && path[1] == ':')
+        if (StartsWithDriveLetter(path))
             throw Invalid($"'{path}' starts with a drive letter; remote paths are relative to your root.");
 
         var segments = new List<string>();
@@ -58,6 +58,10 @@ public static class RemotePath
                 throw Invalid($"A name in '{Shorten(path)}' is longer than {MaxNameBytes} bytes.");
             segments.Add(segment);
         }
+        // "./C:x" or "a/../C:x" normalizes to a drive-letter path too: refuse it as well, so that what this returns is
+        // itself accepted (normalizing is idempotent).
+        if (segments.Count > 0 && StartsWithDriveLetter(segments[0]))
+            throw Invalid($"'{path}' leads to a name that starts with a drive letter; remote paths are relative to your root.");
         return string.Join('/', segments);
     }
 
@@ -72,6 +76,8 @@ public static class RemotePath
     /// <summary>Joins normalized segments.</summary>
     public static string Combine(string left, string right) =>
         left.Length == 0 ? right : right.Length == 0 ? left : $"{left}/{right}";
+
+    private static bool StartsWithDriveLetter(string s) => s.Length >= 2 && char.IsAsciiLetter(s[0]) && s[1] == ':';
 
     private static bool IsWellFormed(string s)
     {

@@ -100,7 +100,7 @@ internal sealed class AuthHandler(UserDirectory users, AuthThrottle throttle, Au
     {
         account = null;
         transcript = null;
-        if (!UserAccount.IsValidName(answer.User) || answer.Challenge.Length != Handshake.ChallengeBytes || answer.Proof.Length != Handshake.ProofBytes)
+        if (!IsWellFormed(answer))
             return "malformed";
         if (answer.Challenge.AsSpan().SequenceEqual(serverChallenge))
             return "reflected challenge";
@@ -117,6 +117,15 @@ internal sealed class AuthHandler(UserDirectory users, AuthThrottle throttle, Au
         transcript = candidate;
         return "ok";
     }
+
+    /// <summary>
+    /// A valid user name and a challenge and proof of the right length. The JSON may carry <c>null</c> for any of them:
+    /// <c>required</c> only means present, so nothing here may assume a field is set.
+    /// </summary>
+    internal static bool IsWellFormed(AuthMessage answer) =>
+        UserAccount.IsValidName(answer.User)
+        && answer.Challenge is { Length: Handshake.ChallengeBytes }
+        && answer.Proof is { Length: Handshake.ProofBytes };
 
     private static string? SafeName(string? name) =>
         name is null ? null : name.Length <= 64 && UserAccount.IsValidName(name) ? name : "(invalid name)";
