@@ -64,3 +64,14 @@ put_get_roundtrip() {
 project_version() {
   sed -n 's:.*<Version>\(.*\)</Version>.*:\1:p' Directory.Build.props | head -n 1
 }
+
+# The native (AOT) publish links with clang against zlib: install them when missing.
+need_native_toolchain() {
+  local missing=()
+  command -v clang >/dev/null 2>&1 || missing+=(clang)
+  [ -e /usr/include/zlib.h ] || missing+=(zlib1g-dev)
+  if [ ${#missing[@]} -gt 0 ]; then
+    echo "+ apt-get install ${missing[*]}"
+    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}") >/dev/null
+  fi
+}
