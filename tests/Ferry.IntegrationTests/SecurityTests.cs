@@ -65,6 +65,23 @@ public class SecurityTests : IDisposable
         KnownServers = Known,
     };
 
+    [Fact]
+    public async Task Servers_started_at_once_on_one_state_folder_share_one_certificate()
+    {
+        using var state = new TempDirectory("ferry-state");
+        // Eight at once on an empty folder: each either makes the certificate or adopts the one that won the race;
+        // none fails, and no temporary file is left behind.
+        using var start = new Barrier(8);
+        var fingerprints = await Task.WhenAll(Enumerable.Range(0, 8).Select(_ => Task.Run(() =>
+        {
+            start.SignalAndWait(TestTimeouts.Default);
+            using var certificate = ServerCertificate.LoadOrCreate(state.Path);
+            return ServerCertificate.Fingerprint(certificate);
+        })));
+        Assert.Single(fingerprints.Distinct());
+        Assert.Equal([ServerCertificate.FileName], Directory.GetFiles(state.Path).Select(Path.GetFileName));
+    }
+
     [Theory]
     [InlineData(true)]
     [InlineData(false)]

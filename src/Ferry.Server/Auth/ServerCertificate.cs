@@ -38,16 +38,7 @@ public static class ServerCertificate
     {
         var path = Path.Combine(stateDirectory, FileName);
         if (File.Exists(path))
-        {
-            try
-            {
-                return X509CertificateLoader.LoadPkcs12FromFile(path, password: null);
-            }
-            catch (CryptographicException ex)
-            {
-                throw new InvalidDataException($"The TLS certificate {path} cannot be read ({ex.Message}). Delete it to have a new one made (clients will see a changed fingerprint).", ex);
-            }
-        }
+            return Load(path);
 
         Directory.CreateDirectory(stateDirectory);
         using var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
@@ -64,12 +55,39 @@ public static class ServerCertificate
         using var created = request.CreateSelfSigned(DateTimeOffset.UtcNow.AddDays(-1), DateTimeOffset.UtcNow.AddYears(20));
         var pfx = created.Export(X509ContentType.Pkcs12);
 
-        var options = new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write };
+        // Written aside and moved into place without replacing: a crash never leaves half a certificate, and of two
+        // servers started at once on one state folder, the second adopts the first one's certificate.
+        var temporary = $"{path}.{Guid.NewGuid():N}.tmp";
+        var options = new FileStreamOptions { Mode = FileMode.Create, Access = FileAccess.Write };
         if (!OperatingSystem.IsWindows())
             options.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
-        using (var stream = new FileStream(path, options))
+        using (var stream = new FileStream(temporary, options))
+        {
             stream.Write(pfx);
+            stream.Flush(flushToDisk: true);
+        }
+        try
+        {
+            File.Move(temporary, path, overwrite: false);
+        }
+        catch (IOException) when (File.Exists(path))
+        {
+            File.Delete(temporary);
+            return Load(path);
+        }
         return X509CertificateLoader.LoadPkcs12(pfx, password: null);
+    }
+
+    private static X509Certificate2 Load(string path)
+    {
+        try
+        {
+            return X509CertificateLoader.LoadPkcs12FromFile(path, password: null);
+        }
+        catch (CryptographicException ex)
+        {
+            throw new InvalidDataException($"The TLS certificate {path} cannot be read ({ex.Message}). Delete it to have a new one made (clients will see a changed fingerprint).", ex);
+        }
     }
 
     /// <summary>The fingerprint users compare: SHA-256 of the certificate, as "SHA256:" and base64 without padding (like ssh).</summary>
