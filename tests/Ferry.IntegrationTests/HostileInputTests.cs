@@ -318,17 +318,7 @@ internal static class HostileCases
     {
         await using var raw = await HelloAsync(c.Server);
         await File.WriteAllTextAsync(Path.Combine(c.Server.Root, "x"), "x");
-        foreach (var request in new object[]
-        {
-            new { cmd = "put", id = 1, path, size = 3 },
-            new { cmd = "get", id = 1, path },
-            new { cmd = "ls", path },
-            new { cmd = "stat", path },
-            new { cmd = "mkdir", path, parents = true },
-            new { cmd = "rm", path, recursive = true },
-            new { cmd = "mv", from = "x", to = path },
-            new { cmd = "hashes", path, chunk_size = 4096, length = 10 },
-        })
+        foreach (var request in RootJailTests.RequestsNaming(path))
         {
             await raw.SendAsync(Json(request));
             Assert.Equal((code, false), await raw.ReadErrorAsync());

@@ -49,22 +49,25 @@ public class RootJailTests : IAsyncLifetime
         { ".ferry-part.0123", "path_invalid" },
     };
 
+    /// <summary>Every request that names a path, naming <paramref name="path"/> (mv both ways; "x" is the other side).</summary>
+    internal static object[] RequestsNaming(string path) =>
+    [
+        new { cmd = "put", id = 1, path, size = 3 },
+        new { cmd = "get", id = 1, path },
+        new { cmd = "ls", path },
+        new { cmd = "stat", path },
+        new { cmd = "mkdir", path, parents = true },
+        new { cmd = "rm", path, recursive = true },
+        new { cmd = "mv", from = path, to = "x" },
+        new { cmd = "mv", from = "x", to = path },
+        new { cmd = "hashes", path, chunk_size = 4096, length = 10 },
+    ];
+
     [Theory]
     [MemberData(nameof(BadPaths))]
     public async Task Every_command_refuses_a_bad_path_and_the_connection_stays_usable(string path, string code)
     {
-        var requests = new object[]
-        {
-            new { cmd = "put", id = 1, path, size = 3 },
-            new { cmd = "get", id = 1, path },
-            new { cmd = "ls", path },
-            new { cmd = "stat", path },
-            new { cmd = "mkdir", path, parents = true },
-            new { cmd = "rm", path, recursive = true },
-            new { cmd = "mv", from = path, to = "x" },
-            new { cmd = "mv", from = "x", to = path },
-            new { cmd = "hashes", path, chunk_size = 4096, length = 10 },
-        };
+        var requests = RequestsNaming(path);
         await File.WriteAllTextAsync(Path.Combine(_server.Root, "x"), "x");
         foreach (var request in requests)
         {
