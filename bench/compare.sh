@@ -265,23 +265,7 @@ fi
 # tmpfs work folder. Peak: source + one uploaded copy + one download (3 x size), the concurrent uploads
 # (clients x 1 MiB), trees; asked for 4 x size + clients MiB + 512 MiB.
 need=$((4 * size + (clients << 20) + 4 * tree_bytes + (512 << 20)))
-avail_kib="$(awk '/^MemAvailable:/ {print $2}' /proc/meminfo)"
-((avail_kib * 1024 > need + (2 << 30))) || die "not enough free memory for the files on tmpfs ($((avail_kib >> 10)) MiB available, $((need >> 20)) MiB needed + 2 GiB)"
-shm_free=0
-if [[ -d /dev/shm ]] && [[ "$(stat -f -c %T /dev/shm 2>/dev/null)" == tmpfs ]]; then
-    shm_free=$(($(df -P -k /dev/shm | awk 'NR == 2 {print $4}') * 1024))
-fi
-if [[ "$tmpfs_mode" == shm ]] || { [[ "$tmpfs_mode" == auto ]] && ((shm_free >= need)); }; then
-    ((shm_free >= need)) || die "/dev/shm has $((shm_free >> 20)) MiB free, $((need >> 20)) MiB needed"
-    work="$(mktemp -d /dev/shm/ferry-compare.XXXXXX)"
-    tmpfs_desc="private folder in /dev/shm (tmpfs)"
-else
-    work="$(mktemp -d /tmp/ferry-compare.XXXXXX)"
-    mount -t tmpfs -o "size=$need,mode=0700" ferry-compare "$work" || die "could not mount a tmpfs on $work"
-    mounted=1
-    tmpfs_desc="private tmpfs mounted on $work ($((need >> 20)) MiB)"
-fi
-chmod 700 "$work"
+make_work_folder ferry-compare "$need" $((2 << 30))
 mkdir -p "$work/client" "$work/socat" "$work/dl" "$work/ssh/in" "$work/rsync/root/in"
 for s in open tls exec load idle; do mkdir -p "$work/$s/root" "$work/$s/state"; done
 export FERRY_CONFIG_DIR="$work/client"

@@ -61,3 +61,27 @@ wait_listening() { # wait_listening PORT PID: up to 30 s for PORT to listen, whi
     done
     return 1
 }
+
+# make_work_folder NAME NEED HEADROOM: a private folder for the run's files on tmpfs, in /dev/shm when it has NEED bytes
+# free (or when --tmpfs shm asks for it), else a tmpfs of NEED bytes mounted under /tmp (root only). Refuses when
+# free memory is below NEED + HEADROOM. Sets work, mounted and tmpfs_desc; reads tmpfs_mode (auto|shm|mount).
+make_work_folder() {
+    local name="$1" need="$2" headroom="$3" avail_kib shm_free=0
+    avail_kib="$(awk '/^MemAvailable:/ {print $2}' /proc/meminfo)"
+    ((avail_kib * 1024 > need + headroom)) || die "not enough free memory for the files on tmpfs ($((avail_kib >> 10)) MiB available, $((need >> 20)) MiB needed + $((headroom >> 20)) MiB)"
+    if [[ -d /dev/shm ]] && [[ "$(stat -f -c %T /dev/shm 2>/dev/null)" == tmpfs ]]; then
+        shm_free=$(($(df -P -k /dev/shm | awk 'NR == 2 {print $4}') * 1024))
+    fi
+    if [[ "$tmpfs_mode" == shm ]] || { [[ "$tmpfs_mode" == auto ]] && ((shm_free >= need)); }; then
+        ((shm_free >= need)) || die "/dev/shm has $((shm_free >> 20)) MiB free, $((need >> 20)) MiB needed"
+        work="$(mktemp -d "/dev/shm/$name.XXXXXX")"
+        tmpfs_desc="private folder in /dev/shm (tmpfs)"
+    else
+        ((EUID == 0)) || die "/dev/shm is too small and mounting a tmpfs needs root"
+        work="$(mktemp -d "/tmp/$name.XXXXXX")"
+        mount -t tmpfs -o "size=$need,mode=0700" "$name" "$work" || die "could not mount a tmpfs on $work"
+        mounted=1
+        tmpfs_desc="private tmpfs mounted on $work ($((need >> 20)) MiB)"
+    fi
+    chmod 700 "$work"
+}

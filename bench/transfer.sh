@@ -136,24 +136,7 @@ fi
 # tmpfs work folder: source file, socat's target, the servers' roots and state, client config, downloads.
 # Peak use: source + one server copy + one download = 3 x size; asked for 4 x size + 256 MiB.
 need=$((4 * size + (256 << 20)))
-avail_kib="$(awk '/^MemAvailable:/ {print $2}' /proc/meminfo)"
-((avail_kib * 1024 > need + (1 << 30))) || die "not enough free memory for $size_h files on tmpfs ($((avail_kib >> 10)) MiB available)"
-shm_free=0
-if [[ -d /dev/shm ]] && [[ "$(stat -f -c %T /dev/shm 2>/dev/null)" == tmpfs ]]; then
-    shm_free=$(($(df -P -k /dev/shm | awk 'NR == 2 {print $4}') * 1024))
-fi
-if [[ "$tmpfs_mode" == shm ]] || { [[ "$tmpfs_mode" == auto ]] && ((shm_free >= need)); }; then
-    ((shm_free >= need)) || die "/dev/shm has $((shm_free >> 20)) MiB free, $((need >> 20)) MiB needed"
-    work="$(mktemp -d /dev/shm/ferry-bench.XXXXXX)"
-    tmpfs_desc="private folder in /dev/shm (tmpfs)"
-else
-    ((EUID == 0)) || die "/dev/shm is too small and mounting a tmpfs needs root"
-    work="$(mktemp -d /tmp/ferry-bench.XXXXXX)"
-    mount -t tmpfs -o "size=$need,mode=0700" ferry-bench "$work" || die "could not mount a tmpfs on $work"
-    mounted=1
-    tmpfs_desc="private tmpfs mounted on $work ($((need >> 20)) MiB)"
-fi
-chmod 700 "$work"
+make_work_folder ferry-bench "$need" $((1 << 30))
 mkdir -p "$work/client" "$work/socat" "$work/open/root" "$work/tls/root" "$work/tls/state" \
     "$work/plain/root" "$work/plain/state"
 export FERRY_CONFIG_DIR="$work/client"
