@@ -56,7 +56,7 @@ internal sealed partial class ProcessGroup : IDisposable
     public void Signal(string name)
     {
         var signal = name switch { "INT" => SigInt, "TERM" => SigTerm, _ => SigKill };
-        if (OperatingSystem.IsLinux() && !HasExited)
+        if (OperatingSystem.IsLinux())
             _ = kill(-Id, signal);
         if (signal == SigKill)
             KillTree();
