@@ -39,6 +39,7 @@ public static class ExitCodes
         >= FerryErrorCode.HeaderLengthInvalid and <= FerryErrorCode.UnexpectedFrame => Protocol,
         FerryErrorCode.VersionUnsupported or FerryErrorCode.HelloRequired => Protocol,
         FerryErrorCode.ServerBusy or FerryErrorCode.ServerShuttingDown or FerryErrorCode.TooManyConnections or FerryErrorCode.ExecLimitReached => Busy,
+        FerryErrorCode.TooManyUploads => Busy,
         FerryErrorCode.AuthenticationFailed or FerryErrorCode.AuthenticationRequired or FerryErrorCode.AuthenticationThrottled
             or FerryErrorCode.ServerNotAuthenticated or FerryErrorCode.CertificateMismatch => Authentication,
         FerryErrorCode.FrameMacInvalid => Protocol,
@@ -47,6 +48,7 @@ public static class ExitCodes
         FerryErrorCode.ChecksumMismatch => Integrity,
         FerryErrorCode.QuotaExceeded or FerryErrorCode.DiskFull => NoSpace,
         FerryErrorCode.PathInvalid or FerryErrorCode.PathEscapesRoot or FerryErrorCode.PermissionDenied or FerryErrorCode.ExecDisabled => PathRefused,
+        FerryErrorCode.PathTooLong => PathRefused,
         _ => RemoteError,
     };
 

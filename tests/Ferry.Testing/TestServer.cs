@@ -29,6 +29,9 @@ public sealed class TestServer : IAsyncDisposable
     public FerryServerOptions Options { get; }
     public InMemoryLoggerProvider Logs { get; }
     public string Root => Options.Root;
+
+    /// <summary>The server's services, for tests that look at (or drive) its parts directly.</summary>
+    public IServiceProvider Services => _services;
     public IPEndPoint EndPoint => Server.EndPoints[0];
     public ServerAddress Address => new(EndPoint.Address.ToString(), EndPoint.Port);
 

@@ -96,6 +96,10 @@ public enum FerryErrorCode
     TransferInProgress = 314,
     /// <summary>The put_data or put_end names an upload id that is not open on this connection.</summary>
     UnknownTransfer = 315,
+    /// <summary>The user, or the whole server, already has the maximum number of uploads open; end some and try again.</summary>
+    TooManyUploads = 316,
+    /// <summary>The path has more levels, or more bytes once placed under the user's root, than the server accepts.</summary>
+    PathTooLong = 317,
 
     // Remote execution (docs/protocol.md §6).
     /// <summary>The server does not run commands (start it with --allow-exec).</summary>

@@ -1,4 +1,3 @@
-using System.Collections.Concurrent;
 using Ferry.Server.Hosting;
 using Ferry.Server.Storage;
 
@@ -6,17 +5,26 @@ namespace Ferry.Server.Auth;
 
 /// <summary>
 /// The users the server knows, loaded from the users file at start (and again on <see cref="Reload"/>), and each
-/// user's file store, shared by all of that user's connections so that quotas and upload locks hold across them.
+/// user's file store, shared by all of that user's connections so that quotas and upload locks hold across them. A
+/// user keeps one store (and so one quota tracker) for as long as the home stays the same: a changed quota is set on it.
 /// </summary>
 public sealed class UserDirectory
 {
     private readonly FerryServerOptions _options;
-    private readonly ConcurrentDictionary<string, LocalFileStore> _stores = new(StringComparer.Ordinal);
+    private readonly UploadRegistry _uploads;
+    private readonly Dictionary<string, LocalFileStore> _stores = new(StringComparer.Ordinal);
     private volatile IReadOnlyDictionary<string, UserAccount> _users;
 
     public UserDirectory(FerryServerOptions options)
+        : this(options, new UploadRegistry(options.MaxOpenUploads, options.MaxOpenUploadsPerUser))
+    {
+    }
+
+    /// <param name="uploads">The server's registry of part files, shared with every other store.</param>
+    internal UserDirectory(FerryServerOptions options, UploadRegistry uploads)
     {
         _options = options;
+        _uploads = uploads;
         _users = LoadUsers();
     }
 
@@ -26,7 +34,19 @@ public sealed class UserDirectory
     public UsersFileStamp Loaded { get; private set; } = UsersFileStamp.Missing;
 
     /// <summary>Re-reads the users file; on a malformed file the old list stays and the error is thrown.</summary>
-    public void Reload() => _users = LoadUsers();
+    public void Reload()
+    {
+        _users = LoadUsers();
+        // Quotas change for the sessions already logged in too, on the same trackers.
+        lock (_stores)
+        {
+            foreach (var (name, store) in _stores)
+            {
+                if (_users.TryGetValue(name, out var user) && user.HomePath(_options.Root) == store.ConfiguredRoot)
+                    store.UpdateQuota(user.QuotaBytes);
+            }
+        }
+    }
 
     public bool TryGet(string name, out UserAccount account)
     {
@@ -43,11 +63,30 @@ public sealed class UserDirectory
     public IFileStore StoreFor(UserAccount user)
     {
         var home = user.HomePath(_options.Root);
-        return _stores.AddOrUpdate(user.Name,
-            _ => new LocalFileStore(home, user.QuotaBytes),
-            (_, existing) => existing.RootPath == Path.GetFullPath(home).TrimEnd('/') && existing.Quota.LimitBytes == user.QuotaBytes
-                ? existing
-                : new LocalFileStore(home, user.QuotaBytes));
+        lock (_stores)
+        {
+            if (_stores.TryGetValue(user.Name, out var existing) && existing.ConfiguredRoot == home)
+            {
+                existing.UpdateQuota(user.QuotaBytes);
+                return existing;
+            }
+            // A new home is other files: its own store and tracker. Sessions on the old home finish on the old store.
+            var store = new LocalFileStore(home, user.QuotaBytes, _uploads);
+            _stores[user.Name] = store;
+            return store;
+        }
+    }
+
+    /// <summary>Every folder that may hold users' partial uploads: the homes in the users file and those of stores in use.</summary>
+    internal IReadOnlyList<string> HomeFolders()
+    {
+        var homes = _users.Values.Select(u => u.HomePath(_options.Root)).ToHashSet(StringComparer.Ordinal);
+        lock (_stores)
+        {
+            foreach (var store in _stores.Values)
+                homes.Add(store.RootPath);
+        }
+        return homes.ToList();
     }
 
     private Dictionary<string, UserAccount> LoadUsers()

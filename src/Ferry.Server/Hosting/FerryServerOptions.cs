@@ -36,6 +36,18 @@ public sealed record FerryServerOptions
     /// <summary>How long an unfinished upload is kept for resume before it is deleted. Default 24 h.</summary>
     public TimeSpan PartialUploadTtl { get; init; } = TimeSpan.FromHours(24);
 
+    /// <summary>
+    /// Uploads open at once across the server; each holds a file descriptor, and the next put gets <c>too_many_uploads</c>.
+    /// Default: a quarter of the process's open-file limit (RLIMIT_NOFILE) at start, from 64 to 65536.
+    /// </summary>
+    public int MaxOpenUploads { get; init; } = Storage.OpenFileLimit.DefaultMaxOpenUploads;
+
+    /// <summary>
+    /// Uploads one user may have open at once over all of that user's connections (the whole server without login);
+    /// the next put gets <c>too_many_uploads</c>. Default: an eighth of the default <see cref="MaxOpenUploads"/>, from 16 to 1024.
+    /// </summary>
+    public int MaxOpenUploadsPerUser { get; init; } = Storage.OpenFileLimit.DefaultMaxOpenUploadsPerUser;
+
     /// <summary>Run commands for users with the exec permission. Default false.</summary>
     public bool AllowExec { get; init; }
 
@@ -152,6 +164,10 @@ public sealed record FerryServerOptions
         if (QuotaBytes is < 0)
             throw new ArgumentOutOfRangeException(nameof(QuotaBytes), QuotaBytes, "QuotaBytes must not be negative.");
         RequirePositive(PartialUploadTtl, nameof(PartialUploadTtl));
+        if (MaxOpenUploads < 1)
+            throw new ArgumentOutOfRangeException(nameof(MaxOpenUploads), MaxOpenUploads, "MaxOpenUploads must be at least 1.");
+        if (MaxOpenUploadsPerUser < 1)
+            throw new ArgumentOutOfRangeException(nameof(MaxOpenUploadsPerUser), MaxOpenUploadsPerUser, "MaxOpenUploadsPerUser must be at least 1.");
         if (UsersFileCheckInterval < TimeSpan.Zero)
             throw new ArgumentOutOfRangeException(nameof(UsersFileCheckInterval), UsersFileCheckInterval, "UsersFileCheckInterval must not be negative.");
         Frames.Validate();

@@ -1,3 +1,4 @@
+using Ferry.Server.Auth;
 using Ferry.Server.Storage;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
@@ -5,21 +6,29 @@ using Microsoft.Extensions.Options;
 
 namespace Ferry.Server.Hosting;
 
-/// <summary>Deletes partial uploads older than <see cref="FerryServerOptions.PartialUploadTtl"/>, at start and hourly.</summary>
-internal sealed partial class PartialUploadSweeper(IFileStore store, IOptions<FerryServerOptions> options, ILogger<PartialUploadSweeper> logger) : BackgroundService
+/// <summary>
+/// Deletes partial uploads older than <see cref="FerryServerOptions.PartialUploadTtl"/>, at start and hourly, under the
+/// root and in every user's home (also homes outside the root), but never the part file of an upload in progress in
+/// any store of the server.
+/// </summary>
+internal sealed partial class PartialUploadSweeper(
+    IFileStore store, UserDirectory users, UploadRegistry uploads, TimeProvider time, IOptions<FerryServerOptions> options,
+    ILogger<PartialUploadSweeper> logger) : BackgroundService
 {
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         var ttl = options.Value.PartialUploadTtl;
         var period = ttl < TimeSpan.FromHours(1) ? ttl : TimeSpan.FromHours(1);
-        using var timer = new PeriodicTimer(period < TimeSpan.FromSeconds(1) ? TimeSpan.FromSeconds(1) : period);
+        using var timer = new PeriodicTimer(period < TimeSpan.FromSeconds(1) ? TimeSpan.FromSeconds(1) : period, time);
         do
         {
             try
             {
-                var removed = await Task.Run(() => store.SweepPartialUploads(ttl), stoppingToken).ConfigureAwait(false);
-                if (removed > 0)
-                    Swept(logger, removed, ttl);
+                await Task.Run(() => SweepOnce(stoppingToken), stoppingToken).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+            {
+                return;
             }
             catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
             {
@@ -27,6 +36,36 @@ internal sealed partial class PartialUploadSweeper(IFileStore store, IOptions<Fe
             }
         }
         while (await WaitAsync(timer, stoppingToken).ConfigureAwait(false));
+    }
+
+    /// <summary>One pass over the root and every home; returns how many partial uploads were deleted.</summary>
+    internal int SweepOnce(CancellationToken cancellationToken)
+    {
+        var ttl = options.Value.PartialUploadTtl;
+        var cutoff = time.GetUtcNow() - ttl;
+        var removed = 0;
+        var folders = Folders();
+        foreach (var folder in folders)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            removed += LocalFileStore.SweepPartialUploads(folder, cutoff, uploads);
+        }
+        if (store is not LocalFileStore)
+            removed += store.SweepPartialUploads(ttl);
+        if (removed > 0)
+            Swept(logger, removed, ttl);
+        SweepDone(logger, removed, folders.Count);
+        return removed;
+    }
+
+    /// <summary>The root and the homes, without those inside another one of them (swept with it).</summary>
+    private List<string> Folders()
+    {
+        var all = users.HomeFolders().Select(h => Path.GetFullPath(h).TrimEnd('/')).ToList();
+        if (store is LocalFileStore local)
+            all.Add(local.RootPath);
+        all = all.Where(f => f.Length > 0).Distinct(StringComparer.Ordinal).ToList();
+        return all.Where(f => !all.Any(outer => outer != f && f.StartsWith(outer + "/", StringComparison.Ordinal))).ToList();
     }
 
     private static async Task<bool> WaitAsync(PeriodicTimer timer, CancellationToken stoppingToken)
@@ -46,4 +85,7 @@ internal sealed partial class PartialUploadSweeper(IFileStore store, IOptions<Fe
 
     [LoggerMessage(1101, LogLevel.Warning, "Sweeping partial uploads failed")]
     private static partial void SweepFailed(ILogger logger, Exception exception);
+
+    [LoggerMessage(1102, LogLevel.Debug, "Partial-upload sweep done: {Count} deleted in {Folders} folder(s)")]
+    private static partial void SweepDone(ILogger logger, int count, int folders);
 }

@@ -18,7 +18,8 @@ public static class ServiceCollectionExtensions
         services.TryAddSingleton(TimeProvider.System);
         services.AddMetrics();
         services.TryAddSingleton<Diagnostics.FerryMetrics>();
-        services.TryAddSingleton<UserDirectory>();
+        services.TryAddSingleton(_ => new UploadRegistry(options.MaxOpenUploads, options.MaxOpenUploadsPerUser));
+        services.TryAddSingleton(sp => new UserDirectory(options, sp.GetRequiredService<UploadRegistry>()));
         services.TryAddSingleton<UsersFileReloader>();
         services.AddHostedService(sp => sp.GetRequiredService<UsersFileReloader>());
         services.TryAddSingleton(sp => new AuthThrottle(options.MaxAuthFailures, options.AuthFailureWindow, sp.GetRequiredService<TimeProvider>()));
@@ -45,7 +46,7 @@ public static class ServiceCollectionExtensions
         services.AddSingleton<ICommandHandler, Exec.ExecHandler>();
         services.TryAddSingleton<Udp.UdpExecServer>();
         services.AddHostedService(sp => sp.GetRequiredService<Udp.UdpExecServer>());
-        services.TryAddSingleton<IFileStore>(_ => new LocalFileStore(options.Root, options.QuotaBytes));
+        services.TryAddSingleton<IFileStore>(sp => new LocalFileStore(options.Root, options.QuotaBytes, sp.GetRequiredService<UploadRegistry>()));
         services.AddHostedService<PartialUploadSweeper>();
         services.TryAddSingleton<FerryServer>();
         services.AddHostedService(sp => sp.GetRequiredService<FerryServer>());

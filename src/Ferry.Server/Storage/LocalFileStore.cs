@@ -1,4 +1,3 @@
-using System.Collections.Concurrent;
 using Ferry.Protocol.Errors;
 using Ferry.Protocol.Files;
 using Ferry.Protocol.Messages;
@@ -9,18 +8,69 @@ namespace Ferry.Server.Storage;
 public sealed class LocalFileStore : IFileStore
 {
     private readonly PathJail _jail;
-    private readonly ConcurrentDictionary<string, byte> _activeUploads = new(StringComparer.Ordinal);
-    private readonly ConcurrentDictionary<string, byte> _activeParts = new(StringComparer.Ordinal);
+    private readonly UploadRegistry _uploads;
+
+    /// <summary>
+    /// Held while a change that moves the quota is measured and made (commit, mv, rm), so that what is measured is what
+    /// is replaced or removed.
+    /// </summary>
+    private readonly object _namespaceGate = new();
+
+    /// <summary>Whether the usage on disk was measured (it is only needed, and only paid for, once there is a limit).</summary>
+    private bool _measured;
 
     public LocalFileStore(string root, long? quotaBytes = null)
+        : this(root, quotaBytes, new UploadRegistry(OpenFileLimit.DefaultMaxOpenUploads, OpenFileLimit.DefaultMaxOpenUploadsPerUser))
+    {
+    }
+
+    /// <param name="uploads">The server's registry of part files, shared by all its stores.</param>
+    internal LocalFileStore(string root, long? quotaBytes, UploadRegistry uploads)
     {
         _jail = new PathJail(root);
-        Quota = new QuotaTracker(quotaBytes, quotaBytes is null ? 0 : MeasureUsage(_jail.Root));
+        _uploads = uploads;
+        ConfiguredRoot = root;
+        Quota = new QuotaTracker(quotaBytes, 0);
+        if (quotaBytes is not null)
+            MeasureOnce();
     }
 
     public string Description => _jail.Root;
     public string RootPath => _jail.Root;
+
+    /// <summary>The root as it was given (before links were resolved), to recognise the same home again.</summary>
+    internal string ConfiguredRoot { get; }
+
+    /// <summary>The one tracker of this store for its whole life; a new limit is set on it (<see cref="UpdateQuota"/>).</summary>
     public QuotaTracker Quota { get; }
+
+    /// <summary>Uploads open in this store; changed only under the <see cref="UploadRegistry"/>'s lock.</summary>
+    internal int OpenUploads { get; set; }
+
+    internal PathJail Jail => _jail;
+
+    /// <summary>Applies a changed quota (the users file was reloaded), keeping every reservation and kept part counted.</summary>
+    internal void UpdateQuota(long? quotaBytes)
+    {
+        if (quotaBytes is not null)
+            MeasureOnce();
+        Quota.SetLimit(quotaBytes);
+    }
+
+    /// <summary>Measures the files under the root and counts the partial uploads lying there, the first time a limit applies.</summary>
+    private void MeasureOnce()
+    {
+        lock (_namespaceGate)
+        {
+            if (_measured)
+                return;
+            var (used, parts) = MeasureUsageAndParts(_jail.Root);
+            Quota.SetUsed(used);
+            foreach (var (part, bytes) in parts)
+                _uploads.Adopt(part, Quota, bytes);
+            _measured = true;
+        }
+    }
 
     public ValueTask<FileEntry?> StatAsync(string path, CancellationToken cancellationToken)
     {
@@ -74,12 +124,9 @@ public sealed class LocalFileStore : IFileStore
         }
         if (parents)
         {
-            // Resolve each level so that no link on the way leads out, then create what is missing.
-            var so = "";
-            foreach (var segment in path.Split('/'))
+            // Resolve each level so that no link on the way leads out, then create what is missing: one walk down.
+            foreach (var (so, level) in _jail.ResolveEachLevel(path))
             {
-                so = RemotePath.Combine(so, segment);
-                var level = _jail.Resolve(so);
                 if (File.Exists(level))
                     throw new FerryException(FerryErrorCode.NotADirectory, $"'{so}' is a file, not a directory.");
                 if (!Directory.Exists(level))
@@ -104,6 +151,7 @@ public sealed class LocalFileStore : IFileStore
             throw new FerryException(FerryErrorCode.PathInvalid, "The root cannot be removed.");
         // Resolve the parent, not the entry: removing a link removes the link, never what it points to.
         var full = _jail.ResolveEntry(path);
+        lock (_namespaceGate)
         Guard(() =>
         {
             var info = new FileInfo(full);
@@ -121,6 +169,8 @@ public sealed class LocalFileStore : IFileStore
             var size2 = recursive ? MeasureUsage(full) : 0;
             Directory.Delete(full, recursive);
             Quota.Freed(size2);
+            if (recursive)
+                _uploads.ForgetKeptUnder(full);
             return 0;
         });
         return ValueTask.CompletedTask;
@@ -133,6 +183,7 @@ public sealed class LocalFileStore : IFileStore
         var source = _jail.ResolveEntry(from);
         var target = _jail.ResolveEntry(to);
         var targetParent = Path.GetDirectoryName(target)!;
+        lock (_namespaceGate)
         Guard(() =>
         {
             var sourceIsDir = Directory.Exists(source) && new FileInfo(source).LinkTarget is null;
@@ -144,7 +195,7 @@ public sealed class LocalFileStore : IFileStore
                 throw new FerryException(FerryErrorCode.AlreadyExists, $"'{to}' is an existing directory.");
             if (sourceIsDir && (to + "/").StartsWith(from + "/", StringComparison.Ordinal))
                 throw new FerryException(FerryErrorCode.PathInvalid, $"'{from}' cannot be moved inside itself.");
-            var replaced = File.Exists(target) ? new FileInfo(target).Length : 0;
+            var replaced = CountedSize(target);
             if (File.Exists(target) && !force)
                 throw new FerryException(FerryErrorCode.AlreadyExists, $"'{to}' already exists; use --force to replace it.");
             if (sourceIsDir)
@@ -188,65 +239,145 @@ public sealed class LocalFileStore : IFileStore
             throw File.Exists(directory) ? NotADirectory(parentPath) : NotFound(parentPath);
         if (Directory.Exists(target))
             throw new FerryException(FerryErrorCode.IsADirectory, $"'{path}' is a directory.");
-        var replaced = File.Exists(target) ? new FileInfo(target).Length : 0;
+        // Counted now to refuse early; the commit measures again what it really replaces (mv may have moved it away).
+        var replaced = CountedSize(target);
         if (File.Exists(target) && !request.Force)
             throw new FerryException(FerryErrorCode.AlreadyExists, $"'{path}' already exists; use --force to replace it.");
-        if (!_activeUploads.TryAdd(target, 0))
-            throw new FerryException(FerryErrorCode.TransferInProgress, $"Another upload to '{path}' is in progress.");
+        var part = LocalUpload.PartPathFor(directory, Path.GetFileName(target));
+        BeginWithinQuota(part, path, request.Size, replaced);
         try
         {
-            Quota.Reserve(request.Size, replaced);
-            try
-            {
-                return ValueTask.FromResult<IUpload>(Guard(() => LocalUpload.Open(this, request, directory, target, replaced)));
-            }
-            catch
-            {
-                Quota.Release(request.Size);
-                throw;
-            }
+            return ValueTask.FromResult<IUpload>(Guard(() => LocalUpload.Open(this, request, directory, target, part)));
         }
         catch
         {
-            _activeUploads.TryRemove(target, out _);
+            UploadEnded(part, keepForResume: true);
+            Quota.Release(request.Size);
             throw;
         }
     }
 
-    internal void UploadEnded(string target, string part)
+    /// <summary>
+    /// Registers the upload and reserves its bytes. Over quota, partial uploads this store keeps for resume are deleted,
+    /// oldest first, as far as that makes room: an abandoned upload must not hold a user's space for a whole TTL.
+    /// </summary>
+    private void BeginWithinQuota(string part, string path, long size, long replaced)
     {
-        _activeUploads.TryRemove(target, out _);
-        _activeParts.TryRemove(part, out _);
+        try
+        {
+            _uploads.Begin(this, part, path, size, replaced);
+            return;
+        }
+        catch (FerryException ex) when (ex.Code == FerryErrorCode.QuotaExceeded && Quota.KeptBytes > 0)
+        {
+            var oldestFirst = _uploads.KeptBy(Quota)
+                .Where(kept => kept != part)
+                .OrderBy(kept => File.GetLastWriteTimeUtc(kept))
+                .ToList();
+            foreach (var kept in oldestFirst)
+            {
+                if (Quota.WouldFit(size, replaced))
+                    break;
+                TryDeleteIdlePart(kept, _ => true);
+            }
+        }
+        _uploads.Begin(this, part, path, size, replaced);
     }
 
-    internal void UploadStarted(string part) => _activeParts[part] = 0;
+    /// <summary>An upload ended; a part kept for resume goes on counting against the quota with the bytes it holds.</summary>
+    internal void UploadEnded(string part, bool keepForResume)
+    {
+        long? kept = null;
+        if (keepForResume)
+        {
+            var info = new FileInfo(part);
+            kept = info.Exists ? info.Length : null;
+        }
+        _uploads.End(this, part, kept);
+    }
+
+    /// <summary>
+    /// Moves a verified part file to its target, after checking the quota against what the target holds at this moment:
+    /// the size measured when the upload began may have been moved away since.
+    /// </summary>
+    internal void CommitPart(string part, string target, string path, long size, bool force)
+    {
+        lock (_namespaceGate)
+        {
+            var replaced = CountedSize(target);
+            try
+            {
+                Quota.CheckCommit(size, replaced);
+            }
+            catch (FerryException ex)
+            {
+                throw new FerryException(ex.Code, $"{ex.Message} '{path}' was not stored.");
+            }
+            File.Move(part, target, overwrite: force);
+            Quota.Commit(size, replaced);
+        }
+    }
+
+    /// <summary>The bytes a name counts for in the quota: a regular file's length; links and directories count 0.</summary>
+    private static long CountedSize(string fullPath)
+    {
+        var info = new FileInfo(fullPath);
+        return info.Exists && info.LinkTarget is null ? info.Length : 0;
+    }
 
     public string? LocalDirectory(string path) => _jail.Resolve(path);
 
-    public int SweepPartialUploads(TimeSpan maxAge)
+    public int SweepPartialUploads(TimeSpan maxAge) => SweepPartialUploads(_jail.Root, DateTime.UtcNow - maxAge, _uploads);
+
+    /// <summary>
+    /// Deletes the partial uploads under <paramref name="folder"/> last written before <paramref name="cutoff"/>, except
+    /// those of an upload in progress in any store of the server (<paramref name="uploads"/>); returns how many.
+    /// </summary>
+    internal static int SweepPartialUploads(string folder, DateTimeOffset cutoff, UploadRegistry uploads)
     {
-        var cutoff = DateTime.UtcNow - maxAge;
+        if (!Directory.Exists(folder))
+            return 0;
         var removed = 0;
         var options = new EnumerationOptions { RecurseSubdirectories = true, IgnoreInaccessible = true, AttributesToSkip = FileAttributes.ReparsePoint };
         // Parts with or without a .meta file, and .meta files whose part is gone.
-        foreach (var file in Directory.EnumerateFiles(_jail.Root, LocalUpload.PartPrefix + "*", options))
+        foreach (var file in Directory.EnumerateFiles(folder, LocalUpload.PartPrefix + "*", options))
         {
-            try
-            {
-                var isMeta = file.EndsWith(LocalUpload.MetaSuffix, StringComparison.Ordinal);
-                var part = isMeta ? file[..^LocalUpload.MetaSuffix.Length] : file;
-                if (isMeta && File.Exists(part))
-                    continue; // handled with its part
-                if (_activeParts.ContainsKey(part) || File.GetLastWriteTimeUtc(file) >= cutoff)
-                    continue;
-                File.Delete(part);
-                File.Delete(part + LocalUpload.MetaSuffix);
+            var isMeta = file.EndsWith(LocalUpload.MetaSuffix, StringComparison.Ordinal);
+            var part = isMeta ? file[..^LocalUpload.MetaSuffix.Length] : file;
+            if (isMeta && File.Exists(part))
+                continue; // handled with its part
+            if (TryDeleteIdlePart(uploads, part, _ => File.GetLastWriteTimeUtc(file) < cutoff.UtcDateTime))
                 removed++;
-            }
-            catch (IOException) { }
-            catch (UnauthorizedAccessException) { }
         }
         return removed;
+    }
+
+    private bool TryDeleteIdlePart(string part, Func<string, bool> shouldDelete) => TryDeleteIdlePart(_uploads, part, shouldDelete);
+
+    private static bool TryDeleteIdlePart(UploadRegistry uploads, string part, Func<string, bool> shouldDelete)
+    {
+        try
+        {
+            return uploads.TryDeleteIdle(part, shouldDelete);
+        }
+        catch (IOException) { return false; }
+        catch (UnauthorizedAccessException) { return false; }
+    }
+
+    /// <summary>Bytes of the files under <paramref name="directory"/>, and the partial uploads (part files) with their lengths.</summary>
+    private static (long Used, List<(string Part, long Bytes)> Parts) MeasureUsageAndParts(string directory)
+    {
+        var options = new EnumerationOptions { RecurseSubdirectories = true, IgnoreInaccessible = true, AttributesToSkip = FileAttributes.ReparsePoint };
+        long used = 0;
+        var parts = new List<(string, long)>();
+        foreach (var file in new DirectoryInfo(directory).EnumerateFiles("*", options))
+        {
+            if (!file.Name.StartsWith(PathJail.ReservedPrefix, StringComparison.Ordinal))
+                used += file.Length;
+            else if (file.Name.StartsWith(LocalUpload.PartPrefix, StringComparison.Ordinal) && !file.Name.EndsWith(LocalUpload.MetaSuffix, StringComparison.Ordinal))
+                parts.Add((file.FullName, file.Length));
+        }
+        return (used, parts);
     }
 
     private static long MeasureUsage(string directory)
@@ -317,7 +448,7 @@ internal static class StorageErrors
             _ when IsDiskFull(ex) => new FerryException(FerryErrorCode.DiskFull, "The server's disk is full; nothing was stored.", ex),
             FileNotFoundException or DirectoryNotFoundException => new FerryException(FerryErrorCode.NotFound, "No such file or directory.", ex),
             UnauthorizedAccessException => new FerryException(FerryErrorCode.PermissionDenied, "The server's file system refused access.", ex),
-            PathTooLongException => new FerryException(FerryErrorCode.PathInvalid, "The path is too long for the server's file system.", ex),
+            PathTooLongException => new FerryException(FerryErrorCode.PathTooLong, "The path is too long for the server's file system.", ex),
             IOException io => new FerryException(FerryErrorCode.IoError, $"The server's file system failed: {io.Message}", ex),
             _ => null!,
         };

@@ -24,13 +24,12 @@ internal sealed class LocalUpload : IUpload
     private readonly string _target;
     private readonly string _part;
     private readonly string _meta;
-    private readonly long _replacedSize;
     private readonly SafeFileHandle _handle;
     private ChecksumAlgorithm.Hasher? _hasher;
     private long _hashedUpTo;
     private bool _ended;
 
-    private LocalUpload(LocalFileStore store, UploadRequest request, string target, string part, SafeFileHandle handle, long replacedSize)
+    private LocalUpload(LocalFileStore store, UploadRequest request, string target, string part, SafeFileHandle handle)
     {
         _store = store;
         Request = request;
@@ -38,8 +37,6 @@ internal sealed class LocalUpload : IUpload
         _part = part;
         _meta = part + MetaSuffix;
         _handle = handle;
-        _replacedSize = replacedSize;
-        store.UploadStarted(part);
     }
 
     public UploadRequest Request { get; }
@@ -50,16 +47,16 @@ internal sealed class LocalUpload : IUpload
     public static string PartPathFor(string directory, string targetName) =>
         Path.Join(directory, PartPrefix + Convert.ToHexStringLower(XxHash128.Hash(Encoding.UTF8.GetBytes(targetName))));
 
-    public static LocalUpload Open(LocalFileStore store, UploadRequest request, string directory, string target, long replacedSize)
+    /// <param name="part">The part file (<see cref="PartPathFor"/>), already registered as in use by this upload.</param>
+    public static LocalUpload Open(LocalFileStore store, UploadRequest request, string directory, string target, string part)
     {
         var name = Path.GetFileName(target);
-        var part = PartPathFor(directory, name);
         var info = new PartialUploadInfo(name, request.Size, request.Checksum.Name, request.ChunkSize);
 
         if (request.Resume && File.Exists(part) && ReadInfo(part + MetaSuffix) == info)
         {
             var handle = File.OpenHandle(part, FileMode.Open, FileAccess.ReadWrite, FileShare.None, FileOptions.Asynchronous);
-            var upload = new LocalUpload(store, request, target, part, handle, replacedSize);
+            var upload = new LocalUpload(store, request, target, part, handle);
             try
             {
                 upload.LoadResumeState();
@@ -81,7 +78,7 @@ internal sealed class LocalUpload : IUpload
                 File.WriteAllBytes(part + MetaSuffix, JsonSerializer.SerializeToUtf8Bytes(info, StorageJsonContext.Default.PartialUploadInfo));
             else if (File.Exists(part + MetaSuffix))
                 File.Delete(part + MetaSuffix);
-            var upload = new LocalUpload(store, request, target, part, fresh, replacedSize)
+            var upload = new LocalUpload(store, request, target, part, fresh)
             {
                 _hasher = request.ConcurrentWrites ? null : request.Checksum.CreateHasher(),
             };
@@ -242,17 +239,22 @@ internal sealed class LocalUpload : IUpload
 
             try
             {
-                File.Move(_part, _target, overwrite: Request.Force);
+                _store.CommitPart(_part, _target, Request.Path, Request.Size, Request.Force);
             }
             catch (IOException) when (!Request.Force && File.Exists(_target))
             {
                 await AbortAsync(keepForResume: false).ConfigureAwait(false);
                 throw new FerryException(FerryErrorCode.AlreadyExists, $"'{Request.Path}' appeared while it was being uploaded; nothing was replaced.");
             }
+            catch (FerryException ex) when (ex.Code == FerryErrorCode.QuotaExceeded)
+            {
+                // What the upload replaces shrank since it began (moved away meanwhile): the old file stays as it is.
+                await AbortAsync(keepForResume: false).ConfigureAwait(false);
+                throw;
+            }
             File.Delete(_meta);
             _ended = true;
-            _store.Quota.Commit(Request.Size, _replacedSize);
-            _store.UploadEnded(_target, _part);
+            _store.UploadEnded(_part, keepForResume: false);
             return hash;
         }
         catch (Exception ex) when (StorageErrors.TryMap(ex, out var mapped))
@@ -279,8 +281,9 @@ internal sealed class LocalUpload : IUpload
             TryDelete(_part);
             TryDelete(_meta);
         }
+        // Ended (and a kept part counted) before the reservation goes, so the quota never forgets the bytes in between.
+        _store.UploadEnded(_part, keepForResume);
         _store.Quota.Release(Request.Size);
-        _store.UploadEnded(_target, _part);
         return ValueTask.CompletedTask;
     }
 
