@@ -123,9 +123,9 @@ internal static partial class PathTarget
         }
     }
 
-    /// <summary>The jail refuses with Ferry's codes; a link loop surfaces as the OS's "too many levels of symbolic links".</summary>
+    /// <summary>The jail refuses with Ferry's codes (paths too deep or long for the root included); a link loop surfaces as the OS's "too many levels of symbolic links".</summary>
     private static bool IsExpected(Exception ex) =>
-        ex is FerryException { Code: FerryErrorCode.PathEscapesRoot or FerryErrorCode.PathInvalid } or IOException;
+        ex is FerryException { Code: FerryErrorCode.PathEscapesRoot or FerryErrorCode.PathInvalid or FerryErrorCode.PathTooLong } or IOException;
 
     /// <summary>Asks the OS (realpath(3)) where the deepest existing part of <paramref name="local"/> really is.</summary>
     private static void CheckReallyInside(string normalized, string local)

@@ -42,6 +42,8 @@ public sealed class ServeSettings
     [ConfigurationKeyName("max_header_bytes")] public int MaxHeaderBytes { get; set; } = FrameLimits.DefaultMaxHeaderBytes;
     [ConfigurationKeyName("quota")] public long? Quota { get; set; }
     [ConfigurationKeyName("partial_ttl")] public double PartialTtl { get; set; } = s_defaults.PartialUploadTtl.TotalHours;
+    [ConfigurationKeyName("max_open_uploads")] public int MaxOpenUploads { get; set; } = s_defaults.MaxOpenUploads;
+    [ConfigurationKeyName("max_open_uploads_per_user")] public int MaxOpenUploadsPerUser { get; set; } = s_defaults.MaxOpenUploadsPerUser;
     [ConfigurationKeyName("audit_log")] public string? AuditLog { get; set; }
     [ConfigurationKeyName("allow_exec")] public bool AllowExec { get; set; }
     [ConfigurationKeyName("exec_timeout")] public double ExecTimeout { get; set; } = s_defaults.ExecTimeout.TotalSeconds;
@@ -99,6 +101,8 @@ public sealed class ServeSettings
         Frames = new() { MaxHeaderBytes = MaxHeaderBytes },
         QuotaBytes = Quota,
         PartialUploadTtl = TimeSpan.FromHours(PartialTtl),
+        MaxOpenUploads = MaxOpenUploads,
+        MaxOpenUploadsPerUser = MaxOpenUploadsPerUser,
         AuditLogPath = AuditLog,
         AllowExec = AllowExec,
         ExecTimeout = TimeSpan.FromSeconds(ExecTimeout),

@@ -58,6 +58,8 @@ public sealed class ServeSettingsValidator : IValidateOptions<ServeSettings>
         if (settings.Quota is < 0)
             Fail("quota", $"must be a number of bytes, not {settings.Quota}; leave it out for no quota.");
         Positive("partial_ttl", settings.PartialTtl, "hours");
+        AtLeastOne("max_open_uploads", settings.MaxOpenUploads);
+        AtLeastOne("max_open_uploads_per_user", settings.MaxOpenUploadsPerUser);
         if (settings.AuditLog is { } auditLog)
         {
             var folder = Path.GetDirectoryName(Path.GetFullPath(auditLog));
