@@ -76,6 +76,29 @@ public class QuotaTests
     }
 
     [Fact]
+    public async Task Partial_uploads_left_from_before_a_start_count_against_their_users_quota()
+    {
+        // A part of 6000 bytes in alice's home from an earlier run, and a server-wide quota, so that the root store
+        // (which spans every home) measures the disk before alice's own store does.
+        string? part = null;
+        await using var login = await LoginServer.StartAsync([("alice", 10_000)], o =>
+        {
+            part = Path.Combine(o.Root, "alice", ".ferry-part.00000000000000000000000000000000");
+            Directory.CreateDirectory(Path.GetDirectoryName(part)!);
+            File.WriteAllBytes(part, new byte[6_000]);
+            return o with { QuotaBytes = 1_000_000 };
+        });
+        using var local = new TempDirectory("ferry-quota-local");
+        var file = TestFiles.Create(local.Combine("f.bin"), 6_000, seed: 1);
+
+        await using var alice = await login.LoginAsync("alice");
+        await alice.PutFileAsync(file, "f.bin", cancellationToken: TestTimeouts.Token());
+        // 6000 kept + 6000 new exceed 10000: the old part made room.
+        Assert.False(File.Exists(part));
+        TestFiles.AssertSame(file, Path.Combine(login.Home("alice"), "f.bin"));
+    }
+
+    [Fact]
     public async Task A_changed_quota_is_set_on_the_same_tracker_so_uploads_in_progress_still_count()
     {
         await using var login = await LoginServer.StartAsync([("alice", 10_000)]);

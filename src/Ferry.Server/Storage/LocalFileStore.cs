@@ -67,7 +67,7 @@ public sealed class LocalFileStore : IFileStore
             var (used, parts) = MeasureUsageAndParts(_jail.Root);
             Quota.SetUsed(used);
             foreach (var (part, bytes) in parts)
-                _uploads.Adopt(part, Quota, bytes);
+                _uploads.Adopt(part, this, bytes);
             _measured = true;
         }
     }

@@ -79,17 +79,27 @@ internal sealed class UploadRegistry
                 return;
             store.OpenUploads--;
             if (keptBytes is { } bytes)
-                KeepLocked(part, store.Quota, bytes);
+                KeepLocked(part, store, bytes);
         }
     }
 
-    /// <summary>Counts a part file found on disk against <paramref name="quota"/>, unless it is in use or already counted.</summary>
-    public void Adopt(string part, QuotaTracker quota, long bytes)
+    /// <summary>
+    /// Counts a part file found on disk against <paramref name="store"/>'s quota, unless it is in use or counted by a
+    /// store whose root is at least as deep (the root store, measured first, must not keep a home's parts from its user).
+    /// </summary>
+    public void Adopt(string part, LocalFileStore store, long bytes)
     {
         lock (_gate)
         {
-            if (!_active.ContainsKey(part) && !_kept.ContainsKey(part))
-                KeepLocked(part, quota, bytes);
+            if (_active.ContainsKey(part))
+                return;
+            if (_kept.TryGetValue(part, out var kept))
+            {
+                if (kept.OwnerRootLength >= store.RootPath.Length)
+                    return;
+                kept.Quota.Unkeep(kept.Bytes);
+            }
+            KeepLocked(part, store, bytes);
         }
     }
 
@@ -132,11 +142,11 @@ internal sealed class UploadRegistry
         }
     }
 
-    private void KeepLocked(string part, QuotaTracker quota, long bytes)
+    private void KeepLocked(string part, LocalFileStore store, long bytes)
     {
-        _kept[part] = new KeptPart(quota, bytes);
-        quota.Keep(bytes);
+        _kept[part] = new KeptPart(store.Quota, bytes, store.RootPath.Length);
+        store.Quota.Keep(bytes);
     }
 
-    private sealed record KeptPart(QuotaTracker Quota, long Bytes);
+    private sealed record KeptPart(QuotaTracker Quota, long Bytes, int OwnerRootLength);
 }
