@@ -50,8 +50,17 @@ public static class ExitCodes
         _ => RemoteError,
     };
 
-    /// <summary>Maps any exception a command can end with to a one-sentence message and an exit code.</summary>
-    public static (int Code, string Message) Describe(Exception ex, string server) => ex switch
+    /// <summary>
+    /// Maps any exception a command can end with to a one-sentence message and an exit code. The message is safe to
+    /// print: control characters (a server's error text may carry ESC, OSC or BEL, even before login) are escaped.
+    /// </summary>
+    public static (int Code, string Message) Describe(Exception ex, string server)
+    {
+        var (code, message) = DescribeRaw(ex, server);
+        return (code, Ferry.Protocol.Text.ControlCharacters.Escape(message));
+    }
+
+    private static (int Code, string Message) DescribeRaw(Exception ex, string server) => ex switch
     {
         FerryRemoteException r => (For(r.Code), $"{r.Message} ({r.WireCode})"),
         FerryException f => (For(f.Code), $"{f.Message} ({f.Code.ToWire()})"),

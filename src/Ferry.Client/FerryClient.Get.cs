@@ -209,7 +209,7 @@ public sealed partial class FerryClient
         var buffer = ArrayPool<byte>.Shared.Rent(IoBlockSize);
         try
         {
-            using var handle = File.OpenHandle(item.PartPath, FileMode.Open, FileAccess.Read, FileShare.Read, FileOptions.SequentialScan);
+            using var handle = PartFile.OpenForReading(item.PartPath);
             using var hasher = checksum.CreateHasher();
             long kept = 0;
             for (var i = 0; i < remoteHashes.Length / h; i++)
@@ -297,7 +297,7 @@ public sealed partial class FerryClient
         {
             try
             {
-                handle = File.OpenHandle(item.PartPath, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
+                handle = PartFile.OpenForWriting(item.PartPath); // never through a link planted at the part file's name
                 RandomAccess.SetLength(handle, file.Offset);
                 if (file.Offset > 0)
                     await HashPrefixAsync(handle, file.Offset, hasher, ct).ConfigureAwait(false);

@@ -83,7 +83,8 @@ public sealed partial class FerryClient
     /// <summary>
     /// Uploads the tree under <paramref name="localDirectory"/> so that <paramref name="remoteDirectory"/> becomes its copy:
     /// the remote directory and every subdirectory are created as needed (mkdir -p, pipelined), then every file goes as
-    /// in <see cref="PutFilesAsync"/>. Symbolic links to directories are not followed.
+    /// in <see cref="PutFilesAsync"/>. Symbolic links inside the tree are not followed nor sent; they are listed in
+    /// <see cref="BatchTransferResult.SkippedLinks"/>.
     /// </summary>
     public async Task<BatchTransferResult> PutTreeAsync(string localDirectory, string remoteDirectory, PutOptions? options = null,
         TransferObserver? observer = null, CancellationToken cancellationToken = default)
@@ -92,7 +93,7 @@ public sealed partial class FerryClient
         if (!Directory.Exists(localDirectory))
             throw new FerryException(FerryErrorCode.NotFound, $"There is no local directory '{localDirectory}'.");
         var started = Stopwatch.GetTimestamp();
-        var (directories, files) = LocalFiles.WalkTree(localDirectory);
+        var (directories, files, links) = LocalFiles.WalkTree(localDirectory);
 
         var toCreate = new List<string>();
         if (remoteRoot.Length > 0)
@@ -105,6 +106,7 @@ public sealed partial class FerryClient
         return result with
         {
             Failed = [.. mkdirFailures.Select(f => new TransferFailure(localDirectory, f.Path, f.Error)), .. result.Failed],
+            SkippedLinks = links.Select(l => LocalFiles.Combine(localDirectory, l)).ToList(),
             Elapsed = Stopwatch.GetElapsedTime(started),
         };
     }

@@ -4,6 +4,7 @@ using Ferry.Client.Transfers;
 using Ferry.Cli.Globbing;
 using Ferry.Protocol.Errors;
 using Ferry.Protocol.Files;
+using Ferry.Protocol.Text;
 
 namespace Ferry.Cli.Commands;
 
@@ -105,6 +106,7 @@ internal static class PutCommand
                 reporter.OnFailed(new FileTransfer(early.LocalPath, early.RemotePath), early.Error);
             var started = environment.Time.GetTimestamp();
             var completed = new List<TransferResult>();
+            var skippedLinks = new List<string>();
             var streams = options.ParallelStreamsFor(parse, files.Count, trees.Count);
             await reporter.RunAsync(async () =>
             {
@@ -114,9 +116,17 @@ internal static class PutCommand
                 else if (files.Count > 0)
                     Collect(await client.PutFilesAsync(files, putOptions, reporter, ct).ConfigureAwait(false), completed, failures);
                 foreach (var (local, remote) in trees)
-                    Collect(await client.PutTreeAsync(local, remote, putOptions, reporter, ct).ConfigureAwait(false), completed, failures);
+                {
+                    var tree = await client.PutTreeAsync(local, remote, putOptions, reporter, ct).ConfigureAwait(false);
+                    Collect(tree, completed, failures);
+                    skippedLinks.AddRange(tree.SkippedLinks);
+                }
                 return true;
             }).ConfigureAwait(false);
+            // Like rsync without -L: links inside a tree are not followed (their target could be any file, e.g. a key).
+            foreach (var link in skippedLinks)
+                await parse.InvocationConfiguration.Error.WriteLineAsync(
+                    $"ferry: skipping symbolic link '{ControlCharacters.Escape(link)}' (links inside a tree are not followed; put its target by name to send it).").ConfigureAwait(false);
             reporter.Summarize("put", completed, environment.Time.GetElapsedTime(started));
             return await TransferOptions.FinishAsync(parse, address, failures).ConfigureAwait(false);
         }, options.Json));

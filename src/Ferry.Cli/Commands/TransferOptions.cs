@@ -65,7 +65,7 @@ internal sealed class TransferOptions
         foreach (var failure in failures)
         {
             var (_, message) = ExitCodes.Describe(failure.Error, server.ToString());
-            var what = failure.RemotePath.Length > 0 ? failure.RemotePath : failure.LocalPath;
+            var what = Ferry.Protocol.Text.ControlCharacters.Escape(failure.RemotePath.Length > 0 ? failure.RemotePath : failure.LocalPath);
             await error.WriteLineAsync($"ferry: {what}: {message}").ConfigureAwait(false);
         }
         return failures.Count == 0 ? ExitCodes.Success : ExitCodes.Describe(failures[0].Error, server.ToString()).Code;

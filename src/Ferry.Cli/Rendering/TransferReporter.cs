@@ -71,7 +71,8 @@ internal abstract class TransferReporter : TransferObserver
     /// <summary>Called once at the end with every file's outcome.</summary>
     public virtual void Summarize(string verb, IReadOnlyList<TransferResult> completed, TimeSpan elapsed) { }
 
-    protected static string Label(FileTransfer file) => file.RemotePath;
+    /// <summary>The file's remote path as shown to a person: control characters escaped (names may come from a server's listing).</summary>
+    protected static string Label(FileTransfer file) => Ferry.Protocol.Text.ControlCharacters.Escape(file.RemotePath);
 
     private sealed class QuietReporter : TransferReporter;
 

@@ -47,6 +47,9 @@ public sealed record BatchTransferResult
     public required IReadOnlyList<TransferResult> Completed { get; init; }
     public required IReadOnlyList<TransferFailure> Failed { get; init; }
 
+    /// <summary>Local symbolic links found in an uploaded tree and skipped (never followed), as local paths.</summary>
+    public IReadOnlyList<string> SkippedLinks { get; init; } = [];
+
     /// <summary>Wall time of the whole batch.</summary>
     public TimeSpan Elapsed { get; init; }
 
