@@ -36,6 +36,9 @@ public static class ExitCodes
 
     public static int For(FerryErrorCode code) => code switch
     {
+        // The peer closed in the middle of a frame or before answering: a lost connection (server killed, network
+        // dropped), not a peer that broke the protocol.
+        FerryErrorCode.TruncatedFrame => Unreachable,
         >= FerryErrorCode.HeaderLengthInvalid and <= FerryErrorCode.UnexpectedFrame => Protocol,
         FerryErrorCode.VersionUnsupported or FerryErrorCode.HelloRequired => Protocol,
         FerryErrorCode.ServerBusy or FerryErrorCode.ServerShuttingDown or FerryErrorCode.TooManyConnections or FerryErrorCode.ExecLimitReached => Busy,
@@ -63,6 +66,8 @@ public static class ExitCodes
     private static (int Code, string Message) DescribeRaw(Exception ex, string server) => ex switch
     {
         FerryRemoteException r => (For(r.Code), $"{r.Message} ({r.WireCode})"),
+        FerryException { Code: FerryErrorCode.TruncatedFrame } lost =>
+            (Unreachable, $"The connection to {server} was lost: {lost.Message} Run the command again; a transfer continues where it stopped ({lost.Code.ToWire()})."),
         FerryException f => (For(f.Code), $"{f.Message} ({f.Code.ToWire()})"),
         SocketException s when s.SocketErrorCode == SocketError.ConnectionRefused =>
             (Unreachable, $"Nothing is listening at {server}: is the server running? Start it with 'ferry serve', or check --server."),

@@ -349,6 +349,17 @@ public sealed partial class FerryClient
 
             var doneHeader = await ReadFileReplyAsync(CommandNames.Done, ct).ConfigureAwait(false);
             var done = doneHeader.Deserialize(FerryJsonContext.Default.TransferDoneMessage);
+            if (localError is IOException full && handle is not null && LocalFiles.IsDiskFull(full))
+            {
+                // A hidden part file that filled the disk would make the next download fail too, with nothing to say why:
+                // give the space back (or, if that fails, say where it is and how much it holds).
+                var kept = TryLength(handle);
+                handle.Dispose();
+                handle = null;
+                localError = TryDelete(item.PartPath)
+                    ? new IOException($"{full.Message} The partial download was removed to free its space.", full.HResult)
+                    : new IOException($"{full.Message} The partial download '{item.PartPath}' ({kept} bytes) could not be removed; delete it to free the space.", full.HResult);
+            }
             if (localError is not null)
             {
                 Fail(item, localError, observer);
@@ -428,14 +439,28 @@ public sealed partial class FerryClient
         }
     }
 
-    private static void TryDelete(string path)
+    private static bool TryDelete(string path)
     {
         try
         {
             File.Delete(path);
+            return true;
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
+            return false;
+        }
+    }
+
+    private static long TryLength(SafeFileHandle handle)
+    {
+        try
+        {
+            return RandomAccess.GetLength(handle);
+        }
+        catch (IOException)
+        {
+            return -1;
         }
     }
 

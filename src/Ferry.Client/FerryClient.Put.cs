@@ -68,6 +68,8 @@ public sealed partial class FerryClient
             var batch = items.GetRange(first, Math.Min(PutBatchSize, items.Count - first)).Where(i => i.Failure is null).ToList();
             if (batch.Count > 0)
                 await PutBatchAsync(batch, options, observer, cancellationToken).ConfigureAwait(false);
+            if (batch.Where(i => i.Existing is not null).ToList() is { Count: > 0 } existing)
+                await SettleExistingAsync(existing, options, observer, cancellationToken).ConfigureAwait(false);
         }
 
         foreach (var item in items.Where(i => i.Failure is not null && !i.Reported))
@@ -211,7 +213,11 @@ public sealed partial class FerryClient
                 }
                 catch (FerryRemoteException ex) when (!_broken)
                 {
-                    Fail(item, ex, observer);
+                    // already_exists may be this very file, uploaded by an earlier run: compared once the batch is done.
+                    if (ex.Code == FerryErrorCode.AlreadyExists && !options.Force)
+                        item.Existing = ex;
+                    else
+                        Fail(item, ex, observer);
                     item.Ready.TrySetResult(false);
                 }
             }
@@ -464,6 +470,8 @@ public sealed partial class FerryClient
         public TaskCompletionSource<bool> Ready { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
         public TransferResult? Result { get; set; }
         public Exception? Failure { get; set; }
+        /// <summary>The server's already_exists, kept until the server's copy has been compared with the local file.</summary>
+        public FerryRemoteException? Existing { get; set; }
         public bool Reported { get; set; }
     }
 }

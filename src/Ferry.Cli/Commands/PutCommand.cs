@@ -24,7 +24,7 @@ internal static class PutCommand
             Arity = ArgumentArity.OneOrMore,
         };
         var command = new Command("put", "Upload files or directory trees to the server. Each file is checked end to end and appears under its name only when complete.\n\n"
-            + "Examples:\n  ferry put report.pdf docs/\n  ferry put '*.txt' notes/\n  ferry put -r photos backup/photos\n  ferry put --resume big.iso")
+            + "Examples:\n  ferry put report.pdf docs/\n  ferry put '*.txt' notes/\n  ferry put -r photos backup/photos")
         {
             paths,
         };
@@ -33,6 +33,7 @@ internal static class PutCommand
 
         command.SetAction((parse, ct) => CommonOptions.RunClientAsync(parse, options.Server, async address =>
         {
+            await options.NoteDeprecatedAsync(parse).ConfigureAwait(false);
             var args = parse.GetValue(paths)!;
             var patterns = args.Length == 1 ? args : args[..^1];
             var target = args.Length == 1 ? null : args[^1];

@@ -28,6 +28,9 @@ public static class LocalFiles
         return Path.Combine(Path.GetDirectoryName(full)!, partName);
     }
 
+    /// <summary>ENOSPC or EDQUOT (Linux numbers, as .NET reports them in HResult), or Windows' ERROR_DISK_FULL.</summary>
+    public static bool IsDiskFull(IOException ex) => ex.HResult is 28 or 122 or unchecked((int)0x80070070);
+
     /// <summary>Unix seconds (UTC), as <c>mtime</c> travels.</summary>
     public static long ToUnixSeconds(DateTime utc) => new DateTimeOffset(DateTime.SpecifyKind(utc, DateTimeKind.Utc)).ToUnixTimeSeconds();
 
