@@ -100,7 +100,16 @@ public sealed partial class FerryClient : IAsyncDisposable
             }, FerryJsonContext.Default.HelloMessage);
             await client._writer.FlushAsync(timeout.Token).ConfigureAwait(false);
             client.ServerHello = await client.ReadReplyAsync(CommandNames.Hello, FerryJsonContext.Default.HelloMessage, timeout.Token).ConfigureAwait(false);
-            await client.LogInAsync(address, channelBinding, timeout.Token).ConfigureAwait(false);
+            try
+            {
+                await client.LogInAsync(address, channelBinding, timeout.Token).ConfigureAwait(false);
+            }
+            catch (FerryException ex) when (firstUse is not null && ex.Code == FerryErrorCode.AuthenticationRequired)
+            {
+                // Shown, so the user can compare it out of band, but not pinned: nothing has proved this server yet.
+                throw new FerryException(ex.Code,
+                    $"{ex.Message} The server's certificate has fingerprint {firstUse}; it is pinned once a login has proved the server.");
+            }
             // Pinned only now: a certificate is worth remembering once its server proved it knows the key (or, without
             // credentials, once it answered as a Ferry server that was not expected to prove anything).
             if (firstUse is not null)

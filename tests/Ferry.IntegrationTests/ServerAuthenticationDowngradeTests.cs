@@ -94,18 +94,31 @@ public class ServerAuthenticationDowngradeTests : IDisposable
         Assert.Null(announced);
     }
 
+    [Fact]
+    public async Task A_client_without_credentials_is_shown_the_fingerprint_of_a_server_that_wants_a_login_but_pins_nothing()
+    {
+        await using var server = await StartRealServerAsync(tls: true);
+        var ex = await Assert.ThrowsAsync<FerryException>(() =>
+            FerryClient.ConnectAsync(server.Address, new FerryClientOptions { KnownServers = Known }, TestTimeouts.Token()));
+        Assert.Equal(FerryErrorCode.AuthenticationRequired, ex.Code);
+        Assert.Contains(server.Server.CertificateFingerprint!, ex.Message);
+        Assert.Null(Known.Find(server.Address.ToString()));
+    }
+
+    private static Task<TestServer> StartRealServerAsync(bool tls) => TestServer.StartAsync(o =>
+    {
+        var options = o with { RequireAuthentication = true, UseTls = tls };
+        Directory.CreateDirectory(options.StateDirectory);
+        UsersFile.Save(options.EffectiveUsersFile, [new UserAccount { Name = "alice", Key = s_key }]);
+        return options;
+    });
+
     [Theory]
     [InlineData(false)]
     [InlineData(true)]
     public async Task A_real_server_proves_itself_is_pinned_on_first_use_and_takes_the_upload(bool tls)
     {
-        await using var server = await TestServer.StartAsync(o =>
-        {
-            var options = o with { RequireAuthentication = true, UseTls = tls };
-            Directory.CreateDirectory(options.StateDirectory);
-            UsersFile.Save(options.EffectiveUsersFile, [new UserAccount { Name = "alice", Key = s_key }]);
-            return options;
-        });
+        await using var server = await StartRealServerAsync(tls);
         using var local = new TempDirectory("ferry-downgrade-real");
         File.WriteAllText(local.Combine("a.txt"), "for the real server");
 
