@@ -36,6 +36,9 @@ public static class ExitCodes
 
     public static int For(FerryErrorCode code) => code switch
     {
+        // The peer closed in the middle of a frame or before answering: a lost connection (server killed, network
+        // dropped), not a peer that broke the protocol.
+        FerryErrorCode.TruncatedFrame => Unreachable,
         >= FerryErrorCode.HeaderLengthInvalid and <= FerryErrorCode.UnexpectedFrame => Protocol,
         FerryErrorCode.VersionUnsupported or FerryErrorCode.HelloRequired => Protocol,
         FerryErrorCode.ServerBusy or FerryErrorCode.ServerShuttingDown or FerryErrorCode.TooManyConnections or FerryErrorCode.ExecLimitReached => Busy,
@@ -52,10 +55,21 @@ public static class ExitCodes
         _ => RemoteError,
     };
 
-    /// <summary>Maps any exception a command can end with to a one-sentence message and an exit code.</summary>
-    public static (int Code, string Message) Describe(Exception ex, string server) => ex switch
+    /// <summary>
+    /// Maps any exception a command can end with to a one-sentence message and an exit code. The message is safe to
+    /// print: control characters (a server's error text may carry ESC, OSC or BEL, even before login) are escaped.
+    /// </summary>
+    public static (int Code, string Message) Describe(Exception ex, string server)
+    {
+        var (code, message) = DescribeRaw(ex, server);
+        return (code, Ferry.Protocol.Text.ControlCharacters.Escape(message));
+    }
+
+    private static (int Code, string Message) DescribeRaw(Exception ex, string server) => ex switch
     {
         FerryRemoteException r => (For(r.Code), $"{r.Message} ({r.WireCode})"),
+        FerryException { Code: FerryErrorCode.TruncatedFrame } lost =>
+            (Unreachable, $"The connection to {server} was lost: {lost.Message} Run the command again; a transfer continues where it stopped ({lost.Code.ToWire()})."),
         FerryException f => (For(f.Code), $"{f.Message} ({f.Code.ToWire()})"),
         SocketException s when s.SocketErrorCode == SocketError.ConnectionRefused =>
             (Unreachable, $"Nothing is listening at {server}: is the server running? Start it with 'ferry serve', or check --server."),

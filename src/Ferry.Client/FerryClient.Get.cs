@@ -209,7 +209,7 @@ public sealed partial class FerryClient
         var buffer = ArrayPool<byte>.Shared.Rent(IoBlockSize);
         try
         {
-            using var handle = File.OpenHandle(item.PartPath, FileMode.Open, FileAccess.Read, FileShare.Read, FileOptions.SequentialScan);
+            using var handle = PartFile.OpenForReading(item.PartPath);
             using var hasher = checksum.CreateHasher();
             long kept = 0;
             for (var i = 0; i < remoteHashes.Length / h; i++)
@@ -297,7 +297,7 @@ public sealed partial class FerryClient
         {
             try
             {
-                handle = File.OpenHandle(item.PartPath, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
+                handle = PartFile.OpenForWriting(item.PartPath); // never through a link planted at the part file's name
                 RandomAccess.SetLength(handle, file.Offset);
                 if (file.Offset > 0)
                     await HashPrefixAsync(handle, file.Offset, hasher, ct).ConfigureAwait(false);
@@ -349,6 +349,17 @@ public sealed partial class FerryClient
 
             var doneHeader = await ReadFileReplyAsync(CommandNames.Done, ct).ConfigureAwait(false);
             var done = doneHeader.Deserialize(FerryJsonContext.Default.TransferDoneMessage);
+            if (localError is IOException full && handle is not null && LocalFiles.IsDiskFull(full))
+            {
+                // A hidden part file that filled the disk would make the next download fail too, with nothing to say why:
+                // give the space back (or, if that fails, say where it is and how much it holds).
+                var kept = TryLength(handle);
+                handle.Dispose();
+                handle = null;
+                localError = TryDelete(item.PartPath)
+                    ? new IOException($"{full.Message} The partial download was removed to free its space.", full.HResult)
+                    : new IOException($"{full.Message} The partial download '{item.PartPath}' ({kept} bytes) could not be removed; delete it to free the space.", full.HResult);
+            }
             if (localError is not null)
             {
                 Fail(item, localError, observer);
@@ -428,14 +439,28 @@ public sealed partial class FerryClient
         }
     }
 
-    private static void TryDelete(string path)
+    private static bool TryDelete(string path)
     {
         try
         {
             File.Delete(path);
+            return true;
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
+            return false;
+        }
+    }
+
+    private static long TryLength(SafeFileHandle handle)
+    {
+        try
+        {
+            return RandomAccess.GetLength(handle);
+        }
+        catch (IOException)
+        {
+            return -1;
         }
     }
 

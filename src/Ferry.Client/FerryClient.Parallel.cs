@@ -122,17 +122,20 @@ public sealed partial class FerryClient
             throw new FerryException(FerryErrorCode.IsADirectory, $"'{path}' is not a file.");
         var size = entry.Size;
         var checksum = options.Checksum;
-        var partPath = Path.Combine(Path.GetDirectoryName(Path.GetFullPath(localPath))!, ".ferry-part." + Path.GetFileName(localPath));
+        var partPath = LocalFiles.PartPathFor(localPath);
         var ranges = Ranges(size, streams);
         var helpers = new List<FerryClient>();
         var done = 0L;
         var progress = new Progress<long>(n => observer.OnProgress(file, Interlocked.Add(ref done, n)));
         observer.OnStarted(file, size, 0);
+        var ownPart = false; // a file found at the part name that is not ours (a planted link) is never deleted
         try
         {
             string? serverHash = null;
-            using (var handle = File.OpenHandle(partPath, FileMode.Create, FileAccess.ReadWrite, FileShare.None, FileOptions.Asynchronous, preallocationSize: size))
+            using (var handle = PartFile.OpenForWriting(partPath)) // never through a link planted at the part file's name
             {
+                ownPart = true;
+                RandomAccess.SetLength(handle, 0);
                 for (var i = 1; i < ranges.Count; i++)
                     helpers.Add(await ConnectAsync(Address, Options, cancellationToken).ConfigureAwait(false));
                 var receives = new List<Task<string?>> { ReceiveRangeAsync(this, path, ranges[0], wholeHash: true, checksum, handle, progress, cancellationToken) };
@@ -167,7 +170,10 @@ public sealed partial class FerryClient
         }
         catch (Exception ex)
         {
-            try { File.Delete(partPath); } catch (IOException) { }
+            if (ownPart)
+            {
+                try { File.Delete(partPath); } catch (IOException) { }
+            }
             observer.OnFailed(file, ex);
             throw;
         }

@@ -68,6 +68,8 @@ public sealed partial class FerryClient
             var batch = items.GetRange(first, Math.Min(PutBatchSize, items.Count - first)).Where(i => i.Failure is null).ToList();
             if (batch.Count > 0)
                 await PutBatchAsync(batch, options, observer, cancellationToken).ConfigureAwait(false);
+            if (batch.Where(i => i.Existing is not null).ToList() is { Count: > 0 } existing)
+                await SettleExistingAsync(existing, options, observer, cancellationToken).ConfigureAwait(false);
         }
 
         foreach (var item in items.Where(i => i.Failure is not null && !i.Reported))
@@ -83,7 +85,8 @@ public sealed partial class FerryClient
     /// <summary>
     /// Uploads the tree under <paramref name="localDirectory"/> so that <paramref name="remoteDirectory"/> becomes its copy:
     /// the remote directory and every subdirectory are created as needed (mkdir -p, pipelined), then every file goes as
-    /// in <see cref="PutFilesAsync"/>. Symbolic links to directories are not followed.
+    /// in <see cref="PutFilesAsync"/>. Symbolic links inside the tree are not followed nor sent; they are listed in
+    /// <see cref="BatchTransferResult.SkippedLinks"/>.
     /// </summary>
     public async Task<BatchTransferResult> PutTreeAsync(string localDirectory, string remoteDirectory, PutOptions? options = null,
         TransferObserver? observer = null, CancellationToken cancellationToken = default)
@@ -92,7 +95,7 @@ public sealed partial class FerryClient
         if (!Directory.Exists(localDirectory))
             throw new FerryException(FerryErrorCode.NotFound, $"There is no local directory '{localDirectory}'.");
         var started = Stopwatch.GetTimestamp();
-        var (directories, files) = LocalFiles.WalkTree(localDirectory);
+        var (directories, files, links) = LocalFiles.WalkTree(localDirectory);
 
         var toCreate = new List<string>();
         if (remoteRoot.Length > 0)
@@ -105,6 +108,7 @@ public sealed partial class FerryClient
         return result with
         {
             Failed = [.. mkdirFailures.Select(f => new TransferFailure(localDirectory, f.Path, f.Error)), .. result.Failed],
+            SkippedLinks = links.Select(l => LocalFiles.Combine(localDirectory, l)).ToList(),
             Elapsed = Stopwatch.GetElapsedTime(started),
         };
     }
@@ -209,7 +213,11 @@ public sealed partial class FerryClient
                 }
                 catch (FerryRemoteException ex) when (!_broken)
                 {
-                    Fail(item, ex, observer);
+                    // already_exists may be this very file, uploaded by an earlier run: compared once the batch is done.
+                    if (ex.Code == FerryErrorCode.AlreadyExists && !options.Force)
+                        item.Existing = ex;
+                    else
+                        Fail(item, ex, observer);
                     item.Ready.TrySetResult(false);
                 }
             }
@@ -462,6 +470,8 @@ public sealed partial class FerryClient
         public TaskCompletionSource<bool> Ready { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
         public TransferResult? Result { get; set; }
         public Exception? Failure { get; set; }
+        /// <summary>The server's already_exists, kept until the server's copy has been compared with the local file.</summary>
+        public FerryRemoteException? Existing { get; set; }
         public bool Reported { get; set; }
     }
 }

@@ -82,9 +82,10 @@ public sealed partial class FerryClient : IAsyncDisposable
             transport = network;
             byte[] channelBinding = [];
             string? fingerprint = null;
+            string? firstUse = null;
             if (options.UseTls)
             {
-                var (tls, certificate) = await ServerTrust.AuthenticateAsync(network, address, options, timeout.Token).ConfigureAwait(false);
+                (var tls, var certificate, firstUse) = await ServerTrust.AuthenticateAsync(network, address, options, timeout.Token).ConfigureAwait(false);
                 transport = tls;
                 channelBinding = Handshake.CertificateBinding(certificate);
                 fingerprint = KnownServers.Fingerprint(X509CertificateLoader.LoadCertificate(certificate));
@@ -99,7 +100,20 @@ public sealed partial class FerryClient : IAsyncDisposable
             }, FerryJsonContext.Default.HelloMessage);
             await client._writer.FlushAsync(timeout.Token).ConfigureAwait(false);
             client.ServerHello = await client.ReadReplyAsync(CommandNames.Hello, FerryJsonContext.Default.HelloMessage, timeout.Token).ConfigureAwait(false);
-            await client.LogInAsync(address, channelBinding, timeout.Token).ConfigureAwait(false);
+            try
+            {
+                await client.LogInAsync(address, channelBinding, timeout.Token).ConfigureAwait(false);
+            }
+            catch (FerryException ex) when (firstUse is not null && ex.Code == FerryErrorCode.AuthenticationRequired)
+            {
+                // Shown, so the user can compare it out of band, but not pinned: nothing has proved this server yet.
+                throw new FerryException(ex.Code,
+                    $"{ex.Message} The server's certificate has fingerprint {firstUse}; it is pinned once a login has proved the server.");
+            }
+            // Pinned only now: a certificate is worth remembering once its server proved it knows the key (or, without
+            // credentials, once it answered as a Ferry server that was not expected to prove anything).
+            if (firstUse is not null)
+                ServerTrust.PinFirstUse(address, options, firstUse);
             return client;
         }
         catch (OperationCanceledException) when (timeout.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
@@ -123,7 +137,13 @@ public sealed partial class FerryClient : IAsyncDisposable
         var method = ServerHello.Auth;
         if (method is null or "none")
         {
-            if (!IsTls && Options.RequireServerAuthentication)
+            // A client that holds credentials expects a server that can prove it knows them. One that skips the login
+            // (plain or TLS, pinned or first use) may be an impostor collecting uploads: refuse before sending anything.
+            if (Options.Credentials is not null)
+                throw new FerryException(FerryErrorCode.ServerNotAuthenticated,
+                    $"{address} did not ask for a login, so it cannot prove that it knows your key: it may be an impostor. Nothing was sent. " +
+                    "If this server really runs without authentication (--insecure-no-auth), connect without credentials.");
+            if (Options.RequireServerAuthentication)
                 throw new FerryException(FerryErrorCode.ServerNotAuthenticated,
                     $"{address} runs without authentication; refusing it because a login was expected.");
             return;

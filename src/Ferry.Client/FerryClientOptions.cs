@@ -29,7 +29,11 @@ public sealed record FerryClientOptions
     /// <summary>Called when a server's fingerprint was pinned for the first time (server, fingerprint), so the user can check it.</summary>
     public Action<string, string>? OnFirstUse { get; init; }
 
-    /// <summary>On plain TCP, refuse a server that does not authenticate (default false: servers in --insecure-no-auth mode are accepted).</summary>
+    /// <summary>
+    /// Refuse a server that does not authenticate even when this client has no <see cref="Credentials"/> (default false:
+    /// servers in --insecure-no-auth mode are accepted by a client without credentials). A client with credentials
+    /// always refuses such a server (server_not_authenticated), on plain TCP and TLS alike.
+    /// </summary>
     public bool RequireServerAuthentication { get; init; }
 
     /// <summary>Announced in hello, for the server's logs.</summary>

@@ -48,7 +48,7 @@ public class CliProcessTests
         var anonymous = await Ferry(null, "ls", "--server", address);
         Assert.Equal(5, anonymous.Code);
         Assert.Contains("ferry login", anonymous.Err);
-        Assert.Contains("fingerprint SHA256:", anonymous.Err); // first use: the pinned fingerprint is shown
+        Assert.Contains("fingerprint SHA256:", anonymous.Err); // first use: the fingerprint is shown (pinned only once a login proved the server)
 
         var login = await Ferry(key, "login", "--server", address, "--user", "alice");
         Assert.True(login.Code == 0, login.Err);

@@ -45,7 +45,7 @@ public class CompletionTests
         Assert.Contains("complete -o default -F _ferry_complete ferry", printed.Stdout);
 
         Assert.Equal(["put"], await CompleteAsync(printed.Stdout, "ferry pu"));
-        Assert.Equal(["--recursive", "--resume"], await CompleteAsync(printed.Stdout, "ferry put --re"));
+        Assert.Equal(["--recursive"], await CompleteAsync(printed.Stdout, "ferry put --re")); // --resume is deprecated and hidden
         Assert.Contains("--json", await CompleteAsync(printed.Stdout, "ferry ls --j"));
         Assert.Equal(["add"], await CompleteAsync(printed.Stdout, "ferry user a"));
     }

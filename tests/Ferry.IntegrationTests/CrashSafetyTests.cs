@@ -100,8 +100,8 @@ public class CrashSafetyTests(CrashSafetyTests.SourceFile source, ITestOutputHel
             await AssertLeftoversAreNotMistakenForTheFileAsync(server, upload, local);
 
             var retry = await FerryProcess.RunAsync(upload
-                ? ["put", "--plain", "--server", server.Address, "--resume", "--json", source.Path, Name]
-                // No --resume: a retried download picks up its partial file by itself.
+                // No flag: a retried put or get picks up its partial data by itself.
+                ? ["put", "--plain", "--server", server.Address, "--json", source.Path, Name]
                 : ["get", "--plain", "--server", server.Address, "--json", Name, target]);
             Assert.True(retry.ExitCode == 0, $"exit {retry.ExitCode}: {retry.Stderr}");
             var (offset, bytes) = StartOffsetAndBytes(retry.Stdout);

@@ -22,7 +22,7 @@ internal static class GetCommand
             Arity = ArgumentArity.OneOrMore,
         };
         var command = new Command("get", "Download files or directory trees from the server. Each file is checked end to end and appears under its name only when complete.\n\n"
-            + "Examples:\n  ferry get docs/report.pdf\n  ferry get docs/a.txt docs/b.txt ./inbox/\n  ferry get -r backup/photos ./photos\n  ferry get --resume big.iso")
+            + "Examples:\n  ferry get docs/report.pdf\n  ferry get docs/a.txt docs/b.txt ./inbox/\n  ferry get -r backup/photos ./photos")
         {
             paths,
         };
@@ -31,6 +31,7 @@ internal static class GetCommand
 
         command.SetAction((parse, ct) => CommonOptions.RunClientAsync(parse, options.Server, async address =>
         {
+            await options.NoteDeprecatedAsync(parse).ConfigureAwait(false);
             var args = parse.GetValue(paths)!;
             var remotes = (args.Length == 1 ? args : args[..^1]).Select(RemotePath.Normalize).ToList(); // refuses escapes before connecting
             var target = args.Length == 1 ? "." : args[^1];

@@ -2,6 +2,7 @@ using System.CommandLine;
 using Ferry.Client;
 using Ferry.Cli.Rendering;
 using Ferry.Protocol.Messages;
+using Ferry.Protocol.Text;
 using Spectre.Console;
 
 namespace Ferry.Cli.Commands;
@@ -48,21 +49,27 @@ internal static class ListCommand
             .AddColumn("Type");
         foreach (var e in entries)
         {
-            var name = e.Type == "dir" ? $"[blue]{Markup.Escape(e.Name)}/[/]" : Markup.Escape(e.Name);
+            var safe = Markup.Escape(ControlCharacters.Escape(e.Name)); // a name may carry ESC sequences from the server
+            var name = e.Type == "dir" ? $"[blue]{safe}/[/]" : safe;
             table.AddRow(name, e.Type == "dir" ? "-" : Sizes.Human(e.Size), Sizes.Time(e.ModifiedUnixSeconds), e.Type);
         }
         return table;
     }
 
-    /// <summary>One line per entry: name, size in bytes, modified time, type, in aligned columns; no header (easy to cut and sort).</summary>
+    /// <summary>
+    /// One line per entry: name, size in bytes, modified time, type, in aligned columns; no header (easy to cut and sort).
+    /// Control characters in names are shown escaped (\x1b), so a listing cannot drive the terminal.
+    /// </summary>
     internal static async Task WritePlainAsync(TextWriter output, IReadOnlyList<FileEntry> entries)
     {
-        var nameWidth = entries.Count == 0 ? 0 : entries.Max(e => e.Name.Length);
+        var names = entries.Select(e => ControlCharacters.Escape(e.Name)).ToList();
+        var nameWidth = names.Count == 0 ? 0 : names.Max(n => n.Length);
         var sizeWidth = entries.Count == 0 ? 0 : entries.Max(e => e.Size.ToString(System.Globalization.CultureInfo.InvariantCulture).Length);
-        foreach (var e in entries)
+        for (var i = 0; i < entries.Count; i++)
         {
+            var e = entries[i];
             var size = e.Size.ToString(System.Globalization.CultureInfo.InvariantCulture);
-            await output.WriteLineAsync($"{e.Name.PadRight(nameWidth)}  {size.PadLeft(sizeWidth)}  {Sizes.Time(e.ModifiedUnixSeconds)}  {e.Type}").ConfigureAwait(false);
+            await output.WriteLineAsync($"{names[i].PadRight(nameWidth)}  {size.PadLeft(sizeWidth)}  {Sizes.Time(e.ModifiedUnixSeconds)}  {e.Type}").ConfigureAwait(false);
         }
     }
 }

@@ -23,7 +23,6 @@ internal static class LoginCommand
         command.SetAction((parse, ct) => CommonOptions.RunClientAsync(parse, server, async address =>
         {
             var output = parse.InvocationConfiguration.Output;
-            var error = parse.InvocationConfiguration.Error;
             var user = parse.GetValue(ClientConnector.User) ?? Environment.GetEnvironmentVariable("FERRY_USER");
             if (string.IsNullOrWhiteSpace(user))
                 return await CommonOptions.FailAsync(parse, json, ExitCodes.Usage, ExitCodes.ErrorCode(ExitCodes.Usage),
@@ -39,10 +38,10 @@ internal static class LoginCommand
                     "that is not a Ferry key; paste the key 'ferry user add' printed (44 characters of base64).").ConfigureAwait(false);
 
             var credentials = new ClientCredentials(user, key);
-            await using (var client = await FerryClient.ConnectAsync(address, ClientConnector.OptionsFor(parse, address, credentials), ct).ConfigureAwait(false))
+            // A server that does not ask for a login cannot prove that it knows the key, so the connection is refused
+            // (server_not_authenticated) and nothing is stored: a stored key would make every later command refuse it too.
+            await using (await FerryClient.ConnectAsync(address, ClientConnector.OptionsFor(parse, address, credentials), ct).ConfigureAwait(false))
             {
-                if (client.User is null)
-                    await error.WriteLineAsync($"ferry: {address} runs without authentication; the key is stored anyway.").ConfigureAwait(false);
             }
             CredentialStore.Default.Save(address.ToString(), credentials);
             if (CommonOptions.JsonOutput(parse, json) is { } lines)

@@ -33,7 +33,7 @@ internal static class ManagementCommands
             }
             var output = parse.InvocationConfiguration.Output;
             await output.WriteLineAsync($"path:     {remotePath}").ConfigureAwait(false);
-            await output.WriteLineAsync($"type:     {entry.Type}").ConfigureAwait(false);
+            await output.WriteLineAsync($"type:     {Ferry.Protocol.Text.ControlCharacters.Escape(entry.Type)}").ConfigureAwait(false);
             await output.WriteLineAsync(string.Create(CultureInfo.InvariantCulture, $"size:     {entry.Size} ({Sizes.Human(entry.Size)})")).ConfigureAwait(false);
             await output.WriteLineAsync($"modified: {Sizes.Time(entry.ModifiedUnixSeconds)}").ConfigureAwait(false);
             return ExitCodes.Success;

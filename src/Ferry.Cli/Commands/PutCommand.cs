@@ -4,6 +4,7 @@ using Ferry.Client.Transfers;
 using Ferry.Cli.Globbing;
 using Ferry.Protocol.Errors;
 using Ferry.Protocol.Files;
+using Ferry.Protocol.Text;
 
 namespace Ferry.Cli.Commands;
 
@@ -23,7 +24,7 @@ internal static class PutCommand
             Arity = ArgumentArity.OneOrMore,
         };
         var command = new Command("put", "Upload files or directory trees to the server. Each file is checked end to end and appears under its name only when complete.\n\n"
-            + "Examples:\n  ferry put report.pdf docs/\n  ferry put '*.txt' notes/\n  ferry put -r photos backup/photos\n  ferry put --resume big.iso")
+            + "Examples:\n  ferry put report.pdf docs/\n  ferry put '*.txt' notes/\n  ferry put -r photos backup/photos")
         {
             paths,
         };
@@ -32,6 +33,7 @@ internal static class PutCommand
 
         command.SetAction((parse, ct) => CommonOptions.RunClientAsync(parse, options.Server, async address =>
         {
+            await options.NoteDeprecatedAsync(parse).ConfigureAwait(false);
             var args = parse.GetValue(paths)!;
             var patterns = args.Length == 1 ? args : args[..^1];
             var target = args.Length == 1 ? null : args[^1];
@@ -105,6 +107,7 @@ internal static class PutCommand
                 reporter.OnFailed(new FileTransfer(early.LocalPath, early.RemotePath), early.Error);
             var started = environment.Time.GetTimestamp();
             var completed = new List<TransferResult>();
+            var skippedLinks = new List<string>();
             var streams = options.ParallelStreamsFor(parse, files.Count, trees.Count);
             await reporter.RunAsync(async () =>
             {
@@ -114,9 +117,17 @@ internal static class PutCommand
                 else if (files.Count > 0)
                     Collect(await client.PutFilesAsync(files, putOptions, reporter, ct).ConfigureAwait(false), completed, failures);
                 foreach (var (local, remote) in trees)
-                    Collect(await client.PutTreeAsync(local, remote, putOptions, reporter, ct).ConfigureAwait(false), completed, failures);
+                {
+                    var tree = await client.PutTreeAsync(local, remote, putOptions, reporter, ct).ConfigureAwait(false);
+                    Collect(tree, completed, failures);
+                    skippedLinks.AddRange(tree.SkippedLinks);
+                }
                 return true;
             }).ConfigureAwait(false);
+            // Like rsync without -L: links inside a tree are not followed (their target could be any file, e.g. a key).
+            foreach (var link in skippedLinks)
+                await parse.InvocationConfiguration.Error.WriteLineAsync(
+                    $"ferry: skipping symbolic link '{ControlCharacters.Escape(link)}' (links inside a tree are not followed; put its target by name to send it).").ConfigureAwait(false);
             reporter.Summarize("put", completed, environment.Time.GetElapsedTime(started));
             return await TransferOptions.FinishAsync(parse, address, failures).ConfigureAwait(false);
         }, options.Json));

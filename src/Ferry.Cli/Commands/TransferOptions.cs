@@ -13,11 +13,23 @@ internal sealed class TransferOptions
     public Option<string> Server { get; } = CommonOptions.Server();
     public Option<bool> Recursive { get; } = new("--recursive", "-r") { Description = "Copy directories and everything in them." };
     public Option<bool> Force { get; } = new("--force", "-f") { Description = "Replace files that already exist at the target." };
-    public Option<bool> Resume { get; } = new("--resume") { Description = "Continue an interrupted transfer, re-sending only chunks that differ (the default whenever a partial transfer exists)." };
-    public Option<bool> NoResume { get; } = new("--no-resume") { Description = "Start over even if an interrupted transfer left partial data." };
+    /// <summary>
+    /// Deprecated and hidden (not in --help nor in tab completion): resuming is automatic, so this flag never changed
+    /// anything. It is still accepted, so that existing scripts keep working, and says so on stderr.
+    /// </summary>
+    public Option<bool> Resume { get; } = new("--resume") { Description = "Deprecated: resuming is automatic.", Hidden = true };
+    public Option<bool> NoResume { get; } = new("--no-resume") { Description = "Start over even if an interrupted transfer left partial data (by default a retry continues from it)." };
 
     /// <summary>Resuming is automatic on a retry: partial data is checked chunk by chunk, so it is always safe.</summary>
-    public bool ResumeOf(ParseResult parse) => parse.GetValue(Resume) || !parse.GetValue(NoResume);
+    public bool ResumeOf(ParseResult parse) => !parse.GetValue(NoResume);
+
+    /// <summary>Tells a user of the old --resume flag that it is not needed (before anything else is printed).</summary>
+    public async Task NoteDeprecatedAsync(ParseResult parse)
+    {
+        if (parse.GetValue(Resume))
+            await parse.InvocationConfiguration.Error.WriteLineAsync(
+                "ferry: --resume is not needed and will be removed: an interrupted transfer continues by itself (--no-resume starts over).").ConfigureAwait(false);
+    }
     public Option<string> Checksum { get; } = new Option<string>("--checksum")
     {
         Description = "Whole-file checksum checked before a file is committed.",
@@ -65,7 +77,7 @@ internal sealed class TransferOptions
         foreach (var failure in failures)
         {
             var (_, message) = ExitCodes.Describe(failure.Error, server.ToString());
-            var what = failure.RemotePath.Length > 0 ? failure.RemotePath : failure.LocalPath;
+            var what = Ferry.Protocol.Text.ControlCharacters.Escape(failure.RemotePath.Length > 0 ? failure.RemotePath : failure.LocalPath);
             await error.WriteLineAsync($"ferry: {what}: {message}").ConfigureAwait(false);
         }
         return failures.Count == 0 ? ExitCodes.Success : ExitCodes.Describe(failures[0].Error, server.ToString()).Code;

@@ -21,6 +21,8 @@ internal sealed record TransferEvent
     [JsonPropertyName("seconds")] public double? Seconds { get; init; }
     [JsonPropertyName("checksum")] public string? Checksum { get; init; }
     [JsonPropertyName("hash")] public string? Hash { get; init; }
+    /// <summary>done: true when the server already had this exact file and nothing was sent (omitted otherwise).</summary>
+    [JsonPropertyName("up_to_date")] public bool? UpToDate { get; init; }
     [JsonPropertyName("code")] public string? Code { get; init; }
     [JsonPropertyName("message")] public string? Message { get; init; }
 }

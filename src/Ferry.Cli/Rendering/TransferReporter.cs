@@ -71,7 +71,8 @@ internal abstract class TransferReporter : TransferObserver
     /// <summary>Called once at the end with every file's outcome.</summary>
     public virtual void Summarize(string verb, IReadOnlyList<TransferResult> completed, TimeSpan elapsed) { }
 
-    protected static string Label(FileTransfer file) => file.RemotePath;
+    /// <summary>The file's remote path as shown to a person: control characters escaped (names may come from a server's listing).</summary>
+    protected static string Label(FileTransfer file) => Ferry.Protocol.Text.ControlCharacters.Escape(file.RemotePath);
 
     private sealed class QuietReporter : TransferReporter;
 
@@ -106,7 +107,10 @@ internal abstract class TransferReporter : TransferObserver
         protected override void Completed(FileTransfer file, TransferResult result)
         {
             _files.TryRemove(file, out _);
-            Write($"{Label(file)}: {Sizes.Human(result.Bytes)} in {Sizes.Seconds(result.Elapsed)} ({Sizes.Rate(result.BytesTransferred, result.Elapsed)}), {result.Checksum} {result.Hash}");
+            if (result.AlreadyUpToDate)
+                Write($"{Label(file)}: already up to date ({Sizes.Human(result.Bytes)}, {result.Checksum} {result.Hash})");
+            else
+                Write($"{Label(file)}: {Sizes.Human(result.Bytes)} in {Sizes.Seconds(result.Elapsed)} ({Sizes.Rate(result.BytesTransferred, result.Elapsed)}), {result.Checksum} {result.Hash}");
         }
 
         protected override void Failed(FileTransfer file, Exception error) => _files.TryRemove(file, out _);
@@ -160,6 +164,7 @@ internal abstract class TransferReporter : TransferObserver
                 Seconds = Math.Round(result.Seconds, 6),
                 Checksum = result.Checksum,
                 Hash = result.Hash,
+                UpToDate = result.AlreadyUpToDate ? true : null,
             });
         }
 
@@ -225,6 +230,12 @@ internal abstract class TransferReporter : TransferObserver
             {
                 task.Value = task.MaxValue;
                 task.StopTask();
+            }
+            else if (result.AlreadyUpToDate && _context is not null)
+            {
+                var done = _context.AddTask(Markup.Escape($"{Label(file)} (already up to date)"), autoStart: false, maxValue: 1);
+                done.Value = 1;
+                done.StopTask();
             }
         }
 

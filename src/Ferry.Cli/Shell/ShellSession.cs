@@ -322,7 +322,8 @@ internal sealed class ShellSession(ParseResult parse, ServerAddress address, Cli
         foreach (var failure in batch.Failed)
         {
             var (_, message) = ExitCodes.Describe(failure.Error, address.ToString());
-            await _error.WriteLineAsync($"ferry: {(failure.RemotePath.Length > 0 ? failure.RemotePath : failure.LocalPath)}: {message}").ConfigureAwait(false);
+            var shown = Ferry.Protocol.Text.ControlCharacters.Escape(failure.RemotePath.Length > 0 ? failure.RemotePath : failure.LocalPath);
+            await _error.WriteLineAsync($"ferry: {shown}: {message}").ConfigureAwait(false);
         }
     }
 

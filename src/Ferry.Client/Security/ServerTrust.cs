@@ -7,11 +7,13 @@ namespace Ferry.Client.Security;
 
 /// <summary>
 /// Decides whether to trust a server's TLS certificate: a CA-signed certificate when the user allows it, otherwise
-/// the fingerprint pinned for that server in known_servers (recorded on first use, like ssh).
+/// the fingerprint pinned for that server in known_servers (recorded on first use, like ssh). A first-use fingerprint
+/// is only returned, not pinned: the caller pins it with <see cref="PinFirstUse"/> once the server has proved that it
+/// knows the user's key, so an impostor that fails the proof never becomes the pinned server.
 /// </summary>
 internal static class ServerTrust
 {
-    public static async Task<(SslStream Stream, byte[] CertificateDer)> AuthenticateAsync(Stream network, ServerAddress address, FerryClientOptions options,
+    public static async Task<(SslStream Stream, byte[] CertificateDer, string? FirstUseFingerprint)> AuthenticateAsync(Stream network, ServerAddress address, FerryClientOptions options,
         CancellationToken cancellationToken)
     {
         var server = address.ToString();
@@ -71,11 +73,14 @@ internal static class ServerTrust
             throw;
         }
 
-        if (firstUse is not null)
-        {
-            known.Pin(server, firstUse);
-            options.OnFirstUse?.Invoke(server, firstUse);
-        }
-        return (tls, certificateDer!);
+        return (tls, certificateDer!, firstUse);
+    }
+
+    /// <summary>Records a first-use fingerprint in known_servers; called only after the server's proof verified.</summary>
+    public static void PinFirstUse(ServerAddress address, FerryClientOptions options, string fingerprint)
+    {
+        var server = address.ToString();
+        (options.KnownServers ?? KnownServers.Default).Pin(server, fingerprint);
+        options.OnFirstUse?.Invoke(server, fingerprint);
     }
 }

@@ -28,6 +28,9 @@ public static class LocalFiles
         return Path.Combine(Path.GetDirectoryName(full)!, partName);
     }
 
+    /// <summary>ENOSPC or EDQUOT (Linux numbers, as .NET reports them in HResult), or Windows' ERROR_DISK_FULL.</summary>
+    public static bool IsDiskFull(IOException ex) => ex.HResult is 28 or 122 or unchecked((int)0x80070070);
+
     /// <summary>Unix seconds (UTC), as <c>mtime</c> travels.</summary>
     public static long ToUnixSeconds(DateTime utc) => new DateTimeOffset(DateTime.SpecifyKind(utc, DateTimeKind.Utc)).ToUnixTimeSeconds();
 
@@ -50,13 +53,15 @@ public static class LocalFiles
 
     /// <summary>
     /// Lists a local tree for an upload: every directory (relative, '/'-separated, parents first) and every file, in
-    /// ordinal order. Symbolic links to directories are not followed (they could loop); links to files are read as files.
-    /// Ferry's own temporary files are skipped.
+    /// ordinal order. Symbolic links are never followed, to files or to directories (like rsync without -L): a link
+    /// inside the tree may point anywhere, e.g. at a credentials file, and uploading its target would publish it. They
+    /// are listed in <c>Links</c> so the caller can say they were skipped. Ferry's own temporary files are skipped.
     /// </summary>
-    public static (IReadOnlyList<string> Directories, IReadOnlyList<string> Files) WalkTree(string root)
+    public static (IReadOnlyList<string> Directories, IReadOnlyList<string> Files, IReadOnlyList<string> Links) WalkTree(string root)
     {
         var directories = new List<string>();
         var files = new List<string>();
+        var links = new List<string>();
         var pending = new Stack<(string Full, string Relative)>();
         pending.Push((Path.GetFullPath(root), ""));
         var options = new EnumerationOptions { AttributesToSkip = 0, IgnoreInaccessible = false, RecurseSubdirectories = false };
@@ -71,10 +76,12 @@ public static class LocalFiles
             foreach (var child in children)
             {
                 var childRelative = relative.Length == 0 ? child.Name : $"{relative}/{child.Name}";
-                if (child is DirectoryInfo)
+                if (child.LinkTarget is not null)
                 {
-                    if (child.LinkTarget is not null)
-                        continue;
+                    links.Add(childRelative);
+                }
+                else if (child is DirectoryInfo)
+                {
                     directories.Add(childRelative);
                     subdirectories.Add((child.FullName, childRelative));
                 }
@@ -86,7 +93,7 @@ public static class LocalFiles
             for (var i = subdirectories.Count - 1; i >= 0; i--)
                 pending.Push(subdirectories[i]);
         }
-        return (directories, files);
+        return (directories, files, links);
     }
 
     /// <summary>Joins a validated, normalized relative remote path onto a local directory.</summary>

@@ -32,6 +32,12 @@ public sealed record TransferResult
 
     /// <summary>Lower-case hex of the whole-file checksum.</summary>
     public required string Hash { get; init; }
+
+    /// <summary>
+    /// A put found the target already on the server, identical to the local file (same size, same chunk hashes), so
+    /// nothing was sent: the usual case when a put that completed is run again.
+    /// </summary>
+    public bool AlreadyUpToDate { get; init; }
 }
 
 /// <summary>A file that did not arrive. <see cref="Error"/> is a <see cref="FerryException"/> (remote or local refusal) or an I/O error.</summary>
@@ -46,6 +52,9 @@ public sealed record BatchTransferResult
 {
     public required IReadOnlyList<TransferResult> Completed { get; init; }
     public required IReadOnlyList<TransferFailure> Failed { get; init; }
+
+    /// <summary>Local symbolic links found in an uploaded tree and skipped (never followed), as local paths.</summary>
+    public IReadOnlyList<string> SkippedLinks { get; init; } = [];
 
     /// <summary>Wall time of the whole batch.</summary>
     public TimeSpan Elapsed { get; init; }
