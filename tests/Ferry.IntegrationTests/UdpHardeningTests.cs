@@ -63,15 +63,28 @@ public class UdpHardeningTests : IAsyncLifetime
     public async Task Extreme_timestamps_are_dropped_and_the_server_keeps_serving()
     {
         using var peer = new RawUdpPeer(_server.UdpEndPoint!);
+        var payload = RawUdpPeer.ExecPayload("echo ran >> extreme.txt");
         var now = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
-        // long.MinValue made |now - timestamp| overflow, and the exception stopped the whole UDP service.
-        long[] timestamps = [long.MinValue, long.MinValue + 1, long.MaxValue, long.MaxValue - 1, -1, 0, now - 31_000, now + 31_000];
-        foreach (var timestamp in timestamps)
+        long[] extremes = [long.MinValue, long.MinValue + 1, long.MaxValue, long.MaxValue - 1, -1, 0, now - 31_000, now + 31_000];
+        foreach (var timestamp in extremes)
+            await peer.SendAsync(RawUdpPeer.Seal(UdpKind.Exec, "ops", s_key, UdpDatagram.NewRequestId(), timestamp, default, payload));
+        Assert.Empty(await peer.BarrierAsync("ops", s_key));
+
+        // |now - timestamp| overflowed (and the exception stopped the whole UDP service) when now - timestamp was exactly
+        // long.MinValue, i.e. timestamp = now + 2^63 modulo 2^64. Walk a timestamp along that value one millisecond per
+        // datagram: the server's clock advances by at most one millisecond per datagram too, so one of them meets it.
+        var start = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
+        for (var batch = 0; batch < 40; batch++)
         {
-            await peer.SendAsync(RawUdpPeer.Seal(UdpKind.Exec, "ops", s_key, UdpDatagram.NewRequestId(), timestamp, default,
-                RawUdpPeer.ExecPayload("echo ran >> extreme.txt")));
+            for (var i = 0; i < 100; i++)
+            {
+                var timestamp = unchecked(long.MinValue + start + batch * 100 + i);
+                await peer.SendAsync(RawUdpPeer.Seal(UdpKind.Exec, "ops", s_key, UdpDatagram.NewRequestId(), timestamp, default, payload));
+            }
+            Assert.Empty(await peer.BarrierAsync("ops", s_key)); // no answer to any of them, and the server still answers
+            if (DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() < start + batch * 100 + 100)
+                break; // the walk has overtaken the clock: the critical millisecond was in this batch or an earlier one
         }
-        Assert.Empty(await peer.BarrierAsync("ops", s_key)); // no answer to any of them; the server still answers
 
         var result = await ExecAsync(_server, "echo still serving");
         Assert.Equal("still serving\n", Encoding.UTF8.GetString(result.Stdout));
