@@ -96,7 +96,7 @@ public class UdpHardeningTests : IAsyncLifetime
     public async Task A_run_that_throws_is_answered_and_swept_and_the_server_goes_on()
     {
         // Short windows so that the sweep comes within the test; the sweep runs on the server's own timer.
-        await using var server = await StartAsync(o => o with { UdpReplayWindow = TimeSpan.FromSeconds(1), UdpResultRetention = TimeSpan.FromSeconds(1) });
+        await using var server = await StartAsync(o => o with { UdpReplayWindow = TimeSpan.FromSeconds(2), UdpResultRetention = TimeSpan.FromSeconds(1) });
         var home = Path.Combine(server.Root, "ops");
         File.CreateSymbolicLink(Path.Combine(home, "loop"), "loop"); // resolving the working directory throws (ELOOP)
 
