@@ -1,19 +1,19 @@
 #!/usr/bin/env bash
 # Coverage-guided fuzzing of Ferry's parsers with AFL++ and SharpFuzz (docs/fuzzing.md).
-#   fuzz/run.sh TARGET SECONDS    TARGET: frame, path, handshake, or all (the three at once)
+#   fuzz/run.sh TARGET SECONDS    TARGET: frame, path, handshake, datagram, or all (the four at once)
 # Installs afl++ (apt) and the sharpfuzz tool (into fuzz/.tools) when missing, builds the harness in Release,
 # instruments Ferry.Protocol.dll and Ferry.Server.dll, and runs afl-fuzz for SECONDS under nice -n 19.
 # Findings land in fuzz/out/TARGET/default/{crashes,hangs}; a previous fuzz/out/TARGET is kept under a dated name.
 set -euo pipefail
 
-usage() { echo "usage: $0 {frame|path|handshake|all} SECONDS" >&2; exit 2; }
+usage() { echo "usage: $0 {frame|path|handshake|datagram|all} SECONDS" >&2; exit 2; }
 [[ $# -eq 2 ]] || usage
 target=$1
 seconds=$2
 [[ $seconds =~ ^[0-9]+$ ]] || usage
 case $target in
-    frame|path|handshake) targets=("$target") ;;
-    all) targets=(frame path handshake) ;;
+    frame|path|handshake|datagram) targets=("$target") ;;
+    all) targets=(frame path handshake datagram) ;;
     *) usage ;;
 esac
 
@@ -42,6 +42,7 @@ done
 dictionary() {
     case $1 in
         path) echo "$here/dict/path.dict" ;;
+        datagram) echo "$here/dict/datagram.dict" ;;
         *) echo "$here/dict/json.dict" ;;
     esac
 }

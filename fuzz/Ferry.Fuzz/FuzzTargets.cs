@@ -10,6 +10,7 @@ internal static class FuzzTargets
         ["frame"] = FrameTarget.Run,
         ["path"] = PathTarget.Run,
         ["handshake"] = HandshakeTarget.Run,
+        ["datagram"] = DatagramTarget.Run,
     };
 
     public static IEnumerable<string> Names => s_targets.Keys;

@@ -5,7 +5,7 @@ using SharpFuzz;
 //   Ferry.Fuzz TARGET                 run under afl-fuzz (SharpFuzz out-of-process mode; input on stdin)
 //   Ferry.Fuzz TARGET --libfuzzer     run under libfuzzer-dotnet
 //   Ferry.Fuzz TARGET --replay FILE…  run the target once per file, outside any fuzzer (crash triage, corpus checks)
-// TARGET is one of: frame, path, handshake.
+// TARGET is one of: frame, path, handshake, datagram.
 
 if (args.Length == 0 || !FuzzTargets.TryGet(args[0], out var target))
 {

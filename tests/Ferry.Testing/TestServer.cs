@@ -38,6 +38,9 @@ public sealed class TestServer : IAsyncDisposable
     /// <summary>The UDP exec address when the test asked for one (UdpListen).</summary>
     public IPEndPoint? UdpEndPoint => _services.GetRequiredService<Ferry.Server.Udp.UdpExecServer>().EndPoint;
 
+    /// <summary>The UDP exec service (its request table's size and kept bytes), for tests of UDP state.</summary>
+    public Ferry.Server.Udp.UdpExecServer UdpServer => _services.GetRequiredService<Ferry.Server.Udp.UdpExecServer>();
+
     /// <summary>Starts a server; <paramref name="configure"/> may change any option (Listen and Root are preset).</summary>
     public static async Task<TestServer> StartAsync(Func<FerryServerOptions, FerryServerOptions>? configure = null)
     {

@@ -27,7 +27,7 @@ internal static class ExecCommand
         var timeout = new Option<double?>("--timeout") { Description = "Seconds after which the command and its children are killed (exit 124); the server's own limit still applies." };
         var udp = new Option<bool>("--udp")
         {
-            Description = "Send the command over UDP to a server started with --udp-listen (give that address as --server): authenticated "
+            Description = "Send the command over UDP to a server started with --udp-listen (give that address as --server): encrypted, authenticated "
                 + "datagrams, lost ones resent, never run twice. No stdin; output arrives when the command ends.",
         };
         var noStdin = new Option<bool>("--no-stdin", "-n") { Description = "Do not forward standard input even when it is redirected (like ssh -n)." };

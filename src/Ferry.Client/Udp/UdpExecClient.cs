@@ -26,7 +26,9 @@ public sealed record UdpExecOptions
 /// <summary>
 /// Runs one command over UDP (docs/protocol.md §7): the request is resent with backoff until the server acknowledges it,
 /// lost result chunks are asked for again by bitmap, and the same request id is used throughout so the server never
-/// runs the command twice. Every datagram is signed and checked with the user's key.
+/// runs the command twice. Every datagram is encrypted and authenticated (AES-GCM) under keys derived from the user's key
+/// and the request id; the server's first answer is an address token (for this address and this boot of the server) that
+/// every later datagram carries.
 /// </summary>
 public static class UdpExecClient
 {
@@ -41,10 +43,12 @@ public static class UdpExecClient
 
         var id = UdpDatagram.NewRequestId();
         var payload = JsonSerializer.SerializeToUtf8Bytes(request, FerryJsonContext.Default.ExecMessage);
-        if (UdpDatagram.FixedBytes(credentials.User.Length) + payload.Length > UdpDatagram.MaxDatagramBytes)
+        if (payload.Length > UdpDatagram.MaxPayloadBytes(credentials.User.Length))
             throw new FerryException(FerryErrorCode.FieldInvalid, "The command is too long for one datagram; use TCP (without --udp).");
 
         byte[]?[]? chunks = null;
+        ReadOnlyMemory<byte> token = default; // learned from the server's retry
+        var lastTimestamp = long.MinValue;
         var received = 0;
         var accepted = false;
         var delay = options.InitialRetryDelay;
@@ -63,11 +67,19 @@ public static class UdpExecClient
                 while (true)
                 {
                     var result = await socket.ReceiveFromAsync(buffer, SocketFlags.None, target, wait.Token).ConfigureAwait(false);
-                    if (!UdpDatagram.TryDecode(buffer.AsSpan(0, result.ReceivedBytes), credentials.Key, out var datagram) || datagram is null
+                    if (!UdpDatagram.TryDecode(buffer.AsSpan(0, result.ReceivedBytes), credentials.Key, UdpDirection.ServerToClient, out var datagram)
                         || datagram.RequestId != id)
                         continue; // forged, corrupted or from another request
                     switch (datagram.Kind)
                     {
+                        case UdpKind.Retry:
+                            // The server wants proof that we receive here (first contact, a new address, or it restarted).
+                            if (datagram.Payload.Length != UdpDatagram.TokenBytes || datagram.Payload.Span.SequenceEqual(token.Span))
+                                continue;
+                            token = datagram.Payload.ToArray();
+                            progressed = true;
+                            await SendNextAsync().ConfigureAwait(false);
+                            break;
                         case UdpKind.Accepted:
                             if (!accepted)
                                 progressed = true;
@@ -122,6 +134,11 @@ public static class UdpExecClient
                 delay = delay * 2 > options.MaxRetryDelay ? options.MaxRetryDelay : delay * 2;
             }
 
+            await SendNextAsync().ConfigureAwait(false);
+        }
+
+        async Task SendNextAsync()
+        {
             if (!accepted)
                 await SendAsync(UdpKind.Exec, 0, payload).ConfigureAwait(false);
             else if (chunks is null)
@@ -133,7 +150,7 @@ public static class UdpExecClient
         async Task RequestMissingAsync()
         {
             var first = Array.FindIndex(chunks!, c => c is null);
-            var maxBits = (UdpDatagram.MaxDatagramBytes - UdpDatagram.FixedBytes(credentials.User.Length)) * 8;
+            var maxBits = UdpDatagram.MaxPayloadBytes(credentials.User.Length) * 8;
             var bitmap = new byte[(Math.Min(maxBits, chunks!.Length - first) + 7) / 8];
             for (var bit = 0; bit < bitmap.Length * 8 && first + bit < chunks.Length; bit++)
             {
@@ -145,8 +162,10 @@ public static class UdpExecClient
 
         async Task SendAsync(UdpKind kind, uint index, ReadOnlyMemory<byte> body)
         {
-            var datagram = new UdpDatagram(kind, credentials.User, id, DateTimeOffset.UtcNow.ToUnixTimeMilliseconds(), index, 0, body);
-            await socket.SendToAsync(datagram.Encode(credentials.Key), SocketFlags.None, target, cancellationToken).ConfigureAwait(false);
+            // Strictly increasing per request: the server drops a datagram not newer than the last one it took (a replay).
+            lastTimestamp = Math.Max(DateTimeOffset.UtcNow.ToUnixTimeMilliseconds(), lastTimestamp + 1);
+            var datagram = new UdpDatagram(kind, credentials.User, id, lastTimestamp, index, 0, token, body);
+            await socket.SendToAsync(datagram.Encode(credentials.Key, UdpDirection.ClientToServer), SocketFlags.None, target, cancellationToken).ConfigureAwait(false);
         }
     }
 }

@@ -108,4 +108,6 @@ public enum FerryErrorCode
     ExecLimitReached = 401,
     /// <summary>The command could not be started (no such program, not executable).</summary>
     ExecFailed = 402,
+    /// <summary>A UDP command ran, but its output could not be kept for retransmission: it exceeds the per-user or global result budget, or was dropped to make room for a newer result.</summary>
+    ResultBudgetExceeded = 410,
 }

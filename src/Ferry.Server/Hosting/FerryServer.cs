@@ -185,8 +185,29 @@ public sealed class FerryServer : IHostedService, IAsyncDisposable
                 continue;
             }
 
-            socket.NoDelay = true;
-            _ = ServeSocketAsync(socket);
+            try
+            {
+                socket.NoDelay = true;
+            }
+            catch (SocketException)
+            {
+                // Reset before we got to it (some platforms then refuse the option): serving it will find out.
+            }
+            _ = ServeSocketSafelyAsync(socket);
+        }
+    }
+
+    /// <summary>Serves one accepted socket; nothing it throws may reach the accept loop or go unobserved.</summary>
+    private async Task ServeSocketSafelyAsync(Socket socket)
+    {
+        try
+        {
+            await ServeSocketAsync(socket).ConfigureAwait(false);
+        }
+        catch (Exception ex)
+        {
+            ServerLog.TransportError(_logger, ex.Message);
+            socket.Dispose();
         }
     }
 

@@ -72,6 +72,15 @@ public sealed record FerryServerOptions
     /// <summary>Output kept per UDP command (stdout and stderr together); the rest is cut with a marker. Default 16 MiB.</summary>
     public long MaxUdpOutputBytes { get; init; } = 16L * 1024 * 1024;
 
+    /// <summary>
+    /// UDP results kept for retransmission per user, in bytes; a newer result evicts the user's oldest ones, and a result
+    /// larger than this is refused (result_budget_exceeded). Default 64 MiB.
+    /// </summary>
+    public long MaxUdpResultBytesPerUser { get; init; } = 64L * 1024 * 1024;
+
+    /// <summary>UDP results kept for retransmission across all users, in bytes; a result that does not fit is refused. Default 256 MiB.</summary>
+    public long MaxUdpResultBytes { get; init; } = 256L * 1024 * 1024;
+
     /// <summary>Largest echo body, in bytes. Default 64 MiB.</summary>
     public long MaxEchoBytes { get; init; } = 64L * 1024 * 1024;
 

@@ -19,19 +19,33 @@ using Microsoft.Extensions.Logging;
 namespace Ferry.Server.Udp;
 
 /// <summary>
-/// Remote execution over UDP (docs/protocol.md §7): every datagram authenticated with the user's key, stale or
-/// forged ones dropped without an answer, each request id run at most once (its result is kept for retransmission),
-/// results cut into numbered chunks that the client asks for again when some are lost.
+/// Remote execution over UDP (docs/protocol.md §7): the receive loop and the checks every datagram passes before anything
+/// happens. A datagram must open with the user's key (AES-GCM under a per-request key, so it is also secret), carry a
+/// fresh timestamp, and carry the address token of this server's boot for the address it came from; only then is it a
+/// request (<see cref="UdpRequestTable"/>) whose answers go out through <see cref="UdpResultSender"/>. No exception from
+/// one datagram or one command stops the loop.
 /// </summary>
 public sealed partial class UdpExecServer(
     FerryServerOptions options, UserDirectory users, ExecLimiter limiter, AuditLog audit, FerryMetrics metrics, TimeProvider time, ILogger<UdpExecServer> logger)
     : BackgroundService
 {
-    private readonly ConcurrentDictionary<(string User, ulong Id), RequestState> _requests = new();
+    /// <summary>Room left in a result for its JSON head and the cut marker.</summary>
+    private const long ResultOverheadBytes = 1024;
+
+    private readonly UdpRequestTable _requests = new(options, time);
+    private readonly UdpAddressTokens _tokens = new();
+    private readonly ConcurrentDictionary<Task, bool> _runs = new();
     private Socket? _socket;
+    private UdpResultSender? _sender;
 
     /// <summary>The bound address (with the real port when port 0 was asked for), or null when UDP is off.</summary>
     public IPEndPoint? EndPoint { get; private set; }
+
+    /// <summary>UDP requests remembered now (running, kept, delivered or failed), for tests and diagnostics.</summary>
+    public int RequestCount => _requests.Count;
+
+    /// <summary>Bytes of UDP results kept for retransmission now, across users.</summary>
+    public long KeptResultBytes => _requests.KeptBytes;
 
     public override Task StartAsync(CancellationToken cancellationToken)
     {
@@ -41,10 +55,18 @@ public sealed partial class UdpExecServer(
             _socket.ReceiveBufferSize = 4 * 1024 * 1024;
             _socket.SendBufferSize = 4 * 1024 * 1024;
             _socket.Bind(listen);
+            _sender = new UdpResultSender(_socket, metrics, time);
             EndPoint = (IPEndPoint)_socket.LocalEndPoint!;
             Listening(logger, EndPoint);
         }
         return base.StartAsync(cancellationToken);
+    }
+
+    public override async Task StopAsync(CancellationToken cancellationToken)
+    {
+        await base.StopAsync(cancellationToken).ConfigureAwait(false);
+        // Commands see the stopping token and are killed; wait (briefly) for their runners to finish.
+        await Task.WhenAll(_runs.Keys).WaitAsync(TimeSpan.FromSeconds(10), cancellationToken).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
     }
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
@@ -53,7 +75,8 @@ public sealed partial class UdpExecServer(
             return;
         var buffer = new byte[64 * 1024];
         EndPoint any = new IPEndPoint(_socket.AddressFamily == AddressFamily.InterNetworkV6 ? IPAddress.IPv6Any : IPAddress.Any, 0);
-        using var sweep = new PeriodicTimer(TimeSpan.FromSeconds(5), time);
+        var sweepEvery = _requests.Keep / 4 < TimeSpan.FromSeconds(5) ? _requests.Keep / 4 : TimeSpan.FromSeconds(5);
+        using var sweep = new PeriodicTimer(sweepEvery > TimeSpan.FromMilliseconds(100) ? sweepEvery : TimeSpan.FromMilliseconds(100), time);
         var sweeping = SweepLoopAsync(sweep, stoppingToken);
         while (!stoppingToken.IsCancellationRequested)
         {
@@ -62,7 +85,7 @@ public sealed partial class UdpExecServer(
             {
                 received = await _socket.ReceiveFromAsync(buffer, SocketFlags.None, any, stoppingToken).ConfigureAwait(false);
             }
-            catch (OperationCanceledException)
+            catch (Exception ex) when (ex is OperationCanceledException or ObjectDisposedException)
             {
                 break;
             }
@@ -75,9 +98,14 @@ public sealed partial class UdpExecServer(
             {
                 await HandleAsync(buffer.AsMemory(0, received.ReceivedBytes), (IPEndPoint)received.RemoteEndPoint, stoppingToken).ConfigureAwait(false);
             }
-            catch (Exception ex) when (ex is SocketException or ArgumentException or JsonException)
+            catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
             {
-                DatagramFailed(logger, ex.Message);
+                break;
+            }
+            catch (Exception ex)
+            {
+                // Whatever one datagram causes, the next one is served: log it and go on.
+                DatagramFailed(logger, received.RemoteEndPoint, ex.GetType().Name, ex.Message);
             }
         }
         await sweeping.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
@@ -85,63 +113,85 @@ public sealed partial class UdpExecServer(
 
     private async ValueTask HandleAsync(ReadOnlyMemory<byte> data, IPEndPoint from, CancellationToken cancellationToken)
     {
-        // Unknown users, bad MACs and stale timestamps get no answer at all: nothing to probe, nothing to amplify.
+        // Unknown users, datagrams that do not open, stale timestamps and kinds a client does not send get no answer at all:
+        // nothing to probe, nothing to amplify.
         if (!UdpDatagram.TryPeekUser(data.Span, out var userName) || !users.TryGet(userName, out var user)
-            || !UdpDatagram.TryDecode(data.Span, user.Key, out var datagram) || datagram is null)
+            || !UdpDatagram.TryDecode(data.Span, user.Key, UdpDirection.ClientToServer, out var datagram))
         {
             Dropped(logger, from, "unauthenticated");
             return;
         }
-        var age = Math.Abs(time.GetUtcNow().ToUnixTimeMilliseconds() - datagram.TimestampMs);
-        if (age > options.UdpReplayWindow.TotalMilliseconds)
+        if (datagram.Kind is not (UdpKind.Exec or UdpKind.Resend or UdpKind.Done))
+        {
+            Dropped(logger, from, "not a client datagram");
+            return;
+        }
+        if (!IsFresh(datagram.TimestampMs))
         {
             Dropped(logger, from, "stale");
             return;
         }
+        if (!_tokens.Verify(user.Name, datagram.RequestId, from, datagram.Token.Span))
+        {
+            // First contact, a new address, a replay from elsewhere, or a token of an earlier boot of this server: the only
+            // answer is one small retry to the sender, never more than three times what it sent.
+            var retry = new UdpDatagram(UdpKind.Retry, user.Name, datagram.RequestId, Now, 0, 0, default, _tokens.Issue(user.Name, datagram.RequestId, from));
+            if (!await _sender!.SendToUnprovedAsync(user, retry, from, data.Length, cancellationToken).ConfigureAwait(false))
+                Dropped(logger, from, "address not proved and the retry would exceed the amplification limit");
+            return;
+        }
 
-        var key = (user.Name, datagram.RequestId);
+        UdpRequest? request;
+        if (_requests.TryGet(user.Name, datagram.RequestId, out request) && !request.TryAdvance(datagram.TimestampMs))
+        {
+            Dropped(logger, from, "replayed");
+            return;
+        }
         switch (datagram.Kind)
         {
             case UdpKind.Exec:
-                var created = false;
-                var state = _requests.GetOrAdd(key, _ =>
+                if (request is null)
                 {
-                    created = true;
-                    return new RequestState(time.GetTimestamp());
-                });
-                state.Client = from;
-                if (!created)
-                {
-                    // A retransmission (or a replay): never run twice; answer with what is known.
-                    await ResendAllAsync(user, datagram.RequestId, state, cancellationToken).ConfigureAwait(false);
-                    return;
+                    if (_requests.TryAdd(user.Name, datagram.RequestId, out request))
+                    {
+                        request.TryAdvance(datagram.TimestampMs);
+                        request.Client = from;
+                        await RunRequestAsync(user, datagram, request, cancellationToken).ConfigureAwait(false);
+                        return;
+                    }
+                    if (!request.TryAdvance(datagram.TimestampMs))
+                        return;
                 }
-                await StartAsync(user, datagram, state, cancellationToken).ConfigureAwait(false);
+                // A retransmission: never run twice; answer with what is known.
+                request.Client = from;
+                await _sender!.SendStateAsync(user, request, from, cancellationToken).ConfigureAwait(false);
                 break;
             case UdpKind.Resend:
-                if (!_requests.TryGetValue(key, out var known))
+                if (request is null)
                 {
-                    await SendErrorAsync(user, datagram.RequestId, from, FerryErrorCode.UnknownTransfer, "This request is unknown or expired; run it again.",
-                        cancellationToken).ConfigureAwait(false);
+                    await _sender!.SendErrorAsync(user, datagram.RequestId, from, FerryErrorCode.UnknownTransfer,
+                        "This request is unknown or expired (or the server restarted); run it again.", cancellationToken).ConfigureAwait(false);
                     return;
                 }
-                known.Client = from;
-                if (known.Chunks is null)
-                {
-                    await SendAsync(user, new UdpDatagram(UdpKind.Accepted, user.Name, datagram.RequestId, Now, 0, 0, default), from, cancellationToken)
-                        .ConfigureAwait(false);
-                    return;
-                }
-                await SendMissingAsync(user, datagram, known, from, cancellationToken).ConfigureAwait(false);
+                request.Client = from;
+                await _sender!.SendMissingAsync(user, request, datagram, from, cancellationToken).ConfigureAwait(false);
                 break;
             case UdpKind.Done:
-                if (_requests.TryGetValue(key, out var finished))
-                    finished.Chunks = finished.Chunks is null ? null : []; // keep the id (at most once), drop the bytes
+                if (request is not null)
+                    _requests.Delivered(request); // keep the id (at most once), drop the bytes
                 break;
         }
     }
 
-    private async ValueTask StartAsync(UserAccount user, UdpDatagram datagram, RequestState state, CancellationToken cancellationToken)
+    /// <summary>Within the replay window of the server's clock, compared without arithmetic that could overflow for any timestamp.</summary>
+    private bool IsFresh(long timestampMs)
+    {
+        var now = Now;
+        var window = (long)Math.Min(options.UdpReplayWindow.TotalMilliseconds, TimeSpan.FromDays(365).TotalMilliseconds);
+        return timestampMs >= now - window && timestampMs <= now + window;
+    }
+
+    private async ValueTask RunRequestAsync(UserAccount user, UdpDatagram datagram, UdpRequest state, CancellationToken cancellationToken)
     {
         ExecMessage request;
         try
@@ -167,48 +217,79 @@ public sealed partial class UdpExecServer(
         var slot = limiter.TryEnter();
         if (slot is null)
         {
-            _requests.TryRemove((user.Name, datagram.RequestId), out _); // not run: the client may retry the same id
-            await Refuse(FerryErrorCode.ExecLimitReached, $"The server already runs {options.MaxConcurrentExec} commands; try again shortly.").ConfigureAwait(false);
+            _requests.Forget(state); // not run: the client may retry the same id
+            await _sender!.SendErrorAsync(user, datagram.RequestId, state.Client!, FerryErrorCode.ExecLimitReached,
+                $"The server already runs {options.MaxConcurrentExec} commands; try again shortly.", cancellationToken).ConfigureAwait(false);
             return;
         }
 
-        await SendAsync(user, new UdpDatagram(UdpKind.Accepted, user.Name, datagram.RequestId, Now, 0, 0, default), state.Client!, cancellationToken)
+        await _sender!.SendAsync(user, new UdpDatagram(UdpKind.Accepted, user.Name, datagram.RequestId, Now, 0, 0, default, default), state.Client!, cancellationToken)
             .ConfigureAwait(false);
         var summary = request.Shell ?? string.Join(' ', request.Argv ?? []);
-        _ = Task.Run(async () =>
+        var run = Task.Run(() => RunAndKeepAsync(user, request, state, slot, summary, cancellationToken), CancellationToken.None);
+        _runs.TryAdd(run, true);
+        _ = run.ContinueWith(t => _runs.TryRemove(t, out _), CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+
+        ValueTask Refuse(FerryErrorCode code, string message)
+        {
+            _requests.Fail(state, code, message);
+            return _sender!.SendErrorAsync(user, datagram.RequestId, state.Client!, code, message, cancellationToken);
+        }
+    }
+
+    /// <summary>
+    /// Runs the command, keeps its result within the budgets and sends it. Whatever happens, the request leaves the running
+    /// state (so it is swept), the slot is returned, and nothing escapes this task.
+    /// </summary>
+    private async Task RunAndKeepAsync(UserAccount user, ExecMessage request, UdpRequest state, IDisposable slot, string summary, CancellationToken cancellationToken)
+    {
+        var outcome = "ok";
+        try
         {
             byte[] result;
             try
             {
-                result = (await RunAsync(user, request, cancellationToken).ConfigureAwait(false)).Encode();
+                // Cut the output so that the whole result (output, a small JSON head and the cut marker) can fit the per-user budget.
+                var maxOutput = Math.Max(0, Math.Min(options.MaxUdpOutputBytes, Math.Min(options.MaxUdpResultBytesPerUser, options.MaxUdpResultBytes) - ResultOverheadBytes));
+                result = (await RunAsync(user, request, maxOutput, cancellationToken).ConfigureAwait(false)).Encode();
             }
             catch (FerryException ex)
             {
+                outcome = ex.Code.ToWire();
                 result = new UdpExecResult(127, false, false, [], Encoding.UTF8.GetBytes($"ferry: {ex.Message}\n")).Encode();
             }
             finally
             {
                 slot.Dispose();
             }
-            audit.Command("udp", state.Client!.Address, user.Name, "udp exec " + summary, "ok", time.GetElapsedTime(state.Created).TotalMilliseconds);
-            state.Chunks = Split(result);
-            try
+            if (!_requests.TryKeep(state, UdpResultSender.Split(result), result.Length))
             {
-                await ResendAllAsync(user, datagram.RequestId, state, cancellationToken).ConfigureAwait(false);
+                outcome = FerryErrorCode.ResultBudgetExceeded.ToWire();
+                ResultRefused(logger, user.Name, result.Length);
             }
-            catch (Exception ex) when (ex is SocketException or OperationCanceledException or ObjectDisposedException)
-            {
-            }
-        }, CancellationToken.None);
-
-        ValueTask Refuse(FerryErrorCode code, string message)
+        }
+        catch (Exception ex)
         {
-            state.Error = (code, message);
-            return SendErrorAsync(user, datagram.RequestId, state.Client!, code, message, cancellationToken);
+            outcome = cancellationToken.IsCancellationRequested ? "server_shutting_down" : "error";
+            if (!cancellationToken.IsCancellationRequested)
+                RunFailed(logger, user.Name, ex);
+            _requests.Fail(state, cancellationToken.IsCancellationRequested ? FerryErrorCode.ServerShuttingDown : FerryErrorCode.ExecFailed,
+                cancellationToken.IsCancellationRequested ? "The server stopped while the command ran." : "The command could not be run; the server's log says why.");
+        }
+        try
+        {
+            audit.Command("udp", state.Client!.Address, user.Name, "udp exec " + summary, outcome, time.GetElapsedTime(state.Created).TotalMilliseconds);
+            await _sender!.SendStateAsync(user, state, state.Client!, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception ex)
+        {
+            // The client asks again with resend when the result does not arrive; nothing here may go unobserved.
+            SendFailed(logger, state.Client!, ex.GetType().Name, ex.Message);
         }
     }
 
-    private async Task<UdpExecResult> RunAsync(UserAccount user, ExecMessage request, CancellationToken cancellationToken)
+    // The one method that starts and runs the command; a shared runner replaces its body.
+    private async Task<UdpExecResult> RunAsync(UserAccount user, ExecMessage request, long maxOutput, CancellationToken cancellationToken)
     {
         var argv = ExecHandler.ArgvOf(request);
         var store = users.StoreFor(user);
@@ -230,7 +311,7 @@ public sealed partial class UdpExecServer(
         try
         {
             group.StandardInput.Dispose();
-            var budget = new OutputBudget(options.MaxUdpOutputBytes);
+            var budget = new OutputBudget(maxOutput);
             var stdout = CaptureAsync(group.StandardOutput, budget);
             var stderr = CaptureAsync(group.StandardError, budget);
             var limit = request.TimeoutSeconds is { } seconds ? TimeSpan.FromSeconds(Math.Min(seconds, options.ExecTimeout.TotalSeconds)) : options.ExecTimeout;
@@ -249,7 +330,7 @@ public sealed partial class UdpExecServer(
             await Task.WhenAny(Task.WhenAll(stdout, stderr), Task.Delay(TimeSpan.FromSeconds(2), CancellationToken.None)).ConfigureAwait(false);
             var err = stderr.IsCompletedSuccessfully ? stderr.Result : [];
             if (budget.Truncated)
-                err = [.. err, .. Encoding.UTF8.GetBytes($"\n[ferry: output cut after {options.MaxUdpOutputBytes} bytes]\n")];
+                err = [.. err, .. Encoding.UTF8.GetBytes($"\n[ferry: output cut after {maxOutput} bytes]\n")];
             completed = true;
             return new UdpExecResult(timedOut ? 124 : group.HasExited ? group.ExitCode : 137, timedOut, budget.Truncated,
                 stdout.IsCompletedSuccessfully ? stdout.Result : [], err);
@@ -281,71 +362,19 @@ public sealed partial class UdpExecServer(
         return kept.ToArray();
     }
 
-    private static byte[][] Split(byte[] result)
-    {
-        var count = Math.Max(1, (result.Length + UdpDatagram.ChunkPayloadBytes - 1) / UdpDatagram.ChunkPayloadBytes);
-        var chunks = new byte[count][];
-        for (var i = 0; i < count; i++)
-            chunks[i] = result.AsSpan(i * UdpDatagram.ChunkPayloadBytes, Math.Min(UdpDatagram.ChunkPayloadBytes, result.Length - i * UdpDatagram.ChunkPayloadBytes)).ToArray();
-        return chunks;
-    }
-
-    private async ValueTask ResendAllAsync(UserAccount user, ulong id, RequestState state, CancellationToken cancellationToken)
-    {
-        if (state.Error is { } error)
-        {
-            await SendErrorAsync(user, id, state.Client!, error.Code, error.Message, cancellationToken).ConfigureAwait(false);
-            return;
-        }
-        var chunks = state.Chunks;
-        if (chunks is null or { Length: 0 })
-        {
-            await SendAsync(user, new UdpDatagram(UdpKind.Accepted, user.Name, id, Now, 0, 0, default), state.Client!, cancellationToken).ConfigureAwait(false);
-            return;
-        }
-        for (var i = 0; i < chunks.Length; i++)
-            await SendAsync(user, new UdpDatagram(UdpKind.Chunk, user.Name, id, Now, (uint)i, (uint)chunks.Length, chunks[i]), state.Client!, cancellationToken)
-                .ConfigureAwait(false);
-    }
-
-    private async ValueTask SendMissingAsync(UserAccount user, UdpDatagram resend, RequestState state, IPEndPoint to, CancellationToken cancellationToken)
-    {
-        var chunks = state.Chunks!;
-        var bitmap = resend.Payload;
-        for (var bit = 0; bit < bitmap.Length * 8; bit++)
-        {
-            if ((bitmap.Span[bit / 8] & (1 << (bit % 8))) == 0)
-                continue;
-            var index = resend.Index + (uint)bit;
-            if (index >= chunks.Length)
-                break;
-            await SendAsync(user, new UdpDatagram(UdpKind.Chunk, user.Name, resend.RequestId, Now, index, (uint)chunks.Length, chunks[index]), to, cancellationToken)
-                .ConfigureAwait(false);
-        }
-    }
-
-    private ValueTask SendErrorAsync(UserAccount user, ulong id, IPEndPoint to, FerryErrorCode code, string message, CancellationToken cancellationToken)
-    {
-        metrics.Error(code);
-        return SendAsync(user, new UdpDatagram(UdpKind.Error, user.Name, id, Now, 0, 0,
-            JsonSerializer.SerializeToUtf8Bytes(new ErrorMessage { Code = code.ToWire(), Message = message }, FerryJsonContext.Default.ErrorMessage)), to, cancellationToken);
-    }
-
-    private async ValueTask SendAsync(UserAccount user, UdpDatagram datagram, IPEndPoint to, CancellationToken cancellationToken) =>
-        metrics.Sent(await _socket!.SendToAsync(datagram.Encode(user.Key), SocketFlags.None, to, cancellationToken).ConfigureAwait(false), udp: true);
-
     private long Now => time.GetUtcNow().ToUnixTimeMilliseconds();
 
     private async Task SweepLoopAsync(PeriodicTimer timer, CancellationToken cancellationToken)
     {
         while (await timer.WaitForNextTickAsync(cancellationToken).ConfigureAwait(false))
         {
-            // Ids are remembered at least as long as a replay could still pass the timestamp check.
-            var keep = options.UdpResultRetention > 2 * options.UdpReplayWindow ? options.UdpResultRetention : 2 * options.UdpReplayWindow;
-            foreach (var (key, state) in _requests)
+            try
             {
-                if (time.GetElapsedTime(state.Created) > keep && (state.Chunks is not null || state.Error is not null))
-                    _requests.TryRemove(key, out _);
+                _requests.Sweep();
+            }
+            catch (Exception ex)
+            {
+                SweepFailed(logger, ex);
             }
         }
     }
@@ -354,14 +383,6 @@ public sealed partial class UdpExecServer(
     {
         _socket?.Dispose();
         base.Dispose();
-    }
-
-    private sealed class RequestState(long created)
-    {
-        public long Created { get; } = created;
-        public volatile IPEndPoint? Client;
-        public volatile byte[][]? Chunks;
-        public (FerryErrorCode Code, string Message)? Error;
     }
 
     private sealed class OutputBudget(long limit)
@@ -386,6 +407,20 @@ public sealed partial class UdpExecServer(
     [LoggerMessage(5001, LogLevel.Debug, "Dropped a datagram from {From}: {Reason}")]
     private static partial void Dropped(ILogger logger, EndPoint from, string reason);
 
-    [LoggerMessage(5002, LogLevel.Debug, "Datagram handling failed: {Message}")]
-    private static partial void DatagramFailed(ILogger logger, string message);
+    // 5002 (the old "Datagram handling failed" at debug level) is retired.
+
+    [LoggerMessage(5003, LogLevel.Warning, "A datagram from {From} failed ({Type}: {Message}); serving the next one")]
+    private static partial void DatagramFailed(ILogger logger, EndPoint from, string type, string message);
+
+    [LoggerMessage(5004, LogLevel.Error, "A UDP command of user {User} failed before it could finish")]
+    private static partial void RunFailed(ILogger logger, string user, Exception exception);
+
+    [LoggerMessage(5005, LogLevel.Warning, "The result of a UDP command of user {User} ({Bytes} bytes) does not fit the UDP result budget; the client gets result_budget_exceeded")]
+    private static partial void ResultRefused(ILogger logger, string user, long bytes);
+
+    [LoggerMessage(5006, LogLevel.Debug, "Sending a UDP result to {To} failed ({Type}: {Message}); the client will ask again")]
+    private static partial void SendFailed(ILogger logger, EndPoint to, string type, string message);
+
+    [LoggerMessage(5007, LogLevel.Error, "Sweeping old UDP requests failed")]
+    private static partial void SweepFailed(ILogger logger, Exception exception);
 }
