@@ -77,7 +77,7 @@ public sealed partial class UdpExecServer(
             }
             catch (Exception ex) when (ex is SocketException or ArgumentException or JsonException)
             {
-                DatagramFailed(logger, ex.Message);
+                DatagramFailed(logger, Logging.PeerText.Escape(ex.Message)!);
             }
         }
         await sweeping.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
