@@ -208,11 +208,10 @@ public sealed class FerryServer : IHostedService, IAsyncDisposable
         var ticket = _limiter.TryAdmit((remote as IPEndPoint)?.Address ?? IPAddress.None, out var refusal, out var refusalMessage);
         try
         {
+            // Not "busy" while the handshake runs: a peer that never sends its ClientHello is as idle as one that says
+            // nothing after it. Evicting it cancels the handshake (and the wait for a handshake slot).
             if (ticket is not null)
-            {
                 ticket.HardStop = _ => socket.Dispose();
-                ticket.SetBusy(true);
-            }
             Stream network = new MeteredStream(new NetworkStream(socket, ownsSocket: true), _metrics);
             Stream transport = network;
             if (_tls is not null)
@@ -229,7 +228,7 @@ public sealed class FerryServer : IHostedService, IAsyncDisposable
                 }
                 transport = tls;
             }
-            ticket?.SetBusy(false);
+            ticket?.Touch();
 
             var connection = new FerryConnection(id, socket, transport, TransportBufferSize, _channelBinding) { Ticket = ticket };
             if (ticket is not null)
