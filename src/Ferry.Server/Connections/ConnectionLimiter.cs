@@ -80,7 +80,7 @@ internal sealed class ConnectionLimiter
                 refusal = FerryErrorCode.TooManyConnections;
                 refusalMessage = $"This address already has {_options.MaxConnectionsPerAddress} logged-in connections open; close some and try again.";
             }
-            else if (_all - shed.Count >= _options.MaxConnections && !TryShed(null, shed))
+            else if (_all >= _options.MaxConnections && !TryShed(null, shed)) // a shed above already left _all
             {
                 refusal = FerryErrorCode.ServerBusy;
                 refusalMessage = $"The server is at its limit of {_options.MaxConnections} connections; try again later.";
@@ -183,7 +183,14 @@ internal sealed class ConnectionLimiter
             if (!_options.RequireAuthentication && ticket.IsBusy)
             {
                 // Look again shortly: the command may end without establishing (a hello), and then the deadline holds.
-                ticket.LoginDeadline?.Change(TimeSpan.FromMilliseconds(Math.Max(100, _options.LoginGraceTime.TotalMilliseconds / 4)), Timeout.InfiniteTimeSpan);
+                try
+                {
+                    ticket.LoginDeadline?.Change(TimeSpan.FromMilliseconds(Math.Max(100, _options.LoginGraceTime.TotalMilliseconds / 4)), Timeout.InfiniteTimeSpan);
+                }
+                catch (ObjectDisposedException)
+                {
+                    // Established or closed meanwhile: nothing left to check.
+                }
                 return;
             }
             Forget(ticket);
