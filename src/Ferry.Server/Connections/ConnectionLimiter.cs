@@ -87,6 +87,8 @@ internal sealed class ConnectionLimiter
             }
             else
             {
+                // The unauthenticated budgets shed what has sat idle; when nothing has yet, the newcomer is admitted
+                // over budget (the two limits above still bound the total) and the idle ones go at the next arrival.
                 _perNetwork.TryGetValue(network, out counts); // a shed above may have changed them
                 if (counts.Pending >= _options.MaxUnauthenticatedConnectionsPerAddress)
                     TryShed(network, shed);
@@ -114,25 +116,45 @@ internal sealed class ConnectionLimiter
 
     /// <summary>
     /// Takes the idlest pending connection (of <paramref name="network"/>, or of any network) out of the count and adds
-    /// it to <paramref name="shed"/>; connections in the middle of a command or handshake are taken only when no idle
-    /// one is left. Called under the lock.
+    /// it to <paramref name="shed"/>. Only a connection idle for at least
+    /// <see cref="FerryServerOptions.MinIdleBeforeShed"/> and not in the middle of a command qualifies: a burst of real
+    /// clients logging in at once is never shed, only connections that sit there. Called under the lock.
     /// </summary>
     private bool TryShed(IPAddress? network, List<ConnectionTicket> shed)
     {
-        ConnectionTicket? victim = null;
-        foreach (var candidate in _pending)
-        {
-            if (network is not null && !candidate.Network.Equals(network))
-                continue;
-            if (victim is null || (victim.IsBusy && !candidate.IsBusy)
-                || (victim.IsBusy == candidate.IsBusy && candidate.LastActivity < victim.LastActivity))
-                victim = candidate;
-        }
+        var victim = IdlestSheddable(network, Now);
         if (victim is null)
             return false;
         Forget(victim);
         shed.Add(victim);
         return true;
+    }
+
+    private ConnectionTicket? IdlestSheddable(IPAddress? network, long now)
+    {
+        ConnectionTicket? victim = null;
+        foreach (var candidate in _pending)
+        {
+            if (candidate.IsBusy || (network is not null && !candidate.Network.Equals(network))
+                || _time.GetElapsedTime(candidate.LastActivity, now) < _options.MinIdleBeforeShed)
+                continue;
+            if (victim is null || candidate.LastActivity < victim.LastActivity)
+                victim = candidate;
+        }
+        return victim;
+    }
+
+    /// <summary>Pending connections idle long enough to be shed now.</summary>
+    public int SheddableCount
+    {
+        get
+        {
+            lock (_gate)
+            {
+                var now = Now;
+                return _pending.Count(t => !t.IsBusy && _time.GetElapsedTime(t.LastActivity, now) >= _options.MinIdleBeforeShed);
+            }
+        }
     }
 
     internal void Establish(ConnectionTicket ticket)

@@ -78,6 +78,9 @@ public sealed class FerryServer : IHostedService, IAsyncDisposable
     /// <summary>Connections admitted that have not logged in yet (TLS handshakes in progress included).</summary>
     public int UnauthenticatedConnectionCount => _limiter.PendingCount;
 
+    /// <summary>Connections not logged in that have sat idle long enough to be shed for a newcomer.</summary>
+    public int SheddableConnectionCount => _limiter.SheddableCount;
+
     /// <summary>Connections shed to make room for new ones, or closed at the end of their login grace time, since start.</summary>
     public long ConnectionsEvicted => _limiter.Evictions;
 

@@ -133,12 +133,18 @@ public sealed record FerryServerOptions
 
     /// <summary>
     /// Connections that have not logged in yet (TLS handshake included) held at once; the next one sheds the idlest
-    /// of them (sshd's MaxStartups). Default 256.
+    /// of them (sshd's MaxStartups) once it has been idle for <see cref="MinIdleBeforeShed"/>. Default 256.
     /// </summary>
     public int MaxUnauthenticatedConnections { get; init; } = 256;
 
-    /// <summary>Connections that have not logged in yet held at once per client network (IPv4 address, IPv6 /64). Default 32.</summary>
-    public int MaxUnauthenticatedConnectionsPerAddress { get; init; } = 32;
+    /// <summary>Connections that have not logged in yet held at once per client network (IPv4 address, IPv6 /64). Default 128.</summary>
+    public int MaxUnauthenticatedConnectionsPerAddress { get; init; } = 128;
+
+    /// <summary>
+    /// How long a connection that has not logged in must have sat without progress before a newcomer may shed it:
+    /// clients in the middle of logging in are never shed, however many arrive at once. Default 1 s.
+    /// </summary>
+    public TimeSpan MinIdleBeforeShed { get; init; } = TimeSpan.FromSeconds(1);
 
     /// <summary>TLS handshakes in progress at once; others wait for a turn (within their login grace time). Default 64.</summary>
     public int MaxConcurrentTlsHandshakes { get; init; } = 64;
@@ -189,6 +195,8 @@ public sealed record FerryServerOptions
         if (MaxConcurrentTlsHandshakes < 1)
             throw new ArgumentOutOfRangeException(nameof(MaxConcurrentTlsHandshakes), MaxConcurrentTlsHandshakes, "MaxConcurrentTlsHandshakes must be at least 1.");
         RequirePositive(TlsHandshakeTimeout, nameof(TlsHandshakeTimeout));
+        if (MinIdleBeforeShed < TimeSpan.Zero)
+            throw new ArgumentOutOfRangeException(nameof(MinIdleBeforeShed), MinIdleBeforeShed, "MinIdleBeforeShed must not be negative.");
         if (InsecureNoAuth && (RequireAuthentication || UseTls))
             throw new ArgumentException("InsecureNoAuth implies no authentication and plain TCP.", nameof(InsecureNoAuth));
         RequirePositive(ExecTimeout, nameof(ExecTimeout));
