@@ -44,7 +44,8 @@ public static class ExitCodes
         FerryErrorCode.ServerBusy or FerryErrorCode.ServerShuttingDown or FerryErrorCode.TooManyConnections or FerryErrorCode.ExecLimitReached => Busy,
         FerryErrorCode.TooManyUploads => Busy,
         FerryErrorCode.AuthenticationFailed or FerryErrorCode.AuthenticationRequired or FerryErrorCode.AuthenticationThrottled
-            or FerryErrorCode.ServerNotAuthenticated or FerryErrorCode.CertificateMismatch => Authentication,
+            or FerryErrorCode.ServerNotAuthenticated or FerryErrorCode.CertificateMismatch or FerryErrorCode.UserRevoked
+            or FerryErrorCode.LoginTimeout => Authentication,
         FerryErrorCode.FrameMacInvalid => Protocol,
         FerryErrorCode.NotFound => NotFound,
         FerryErrorCode.AlreadyExists => AlreadyExists,

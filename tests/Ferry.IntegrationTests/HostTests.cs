@@ -13,6 +13,9 @@ public class HostTests
         await using var server = await TestServer.StartAsync(o => o with { MaxConnections = 2 });
         await using var first = await server.ConnectAsync();
         await using var second = await server.ConnectAsync();
+        // Established (on a server without logins: a first command completed), so neither is shed for the newcomer.
+        await first.EchoAsync("1"u8.ToArray(), TestTimeouts.Token());
+        await second.EchoAsync("2"u8.ToArray(), TestTimeouts.Token());
         var ex = await Assert.ThrowsAsync<FerryRemoteException>(() => server.ConnectAsync());
         Assert.Equal(FerryErrorCode.ServerBusy, ex.Code);
 

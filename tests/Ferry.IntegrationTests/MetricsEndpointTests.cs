@@ -125,7 +125,7 @@ public partial class MetricsEndpointTests
         Assert.Equal(1, after.Sum("ferry_server_exec_started_total", "transport=\"tcp\""));
         Assert.Equal(1, after.Sum("ferry_server_exec_duration_seconds_count", "outcome=\"completed\""));
         Assert.Equal(1, after.Sum("ferry_server_auth_failures_total"));
-        Assert.Equal(1, after.Sum("ferry_server_auth_failures_total", "reason=\"wrong_key\""));
+        Assert.Equal(1, after.Sum("ferry_server_auth_failures_total", "reason=\"rejected\""));
         Assert.Equal(1, after.Sum("ferry_server_errors_total", "code=\"authentication_failed\""));
         Assert.True(after.Sum("ferry_server_connections_total") >= 4, after.Text); // the open one, put, exec, the refused ls
         Assert.Equal(fileSize, new FileInfo(Path.Combine(work.Path, "data", "alice", "big.bin")).Length);

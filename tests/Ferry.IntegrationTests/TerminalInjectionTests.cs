@@ -62,7 +62,7 @@ public class TerminalInjectionTests
 
         result.AssertSuccess();
         AssertNothingRaw(result);
-        Assert.Contains("report\\x1b[2J\\u202etxt.exe", result.Stdout);
+        Assert.Contains("report\\x1b[2J\\u{202E}txt.exe", result.Stdout);
         Assert.Contains("\\x1b]0;you have been pwned\\x07", result.Stdout);
     }
 
@@ -81,6 +81,6 @@ public class TerminalInjectionTests
 
         Assert.NotEqual(0, result.ExitCode);
         AssertNothingRaw(result);
-        Assert.Contains("report\\x1b[2J\\u202etxt.exe", result.Stderr);
+        Assert.Contains("report\\x1b[2J\\u{202E}txt.exe", result.Stderr);
     }
 }

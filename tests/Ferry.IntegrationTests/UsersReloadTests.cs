@@ -53,7 +53,7 @@ public class UsersReloadTests : IDisposable
     }
 
     [Fact]
-    public async Task Sighup_loads_added_and_removed_users_and_logged_in_connections_keep_going()
+    public async Task Sighup_loads_added_and_removed_users_and_a_removed_users_open_connection_is_refused()
     {
         var aliceKey = await AddUserAsync("alice");
         // The periodic check is off, so only the signal can make the server see the changes.
@@ -74,8 +74,9 @@ public class UsersReloadTests : IDisposable
         Assert.Contains("1 user(s)", await server.WaitForOutputAsync("(SIGHUP)", count: 2));
         await AssertLoginRefusedAsync(server, address, "alice", aliceKey);
 
-        // The connection that logged in before both reloads is still served.
-        Assert.Equal("STILL"u8.ToArray(), await alice.EchoAsync("still"u8.ToArray(), TestTimeouts.Token()));
+        // The connection that logged in before alice was removed is refused at its next command.
+        var revoked = await Assert.ThrowsAsync<FerryRemoteException>(() => alice.EchoAsync("still"u8.ToArray(), TestTimeouts.Token()));
+        Assert.Equal(FerryErrorCode.UserRevoked, revoked.Code);
         Assert.False(server.HasExited);
     }
 

@@ -36,6 +36,12 @@ public sealed class ServeSettings
     [ConfigurationKeyName("max_connections")] public int MaxConnections { get; set; } = s_defaults.MaxConnections;
     [ConfigurationKeyName("max_connections_per_user")] public int MaxConnectionsPerUser { get; set; } = s_defaults.MaxConnectionsPerUser;
     [ConfigurationKeyName("max_connections_per_address")] public int MaxConnectionsPerAddress { get; set; } = s_defaults.MaxConnectionsPerAddress;
+    [ConfigurationKeyName("login_grace_time")] public double LoginGraceTime { get; set; } = s_defaults.LoginGraceTime.TotalSeconds;
+    [ConfigurationKeyName("max_unauthenticated_connections")] public int MaxUnauthenticatedConnections { get; set; } = s_defaults.MaxUnauthenticatedConnections;
+    [ConfigurationKeyName("max_unauthenticated_connections_per_address")] public int MaxUnauthenticatedConnectionsPerAddress { get; set; } = s_defaults.MaxUnauthenticatedConnectionsPerAddress;
+    [ConfigurationKeyName("max_tls_handshakes")] public int MaxTlsHandshakes { get; set; } = s_defaults.MaxConcurrentTlsHandshakes;
+    [ConfigurationKeyName("tls_handshake_timeout")] public double TlsHandshakeTimeout { get; set; } = s_defaults.TlsHandshakeTimeout.TotalSeconds;
+    [ConfigurationKeyName("max_auth_failures_total")] public int MaxAuthFailuresTotal { get; set; } = s_defaults.MaxAuthFailuresTotal;
     [ConfigurationKeyName("header_timeout")] public double HeaderTimeout { get; set; } = s_defaults.HeaderTimeout.TotalSeconds;
     [ConfigurationKeyName("idle_timeout")] public double IdleTimeout { get; set; } = s_defaults.IdleTimeout.TotalSeconds;
     [ConfigurationKeyName("shutdown_grace")] public double ShutdownGrace { get; set; } = s_defaults.ShutdownGrace.TotalSeconds;
@@ -95,6 +101,12 @@ public sealed class ServeSettings
         MaxConnections = MaxConnections,
         MaxConnectionsPerUser = MaxConnectionsPerUser,
         MaxConnectionsPerAddress = MaxConnectionsPerAddress,
+        LoginGraceTime = TimeSpan.FromSeconds(LoginGraceTime),
+        MaxUnauthenticatedConnections = MaxUnauthenticatedConnections,
+        MaxUnauthenticatedConnectionsPerAddress = MaxUnauthenticatedConnectionsPerAddress,
+        MaxConcurrentTlsHandshakes = MaxTlsHandshakes,
+        TlsHandshakeTimeout = TimeSpan.FromSeconds(TlsHandshakeTimeout),
+        MaxAuthFailuresTotal = MaxAuthFailuresTotal,
         HeaderTimeout = TimeSpan.FromSeconds(HeaderTimeout),
         IdleTimeout = TimeSpan.FromSeconds(IdleTimeout),
         ShutdownGrace = TimeSpan.FromSeconds(ShutdownGrace),

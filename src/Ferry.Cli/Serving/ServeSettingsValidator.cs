@@ -50,6 +50,12 @@ public sealed class ServeSettingsValidator : IValidateOptions<ServeSettings>
         AtLeastOne("max_connections", settings.MaxConnections);
         AtLeastOne("max_connections_per_user", settings.MaxConnectionsPerUser);
         AtLeastOne("max_connections_per_address", settings.MaxConnectionsPerAddress);
+        Positive("login_grace_time", settings.LoginGraceTime, "seconds");
+        AtLeastOne("max_unauthenticated_connections", settings.MaxUnauthenticatedConnections);
+        AtLeastOne("max_unauthenticated_connections_per_address", settings.MaxUnauthenticatedConnectionsPerAddress);
+        AtLeastOne("max_tls_handshakes", settings.MaxTlsHandshakes);
+        Positive("tls_handshake_timeout", settings.TlsHandshakeTimeout, "seconds");
+        AtLeastOne("max_auth_failures_total", settings.MaxAuthFailuresTotal);
         Positive("header_timeout", settings.HeaderTimeout, "seconds");
         Positive("idle_timeout", settings.IdleTimeout, "seconds");
         AtLeast("shutdown_grace", settings.ShutdownGrace, 0, "seconds");

@@ -62,6 +62,10 @@ public enum FerryErrorCode
     FrameMacInvalid = 209,
     /// <summary>The user already has the maximum number of connections. Fatal.</summary>
     TooManyConnections = 210,
+    /// <summary>The logged-in user was removed, or their key replaced, since login: the session ends. Fatal.</summary>
+    UserRevoked = 211,
+    /// <summary>The connection did not complete its login (or, without authentication, its first command) in time. Fatal.</summary>
+    LoginTimeout = 212,
 
     // Files (docs/protocol.md §5).
     /// <summary>The path is malformed: empty, absolute, control characters, over-long, backslashes.</summary>

@@ -2,6 +2,7 @@ using System.Net;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using Ferry.Server.Hosting;
+using Ferry.Server.Logging;
 using Microsoft.Extensions.Logging;
 
 namespace Ferry.Server.Auth;
@@ -30,6 +31,7 @@ public sealed partial class AuditLog : IDisposable
 
     public void LoginSucceeded(string connectionId, IPAddress address, string user)
     {
+        user = PeerText.Escape(user)!;
         LoginOk(_logger, user, address);
         Write(new AuditEvent("login", connectionId, address.ToString(), user, null, "ok", null));
     }
@@ -37,12 +39,17 @@ public sealed partial class AuditLog : IDisposable
     /// <param name="reason">The real reason (unknown_user, wrong_key, throttled, malformed) — for the administrator only; the client is told less.</param>
     public void LoginFailed(string connectionId, IPAddress address, string? user, string reason)
     {
+        user = PeerText.Escape(user);
         LoginFailure(_logger, user ?? "(none)", address, reason);
         Write(new AuditEvent("login", connectionId, address.ToString(), user, null, "failed", reason));
     }
 
     public void Command(string connectionId, IPAddress address, string? user, string command, string outcome, double milliseconds)
     {
+        // Names and commands reach here checked, but the audit log is where an administrator looks after an attack:
+        // it must not be the one place a peer's control characters get through.
+        user = PeerText.Escape(user);
+        command = PeerText.Escape(command)!;
         CommandRun(_logger, user ?? "(anonymous)", address, command, outcome);
         Write(new AuditEvent("command", connectionId, address.ToString(), user, command, outcome, null) { Milliseconds = Math.Round(milliseconds, 2) });
     }

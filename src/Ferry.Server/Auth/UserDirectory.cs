@@ -14,6 +14,7 @@ public sealed class UserDirectory
     private readonly UploadRegistry _uploads;
     private readonly Dictionary<string, LocalFileStore> _stores = new(StringComparer.Ordinal);
     private volatile IReadOnlyDictionary<string, UserAccount> _users;
+    private int _generation;
 
     public UserDirectory(FerryServerOptions options)
         : this(options, new UploadRegistry(options.MaxOpenUploads, options.MaxOpenUploadsPerUser))
@@ -33,6 +34,12 @@ public sealed class UserDirectory
     /// <summary>The users file as it was just before it was last read successfully.</summary>
     public UsersFileStamp Loaded { get; private set; } = UsersFileStamp.Missing;
 
+    /// <summary>
+    /// Goes up by one each time the users are loaded again: a session that logged in under an older generation looks
+    /// its user up anew before its next command (removed users and taken permissions reach open connections).
+    /// </summary>
+    public int Generation => Volatile.Read(ref _generation);
+
     /// <summary>Re-reads the users file; on a malformed file the old list stays and the error is thrown.</summary>
     public void Reload()
     {
@@ -46,6 +53,7 @@ public sealed class UserDirectory
                     store.UpdateQuota(user.QuotaBytes);
             }
         }
+        Interlocked.Increment(ref _generation); // after the swap: whoever sees the new number finds the new list
     }
 
     public bool TryGet(string name, out UserAccount account)

@@ -8,8 +8,10 @@ namespace Ferry.Server.Auth;
 
 /// <summary>
 /// Loads the users file again when it changes, or at once when asked (<c>ferry serve</c> asks on SIGHUP), so that
-/// adding, removing or changing a user needs no restart. Connections already logged in keep going as they are; new
-/// logins see the new list. A file that cannot be read is logged and the users loaded before stay in force.
+/// adding, removing or changing a user needs no restart. New logins see the new list, and connections already logged in
+/// see it at their next command (<see cref="UserDirectory.Generation"/>): a removed user's connections are closed with
+/// <c>user_revoked</c>, taken permissions are refused. A file that cannot be read is logged and the users loaded before
+/// stay in force.
 /// </summary>
 /// <remarks>
 /// The file is checked by polling its size and modification time rather than with a file-system watcher: 'ferry user'

@@ -1,6 +1,7 @@
 using System.Collections.Frozen;
 using System.Diagnostics;
 using System.Net.Sockets;
+using System.Security.Cryptography;
 using Ferry.Protocol.Errors;
 using Ferry.Protocol.Framing;
 using Ferry.Protocol.Messages;
@@ -29,9 +30,12 @@ internal sealed class ConnectionDispatcher
     private readonly AuditLog _audit;
     private readonly FerryMetrics _metrics;
 
+    private readonly UserDirectory? _users;
+
     public ConnectionDispatcher(IEnumerable<ICommandHandler> handlers, IFileStore store, AuditLog audit, FerryMetrics metrics, FerryServerOptions options,
-        ILogger logger)
+        ILogger logger, UserDirectory? users = null)
     {
+        _users = users;
         _store = store;
         _audit = audit;
         _metrics = metrics;
@@ -55,7 +59,10 @@ internal sealed class ConnectionDispatcher
 
         // Waiting for the next frame is the one place where a stopping server may cut in. One linked source per
         // connection, not per frame.
-        using var waitForFrame = CancellationTokenSource.CreateLinkedTokenSource(stopping, aborted);
+        // The ticket's eviction (login grace time over, or shed to make room) cuts in there too.
+        var ticket = connection.Ticket;
+        var evicted = ticket?.Evicted ?? CancellationToken.None;
+        using var waitForFrame = CancellationTokenSource.CreateLinkedTokenSource(stopping, aborted, evicted);
         try
         {
             while (true)
@@ -70,7 +77,7 @@ internal sealed class ConnectionDispatcher
                 }
                 catch (FerryProtocolException ex)
                 {
-                    ServerLog.ProtocolError(_logger, ex.Code.ToWire(), reader.Status, ex.Message);
+                    ServerLog.ProtocolError(_logger, ex.Code.ToWire(), reader.Status, PeerText.Escape(ex.Message)!);
                     await SendErrorAsync(writer, ex.Code, ex.Message, ex.IsFatal, aborted).ConfigureAwait(false);
                     if (ex.IsFatal)
                     {
@@ -86,8 +93,20 @@ internal sealed class ConnectionDispatcher
                     reason = "server stopping";
                     break;
                 }
+                catch (OperationCanceledException) when (evicted.IsCancellationRequested && !aborted.IsCancellationRequested)
+                {
+                    ServerLog.ConnectionEvicted(_logger, ticket!.EvictionCode.ToWire(), ticket.EvictionMessage);
+                    await SendErrorAsync(writer, ticket.EvictionCode, ticket.EvictionMessage, fatal: true, aborted).ConfigureAwait(false);
+                    reason = ticket.EvictionCode.ToWire();
+                    break;
+                }
 
-                if (!await DispatchAsync(context, header, aborted).ConfigureAwait(false))
+                ticket?.SetBusy(true);
+                var keepGoing = await DispatchAsync(context, header, aborted).ConfigureAwait(false);
+                ticket?.SetBusy(false);
+                if (ticket is { IsEstablished: false } && (session.User is not null || (!_options.RequireAuthentication && session.CompletedCommand)))
+                    ticket.Establish();
+                if (!keepGoing)
                 {
                     reason = "fatal command error";
                     break;
@@ -102,7 +121,7 @@ internal sealed class ConnectionDispatcher
         catch (Exception ex) when (ex is IOException or SocketException or ObjectDisposedException or OperationCanceledException)
         {
             reason = connection.AbortReason ?? "transport error";
-            ServerLog.TransportError(_logger, ex.Message);
+            ServerLog.TransportError(_logger, PeerText.Escape(ex.Message)!);
         }
         ServerLog.ConnectionClosed(_logger, reason);
     }
@@ -113,8 +132,10 @@ internal sealed class ConnectionDispatcher
         var writer = context.Writer;
         if (!_handlers.TryGetValue(header.Command, out var handler))
         {
+            // The reply quotes the command as sent (the client escapes what it prints); the log gets it escaped.
             var message = $"Unknown command '{Truncate(header.Command)}'.";
-            ServerLog.CommandFailed(_logger, Truncate(header.Command), FerryErrorCode.CommandUnknown.ToWire(), message);
+            ServerLog.CommandFailed(_logger, PeerText.Escape(Truncate(header.Command))!, FerryErrorCode.CommandUnknown.ToWire(),
+                PeerText.Escape(message)!);
             await SendErrorAsync(writer, FerryErrorCode.CommandUnknown, message, fatal: false, aborted).ConfigureAwait(false);
             return true; // the reader skips the declared body before the next frame
         }
@@ -127,6 +148,14 @@ internal sealed class ConnectionDispatcher
         }
 
         var session = context.Session;
+        if (session.User is not null && !RefreshUser(session))
+        {
+            var revoked = $"User '{session.User.Name}' was removed, or their key replaced, since this connection logged in.";
+            _audit.Command(context.Connection.Id, context.Connection.RemoteAddress, session.User.Name, header.Command, FerryErrorCode.UserRevoked.ToWire(), 0);
+            ServerLog.CommandFailed(_logger, header.Command, FerryErrorCode.UserRevoked.ToWire(), revoked);
+            await SendErrorAsync(writer, FerryErrorCode.UserRevoked, revoked, fatal: true, aborted).ConfigureAwait(false);
+            return false;
+        }
         if (_options.RequireAuthentication && session.User is null && !handler.AllowedBeforeAuth)
         {
             // Nothing but the handshake before login: refuse and hang up.
@@ -149,20 +178,22 @@ internal sealed class ConnectionDispatcher
         {
             await handler.HandleAsync(context, aborted).ConfigureAwait(false);
             await context.FlushAsync(aborted).ConfigureAwait(false);
+            if (header.Command is not (CommandNames.Hello or CommandNames.Bye))
+                session.CompletedCommand = true;
             ServerLog.CommandDone(_logger, header.Command, Stopwatch.GetElapsedTime(started).TotalMilliseconds);
             return true;
         }
         catch (FerryProtocolException ex) when (ex.IsFatal)
         {
             outcome = ex.Code.ToWire();
-            ServerLog.ProtocolError(_logger, ex.Code.ToWire(), context.Reader.Status, ex.Message);
+            ServerLog.ProtocolError(_logger, ex.Code.ToWire(), context.Reader.Status, PeerText.Escape(ex.Message)!);
             await SendErrorAsync(writer, ex.Code, ex.Message, fatal: true, aborted).ConfigureAwait(false);
             return false;
         }
         catch (FerryException ex)
         {
             outcome = ex.Code.ToWire();
-            ServerLog.CommandFailed(_logger, header.Command, ex.Code.ToWire(), ex.Message);
+            ServerLog.CommandFailed(_logger, header.Command, ex.Code.ToWire(), PeerText.Escape(ex.Message)!);
             if (writer.BodyRemaining != 0)
             {
                 _metrics.Error(ex.Code); // no error frame can follow a body cut short, but it was an error all the same
@@ -196,6 +227,29 @@ internal sealed class ConnectionDispatcher
                 _audit.Command(context.Connection.Id, context.Connection.RemoteAddress, session.User?.Name, header.Command, outcome,
                     Stopwatch.GetElapsedTime(started).TotalMilliseconds);
         }
+    }
+
+    /// <summary>
+    /// Brings the session's user up to date with the users file when it was loaded again since the last look: the
+    /// account's permissions, home and quota as they are now. False when the user is gone or has a new key: whatever
+    /// the connection proved at login no longer holds.
+    /// </summary>
+    private bool RefreshUser(Session session)
+    {
+        if (_users is null || session.User is not { } user)
+            return true;
+        var generation = _users.Generation;
+        if (generation == session.UserGeneration)
+            return true;
+        if (!_users.TryGet(user.Name, out var current) || !CryptographicOperations.FixedTimeEquals(current.Key, user.Key))
+            return false;
+        if (current != user)
+        {
+            session.User = current;
+            session.Store = _users.StoreFor(current);
+        }
+        session.UserGeneration = generation;
+        return true;
     }
 
     /// <summary>Sends an error frame and counts it by code.</summary>

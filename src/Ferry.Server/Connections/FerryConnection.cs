@@ -60,6 +60,9 @@ public sealed class FerryConnection : IAsyncDisposable
     /// <summary>Cancelled when the connection is aborted.</summary>
     public CancellationToken ConnectionClosed => _closed.Token;
 
+    /// <summary>Its place in the connection limits (login grace time, unauthenticated budget); null for a refused connection.</summary>
+    internal ConnectionTicket? Ticket { get; init; }
+
     /// <summary>Why the connection was aborted, if it was.</summary>
     public string? AbortReason => _abortReason;
 

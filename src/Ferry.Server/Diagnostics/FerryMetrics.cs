@@ -17,6 +17,9 @@ public sealed class FerryMetrics
     private static readonly KeyValuePair<string, object?> s_out = new("direction", "out");
     private static readonly KeyValuePair<string, object?> s_tcp = new("transport", "tcp");
     private static readonly KeyValuePair<string, object?> s_udp = new("transport", "udp");
+    private static readonly KeyValuePair<string, object?> s_rejected = new("reason", "rejected");
+    private static readonly KeyValuePair<string, object?> s_throttled = new("reason", "throttled");
+    private static readonly KeyValuePair<string, object?> s_tooManyConnections = new("reason", "too_many_connections");
 
     private readonly UpDownCounter<long> _activeConnections;
     private readonly Counter<long> _connections;
@@ -51,7 +54,7 @@ public sealed class FerryMetrics
             "Wall time of remote commands, from start to exit, by transport and outcome (completed, error).",
             tags: null, advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = [0.01, 0.05, 0.1, 0.5, 1, 5, 10, 60, 300, 3600] });
         _authFailures = meter.CreateCounter<long>("ferry.server.auth.failures", "{failure}",
-            "Refused logins, by reason (malformed, unknown_user, wrong_key, reflected_challenge, throttled, too_many_connections).");
+            "Refused logins, by reason: rejected (unknown user, wrong key and malformed answers alike), throttled, too_many_connections.");
         _errors = meter.CreateCounter<long>("ferry.server.errors", "{error}",
             "Errors reported to clients, by code (docs/errors.md).");
         _usersReloads = meter.CreateCounter<long>("ferry.server.users.reloads", "{reload}",
@@ -89,8 +92,18 @@ public sealed class FerryMetrics
     public void ExecEnded(bool udp, TimeSpan elapsed, bool completed) =>
         _execDuration.Record(elapsed.TotalSeconds, udp ? s_udp : s_tcp, new("outcome", completed ? "completed" : "error"));
 
-    /// <param name="reason">One of the fixed reasons the audit log uses; spaces become underscores.</param>
-    public void AuthFailed(string reason) => _authFailures.Add(1, new KeyValuePair<string, object?>("reason", reason.Replace(' ', '_')));
+    /// <summary>
+    /// A login refused for its credentials. One label for unknown user, wrong key and malformed answer alike: a
+    /// metric that told them apart would let whoever can read the metrics (or watch a dashboard) find out which user
+    /// names exist. The audit log keeps the real reason for the administrator.
+    /// </summary>
+    public void AuthRejected() => _authFailures.Add(1, s_rejected);
+
+    /// <summary>A login refused unchecked because its address (or the whole server) failed too often lately.</summary>
+    public void AuthThrottled() => _authFailures.Add(1, s_throttled);
+
+    /// <summary>A login with the right key refused because the user already holds all their connections.</summary>
+    public void AuthOverConnectionLimit() => _authFailures.Add(1, s_tooManyConnections);
 
     public void Error(FerryErrorCode code) => _errors.Add(1, new KeyValuePair<string, object?>("code", code.ToWire()));
 

@@ -37,11 +37,13 @@ internal sealed class AuthHandler(UserDirectory users, AuthThrottle throttle, Au
         if (throttle.IsThrottled(connection.RemoteAddress))
         {
             audit.LoginFailed(connection.Id, connection.RemoteAddress, null, "throttled");
-            metrics.AuthFailed("throttled");
+            metrics.AuthThrottled();
             throw new FerryProtocolException(FerryErrorCode.AuthenticationThrottled,
-                "Too many failed logins from this address; wait a minute and try again.", isFatal: true);
+                "Too many failed logins from this network lately; wait a minute and try again.", isFatal: true);
         }
 
+        // Read before the account is: a reload in between makes the first command look the user up again.
+        var generation = users.Generation;
         AuthMessage? answer = null;
         string reason;
         UserAccount? account = null;
@@ -60,7 +62,7 @@ internal sealed class AuthHandler(UserDirectory users, AuthThrottle throttle, Au
         {
             throttle.RecordFailure(connection.RemoteAddress);
             audit.LoginFailed(connection.Id, connection.RemoteAddress, SafeName(answer?.User), reason);
-            metrics.AuthFailed(reason);
+            metrics.AuthRejected(); // one label whatever the reason: the metrics must not tell which names exist
             await Task.Delay(context.Options.AuthFailureDelay, time, cancellationToken).ConfigureAwait(false);
             throw new FerryProtocolException(FerryErrorCode.AuthenticationFailed,
                 "Authentication failed: check the user name and key ('ferry login').", isFatal: true);
@@ -70,12 +72,13 @@ internal sealed class AuthHandler(UserDirectory users, AuthThrottle throttle, Au
         if (slot is null)
         {
             audit.LoginFailed(connection.Id, connection.RemoteAddress, account.Name, "too many connections");
-            metrics.AuthFailed("too many connections");
+            metrics.AuthOverConnectionLimit();
             throw new FerryProtocolException(FerryErrorCode.TooManyConnections,
                 $"User '{account.Name}' already has {context.Options.MaxConnectionsPerUser} connections open; close one and try again.", isFatal: true);
         }
         session.Resources.Add(slot);
         session.User = account;
+        session.UserGeneration = generation;
         session.Store = users.StoreFor(account);
         audit.LoginSucceeded(connection.Id, connection.RemoteAddress, account.Name);
         var frameMac = !connection.IsTls;

@@ -28,7 +28,7 @@ internal sealed class HelloHandler(ILogger<HelloHandler> logger) : ICommandHandl
         context.Session.HelloReceived = true;
         context.Session.PeerVersion = hello.Version;
         context.Session.PeerFeatures = (hello.Features ?? []).ToHashSet(StringComparer.Ordinal);
-        ServerLog.HelloReceived(logger, hello.Agent ?? "(unnamed)", hello.Version);
+        ServerLog.HelloReceived(logger, PeerText.Escape(hello.Agent) ?? "(unnamed)", hello.Version);
 
         var requireAuth = context.Options.RequireAuthentication;
         if (requireAuth)

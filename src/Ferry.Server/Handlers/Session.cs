@@ -17,6 +17,12 @@ public sealed class Session : IAsyncDisposable
     /// <summary>The logged-in user; null before login and on servers without authentication.</summary>
     public Auth.UserAccount? User { get; internal set; }
 
+    /// <summary>The users-file generation <see cref="User"/> was last looked up in (<see cref="Auth.UserDirectory.Generation"/>).</summary>
+    internal int UserGeneration { get; set; }
+
+    /// <summary>Set once a command other than hello or bye completed: on a server without logins, that ends the login grace time.</summary>
+    internal bool CompletedCommand { get; set; }
+
     /// <summary>Released when the connection ends (connection-limit slots).</summary>
     internal List<IDisposable> Resources { get; } = [];
 

@@ -33,29 +33,28 @@ public sealed class FerryServer : IHostedService, IAsyncDisposable
     private readonly CancellationTokenSource _stopping = new();
     private readonly List<Socket> _listeners = [];
     private readonly List<Task> _acceptLoops = [];
-    private int _connectionCount;
 
     private readonly X509Certificate2? _certificate;
-    private readonly SslStreamCertificateContext? _certificateContext;
+    private readonly TlsHandshake? _tls;
     private readonly byte[] _channelBinding;
-    private readonly ConnectionCounter<IPAddress> _perAddress = new();
+    private readonly ConnectionLimiter _limiter;
 
     public FerryServer(IOptions<FerryServerOptions> options, IEnumerable<ICommandHandler> handlers, IFileStore store, AuditLog audit, UserDirectory users,
-        FerryMetrics metrics, ILogger<FerryServer> logger)
+        FerryMetrics metrics, ILogger<FerryServer> logger, TimeProvider? time = null)
     {
         _options = options.Value;
         _options.Validate();
         _logger = logger;
         _metrics = metrics;
-        _dispatcher = new ConnectionDispatcher(handlers, store, audit, metrics, _options, logger);
+        _dispatcher = new ConnectionDispatcher(handlers, store, audit, metrics, _options, logger, users);
         _users = users;
+        _limiter = new ConnectionLimiter(_options, time ?? TimeProvider.System);
         if (_options.UseTls)
         {
             _certificate = _options.TlsCertificatePath is { } certificatePath
                 ? ServerCertificate.Load(certificatePath, _options.TlsCertificatePassword)
                 : ServerCertificate.LoadOrCreate(_options.StateDirectory);
-            // Built once: per-handshake certificate setup was a large share of TLS connection cost.
-            _certificateContext = SslStreamCertificateContext.Create(_certificate, additionalCertificates: null, offline: true);
+            _tls = new TlsHandshake(_certificate, _options.MaxConcurrentTlsHandshakes, _options.TlsHandshakeTimeout);
             _channelBinding = Handshake.CertificateBinding(_certificate.RawData);
         }
         else
@@ -75,6 +74,15 @@ public sealed class FerryServer : IHostedService, IAsyncDisposable
 
     /// <summary>Connections now open.</summary>
     public int ConnectionCount => _connections.Count;
+
+    /// <summary>Connections admitted that have not logged in yet (TLS handshakes in progress included).</summary>
+    public int UnauthenticatedConnectionCount => _limiter.PendingCount;
+
+    /// <summary>Connections not logged in that have sat idle long enough to be shed for a newcomer.</summary>
+    public int SheddableConnectionCount => _limiter.SheddableCount;
+
+    /// <summary>Connections shed to make room for new ones, or closed at the end of their login grace time, since start.</summary>
+    public long ConnectionsEvicted => _limiter.Evictions;
 
     public Task StartAsync(CancellationToken cancellationToken)
     {
@@ -211,74 +219,76 @@ public sealed class FerryServer : IHostedService, IAsyncDisposable
         }
     }
 
-    /// <summary>Sets up the transport (TLS when configured) and serves the connection.</summary>
+    /// <summary>
+    /// Admits the connection (<see cref="ConnectionLimiter"/>: it may shed an idle unauthenticated one, or refuse this
+    /// one), sets up the transport (TLS when configured) and serves the connection.
+    /// </summary>
     private async Task ServeSocketAsync(Socket socket)
     {
         await Task.Yield(); // leave the accept loop at once
         var id = FerryConnection.NextId();
         using var scope = _logger.BeginScope(new ConnectionScope(id));
-        Stream network = new MeteredStream(new NetworkStream(socket, ownsSocket: true), _metrics);
-        Stream transport = network;
-        if (_certificate is not null)
+        var remote = socket.RemoteEndPoint;
+        var ticket = _limiter.TryAdmit((remote as IPEndPoint)?.Address ?? IPAddress.None, out var refusal, out var refusalMessage);
+        try
         {
-            var tls = new SslStream(network, leaveInnerStreamOpen: false);
-            try
+            // Not "busy" while the handshake runs: a peer that never sends its ClientHello is as idle as one that says
+            // nothing after it. Evicting it cancels the handshake (and the wait for a handshake slot).
+            if (ticket is not null)
+                ticket.HardStop = _ => socket.Dispose();
+            Stream network = new MeteredStream(new NetworkStream(socket, ownsSocket: true), _metrics);
+            Stream transport = network;
+            if (_tls is not null)
             {
-                using var handshake = CancellationTokenSource.CreateLinkedTokenSource(_stopping.Token);
-                handshake.CancelAfter(_options.HeaderTimeout);
-                await tls.AuthenticateAsServerAsync(new SslServerAuthenticationOptions
+                // A refused connection gets its error frame only if a handshake slot is free right now: refusing must
+                // stay cheaper than serving.
+                using var handshake = CancellationTokenSource.CreateLinkedTokenSource(_stopping.Token, ticket?.Evicted ?? CancellationToken.None);
+                var (tls, failure) = await _tls.AuthenticateAsync(network, waitForSlot: ticket is not null, handshake.Token).ConfigureAwait(false);
+                if (tls is null)
                 {
-                    ServerCertificateContext = _certificateContext,
-                    ClientCertificateRequired = false,
-                    ApplicationProtocols = [TlsSettings.ApplicationProtocol],
-                    CipherSuitesPolicy = TlsSettings.CipherSuites,
-                }, handshake.Token).ConfigureAwait(false);
+                    ServerLog.TlsFailed(_logger, remote, PeerText.Escape(ticket?.Evicted.IsCancellationRequested == true ? ticket.EvictionMessage : failure)!);
+                    await network.DisposeAsync().ConfigureAwait(false);
+                    return;
+                }
+                transport = tls;
             }
-            catch (Exception ex) when (ex is IOException or System.Security.Authentication.AuthenticationException or OperationCanceledException or SocketException)
-            {
-                ServerLog.TlsFailed(_logger, socket.RemoteEndPoint, ex.Message);
-                await tls.DisposeAsync().ConfigureAwait(false);
-                return;
-            }
-            transport = tls;
-        }
+            ticket?.Touch();
 
-        var connection = new FerryConnection(id, socket, transport, TransportBufferSize, _channelBinding);
-        _connections.Add(connection);
-        var work = ServeAsync(connection);
-        _connections.SetWork(connection, work);
-        await work.ConfigureAwait(false);
+            var connection = new FerryConnection(id, socket, transport, TransportBufferSize, _channelBinding) { Ticket = ticket };
+            if (ticket is not null)
+                ticket.HardStop = connection.Abort;
+            _connections.Add(connection);
+            var work = ServeAsync(connection, refusal, refusalMessage);
+            _connections.SetWork(connection, work);
+            await work.ConfigureAwait(false);
+        }
+        finally
+        {
+            ticket?.Dispose();
+        }
     }
 
-    private async Task ServeAsync(FerryConnection connection)
+    private async Task ServeAsync(FerryConnection connection, FerryErrorCode refusal, string refusalMessage)
     {
-        var count = Interlocked.Increment(ref _connectionCount);
-        var addressSlot = _perAddress.TryAcquire(connection.RemoteAddress, _options.MaxConnectionsPerAddress);
         _metrics.ConnectionOpened();
         try
         {
             ServerLog.ConnectionOpened(_logger, connection.RemoteEndPoint);
-            if (count > _options.MaxConnections || addressSlot is null)
+            if (connection.Ticket is null)
             {
-                ServerLog.ConnectionRefusedBusy(_logger, connection.RemoteEndPoint, count - 1, _options.MaxConnections);
+                ServerLog.ConnectionRefusedBusy(_logger, connection.RemoteEndPoint, _limiter.Count, _options.MaxConnections);
                 using var writer = new FrameWriter(connection.Output, _options.Frames);
-                await _dispatcher.SendErrorAsync(writer, addressSlot is null ? FerryErrorCode.TooManyConnections : FerryErrorCode.ServerBusy,
-                    addressSlot is null
-                        ? $"This address already has {_options.MaxConnectionsPerAddress} connections open; close some and try again."
-                        : $"The server is at its limit of {_options.MaxConnections} connections; try again later.", fatal: true,
-                    connection.ConnectionClosed).ConfigureAwait(false);
+                await _dispatcher.SendErrorAsync(writer, refusal, refusalMessage, fatal: true, connection.ConnectionClosed).ConfigureAwait(false);
                 return;
             }
             await _dispatcher.RunAsync(connection, _stopping.Token).ConfigureAwait(false);
         }
         catch (Exception ex)
         {
-            ServerLog.TransportError(_logger, ex.Message);
+            ServerLog.TransportError(_logger, PeerText.Escape(ex.Message)!);
         }
         finally
         {
-            addressSlot?.Dispose();
-            Interlocked.Decrement(ref _connectionCount);
             _metrics.ConnectionClosed();
             _connections.Remove(connection);
             await connection.DisposeAsync().ConfigureAwait(false);

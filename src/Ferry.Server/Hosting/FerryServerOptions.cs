@@ -130,8 +130,48 @@ public sealed record FerryServerOptions
     /// <summary>Connections one user may have open at once. Default 32.</summary>
     public int MaxConnectionsPerUser { get; init; } = 32;
 
-    /// <summary>Connections one client address may have open at once. Default 256.</summary>
+    /// <summary>
+    /// Connections one client network (IPv4 address, IPv6 /64) may have open at once. When they are all taken, an idle
+    /// one that has not logged in is shed for the newcomer; only logged-in ones make it refuse. Default 256.
+    /// </summary>
     public int MaxConnectionsPerAddress { get; init; } = 256;
+
+    /// <summary>
+    /// Failed logins across the whole server within <see cref="AuthFailureWindow"/> after which every network that failed
+    /// at all in the window is refused too (networks with a clean record still get their logins checked). Default 100.
+    /// </summary>
+    public int MaxAuthFailuresTotal { get; init; } = 100;
+
+    /// <summary>Networks (IPv4 addresses, IPv6 /64s) the login throttle remembers at most; the one that failed longest ago goes first. Default 10000.</summary>
+    public int MaxAuthThrottleNetworks { get; init; } = 10_000;
+
+    /// <summary>
+    /// Time from accepting a connection to its successful login, after which it gets <c>login_timeout</c> and is
+    /// closed (sshd's LoginGraceTime). On a server without logins (<see cref="InsecureNoAuth"/>), time to complete a
+    /// first command other than hello. Default 20 s.
+    /// </summary>
+    public TimeSpan LoginGraceTime { get; init; } = TimeSpan.FromSeconds(20);
+
+    /// <summary>
+    /// Connections that have not logged in yet (TLS handshake included) held at once; the next one sheds the idlest
+    /// of them (sshd's MaxStartups) once it has been idle for <see cref="MinIdleBeforeShed"/>. Default 256.
+    /// </summary>
+    public int MaxUnauthenticatedConnections { get; init; } = 256;
+
+    /// <summary>Connections that have not logged in yet held at once per client network (IPv4 address, IPv6 /64). Default 128.</summary>
+    public int MaxUnauthenticatedConnectionsPerAddress { get; init; } = 128;
+
+    /// <summary>
+    /// How long a connection that has not logged in must have sat without progress before a newcomer may shed it:
+    /// clients in the middle of logging in are never shed, however many arrive at once. Default 1 s.
+    /// </summary>
+    public TimeSpan MinIdleBeforeShed { get; init; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>TLS handshakes in progress at once; others wait for a turn (within their login grace time). Default 64.</summary>
+    public int MaxConcurrentTlsHandshakes { get; init; } = 64;
+
+    /// <summary>Longest a TLS handshake may take once it has its turn. Default 10 s.</summary>
+    public TimeSpan TlsHandshakeTimeout { get; init; } = TimeSpan.FromSeconds(10);
 
     /// <summary>Optional file that receives the audit log as JSON lines (logins, failures, commands). Default none.</summary>
     public string? AuditLogPath { get; init; }
@@ -163,6 +203,21 @@ public sealed record FerryServerOptions
         if (AuthFailureDelay < TimeSpan.Zero)
             throw new ArgumentOutOfRangeException(nameof(AuthFailureDelay), AuthFailureDelay, "AuthFailureDelay must not be negative.");
         RequirePositive(AuthFailureWindow, nameof(AuthFailureWindow));
+        if (MaxAuthFailuresTotal < 1)
+            throw new ArgumentOutOfRangeException(nameof(MaxAuthFailuresTotal), MaxAuthFailuresTotal, "MaxAuthFailuresTotal must be at least 1.");
+        if (MaxAuthThrottleNetworks < 1)
+            throw new ArgumentOutOfRangeException(nameof(MaxAuthThrottleNetworks), MaxAuthThrottleNetworks, "MaxAuthThrottleNetworks must be at least 1.");
+        RequirePositive(LoginGraceTime, nameof(LoginGraceTime));
+        if (MaxUnauthenticatedConnections < 1)
+            throw new ArgumentOutOfRangeException(nameof(MaxUnauthenticatedConnections), MaxUnauthenticatedConnections, "MaxUnauthenticatedConnections must be at least 1.");
+        if (MaxUnauthenticatedConnectionsPerAddress < 1)
+            throw new ArgumentOutOfRangeException(nameof(MaxUnauthenticatedConnectionsPerAddress), MaxUnauthenticatedConnectionsPerAddress,
+                "MaxUnauthenticatedConnectionsPerAddress must be at least 1.");
+        if (MaxConcurrentTlsHandshakes < 1)
+            throw new ArgumentOutOfRangeException(nameof(MaxConcurrentTlsHandshakes), MaxConcurrentTlsHandshakes, "MaxConcurrentTlsHandshakes must be at least 1.");
+        RequirePositive(TlsHandshakeTimeout, nameof(TlsHandshakeTimeout));
+        if (MinIdleBeforeShed < TimeSpan.Zero)
+            throw new ArgumentOutOfRangeException(nameof(MinIdleBeforeShed), MinIdleBeforeShed, "MinIdleBeforeShed must not be negative.");
         if (InsecureNoAuth && (RequireAuthentication || UseTls))
             throw new ArgumentException("InsecureNoAuth implies no authentication and plain TCP.", nameof(InsecureNoAuth));
         RequirePositive(ExecTimeout, nameof(ExecTimeout));

@@ -22,7 +22,8 @@ public static class ServiceCollectionExtensions
         services.TryAddSingleton(sp => new UserDirectory(options, sp.GetRequiredService<UploadRegistry>()));
         services.TryAddSingleton<UsersFileReloader>();
         services.AddHostedService(sp => sp.GetRequiredService<UsersFileReloader>());
-        services.TryAddSingleton(sp => new AuthThrottle(options.MaxAuthFailures, options.AuthFailureWindow, sp.GetRequiredService<TimeProvider>()));
+        services.TryAddSingleton(sp => new AuthThrottle(options.MaxAuthFailures, options.AuthFailureWindow, sp.GetRequiredService<TimeProvider>(),
+            options.MaxAuthFailuresTotal, options.MaxAuthThrottleNetworks));
         services.TryAddSingleton<AuditLog>();
         services.TryAddSingleton<ConnectionCounter<string>>();
         services.TryAddSingleton(options);

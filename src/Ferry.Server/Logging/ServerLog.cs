@@ -60,6 +60,9 @@ internal static partial class ServerLog
     [LoggerMessage(2005, LogLevel.Information, "Hello from {Agent}, protocol {Version}")]
     public static partial void HelloReceived(ILogger logger, string agent, int version);
 
+    [LoggerMessage(2007, LogLevel.Information, "Connection closed by the server's limits ({Code}): {Message}")]
+    public static partial void ConnectionEvicted(ILogger logger, string code, string message);
+
     [LoggerMessage(3000, LogLevel.Debug, "{Command} done in {ElapsedMs:0.0} ms")]
     public static partial void CommandDone(ILogger logger, string command, double elapsedMs);
 

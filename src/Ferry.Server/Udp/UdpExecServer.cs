@@ -105,7 +105,7 @@ public sealed partial class UdpExecServer(
             catch (Exception ex)
             {
                 // Whatever one datagram causes, the next one is served: log it and go on.
-                DatagramFailed(logger, received.RemoteEndPoint, ex.GetType().Name, ex.Message);
+                DatagramFailed(logger, received.RemoteEndPoint, ex.GetType().Name, Logging.PeerText.Escape(ex.Message)!);
             }
         }
         await sweeping.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
