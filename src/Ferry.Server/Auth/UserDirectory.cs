@@ -43,11 +43,25 @@ public sealed class UserDirectory
     public IFileStore StoreFor(UserAccount user)
     {
         var home = user.HomePath(_options.Root);
+        var ownership = Exec.ExecAccount.DataOwnershipFor(user, _options);
         return _stores.AddOrUpdate(user.Name,
-            _ => new LocalFileStore(home, user.QuotaBytes),
-            (_, existing) => existing.RootPath == Path.GetFullPath(home).TrimEnd('/') && existing.Quota.LimitBytes == user.QuotaBytes
+            _ => OpenHome(home, user.QuotaBytes, ownership),
+            (_, existing) => existing.RootPath == Path.GetFullPath(home).TrimEnd('/') && existing.Quota.LimitBytes == user.QuotaBytes && existing.Ownership == ownership
                 ? existing
-                : new LocalFileStore(home, user.QuotaBytes));
+                : OpenHome(home, user.QuotaBytes, ownership));
+    }
+
+    /// <summary>
+    /// The store of one home. A home inside the data root belongs to the account its commands run as (when the server
+    /// is root), also when it was made before: those commands must be able to write it.
+    /// </summary>
+    internal LocalFileStore OpenHome(string home, long? quotaBytes, DataOwnership ownership)
+    {
+        var store = new LocalFileStore(home, quotaBytes, ownership);
+        var root = Path.GetFullPath(_options.Root).TrimEnd('/');
+        if (store.RootPath.StartsWith(root + "/", StringComparison.Ordinal) || store.RootPath == root)
+            ownership.GiveAway(store.RootPath);
+        return store;
     }
 
     private Dictionary<string, UserAccount> LoadUsers()

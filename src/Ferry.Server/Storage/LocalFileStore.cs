@@ -12,8 +12,10 @@ public sealed class LocalFileStore : IFileStore
     private readonly ConcurrentDictionary<string, byte> _activeUploads = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, byte> _activeParts = new(StringComparer.Ordinal);
 
-    public LocalFileStore(string root, long? quotaBytes = null)
+    public LocalFileStore(string root, long? quotaBytes = null, DataOwnership? ownership = null)
     {
+        Ownership = ownership ?? DataOwnership.Private;
+        Ownership.CreateDirectory(root);
         _jail = new PathJail(root);
         Quota = new QuotaTracker(quotaBytes, quotaBytes is null ? 0 : MeasureUsage(_jail.Root));
     }
@@ -21,6 +23,9 @@ public sealed class LocalFileStore : IFileStore
     public string Description => _jail.Root;
     public string RootPath => _jail.Root;
     public QuotaTracker Quota { get; }
+
+    /// <summary>Owner and permissions of what the store creates.</summary>
+    public DataOwnership Ownership { get; }
 
     public ValueTask<FileEntry?> StatAsync(string path, CancellationToken cancellationToken)
     {
@@ -83,7 +88,7 @@ public sealed class LocalFileStore : IFileStore
                 if (File.Exists(level))
                     throw new FerryException(FerryErrorCode.NotADirectory, $"'{so}' is a file, not a directory.");
                 if (!Directory.Exists(level))
-                    Guard(() => Directory.CreateDirectory(level));
+                    Guard(() => Ownership.CreateDirectory(level));
             }
             return ValueTask.CompletedTask;
         }
@@ -94,7 +99,7 @@ public sealed class LocalFileStore : IFileStore
             throw new FerryException(FerryErrorCode.AlreadyExists, $"'{path}' already exists.");
         if (!Directory.Exists(parent))
             throw File.Exists(parent) ? NotADirectory(RemotePath.Parent(path)) : NotFound(RemotePath.Parent(path));
-        Guard(() => Directory.CreateDirectory(full));
+        Guard(() => Ownership.CreateDirectory(full));
         return ValueTask.CompletedTask;
     }
 

@@ -75,10 +75,14 @@ internal sealed class LocalUpload : IUpload
         var fresh = File.OpenHandle(part, FileMode.Create, FileAccess.ReadWrite, FileShare.None, FileOptions.Asynchronous);
         try
         {
+            store.Ownership.Apply(fresh); // the file keeps its owner and mode when it is renamed to its final name
             // Only an upload of at least one whole chunk can ever be resumed; smaller ones skip the .meta file, which
             // is most of the cost of a small file.
             if (request.Size >= request.ChunkSize)
+            {
                 File.WriteAllBytes(part + MetaSuffix, JsonSerializer.SerializeToUtf8Bytes(info, StorageJsonContext.Default.PartialUploadInfo));
+                store.Ownership.Apply(part + MetaSuffix);
+            }
             else if (File.Exists(part + MetaSuffix))
                 File.Delete(part + MetaSuffix);
             var upload = new LocalUpload(store, request, target, part, fresh, replacedSize)

@@ -24,7 +24,7 @@ namespace Ferry.Server.Udp;
 /// results cut into numbered chunks that the client asks for again when some are lost.
 /// </summary>
 public sealed partial class UdpExecServer(
-    FerryServerOptions options, UserDirectory users, ExecLimiter limiter, AuditLog audit, FerryMetrics metrics, TimeProvider time, ILogger<UdpExecServer> logger)
+    FerryServerOptions options, UserDirectory users, ExecLimiter limiter, CommandRunner runner, AuditLog audit, FerryMetrics metrics, TimeProvider time, ILogger<UdpExecServer> logger)
     : BackgroundService
 {
     private readonly ConcurrentDictionary<(string User, ulong Id), RequestState> _requests = new();
@@ -154,6 +154,15 @@ public sealed partial class UdpExecServer(
             await Refuse(FerryErrorCode.FieldInvalid, "The request is not a JSON exec object.").ConfigureAwait(false);
             return;
         }
+        try
+        {
+            _ = CommandRunner.TimeLimit(request.TimeoutSeconds, options.ExecTimeout); // refused before anything starts
+        }
+        catch (FerryException ex)
+        {
+            await Refuse(ex.Code, ex.Message).ConfigureAwait(false);
+            return;
+        }
         if (!options.AllowExec)
         {
             await Refuse(FerryErrorCode.ExecDisabled, "This server does not run commands (--allow-exec).").ConfigureAwait(false);
@@ -210,19 +219,11 @@ public sealed partial class UdpExecServer(
 
     private async Task<UdpExecResult> RunAsync(UserAccount user, ExecMessage request, CancellationToken cancellationToken)
     {
-        var argv = ExecHandler.ArgvOf(request);
+        var argv = CommandEnvironment.ArgvOf(request);
         var store = users.StoreFor(user);
         var home = store.LocalDirectory("")!;
         var cwd = store.LocalDirectory(RemotePath.Normalize(request.WorkingDirectory ?? ""))!;
-        ProcessGroup group;
-        try
-        {
-            group = ProcessGroup.Start(argv, cwd, ExecHandler.Environment(user.Name, home));
-        }
-        catch (Win32Exception ex)
-        {
-            throw new FerryException(FerryErrorCode.ExecFailed, $"'{argv[0]}' could not be started: {ex.Message}.");
-        }
+        var group = runner.Start(user, home, cwd, argv);
         metrics.ExecStarted(udp: true);
         var started = time.GetTimestamp();
         var completed = false;
@@ -233,7 +234,7 @@ public sealed partial class UdpExecServer(
             var budget = new OutputBudget(options.MaxUdpOutputBytes);
             var stdout = CaptureAsync(group.StandardOutput, budget);
             var stderr = CaptureAsync(group.StandardError, budget);
-            var limit = request.TimeoutSeconds is { } seconds ? TimeSpan.FromSeconds(Math.Min(seconds, options.ExecTimeout.TotalSeconds)) : options.ExecTimeout;
+            var limit = CommandRunner.TimeLimit(request.TimeoutSeconds, options.ExecTimeout);
             using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
             deadline.CancelAfter(limit);
             var timedOut = false;
