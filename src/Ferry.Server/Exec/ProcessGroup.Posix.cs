@@ -16,7 +16,49 @@ internal sealed partial class ProcessGroup
     /// <summary>Where programs named without a slash are looked up: the PATH of the documented environment.</summary>
     internal static readonly string[] SearchPath = ["/usr/local/bin", "/usr/bin", "/bin"];
 
-    private static unsafe ProcessGroup Spawn(IReadOnlyList<string> argv, string workingDirectory, IReadOnlyDictionary<string, string> environment, bool sandboxed)
+    private static ProcessGroup Spawn(IReadOnlyList<string> argv, string workingDirectory, IReadOnlyDictionary<string, string> environment, bool sandboxed)
+    {
+        if (!sandboxed)
+            return SpawnHere(argv, workingDirectory, environment, sandboxed, exit: null);
+
+        // bwrap --die-with-parent ties the sandbox to the thread that started it (PR_SET_PDEATHSIG follows the parent
+        // thread, not the process): a pool thread that retired would kill the command. So the sandbox is started by the
+        // thread that waits for it, which lives exactly as long as the command does.
+        ProcessGroup? group = null;
+        Exception? failure = null;
+        using var started = new ManualResetEventSlim();
+        var exit = new TaskCompletionSource<int>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var thread = new Thread(() =>
+        {
+            try
+            {
+                group = SpawnHere(argv, workingDirectory, environment, sandboxed, exit);
+            }
+            catch (Exception ex)
+            {
+                failure = ex;
+                return;
+            }
+            finally
+            {
+                started.Set();
+            }
+            WaitFor(group.Id, exit);
+        }, maxStackSize: 256 * 1024)
+        {
+            IsBackground = true,
+            Name = "ferry exec wait",
+        };
+        thread.Start();
+        started.Wait();
+        if (failure is not null)
+            System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(failure);
+        return group!;
+    }
+
+    /// <summary>Spawns from the calling thread; <paramref name="exit"/> is completed by the caller's own wait, or null to start a waiting thread.</summary>
+    private static unsafe ProcessGroup SpawnHere(IReadOnlyList<string> argv, string workingDirectory, IReadOnlyDictionary<string, string> environment, bool sandboxed,
+        TaskCompletionSource<int>? exit)
     {
         var program = Resolve(argv[0]);
         Span<int> input = stackalloc int[2];
@@ -74,7 +116,7 @@ internal sealed partial class ProcessGroup
             close(error[1]);
             var group = new ProcessGroup(pid,
                 Wrap(input[1], PipeDirection.Out), Wrap(output[0], PipeDirection.In), Wrap(error[0], PipeDirection.In),
-                Reap(pid), process: null, sandboxed);
+                exit?.Task ?? Reap(pid), process: null, sandboxed);
             return group;
         }
         finally
@@ -118,32 +160,35 @@ internal sealed partial class ProcessGroup
     /// Waits for the leader on a thread of its own: waitpid on this one pid never takes a child that the runtime's own
     /// SIGCHLD handling (for Process objects) is waiting for.
     /// </summary>
-    private static unsafe Task<int> Reap(int pid)
+    private static Task<int> Reap(int pid)
     {
         var exit = new TaskCompletionSource<int>(TaskCreationOptions.RunContinuationsAsynchronously);
-        var thread = new Thread(() =>
-        {
-            int status;
-            while (true)
-            {
-                var r = waitpid(pid, &status, 0);
-                if (r == pid)
-                    break;
-                var errno = Marshal.GetLastPInvokeError();
-                if (r == -1 && errno == Eintr)
-                    continue;
-                exit.TrySetResult(255);
-                return;
-            }
-            var signal = status & 0x7f;
-            exit.TrySetResult(signal == 0 ? (status >> 8) & 0xff : 128 + signal);
-        }, maxStackSize: 64 * 1024)
+        var thread = new Thread(() => WaitFor(pid, exit), maxStackSize: 64 * 1024)
         {
             IsBackground = true,
             Name = "ferry exec wait",
         };
         thread.Start();
         return exit.Task;
+    }
+
+    /// <summary>Blocks until <paramref name="pid"/> exits and completes <paramref name="exit"/> with its code (128 + N for signal N).</summary>
+    private static unsafe void WaitFor(int pid, TaskCompletionSource<int> exit)
+    {
+        int status;
+        while (true)
+        {
+            var r = waitpid(pid, &status, 0);
+            if (r == pid)
+                break;
+            var errno = Marshal.GetLastPInvokeError();
+            if (r == -1 && errno == Eintr)
+                continue;
+            exit.TrySetResult(255);
+            return;
+        }
+        var signal = status & 0x7f;
+        exit.TrySetResult(signal == 0 ? (status >> 8) & 0xff : 128 + signal);
     }
 
     private static nint Utf8(string value, List<nint> strings)

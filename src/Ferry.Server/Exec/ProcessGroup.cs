@@ -70,8 +70,9 @@ internal sealed partial class ProcessGroup : IDisposable
     /// <summary>Kills the group and, as a fallback, every descendant .NET can find.</summary>
     public void KillTree()
     {
-        // The group id stays ours until the leader is reaped, and the group outlives its leader while members remain.
-        if (OperatingSystem.IsLinux())
+        // The group id stays ours until the leader is reaped, and the group outlives its leader while members remain. A
+        // sandbox leaves nothing behind its leader, so once that has been reaped its id may already be someone else's.
+        if (OperatingSystem.IsLinux() && !(_sandboxed && HasExited))
             _ = Libc.kill(-Id, Libc.SigKill);
         if (HasExited || _sandboxed)
             return; // a sandbox's namespace dies with its init, which dies with bwrap
