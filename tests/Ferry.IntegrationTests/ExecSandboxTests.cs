@@ -284,6 +284,16 @@ public class ExecSandboxTests(SandboxedServer sandboxed) : IClassFixture<Sandbox
     }
 
     [Fact]
+    public async Task A_state_folder_inside_the_data_root_is_refused_with_allow_exec()
+    {
+        using var root = new TempDirectory("ferry-sandbox-root");
+        var run = await FerryProcess.RunAsync("serve", "--listen", "127.0.0.1:0", "--root", root.Path, "--state-dir", root.Combine("state"), "--insecure-no-auth",
+            "--allow-exec");
+        Assert.Equal(2, run.ExitCode);
+        Assert.Contains("lies inside the data root", run.Stderr);
+    }
+
+    [Fact]
     public async Task Exec_unconfined_runs_as_the_server_and_warns_at_start_and_for_every_command()
     {
         using var root = new TempDirectory("ferry-sandbox-root");

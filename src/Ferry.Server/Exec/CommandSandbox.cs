@@ -106,6 +106,14 @@ public sealed class CommandSandbox(FerryServerOptions options, ILogger<CommandSa
         if (!OperatingSystem.IsLinux())
             throw new ExecSandboxUnavailableException("--allow-exec: commands can only be confined on Linux (bubblewrap). Run them unconfined with --exec-unconfined, knowing that they then run as the server's account.");
 
+        var root = Path.GetFullPath(options.Root).TrimEnd('/');
+        foreach (var secret in ServerSecrets().Where(secret => secret != root))
+        {
+            if (IsInside(secret, root))
+                throw new ExecSandboxUnavailableException(
+                    $"--allow-exec: {secret} lies inside the data root {root}, where a home can reach it; keep the state folder, users file, TLS certificate and audit log outside the root.");
+        }
+
         ExecAccount? account = null;
         if (ExecAccount.ServerIsRoot)
         {
