@@ -52,7 +52,18 @@ public sealed class SandboxedServer : IAsyncLifetime
                 ["FERRY_EXEC_LIMITS__PROCESSES"] = "222",
                 ["FERRY_EXEC_LIMITS__CPU_SECONDS"] = "111",
             });
-        var listening = await Server.WaitForListeningAsync();
+        // On a machine loaded many times over, a server that starts a trial sandbox may need more than one wait.
+        string? listening = null;
+        for (var attempt = 0; listening is null; attempt++)
+        {
+            try
+            {
+                listening = await Server.WaitForListeningAsync();
+            }
+            catch (TimeoutException) when (attempt < 3 && !Server.HasExited)
+            {
+            }
+        }
         var endPoint = IPEndPoint.Parse(listening);
         Address = new ServerAddress(endPoint.Address.ToString(), endPoint.Port);
     }

@@ -72,6 +72,16 @@ internal static unsafe partial class Libc
     [LibraryImport("libc")]
     public static partial int posix_spawnattr_setsigdefault(void* attributes, void* signals);
 
+    public const int OpenReadOnly = 0; // O_RDONLY
+    public const int OpenDirectory = 0x10000; // O_DIRECTORY
+    public const int OpenNoFollow = 0x20000; // O_NOFOLLOW
+
+    [LibraryImport("libc", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    public static partial int open(string path, int flags);
+
+    [LibraryImport("libc", SetLastError = true)]
+    public static partial int fchmod(int fd, uint mode);
+
     [LibraryImport("libc")]
     public static partial uint geteuid();
 

@@ -29,9 +29,36 @@ public sealed record DataOwnership(UnixFileMode FileMode, UnixFileMode Directory
         if (Path.GetDirectoryName(Path.GetFullPath(path).TrimEnd('/')) is { Length: > 0 } parent && !Directory.Exists(parent))
             Directory.CreateDirectory(parent);
         Directory.CreateDirectory(path, DirectoryMode);
-        File.SetUnixFileMode(path, DirectoryMode); // the umask applied to the mkdir; this does not
-        GiveAway(path);
+        SetDirectory(path, DirectoryMode); // the umask applied to the mkdir; this does not
         return true;
+    }
+
+    /// <summary>
+    /// Creates a new file for the server to fill, owner and mode set. Whatever had the name goes first, and the file is
+    /// made with O_EXCL, which never follows a link: a command that planted a link there (its account owns the folder)
+    /// cannot make a server running as root write through it.
+    /// </summary>
+    public SafeFileHandle CreateFile(string path, FileOptions options = FileOptions.None)
+    {
+        File.Delete(path);
+        var handle = File.OpenHandle(path, System.IO.FileMode.CreateNew, FileAccess.ReadWrite, FileShare.None, options);
+        try
+        {
+            Apply(handle);
+            return handle;
+        }
+        catch
+        {
+            handle.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>Writes a new small file the same way as <see cref="CreateFile"/>.</summary>
+    public void WriteNewFile(string path, ReadOnlySpan<byte> content)
+    {
+        using var handle = CreateFile(path);
+        RandomAccess.Write(handle, content, 0);
     }
 
     /// <summary>Sets the permissions and owner of a file the server just created and holds open.</summary>
@@ -44,25 +71,40 @@ public sealed record DataOwnership(UnixFileMode FileMode, UnixFileMode Directory
             Check(Libc.fchown((int)handle.DangerousGetHandle(), uid, Gid ?? uint.MaxValue), "the new file");
     }
 
-    /// <summary>Sets the permissions and owner of a file the server just created by name.</summary>
-    public void Apply(string path)
-    {
-        if (OperatingSystem.IsWindows())
-            return;
-        File.SetUnixFileMode(path, FileMode);
-        GiveAway(path);
-    }
-
-    /// <summary>Gives an existing folder (a home) to the owner, without changing what is in it.</summary>
+    /// <summary>Gives an existing folder (a home) to the owner, without changing its mode or what is in it.</summary>
     public void GiveAway(string path)
     {
-        if (Uid is { } uid && OperatingSystem.IsLinux())
-            Check(Libc.chown(path, uid, Gid ?? uint.MaxValue), path);
+        if (Uid is not null && OperatingSystem.IsLinux())
+            SetDirectory(path, mode: null);
+    }
+
+    /// <summary>Mode and owner of a folder through a descriptor opened without following links (a swapped-in link fails).</summary>
+    private void SetDirectory(string path, UnixFileMode? mode)
+    {
+        if (!OperatingSystem.IsLinux())
+        {
+            if (mode is { } m && !OperatingSystem.IsWindows())
+                File.SetUnixFileMode(path, m);
+            return;
+        }
+        var fd = Libc.open(path, Libc.OpenReadOnly | Libc.OpenDirectory | Libc.OpenNoFollow | Libc.CloseOnExec);
+        Check(fd < 0 ? -1 : 0, path);
+        try
+        {
+            if (mode is { } m)
+                Check(Libc.fchmod(fd, (uint)m), path);
+            if (Uid is { } uid)
+                Check(Libc.fchown(fd, uid, Gid ?? uint.MaxValue), path);
+        }
+        finally
+        {
+            Libc.close(fd);
+        }
     }
 
     private static void Check(int result, string what)
     {
         if (result != 0)
-            throw new IOException($"Could not give {what} to the account that runs commands: {Marshal.GetPInvokeErrorMessage(Marshal.GetLastPInvokeError())}.");
+            throw new IOException($"Could not set the owner or permissions of {what}: {Marshal.GetPInvokeErrorMessage(Marshal.GetLastPInvokeError())}.");
     }
 }

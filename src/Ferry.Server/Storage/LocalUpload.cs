@@ -56,7 +56,7 @@ internal sealed class LocalUpload : IUpload
         var part = PartPathFor(directory, name);
         var info = new PartialUploadInfo(name, request.Size, request.Checksum.Name, request.ChunkSize);
 
-        if (request.Resume && File.Exists(part) && ReadInfo(part + MetaSuffix) == info)
+        if (request.Resume && File.Exists(part) && new FileInfo(part).LinkTarget is null && ReadInfo(part + MetaSuffix) == info)
         {
             var handle = File.OpenHandle(part, FileMode.Open, FileAccess.ReadWrite, FileShare.None, FileOptions.Asynchronous);
             var upload = new LocalUpload(store, request, target, part, handle, replacedSize);
@@ -72,17 +72,14 @@ internal sealed class LocalUpload : IUpload
             }
         }
 
-        var fresh = File.OpenHandle(part, FileMode.Create, FileAccess.ReadWrite, FileShare.None, FileOptions.Asynchronous);
+        // Never through a link a command planted under the part name; the file keeps owner and mode when renamed.
+        var fresh = store.Ownership.CreateFile(part, FileOptions.Asynchronous);
         try
         {
-            store.Ownership.Apply(fresh); // the file keeps its owner and mode when it is renamed to its final name
             // Only an upload of at least one whole chunk can ever be resumed; smaller ones skip the .meta file, which
             // is most of the cost of a small file.
             if (request.Size >= request.ChunkSize)
-            {
-                File.WriteAllBytes(part + MetaSuffix, JsonSerializer.SerializeToUtf8Bytes(info, StorageJsonContext.Default.PartialUploadInfo));
-                store.Ownership.Apply(part + MetaSuffix);
-            }
+                store.Ownership.WriteNewFile(part + MetaSuffix, JsonSerializer.SerializeToUtf8Bytes(info, StorageJsonContext.Default.PartialUploadInfo));
             else if (File.Exists(part + MetaSuffix))
                 File.Delete(part + MetaSuffix);
             var upload = new LocalUpload(store, request, target, part, fresh, replacedSize)
