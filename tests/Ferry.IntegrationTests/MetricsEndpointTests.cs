@@ -86,10 +86,11 @@ public partial class MetricsEndpointTests
             return (p.ExitCode, p.Stderr);
         }
 
-        // During: a logged-in connection is open.
+        // During: a logged-in connection is open. (Its pins go in the client's own folder: the client makes the folder
+        // of known_servers owner-only, and the data root below work must stay passable for the account commands run as.)
         Assert.True(ServerAddress.TryParse(address, out var serverAddress, out _));
         await using (var open = await FerryClient.ConnectAsync(serverAddress.Value,
-            new FerryClientOptions { Credentials = new ClientCredentials("alice", key), KnownServers = new KnownServers(work.Combine("known_servers")) },
+            new FerryClientOptions { Credentials = new ClientCredentials("alice", key), KnownServers = new KnownServers(work.Combine("client", "known_servers")) },
             TestTimeouts.Token()))
         {
             var during = await ScrapeAsync(http, url);

@@ -49,6 +49,24 @@ public class UserCommandTests
     }
 
     [Fact]
+    public async Task Os_user_maps_a_user_to_an_os_account_and_root_is_refused()
+    {
+        using var work = new TempDirectory("ferry-users");
+        Assert.Equal(0, (await Ferry(work.Path, "user", "add", "alice", "--os-user", "nobody")).Code);
+        var path = Path.Combine(work.Path, "ferry-server", "users.json");
+        Assert.Equal("nobody", Assert.Single(UsersFile.Load(path)).OsUser);
+        Assert.Contains("\"os_user\": \"nobody\"", await File.ReadAllTextAsync(path));
+        var root = await Ferry(work.Path, "user", "set", "alice", "--os-user", "root");
+        Assert.Equal(2, root.Code);
+        Assert.Contains("unprivileged", root.Err);
+        Assert.Equal(0, (await Ferry(work.Path, "user", "set", "alice", "--os-user", "none")).Code);
+        Assert.Null(Assert.Single(UsersFile.Load(path)).OsUser);
+        // A users file edited by hand is checked as strictly.
+        await File.WriteAllTextAsync(path, (await File.ReadAllTextAsync(path)).Replace("\"allow\"", "\"os_user\": \"root\", \"allow\"", StringComparison.Ordinal));
+        Assert.Throws<InvalidDataException>(() => UsersFile.Load(path));
+    }
+
+    [Fact]
     public async Task A_malformed_users_file_stops_ferry_serve_with_a_clear_message()
     {
         using var work = new TempDirectory("ferry-users");

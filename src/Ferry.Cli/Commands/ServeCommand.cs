@@ -47,6 +47,11 @@ internal static class ServeCommand
         var quota = new Option<long?>("--quota") { Description = "Byte quota for the files under the root; uploads that would exceed it are refused before any data is sent. Default: none." };
         var partialTtl = new Option<double>("--partial-ttl") { Description = $"Hours an unfinished upload is kept for resume. Default {defaults.PartialTtl}." };
         var allowExec = new Option<bool>("--allow-exec") { Description = "Run commands for users with the exec permission (ferry exec, ferry shell)." };
+        var execUnconfined = new Option<bool>("--exec-unconfined")
+        {
+            Description = "Run commands WITHOUT the sandbox, as the server's own account, able to read the users file and the TLS key (warned at start and for every command). Only where bubblewrap cannot run.",
+        };
+        var execSandbox = new Option<string>("--exec-sandbox") { Description = $"The bubblewrap program that confines commands. Default {defaults.ExecSandbox}." };
         var udpListen = new Option<string?>("--udp-listen") { Description = "Also accept commands over UDP on IP:PORT (ferry exec --udp)." };
         var execTimeout = new Option<double>("--exec-timeout") { Description = $"Seconds a command may run before its process tree is killed. Default {defaults.ExecTimeout}." };
         var maxExecOutput = new Option<long>("--max-exec-output") { Description = $"Bytes of output forwarded per command; the rest is cut with a marker. Default {defaults.MaxExecOutput}." };
@@ -61,6 +66,7 @@ internal static class ServeCommand
         {
             config, printConfig, listen, root, maxConnections, headerTimeout, idleTimeout, grace, maxHeader, noAuth, plain, tlsCertificate, stateDir, usersFile,
             auditLog, perUser, perAddress, quota, partialTtl, allowExec, udpListen, execTimeout, maxExecOutput, maxExec, logLevel, metricsListen,
+            execUnconfined, execSandbox,
         };
 
         command.SetAction(async (parse, ct) =>
@@ -94,6 +100,8 @@ internal static class ServeCommand
                 Given(maxExec, v => s.MaxCommands = v);
                 Given(logLevel, v => s.LogLevel = v.ToString());
                 Given(metricsListen, v => s.MetricsListen = v);
+                Given(execUnconfined, v => s.ExecUnconfined = v);
+                Given(execSandbox, v => s.ExecSandbox = v);
             }
 
             void Given<T>(Option<T> option, Action<T> apply)
@@ -193,6 +201,11 @@ internal static class ServeCommand
                 // Loads the users; from here on a SIGHUP reloads them.
                 Volatile.Write(ref reloader, host.Services.GetRequiredService<UsersFileReloader>());
                 await host.StartAsync(ct).ConfigureAwait(false);
+            }
+            catch (Ferry.Server.Exec.ExecSandboxUnavailableException ex)
+            {
+                await error.WriteLineAsync($"ferry serve: {ex.Message}").ConfigureAwait(false);
+                return ExitCodes.Usage;
             }
             catch (InvalidDataException ex)
             {

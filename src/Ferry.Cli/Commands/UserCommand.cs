@@ -27,6 +27,10 @@ internal static class UserCommand
         var home = new Option<string?>("--home") { Description = "Home folder, absolute or relative to the server's --root (default: ROOT/NAME)." };
         var quota = new Option<string?>("--quota") { Description = "Byte quota for the home, or 'none'." };
         var allow = new Option<string?>("--allow") { Description = "Permissions: any of read,write,exec (default read,write), or none." };
+        var osUser = new Option<string?>("--os-user")
+        {
+            Description = "OS account this user's commands run as when the server runs as root (default: the server's exec_user, ferry-exec); 'none' to clear.",
+        };
         var keyFile = new Option<string?>("--key-file")
         {
             Description = "Also write the new key to this file (owner-only), to hand to the user: 'ferry login ... < FILE' reads it.",
@@ -34,7 +38,7 @@ internal static class UserCommand
 
         var add = new Command("add", "Add a user with a new random key, printed once.\n\nExamples:\n  ferry user add alice\n  ferry user add alice --allow read,write,exec --key-file alice.key\n  ferry user add bob --home shared --quota 1000000000")
         {
-            name, home, quota, allow, keyFile,
+            name, home, quota, allow, keyFile, osUser,
         };
         add.SetAction(parse => Run(parse, json, () =>
         {
@@ -52,6 +56,7 @@ internal static class UserCommand
                 Home = parse.GetValue(home),
                 QuotaBytes = ParseQuota(parse.GetValue(quota)),
                 Permissions = parse.GetValue(allow) is { } a ? UserAccount.ParsePermissions(a) : Permissions.Read | Permissions.Write,
+                OsUser = ParseOsUser(parse.GetValue(osUser)),
             };
             users.Add(account);
             var writtenKey = WriteKeyFile(parse.GetValue(keyFile), account); // first: a key file without its user is harmless, the reverse is a lost key
@@ -101,7 +106,7 @@ internal static class UserCommand
         var newKey = new Option<bool>("--new-key") { Description = "Replace the key with a new one (printed once)." };
         var set = new Command("set", "Change a user's home, quota, permissions or key.\n\nExamples:\n  ferry user set alice --allow read,write,exec\n  ferry user set alice --quota none\n  ferry user set alice --new-key --key-file alice.key")
         {
-            name, home, quota, allow, newKey, keyFile,
+            name, home, quota, allow, newKey, keyFile, osUser,
         };
         set.SetAction(parse => Run(parse, json, () =>
         {
@@ -115,6 +120,7 @@ internal static class UserCommand
             if (parse.GetValue(home) is { } h) account = account with { Home = h };
             if (parse.GetValue(quota) is { } q) account = account with { QuotaBytes = ParseQuota(q) };
             if (parse.GetValue(allow) is { } a) account = account with { Permissions = UserAccount.ParsePermissions(a) };
+            if (parse.GetValue(osUser) is { } o) account = account with { OsUser = ParseOsUser(o) };
             if (parse.GetValue(newKey)) account = account with { Key = Handshake.NewKey() };
             if (parse.GetValue(keyFile) is not null && !parse.GetValue(newKey))
                 throw new ArgumentException("--key-file writes a new key: add --new-key.");
@@ -180,6 +186,11 @@ internal static class UserCommand
         text is null or "none" ? null
         : long.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var bytes) ? bytes
         : throw new ArgumentException($"--quota '{text}' is not a number of bytes (or 'none').");
+
+    private static string? ParseOsUser(string? text) =>
+        text is null || text == "none" ? null
+        : UserAccount.IsValidOsUser(text) && text != "root" ? text
+        : throw new ArgumentException($"--os-user '{text}' is not the name of an unprivileged OS account (or 'none').");
 
     private static int Run(ParseResult parse, Option<bool> json, Action action)
     {

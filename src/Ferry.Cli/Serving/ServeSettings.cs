@@ -55,6 +55,12 @@ public sealed class ServeSettings
     [ConfigurationKeyName("exec_timeout")] public double ExecTimeout { get; set; } = s_defaults.ExecTimeout.TotalSeconds;
     [ConfigurationKeyName("max_exec_output")] public long MaxExecOutput { get; set; } = s_defaults.MaxExecOutputBytes;
     [ConfigurationKeyName("max_commands")] public int MaxCommands { get; set; } = s_defaults.MaxConcurrentExec;
+    [ConfigurationKeyName("exec_unconfined")] public bool ExecUnconfined { get; set; }
+    [ConfigurationKeyName("exec_sandbox")] public string ExecSandbox { get; set; } = s_defaults.ExecSandboxProgram;
+    [ConfigurationKeyName("exec_user")] public string ExecUser { get; set; } = s_defaults.ExecUser;
+    [ConfigurationKeyName("exec_limits")] public ExecLimitSettings ExecLimits { get; set; } = new();
+    /// <summary>Permissions of uploaded files as octal text ("0600"); folders get the matching search bits.</summary>
+    [ConfigurationKeyName("file_mode")] public string FileMode { get; set; } = "0600";
     [ConfigurationKeyName("udp_listen")] public string? UdpListen { get; set; }
     [ConfigurationKeyName("log_level")] public string LogLevel { get; set; } = nameof(Microsoft.Extensions.Logging.LogLevel.Information);
     [ConfigurationKeyName("metrics_listen")] public string? MetricsListen { get; set; }
@@ -120,8 +126,27 @@ public sealed class ServeSettings
         ExecTimeout = TimeSpan.FromSeconds(ExecTimeout),
         MaxExecOutputBytes = MaxExecOutput,
         MaxConcurrentExec = MaxCommands,
+        ExecUnconfined = ExecUnconfined,
+        ExecSandboxProgram = ExecSandbox,
+        ExecUser = ExecUser,
+        ExecLimits = new()
+        {
+            OpenFiles = ExecLimits.OpenFiles,
+            Processes = ExecLimits.Processes,
+            CpuSeconds = ExecLimits.CpuSeconds,
+            AddressSpaceBytes = ExecLimits.AddressSpace,
+        },
+        DataFileMode = ParseFileMode(FileMode) ?? throw new FormatException($"file_mode: '{FileMode}' is not an octal mode."),
         UdpListen = UdpListen is { Length: > 0 } udp ? ParseListen(udp) : null,
     };
+
+    /// <summary>"0600" or "600" as a mode; null when the text is not octal digits.</summary>
+    public static UnixFileMode? ParseFileMode(string? text)
+    {
+        if (text is not { Length: >= 1 and <= 4 } || !text.All(c => c is >= '0' and <= '7'))
+            return null;
+        return (UnixFileMode)Convert.ToInt32(text, 8);
+    }
 
     private static IPEndPoint ParseListen(string text) =>
         ServerAddress.TryParseListen(text, out var endPoint, out var error) ? endPoint : throw new FormatException(error);

@@ -78,6 +78,19 @@ public sealed class ServeSettingsValidator : IValidateOptions<ServeSettings>
         if (settings.MaxExecOutput < 0)
             Fail("max_exec_output", $"must be a number of bytes, not {settings.MaxExecOutput}.");
         AtLeastOne("max_commands", settings.MaxCommands);
+        if (string.IsNullOrWhiteSpace(settings.ExecSandbox))
+            Fail("exec_sandbox", "must name the bubblewrap program (bwrap, or its path).");
+        if (string.IsNullOrWhiteSpace(settings.ExecUser) || !Ferry.Server.Auth.UserAccount.IsValidOsUser(settings.ExecUser) || settings.ExecUser == "root")
+            Fail("exec_user", $"'{settings.ExecUser}' is not the name of an unprivileged OS account.");
+        foreach (var (key, value) in new[] { ("open_files", settings.ExecLimits.OpenFiles), ("processes", settings.ExecLimits.Processes),
+            ("cpu_seconds", settings.ExecLimits.CpuSeconds), ("address_space", settings.ExecLimits.AddressSpace) })
+        {
+            if (value is <= 0)
+                Fail($"exec_limits.{key}", $"must be positive, not {value}; null means no limit.");
+        }
+        const int ownerReadWrite = 0x180, readWriteBits = 0x1B6;
+        if (ServeSettings.ParseFileMode(settings.FileMode) is not { } fileMode || ((int)fileMode & ownerReadWrite) != ownerReadWrite || ((int)fileMode & ~readWriteBits) != 0)
+            Fail("file_mode", $"'{settings.FileMode}' must be an octal mode that gives the owner read and write and holds only read and write bits, such as 0600 (the default) or 0640.");
         if (settings.UdpListen is { } udp && !ServerAddress.TryParseListen(udp, out _, out var udpProblem))
             Fail("udp_listen", udpProblem);
 

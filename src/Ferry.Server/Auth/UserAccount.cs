@@ -32,6 +32,12 @@ public sealed partial record UserAccount
 
     public Permissions Permissions { get; init; } = Permissions.Read | Permissions.Write;
 
+    /// <summary>
+    /// The OS account this user's commands run as when the server runs as root; null means the server's exec account
+    /// (<c>exec_user</c>, default ferry-exec). Never root.
+    /// </summary>
+    public string? OsUser { get; init; }
+
     public bool Allows(Permissions needed) => (Permissions & needed) == needed;
 
     /// <summary>The home folder on disk for a server whose root is <paramref name="root"/>.</summary>
@@ -62,6 +68,12 @@ public sealed partial record UserAccount
         return result;
     }
 
+    /// <summary>OS account names as useradd takes them: 1 to 32 characters, letters, digits, '.', '_' and '-', not starting with '-' or a digit-only name.</summary>
+    public static bool IsValidOsUser(string? name) => name is not null && OsUserPattern().IsMatch(name) && !name.All(char.IsAsciiDigit);
+
     [GeneratedRegex("^[A-Za-z0-9][A-Za-z0-9._-]{0,31}$")]
     private static partial Regex NamePattern();
+
+    [GeneratedRegex("^[A-Za-z0-9_][A-Za-z0-9._-]{0,31}$")]
+    private static partial Regex OsUserPattern();
 }

@@ -71,15 +71,16 @@ public sealed class UserDirectory
     public IFileStore StoreFor(UserAccount user)
     {
         var home = user.HomePath(_options.Root);
+        var ownership = Exec.ExecAccount.DataOwnershipFor(user, _options);
         lock (_stores)
         {
-            if (_stores.TryGetValue(user.Name, out var existing) && existing.ConfiguredRoot == home)
+            if (_stores.TryGetValue(user.Name, out var existing) && existing.ConfiguredRoot == home && existing.Ownership == ownership)
             {
                 existing.UpdateQuota(user.QuotaBytes);
                 return existing;
             }
-            // A new home is other files: its own store and tracker. Sessions on the old home finish on the old store.
-            var store = new LocalFileStore(home, user.QuotaBytes, _uploads);
+            // A new home (or a new owner) is other files: its own store and tracker. Sessions on the old one finish there.
+            var store = OpenHome(home, user.QuotaBytes, ownership);
             _stores[user.Name] = store;
             return store;
         }
@@ -95,6 +96,19 @@ public sealed class UserDirectory
                 homes.Add(store.RootPath);
         }
         return homes.ToList();
+    }
+
+    /// <summary>
+    /// The store of one home. A home inside the data root belongs to the account its commands run as (when the server
+    /// is root), also when it was made before: those commands must be able to write it.
+    /// </summary>
+    internal LocalFileStore OpenHome(string home, long? quotaBytes, DataOwnership ownership)
+    {
+        var store = new LocalFileStore(home, quotaBytes, _uploads, ownership);
+        var root = Path.GetFullPath(_options.Root).TrimEnd('/');
+        if (store.RootPath.StartsWith(root + "/", StringComparison.Ordinal) || store.RootPath == root)
+            ownership.GiveAway(store.RootPath);
+        return store;
     }
 
     private Dictionary<string, UserAccount> LoadUsers()

@@ -64,7 +64,9 @@ public static class UsersFile
             {
                 throw new InvalidDataException($"{where}: {ex.Message}");
             }
-            users.Add(new UserAccount { Name = entry.Name!, Key = key, Home = entry.Home, QuotaBytes = entry.QuotaBytes, Permissions = permissions });
+            if (entry.OsUser is not null && (!UserAccount.IsValidOsUser(entry.OsUser) || entry.OsUser == "root"))
+                throw new InvalidDataException($"{where}: the os_user of '{entry.Name}' ('{entry.OsUser}') is not the name of an unprivileged OS account.");
+            users.Add(new UserAccount { Name = entry.Name!, Key = key, Home = entry.Home, QuotaBytes = entry.QuotaBytes, Permissions = permissions, OsUser = entry.OsUser });
         }
         return users;
     }
@@ -82,6 +84,7 @@ public static class UsersFile
                 Home = u.Home,
                 QuotaBytes = u.QuotaBytes,
                 Allow = UserAccount.FormatPermissions(u.Permissions).Split(','),
+                OsUser = u.OsUser,
             }).ToList(),
         };
         var directory = Path.GetDirectoryName(Path.GetFullPath(path))!;
@@ -111,6 +114,7 @@ public static class UsersFile
         [JsonPropertyName("home")] public string? Home { get; set; }
         [JsonPropertyName("quota")] public long? QuotaBytes { get; set; }
         [JsonPropertyName("allow")] public string[]? Allow { get; set; }
+        [JsonPropertyName("os_user")] public string? OsUser { get; set; }
     }
 }
 

@@ -60,6 +60,37 @@ public sealed record FerryServerOptions
     /// <summary>Commands running at once across the server. Default 16.</summary>
     public int MaxConcurrentExec { get; init; } = 16;
 
+    /// <summary>
+    /// Run commands as the server's own account with everything it can see (no sandbox, no account change). Default
+    /// false: every command runs in a bubblewrap sandbox (docs/security.md, "Remote commands"), and a server that cannot
+    /// set one up refuses to start with <see cref="AllowExec"/>. When true the server warns at start and on every command.
+    /// </summary>
+    public bool ExecUnconfined { get; init; }
+
+    /// <summary>The bubblewrap program: a path, or a name looked up in /usr/local/bin, /usr/bin and /bin. Default "bwrap".</summary>
+    public string ExecSandboxProgram { get; init; } = "bwrap";
+
+    /// <summary>
+    /// The OS account commands run as when the server runs as root and the user has no <c>os_user</c> of their own.
+    /// Default "ferry-exec" (create it with <c>useradd --system --no-create-home --shell /usr/sbin/nologin ferry-exec</c>).
+    /// </summary>
+    public string ExecUser { get; init; } = "ferry-exec";
+
+    /// <summary>Resource limits of every confined command. Default <see cref="ExecLimits.Default"/>.</summary>
+    public ExecLimits ExecLimits { get; init; } = ExecLimits.Default;
+
+    /// <summary>
+    /// Permissions of the files the server creates for users (uploads), whatever the umask; folders (homes, mkdir) get
+    /// the same plus search where read is given. Default 0600 (folders 0700): nobody but the owner reads users' data.
+    /// </summary>
+    public UnixFileMode DataFileMode { get; init; } = UnixFileMode.UserRead | UnixFileMode.UserWrite;
+
+    /// <summary>The folder permissions that go with <see cref="DataFileMode"/>: each read bit brings its search bit.</summary>
+    public UnixFileMode DataDirectoryMode => DataFileMode
+        | (DataFileMode.HasFlag(UnixFileMode.UserRead) ? UnixFileMode.UserExecute : 0)
+        | (DataFileMode.HasFlag(UnixFileMode.GroupRead) ? UnixFileMode.GroupExecute : 0)
+        | (DataFileMode.HasFlag(UnixFileMode.OtherRead) ? UnixFileMode.OtherExecute : 0);
+
     /// <summary>Address for UDP remote execution (docs/protocol.md §7); null (the default) means no UDP.</summary>
     public IPEndPoint? UdpListen { get; init; }
 
@@ -225,6 +256,15 @@ public sealed record FerryServerOptions
             throw new ArgumentOutOfRangeException(nameof(MaxExecOutputBytes), MaxExecOutputBytes, "MaxExecOutputBytes must not be negative.");
         if (MaxConcurrentExec < 1)
             throw new ArgumentOutOfRangeException(nameof(MaxConcurrentExec), MaxConcurrentExec, "MaxConcurrentExec must be at least 1.");
+        ExecLimits.Validate();
+        if (string.IsNullOrWhiteSpace(ExecSandboxProgram))
+            throw new ArgumentException("ExecSandboxProgram must name the bubblewrap program.", nameof(ExecSandboxProgram));
+        if (string.IsNullOrWhiteSpace(ExecUser))
+            throw new ArgumentException("ExecUser must name an OS account.", nameof(ExecUser));
+        const UnixFileMode ownerReadWrite = UnixFileMode.UserRead | UnixFileMode.UserWrite;
+        const UnixFileMode permissionBits = (UnixFileMode)0x1B6; // rw-rw-rw-: no execute, setuid, setgid or sticky bits
+        if ((DataFileMode & ownerReadWrite) != ownerReadWrite || (DataFileMode & ~permissionBits) != 0)
+            throw new ArgumentOutOfRangeException(nameof(DataFileMode), DataFileMode, "DataFileMode must give the owner read and write, and hold only read and write bits.");
         if (QuotaBytes is < 0)
             throw new ArgumentOutOfRangeException(nameof(QuotaBytes), QuotaBytes, "QuotaBytes must not be negative.");
         RequirePositive(PartialUploadTtl, nameof(PartialUploadTtl));

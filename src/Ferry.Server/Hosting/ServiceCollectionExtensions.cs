@@ -44,10 +44,15 @@ public static class ServiceCollectionExtensions
         services.AddSingleton<ICommandHandler, RemoveHandler>();
         services.AddSingleton<ICommandHandler, MoveHandler>();
         services.TryAddSingleton<Exec.ExecLimiter>();
+        services.TryAddSingleton<Exec.CommandSandbox>();
+        services.AddHostedService(sp => sp.GetRequiredService<Exec.CommandSandbox>()); // refuses to start when commands cannot be confined
+        services.TryAddSingleton<Exec.CommandRunner>();
         services.AddSingleton<ICommandHandler, Exec.ExecHandler>();
         services.TryAddSingleton<Udp.UdpExecServer>();
         services.AddHostedService(sp => sp.GetRequiredService<Udp.UdpExecServer>());
-        services.TryAddSingleton<IFileStore>(sp => new LocalFileStore(options.Root, options.QuotaBytes, sp.GetRequiredService<UploadRegistry>()));
+        services.TryAddSingleton<IFileStore>(sp => options.RequireAuthentication
+            ? new LocalFileStore(options.Root, options.QuotaBytes, sp.GetRequiredService<UploadRegistry>(), Exec.ExecAccount.DataRootOwnership(options))
+            : sp.GetRequiredService<UserDirectory>().OpenHome(options.Root, options.QuotaBytes, Exec.ExecAccount.DataOwnershipFor(null, options))); // without logins the root is the one home
         services.AddHostedService<PartialUploadSweeper>();
         services.TryAddSingleton<FerryServer>();
         services.AddHostedService(sp => sp.GetRequiredService<FerryServer>());

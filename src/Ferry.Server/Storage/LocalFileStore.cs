@@ -19,14 +19,17 @@ public sealed class LocalFileStore : IFileStore
     /// <summary>Whether the usage on disk was measured (it is only needed, and only paid for, once there is a limit).</summary>
     private bool _measured;
 
-    public LocalFileStore(string root, long? quotaBytes = null)
-        : this(root, quotaBytes, new UploadRegistry(OpenFileLimit.DefaultMaxOpenUploads, OpenFileLimit.DefaultMaxOpenUploadsPerUser))
+    public LocalFileStore(string root, long? quotaBytes = null, DataOwnership? ownership = null)
+        : this(root, quotaBytes, new UploadRegistry(OpenFileLimit.DefaultMaxOpenUploads, OpenFileLimit.DefaultMaxOpenUploadsPerUser), ownership)
     {
     }
 
     /// <param name="uploads">The server's registry of part files, shared by all its stores.</param>
-    internal LocalFileStore(string root, long? quotaBytes, UploadRegistry uploads)
+    /// <param name="ownership">Owner and permissions of what the store creates (owner-only by default).</param>
+    internal LocalFileStore(string root, long? quotaBytes, UploadRegistry uploads, DataOwnership? ownership = null)
     {
+        Ownership = ownership ?? DataOwnership.Private;
+        Ownership.CreateDirectory(root);
         _jail = new PathJail(root);
         _uploads = uploads;
         ConfiguredRoot = root;
@@ -71,6 +74,9 @@ public sealed class LocalFileStore : IFileStore
             _measured = true;
         }
     }
+
+    /// <summary>Owner and permissions of what the store creates.</summary>
+    public DataOwnership Ownership { get; }
 
     public ValueTask<FileEntry?> StatAsync(string path, CancellationToken cancellationToken)
     {
@@ -130,7 +136,7 @@ public sealed class LocalFileStore : IFileStore
                 if (File.Exists(level))
                     throw new FerryException(FerryErrorCode.NotADirectory, $"'{so}' is a file, not a directory.");
                 if (!Directory.Exists(level))
-                    Guard(() => Directory.CreateDirectory(level));
+                    Guard(() => Ownership.CreateDirectory(level));
             }
             return ValueTask.CompletedTask;
         }
@@ -141,7 +147,7 @@ public sealed class LocalFileStore : IFileStore
             throw new FerryException(FerryErrorCode.AlreadyExists, $"'{path}' already exists.");
         if (!Directory.Exists(parent))
             throw File.Exists(parent) ? NotADirectory(RemotePath.Parent(path)) : NotFound(RemotePath.Parent(path));
-        Guard(() => Directory.CreateDirectory(full));
+        Guard(() => Ownership.CreateDirectory(full));
         return ValueTask.CompletedTask;
     }
 

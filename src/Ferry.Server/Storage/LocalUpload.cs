@@ -53,7 +53,7 @@ internal sealed class LocalUpload : IUpload
         var name = Path.GetFileName(target);
         var info = new PartialUploadInfo(name, request.Size, request.Checksum.Name, request.ChunkSize);
 
-        if (request.Resume && File.Exists(part) && ReadInfo(part + MetaSuffix) == info)
+        if (request.Resume && File.Exists(part) && new FileInfo(part).LinkTarget is null && ReadInfo(part + MetaSuffix) == info)
         {
             var handle = File.OpenHandle(part, FileMode.Open, FileAccess.ReadWrite, FileShare.None, FileOptions.Asynchronous);
             var upload = new LocalUpload(store, request, target, part, handle);
@@ -69,13 +69,14 @@ internal sealed class LocalUpload : IUpload
             }
         }
 
-        var fresh = File.OpenHandle(part, FileMode.Create, FileAccess.ReadWrite, FileShare.None, FileOptions.Asynchronous);
+        // Never through a link a command planted under the part name; the file keeps owner and mode when renamed.
+        var fresh = store.Ownership.CreateFile(part, FileOptions.Asynchronous);
         try
         {
             // Only an upload of at least one whole chunk can ever be resumed; smaller ones skip the .meta file, which
             // is most of the cost of a small file.
             if (request.Size >= request.ChunkSize)
-                File.WriteAllBytes(part + MetaSuffix, JsonSerializer.SerializeToUtf8Bytes(info, StorageJsonContext.Default.PartialUploadInfo));
+                store.Ownership.WriteNewFile(part + MetaSuffix, JsonSerializer.SerializeToUtf8Bytes(info, StorageJsonContext.Default.PartialUploadInfo));
             else if (File.Exists(part + MetaSuffix))
                 File.Delete(part + MetaSuffix);
             var upload = new LocalUpload(store, request, target, part, fresh)

@@ -26,7 +26,7 @@ namespace Ferry.Server.Udp;
 /// one datagram or one command stops the loop.
 /// </summary>
 public sealed partial class UdpExecServer(
-    FerryServerOptions options, UserDirectory users, ExecLimiter limiter, AuditLog audit, FerryMetrics metrics, TimeProvider time, ILogger<UdpExecServer> logger)
+    FerryServerOptions options, UserDirectory users, ExecLimiter limiter, CommandRunner runner, AuditLog audit, FerryMetrics metrics, TimeProvider time, ILogger<UdpExecServer> logger)
     : BackgroundService
 {
     /// <summary>Room left in a result for its JSON head and the cut marker.</summary>
@@ -204,6 +204,15 @@ public sealed partial class UdpExecServer(
             await Refuse(FerryErrorCode.FieldInvalid, "The request is not a JSON exec object.").ConfigureAwait(false);
             return;
         }
+        try
+        {
+            _ = CommandRunner.TimeLimit(request.TimeoutSeconds, options.ExecTimeout); // refused before anything starts
+        }
+        catch (FerryException ex)
+        {
+            await Refuse(ex.Code, ex.Message).ConfigureAwait(false);
+            return;
+        }
         if (!options.AllowExec)
         {
             await Refuse(FerryErrorCode.ExecDisabled, "This server does not run commands (--allow-exec).").ConfigureAwait(false);
@@ -291,19 +300,11 @@ public sealed partial class UdpExecServer(
     // The one method that starts and runs the command; a shared runner replaces its body.
     private async Task<UdpExecResult> RunAsync(UserAccount user, ExecMessage request, long maxOutput, CancellationToken cancellationToken)
     {
-        var argv = ExecHandler.ArgvOf(request);
+        var argv = CommandEnvironment.ArgvOf(request);
         var store = users.StoreFor(user);
         var home = store.LocalDirectory("")!;
         var cwd = store.LocalDirectory(RemotePath.Normalize(request.WorkingDirectory ?? ""))!;
-        ProcessGroup group;
-        try
-        {
-            group = ProcessGroup.Start(argv, cwd, ExecHandler.Environment(user.Name, home));
-        }
-        catch (Win32Exception ex)
-        {
-            throw new FerryException(FerryErrorCode.ExecFailed, $"'{argv[0]}' could not be started: {ex.Message}.");
-        }
+        var group = runner.Start(user, home, cwd, argv);
         metrics.ExecStarted(udp: true);
         var started = time.GetTimestamp();
         var completed = false;
@@ -314,7 +315,7 @@ public sealed partial class UdpExecServer(
             var budget = new OutputBudget(maxOutput);
             var stdout = CaptureAsync(group.StandardOutput, budget);
             var stderr = CaptureAsync(group.StandardError, budget);
-            var limit = request.TimeoutSeconds is { } seconds ? TimeSpan.FromSeconds(Math.Min(seconds, options.ExecTimeout.TotalSeconds)) : options.ExecTimeout;
+            var limit = CommandRunner.TimeLimit(request.TimeoutSeconds, options.ExecTimeout);
             using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
             deadline.CancelAfter(limit);
             var timedOut = false;

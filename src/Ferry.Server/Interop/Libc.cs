@@ -1,0 +1,127 @@
+using System.Runtime.InteropServices;
+
+namespace Ferry.Server.Interop;
+
+/// <summary>
+/// The C library calls the server makes itself (Linux/glibc): starting and reaping commands, signals, and giving files
+/// and folders to the account that runs commands. One place, so that struct sizes and constants are checked once.
+/// </summary>
+internal static unsafe partial class Libc
+{
+    public const int SigInt = 2;
+    public const int SigKill = 9;
+    public const int SigTerm = 15;
+
+    public const int Eintr = 4;
+    public const int Enoent = 2;
+
+    public const int CloseOnExec = 0x80000; // O_CLOEXEC
+    public const int ExecuteOk = 1; // X_OK
+    public const int SpawnSetSigDefault = 0x04;
+    public const int SpawnSetSigMask = 0x08;
+    public const int SpawnSetSid = 0x80;
+
+    [LibraryImport("libc", SetLastError = true)]
+    public static partial int kill(int pid, int signal);
+
+    [LibraryImport("libc", SetLastError = true)]
+    public static partial int pipe2(Span<int> fds, int flags);
+
+    [LibraryImport("libc", SetLastError = true)]
+    public static partial int close(int fd);
+
+    [LibraryImport("libc", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    public static partial int access(string path, int mode);
+
+    [LibraryImport("libc", SetLastError = true)]
+    public static partial int waitpid(int pid, int* status, int options);
+
+    [LibraryImport("libc", SetLastError = true)]
+    public static partial int sigemptyset(void* set);
+
+    [LibraryImport("libc", SetLastError = true)]
+    public static partial int sigfillset(void* set);
+
+    [LibraryImport("libc")]
+    public static partial int posix_spawn(int* pid, byte* path, void* fileActions, void* attributes, byte** argv, byte** envp);
+
+    [LibraryImport("libc")]
+    public static partial int posix_spawn_file_actions_init(void* actions);
+
+    [LibraryImport("libc")]
+    public static partial int posix_spawn_file_actions_destroy(void* actions);
+
+    [LibraryImport("libc")]
+    public static partial int posix_spawn_file_actions_adddup2(void* actions, int fd, int newFd);
+
+    [LibraryImport("libc")]
+    public static partial int posix_spawn_file_actions_addchdir_np(void* actions, byte* path);
+
+    [LibraryImport("libc")]
+    public static partial int posix_spawnattr_init(void* attributes);
+
+    [LibraryImport("libc")]
+    public static partial int posix_spawnattr_destroy(void* attributes);
+
+    [LibraryImport("libc")]
+    public static partial int posix_spawnattr_setflags(void* attributes, short flags);
+
+    [LibraryImport("libc")]
+    public static partial int posix_spawnattr_setsigmask(void* attributes, void* mask);
+
+    [LibraryImport("libc")]
+    public static partial int posix_spawnattr_setsigdefault(void* attributes, void* signals);
+
+    public const int OpenReadOnly = 0; // O_RDONLY
+    public const int OpenDirectory = 0x10000; // O_DIRECTORY
+    public const int OpenNoFollow = 0x20000; // O_NOFOLLOW
+
+    [LibraryImport("libc", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    public static partial int open(string path, int flags);
+
+    [LibraryImport("libc", SetLastError = true)]
+    public static partial int fchmod(int fd, uint mode);
+
+    [LibraryImport("libc")]
+    public static partial uint geteuid();
+
+    [LibraryImport("libc", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    public static partial int chown(string path, uint owner, uint group);
+
+    [LibraryImport("libc", SetLastError = true)]
+    public static partial int fchown(int fd, uint owner, uint group);
+
+    /// <summary>glibc's struct passwd (the fields up to pw_gid are all that is read).</summary>
+    [StructLayout(LayoutKind.Sequential)]
+    public struct Passwd
+    {
+        public nint Name;
+        public nint Password;
+        public uint Uid;
+        public uint Gid;
+        public nint Gecos;
+        public nint Directory;
+        public nint Shell;
+    }
+
+    [LibraryImport("libc", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    public static partial int getpwnam_r(string name, Passwd* entry, byte* buffer, nuint size, Passwd** result);
+
+    [LibraryImport("libc", SetLastError = true)]
+    public static partial int getpwuid_r(uint uid, Passwd* entry, byte* buffer, nuint size, Passwd** result);
+
+    /// <summary>The uid, gid and name of an account in the system's user database, or null when there is none.</summary>
+    public static (uint Uid, uint Gid, string Name)? LookUpUser(string? name, uint uid = 0)
+    {
+        const int BufferBytes = 16 * 1024;
+        var buffer = stackalloc byte[BufferBytes];
+        Passwd entry;
+        Passwd* found = null;
+        var error = name is null
+            ? getpwuid_r(uid, &entry, buffer, BufferBytes, &found)
+            : getpwnam_r(name, &entry, buffer, BufferBytes, &found);
+        if (error != 0 || found == null)
+            return null;
+        return (entry.Uid, entry.Gid, Marshal.PtrToStringUTF8(entry.Name) ?? "");
+    }
+}
