@@ -147,6 +147,7 @@ internal sealed class ConnectionDispatcher
         var outcome = "ok";
         try
         {
+            DispatchLog.CommandStarted(_logger, header.Command);
             await handler.HandleAsync(context, aborted).ConfigureAwait(false);
             await context.FlushAsync(aborted).ConfigureAwait(false);
             ServerLog.CommandDone(_logger, header.Command, Stopwatch.GetElapsedTime(started).TotalMilliseconds);
