@@ -1,6 +1,7 @@
 using System.Net;
 using BenchmarkDotNet.Attributes;
 using Ferry.Client;
+using Ferry.Client.Security;
 using Ferry.Server.Hosting;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
@@ -17,7 +18,9 @@ namespace Ferry.Benchmarks;
 /// The server is built the way <see cref="ServiceCollectionExtensions.AddFerryServer"/> registers it (with its
 /// built-in handlers) but resolved from a bare service provider and started directly, with null loggers, so no
 /// logging provider costs anything. Every call carries a run-wide watchdog token (10 minutes) so a stuck server
-/// fails the run instead of hanging it.
+/// fails the run instead of hanging it. The options are the in-process test server's (Ferry.Testing.TestServer): plain
+/// TCP without login, so the figure is the framing and the stacks, and a temporary root, state folder and known-servers
+/// file, so a run writes nothing into the working folder or ~/.config. <c>--smoke</c> runs it once (CI does).
 /// </remarks>
 [MemoryDiagnoser]
 [MedianColumn]
@@ -43,7 +46,10 @@ public class EchoRoundTripBenchmarks
         services.AddFerryServer(new FerryServerOptions
         {
             Listen = [new IPEndPoint(IPAddress.Loopback, 0)],
-            Root = _root,
+            Root = Path.Combine(_root, "root"),
+            StateDirectory = Path.Combine(_root, "state"),
+            RequireAuthentication = false,
+            UseTls = false,
         });
         _services = services.BuildServiceProvider();
         _server = _services.GetRequiredService<FerryServer>();
@@ -54,8 +60,11 @@ public class EchoRoundTripBenchmarks
         var endPoint = _server.EndPoints.Single();
         if (!IPAddress.IsLoopback(endPoint.Address))
             throw new InvalidOperationException($"The server bound {endPoint}, not a loopback address.");
-        _client = await FerryClient.ConnectAsync(new ServerAddress("127.0.0.1", endPoint.Port), cancellationToken: startup.Token)
-            .ConfigureAwait(false);
+        _client = await FerryClient.ConnectAsync(new ServerAddress("127.0.0.1", endPoint.Port), new FerryClientOptions
+        {
+            UseTls = false,
+            KnownServers = new KnownServers(Path.Combine(_root, "known_servers")),
+        }, startup.Token).ConfigureAwait(false);
 
         // Self-check: the server answers with the body upper-cased.
         var reply = await _client.EchoAsync(_payload, startup.Token).ConfigureAwait(false);
@@ -87,4 +96,21 @@ public class EchoRoundTripBenchmarks
 
     [Benchmark]
     public Task<byte[]> Echo64B() => _client.EchoAsync(_payload, _watchdog.Token);
+
+    /// <summary>Setup, one round trip and cleanup, without BenchmarkDotNet: proves the benchmark still runs.</summary>
+    public static async Task SmokeAsync()
+    {
+        var benchmark = new EchoRoundTripBenchmarks();
+        benchmark.Setup();
+        try
+        {
+            var reply = await benchmark.Echo64B().ConfigureAwait(false);
+            if (reply.Length != benchmark._payload.Length)
+                throw new InvalidOperationException($"The echo reply has {reply.Length} bytes, not {benchmark._payload.Length}.");
+        }
+        finally
+        {
+            benchmark.Cleanup();
+        }
+    }
 }

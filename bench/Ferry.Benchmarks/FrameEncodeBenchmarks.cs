@@ -96,6 +96,7 @@ public class FrameEncodeBenchmarks
         var flush = _writer.FlushAsync(CancellationToken.None);
         if (!flush.IsCompletedSuccessfully)
             throw new InvalidOperationException("The sink paused the writer; the benchmark expects synchronous flushes.");
+        flush.GetAwaiter().GetResult(); // a ValueTask is consumed exactly once
 
         if (_buffer is not null)
         {
@@ -118,8 +119,10 @@ public class FrameEncodeBenchmarks
         // One encode whose output is kept and compared; the benchmark methods drain without looking.
         _writer.WriteHeader(message, FerryJsonContext.Default.EchoMessage, body.Length);
         _writer.WriteBody(body);
-        if (!_writer.FlushAsync(CancellationToken.None).IsCompletedSuccessfully)
+        var flush = _writer.FlushAsync(CancellationToken.None);
+        if (!flush.IsCompletedSuccessfully)
             throw new InvalidOperationException("The sink did not complete the flush synchronously.");
+        flush.GetAwaiter().GetResult(); // a ValueTask is consumed exactly once
         byte[] actual;
         if (_buffer is not null)
         {

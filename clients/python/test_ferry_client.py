@@ -62,7 +62,10 @@ class FerryServer:
             raise RuntimeError("The ferry server was not found at %s. Build it with 'dotnet build src/Ferry.Cli' or set "
                                "FERRY_BIN to the ferry executable or ferry.dll." % binary)
         command = (["dotnet", binary] if binary.endswith(".dll") else [binary])
-        command += ["serve", "--listen", "127.0.0.1:0", "--root", root]
+        # The state folder (TLS key and certificate, users file) goes beside the root in the test's temporary folder,
+        # and the server runs there too: a test never writes a key into the source tree.
+        work = os.path.dirname(os.path.abspath(root))
+        command += ["serve", "--listen", "127.0.0.1:0", "--root", root, "--state-dir", os.path.join(work, "state")]
         if insecure_no_auth:
             command.append("--insecure-no-auth")
         env = dict(os.environ, DOTNET_NOLOGO="1", DOTNET_CLI_TELEMETRY_OPTOUT="1", NO_COLOR="1")
@@ -71,7 +74,7 @@ class FerryServer:
         self.port = None
         self._listening = threading.Event()
         self.process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                        stderr=subprocess.STDOUT, env=env)
+                                        stderr=subprocess.STDOUT, env=env, cwd=work)
         # Keep draining the log so the server never blocks on a full pipe.
         self._reader = threading.Thread(target=self._read_log, daemon=True)
         self._reader.start()

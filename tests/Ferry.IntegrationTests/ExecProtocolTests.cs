@@ -120,9 +120,10 @@ public class ExecProtocolTests : IAsyncLifetime
     public async Task Ctrl_c_from_the_client_interrupts_the_command()
     {
         await using var raw = await HelloAsync(_server);
-        var result = await ExecAsync(raw, new { cmd = "exec", id = 1, shell = "echo started; sleep 30" }, whileRunning: async r =>
+        var marker = $"{Random.Shared.Next(100000, 999999)}.{Random.Shared.Next(1000)}";
+        var result = await ExecAsync(raw, new { cmd = "exec", id = 1, shell = $"echo started; sleep {marker}" }, whileRunning: async r =>
         {
-            await Task.Delay(300);
+            await HostTests.WaitUntilAsync(() => ProcessesWith(marker).Count == 1); // past the echo
             await r.SendAsync(Json(new { cmd = "signal", id = 1, signal = "INT" }));
         });
         Assert.Equal("started\n", result.Stdout);
@@ -144,9 +145,10 @@ public class ExecProtocolTests : IAsyncLifetime
     {
         await using var raw = await HelloAsync(_server);
         var watch = Stopwatch.StartNew();
-        var result = await ExecAsync(raw, new { cmd = "exec", id = 1, argv = new[] { "sleep", "30" } }, stdin: new byte[1024 * 1024], whileRunning: async r =>
+        var marker = $"{Random.Shared.Next(100000, 999999)}.{Random.Shared.Next(1000)}";
+        var result = await ExecAsync(raw, new { cmd = "exec", id = 1, argv = new[] { "sleep", marker } }, stdin: new byte[1024 * 1024], whileRunning: async r =>
         {
-            await Task.Delay(300);
+            await HostTests.WaitUntilAsync(() => ProcessesWith(marker).Count == 1);
             await r.SendAsync(Json(new { cmd = "signal", id = 1, signal = "KILL" }));
         });
         Assert.True(result.Exit.GetProperty("killed").GetBoolean());

@@ -1,6 +1,7 @@
 using System.ComponentModel;
 using System.Diagnostics;
 using System.Text;
+using Ferry.Testing;
 
 namespace Ferry.IntegrationTests;
 
@@ -21,9 +22,13 @@ public class PythonClientTests
         var ferryDll = Path.Combine(AppContext.BaseDirectory, "ferry.dll");
         Assert.True(File.Exists(ferryDll), $"{ferryDll} is missing; the integration test project should reference Ferry.Cli.");
 
+        // Run from a temporary folder, so nothing the suite or the servers it starts write lands in the source tree
+        // (a TLS private key once did: clients/python/ferry-server/tls.pfx).
+        using var work = new TempDirectory("ferry-python-cwd");
+        var sourceFilesBefore = SourceFiles(directory);
         var info = new ProcessStartInfo("python3")
         {
-            WorkingDirectory = directory,
+            WorkingDirectory = work.Path,
             RedirectStandardOutput = true,
             RedirectStandardError = true,
             RedirectStandardInput = true,
@@ -32,6 +37,7 @@ public class PythonClientTests
         foreach (var arg in new[] { "-m", "unittest", "-v", "test_ferry_client" })
             info.ArgumentList.Add(arg);
         info.Environment["FERRY_BIN"] = ferryDll;
+        info.Environment["PYTHONPATH"] = directory;
         info.Environment["PYTHONDONTWRITEBYTECODE"] = "1"; // no __pycache__ in the source tree
         info.Environment["PYTHONUNBUFFERED"] = "1";
         info.Environment["DOTNET_NOLOGO"] = "1";
@@ -76,7 +82,12 @@ public class PythonClientTests
             lock (gate) text = output.ToString();
             Assert.True(process.ExitCode == 0, $"python3 -m unittest -v test_ferry_client exited with {process.ExitCode}:\n{text}");
         }
+        Assert.Equal(sourceFilesBefore, SourceFiles(directory));
+        Assert.False(Directory.Exists(Path.Combine(directory, "ferry-server")), "A server state folder (with its TLS key) is in clients/python.");
     }
+
+    private static List<string> SourceFiles(string directory) =>
+        [.. Directory.GetFileSystemEntries(directory, "*", SearchOption.AllDirectories).Order(StringComparer.Ordinal)];
 
     internal static string FindRepositoryRoot()
     {

@@ -77,7 +77,9 @@ public class ShellCliTests : IAsyncLifetime
     [Fact]
     public async Task A_connection_the_server_dropped_while_idle_is_replaced_before_the_next_line()
     {
-        await using var server = await TestServer.StartAsync(o => o with { AllowExec = true, IdleTimeout = TimeSpan.FromSeconds(1) });
+        // Long enough for the first command to finish on a loaded machine (at 1 s the server sometimes closed while
+        // "echo one" was still under way, and the shell rightly reported a protocol error), short enough to wait out.
+        await using var server = await TestServer.StartAsync(o => o with { AllowExec = true, IdleTimeout = TimeSpan.FromSeconds(5) });
         await using var shell = FerryRun.Start(["shell", "--plain", "--server", server.Address.ToString()]);
         await shell.WriteLineAsync("echo one");
         // Once the server has sent its farewell and closed, not merely decided to (the idle_timeout line comes first).

@@ -33,7 +33,7 @@ public class RoundTripProperties
             writer.WriteBody(body);
             expected.Add(new DecodedFrame("echo", JsonSerializer.Serialize(new EchoMessage { BodySize = body.Length }, FerryJsonContext.Default.EchoMessage), Convert.ToHexString(body)));
         }
-        pipe.Writer.FlushAsync().GetAwaiter().GetResult();
+        pipe.Writer.FlushAsync().AsTask().GetAwaiter().GetResult();
         pipe.Writer.Complete();
         var bytes = ReadAll(pipe.Reader);
 
@@ -59,7 +59,7 @@ public class RoundTripProperties
         var output = new MemoryStream();
         while (true)
         {
-            var result = reader.ReadAsync().GetAwaiter().GetResult();
+            var result = reader.ReadAsync().AsTask().GetAwaiter().GetResult();
             foreach (var segment in result.Buffer)
                 output.Write(segment.Span);
             reader.AdvanceTo(result.Buffer.End);

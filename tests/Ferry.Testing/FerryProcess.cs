@@ -8,12 +8,14 @@ namespace Ferry.Testing;
 public sealed partial class FerryProcess : IAsyncDisposable
 {
     private readonly Process _process;
+    private readonly TempDirectory? _ownedWorkingDirectory;
     private readonly ConcurrentQueue<string> _stdout = new();
     private readonly ConcurrentQueue<string> _stderr = new();
 
-    private FerryProcess(Process process)
+    private FerryProcess(Process process, TempDirectory? ownedWorkingDirectory)
     {
         _process = process;
+        _ownedWorkingDirectory = ownedWorkingDirectory;
         process.OutputDataReceived += (_, e) => { if (e.Data is not null) _stdout.Enqueue(e.Data); };
         process.ErrorDataReceived += (_, e) => { if (e.Data is not null) _stderr.Enqueue(e.Data); };
         process.BeginOutputReadLine();
@@ -28,15 +30,21 @@ public sealed partial class FerryProcess : IAsyncDisposable
     public bool HasExited => _process.HasExited;
     public int ExitCode => _process.ExitCode;
 
+    /// <summary>
+    /// Starts ferry in <paramref name="workingDirectory"/>, or in a fresh temporary folder deleted on dispose: what a
+    /// command writes by default (./ferry-server with its TLS key and users file, ./ferry-data) never lands in the
+    /// source tree or the test output folder, and parallel tests never share it.
+    /// </summary>
     public static FerryProcess Start(IEnumerable<string> args, string? workingDirectory = null, IDictionary<string, string>? environment = null, bool redirectStdin = false)
     {
+        var owned = workingDirectory is null ? new TempDirectory("ferry-cwd") : null;
         var info = new ProcessStartInfo("dotnet")
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
             RedirectStandardInput = redirectStdin,
             UseShellExecute = false,
-            WorkingDirectory = workingDirectory ?? Environment.CurrentDirectory,
+            WorkingDirectory = workingDirectory ?? owned!.Path,
         };
         info.ArgumentList.Add(FerryDll);
         foreach (var arg in args)
@@ -45,7 +53,7 @@ public sealed partial class FerryProcess : IAsyncDisposable
         if (environment is not null)
             foreach (var (k, v) in environment)
                 info.Environment[k] = v;
-        return new FerryProcess(Process.Start(info)!);
+        return new FerryProcess(Process.Start(info)!, owned);
     }
 
     /// <summary>Runs ferry to completion and returns its exit code and output.</summary>
@@ -119,6 +127,7 @@ public sealed partial class FerryProcess : IAsyncDisposable
             await _process.WaitForExitAsync(CancellationToken.None);
         }
         _process.Dispose();
+        _ownedWorkingDirectory?.Dispose();
     }
 
     [GeneratedRegex(@"Listening on (\S+)")]

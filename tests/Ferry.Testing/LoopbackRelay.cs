@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
 
@@ -7,7 +8,7 @@ namespace Ferry.Testing;
 /// A TCP relay on 127.0.0.1 that forwards every byte between clients and one server, except that each direction can
 /// stop after a byte budget. A transfer through it then stands still at a known offset, with both processes alive and
 /// the connection open, so a test can kill one of them exactly there instead of racing a transfer that moves at
-/// loopback speed.
+/// loopback speed. With a <see cref="SlowLink"/> it also delivers in small slices at a capped rate, as real networks do.
 /// </summary>
 public sealed class LoopbackRelay : IAsyncDisposable
 {
@@ -17,6 +18,7 @@ public sealed class LoopbackRelay : IAsyncDisposable
     private readonly IPEndPoint _target;
     private readonly long _upstreamBudget;
     private readonly long _downstreamBudget;
+    private readonly SlowLink? _link;
     private readonly CancellationTokenSource _stop = new();
     private readonly TaskCompletionSource _held = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly List<Socket> _sockets = [];
@@ -25,8 +27,9 @@ public sealed class LoopbackRelay : IAsyncDisposable
     private long _downstream;
     private int _disposed;
 
-    private LoopbackRelay(IPEndPoint target, long upstreamBudget, long downstreamBudget)
+    private LoopbackRelay(IPEndPoint target, long upstreamBudget, long downstreamBudget, SlowLink? link)
     {
+        _link = link;
         _target = target;
         _upstreamBudget = upstreamBudget;
         _downstreamBudget = downstreamBudget;
@@ -50,13 +53,17 @@ public sealed class LoopbackRelay : IAsyncDisposable
 
     /// <summary>
     /// Starts a relay to <paramref name="target"/> that forwards at most <paramref name="upstreamBudget"/> bytes from
-    /// clients to the server and <paramref name="downstreamBudget"/> bytes back, summed over all connections.
+    /// clients to the server and <paramref name="downstreamBudget"/> bytes back, summed over all connections; with a
+    /// <paramref name="link"/>, in its slices and at its rate.
     /// </summary>
-    public static LoopbackRelay Start(IPEndPoint target, long upstreamBudget = long.MaxValue, long downstreamBudget = long.MaxValue)
+    public static LoopbackRelay Start(IPEndPoint target, long upstreamBudget = long.MaxValue, long downstreamBudget = long.MaxValue,
+        SlowLink? link = null)
     {
         if (!IPAddress.IsLoopback(target.Address))
             throw new ArgumentException("The relay only forwards to loopback addresses.", nameof(target));
-        return new LoopbackRelay(target, upstreamBudget, downstreamBudget);
+        if (link is not null && (link.SliceBytes is < 1 or > BufferSize || link.BytesPerSecond < 1))
+            throw new ArgumentOutOfRangeException(nameof(link), link, $"Slices are 1 to {BufferSize} bytes and the rate is positive.");
+        return new LoopbackRelay(target, upstreamBudget, downstreamBudget, link);
     }
 
     private async Task AcceptLoopAsync()
@@ -94,6 +101,8 @@ public sealed class LoopbackRelay : IAsyncDisposable
     private async Task PumpAsync(Socket from, Socket to, bool upstream)
     {
         var buffer = new byte[BufferSize];
+        var clock = Stopwatch.StartNew();
+        long paced = 0;
         try
         {
             while (true)
@@ -105,8 +114,19 @@ public sealed class LoopbackRelay : IAsyncDisposable
                     return;
                 }
                 var allowed = upstream ? Claim(ref _upstream, _upstreamBudget, read) : Claim(ref _downstream, _downstreamBudget, read);
-                if (allowed > 0)
+                if (allowed > 0 && _link is null)
                     await to.SendAsync(buffer.AsMemory(0, allowed), SocketFlags.None, _stop.Token);
+                for (var offset = 0; _link is not null && offset < allowed; offset += _link.SliceBytes)
+                {
+                    var slice = Math.Min(_link.SliceBytes, allowed - offset);
+                    await to.SendAsync(buffer.AsMemory(offset, slice), SocketFlags.None, _stop.Token);
+                    paced += slice;
+                    // The rate cap: wait until the link would have carried this much (the wait is the link's
+                    // speed, not a guess at how fast anything else runs).
+                    var ahead = TimeSpan.FromSeconds((double)paced / _link.BytesPerSecond) - clock.Elapsed;
+                    if (ahead > SlowLink.PacingSlack)
+                        await Task.Delay(ahead, _stop.Token);
+                }
                 if (allowed < read)
                 {
                     // Stop reading: the sender fills its socket buffers and waits, mid-transfer, until the test ends it.

@@ -41,6 +41,43 @@ public sealed class RawConnection : IAsyncDisposable
 
     public async Task SendAsync(ReadOnlyMemory<byte> bytes) => await _socket.SendAsync(bytes, SocketFlags.None, TestTimeouts.Token());
 
+    /// <summary>
+    /// Sends bytes the server may refuse partway: a server that rightly closes the connection before taking them all
+    /// makes the send fail with a broken pipe or a reset, which is an answer, not a test failure. Returns whether every
+    /// byte was handed to the kernel.
+    /// </summary>
+    public async Task<bool> SendMayBeRefusedAsync(ReadOnlyMemory<byte> bytes)
+    {
+        try
+        {
+            await SendAsync(bytes);
+            return true;
+        }
+        catch (SocketException ex) when (IsRefusal(ex))
+        {
+            return false;
+        }
+    }
+
+    /// <summary>
+    /// Reads an error frame as <see cref="ReadErrorAsync"/> does, or null when the connection ended without one: after a
+    /// refused send the server's reset may discard its error frame before it is read.
+    /// </summary>
+    public async Task<(string Code, bool Fatal)?> ReadErrorOrClosedAsync()
+    {
+        try
+        {
+            return await ReadAsync() is { } frame ? ErrorOf(frame) : null;
+        }
+        catch (Exception ex) when (ex is IOException or SocketException && IsRefusal(ex as SocketException ?? ex.InnerException as SocketException))
+        {
+            return null;
+        }
+    }
+
+    private static bool IsRefusal(SocketException? ex) =>
+        ex?.SocketErrorCode is SocketError.ConnectionReset or SocketError.Shutdown or SocketError.ConnectionAborted;
+
     /// <summary>Sends the standard hello.</summary>
     public Task SendHelloAsync() => SendAsync(FrameBytes.Frame(
         JsonSerializer.Serialize(new HelloMessage { Version = ProtocolVersion.Current, Agent = "raw-test" }, FerryJsonContext.Default.HelloMessage)));
@@ -63,21 +100,30 @@ public sealed class RawConnection : IAsyncDisposable
     public async Task<(string Code, bool Fatal)> ReadErrorAsync()
     {
         var frame = await ReadAsync() ?? throw new InvalidOperationException("The server closed the connection instead of sending an error frame.");
+        return ErrorOf(frame);
+    }
+
+    private static (string Code, bool Fatal) ErrorOf(ReceivedFrame frame)
+    {
         if (frame.Command != CommandNames.Error)
             throw new InvalidOperationException($"Expected an error frame, got {frame.Json}");
         var error = JsonSerializer.Deserialize(frame.Json, FerryJsonContext.Default.ErrorMessage)!;
         return (error.Code, error.Fatal);
     }
 
-    /// <summary>True when the server has closed the connection (reads end) within the test timeout.</summary>
+    /// <summary>
+    /// True when the server closes the connection (reads end, or it is reset) within the test timeout; false when it is
+    /// still open then. Whatever else the server sends meanwhile is read and dropped.
+    /// </summary>
     public async Task<bool> IsClosedByPeerAsync()
     {
         var buffer = new byte[256];
+        using var deadline = new CancellationTokenSource(TestTimeouts.Default);
         try
         {
             while (true)
             {
-                var n = await _socket.ReceiveAsync(buffer, SocketFlags.None, TestTimeouts.Token());
+                var n = await _socket.ReceiveAsync(buffer, SocketFlags.None, deadline.Token);
                 if (n == 0)
                     return true;
             }
@@ -85,6 +131,10 @@ public sealed class RawConnection : IAsyncDisposable
         catch (SocketException)
         {
             return true;
+        }
+        catch (OperationCanceledException) when (deadline.IsCancellationRequested)
+        {
+            return false;
         }
     }
 

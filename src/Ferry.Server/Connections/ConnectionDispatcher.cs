@@ -176,6 +176,7 @@ internal sealed class ConnectionDispatcher
         var outcome = "ok";
         try
         {
+            DispatchLog.CommandStarted(_logger, header.Command);
             await handler.HandleAsync(context, aborted).ConfigureAwait(false);
             await context.FlushAsync(aborted).ConfigureAwait(false);
             if (header.Command is not (CommandNames.Hello or CommandNames.Bye))

@@ -18,8 +18,12 @@ internal sealed class MeteredStream(Stream inner, FerryMetrics metrics) : Stream
         var read = inner.ReadAsync(buffer, cancellationToken);
         if (read.IsCompletedSuccessfully)
         {
-            metrics.Received(read.Result);
-            return read;
+            // A ValueTask may be consumed exactly once: reading its Result hands a socket's pooled operation back for
+            // reuse, so returning the same ValueTask would make the caller read it a second time (an
+            // InvalidOperationException, or the result of a later read). Return the value instead.
+            var n = read.Result;
+            metrics.Received(n);
+            return new ValueTask<int>(n);
         }
         return AwaitRead(read);
     }
