@@ -305,6 +305,23 @@ public class ExecSandboxTests(SandboxedServer sandboxed) : IClassFixture<Sandbox
     }
 
     [Fact]
+    public async Task A_home_below_a_folder_the_exec_account_cannot_search_still_works()
+    {
+        // Like a walkthrough in root's own 0700 home: the root server reaches the home, the command sees only the home.
+        using var parent = new TempDirectory("ferry-sandbox-private");
+        if (!OperatingSystem.IsWindows())
+            File.SetUnixFileMode(parent.Path, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        using var state = new TempDirectory("ferry-sandbox-state");
+        var root = parent.Combine("data");
+        await using var server = await ServerProcess.StartAsync(root, state.Path, "--allow-exec");
+        var run = await FerryRun.RunAsync(["exec", "--plain", "--server", server.Address, "--",
+            "pwd; cd \"$HOME\" && echo made > note.txt && cat note.txt; ls -A \"$(dirname \"$HOME\")\""]);
+        Assert.True(run.ExitCode == 0, run.Stdout + run.Stderr);
+        Assert.Equal($"{Path.GetFullPath(root)}\nmade\n{Path.GetFileName(root)}\n", run.Stdout); // the parent holds nothing else
+        Assert.Equal("made\n", await File.ReadAllTextAsync(Path.Combine(root, "note.txt")));
+    }
+
+    [Fact]
     public async Task Exec_unconfined_runs_as_the_server_and_warns_at_start_and_for_every_command()
     {
         using var root = new TempDirectory("ferry-sandbox-root");

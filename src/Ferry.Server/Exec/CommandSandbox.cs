@@ -11,10 +11,10 @@ namespace Ferry.Server.Exec;
 /// <summary>
 /// Builds the command line that starts a command confined (docs/security.md, "Remote commands"), and checks at start
 /// that it works here. The launch is a chain of well-kept tools, each of which ends in exec of the next:
-/// <c>setpriv</c> (only when the server is root: to the command's account, no groups but its own, no capabilities, no
-/// new privileges) → <c>bwrap</c> (new user, mount, PID, IPC and UTS namespaces; a root of its own with read-only
-/// system folders, the user's home as the only writable folder, fresh /proc, /dev and /tmp; a cleared environment)
-/// → <c>prlimit</c> (the resource limits) → <c>setsid</c> (the command leads its own session and group, as without a
+/// <c>bwrap</c> (mount, PID, IPC and UTS namespaces, and a user namespace unless the server is root; a root of its own
+/// with read-only system folders, the user's home as the only writable folder, fresh /proc, /dev and /tmp; a cleared
+/// environment) → <c>setpriv</c> (only when the server is root: to the command's account, no groups but its own, no
+/// capabilities, no new privileges) → <c>prlimit</c> (the resource limits) → <c>setsid</c> (the command leads its own session and group, as without a
 /// sandbox) → the command.
 /// </summary>
 public sealed class CommandSandbox(FerryServerOptions options, ILogger<CommandSandbox> logger) : IHostedService
@@ -42,13 +42,14 @@ public sealed class CommandSandbox(FerryServerOptions options, ILogger<CommandSa
     {
         CheckVisible(argv[0], home, cwd);
         var line = new List<string>(64);
-        if (account is not null)
-        {
-            line.AddRange([Tool("setpriv"), $"--reuid={account.Uid}", $"--regid={account.Gid}", "--init-groups",
-                "--inh-caps=-all", "--bounding-set=-all", "--no-new-privs"]);
-        }
-        line.AddRange([Tool(options.ExecSandboxProgram), "--unshare-user", "--unshare-pid", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try",
-            "--die-with-parent", "--new-session", "--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp"]);
+        // A root server starts bubblewrap as root and drops to the account inside, after the mounts are made: root can
+        // reach a home below folders the account may not search (a data root in /root or a 0700 temporary folder), and
+        // the account then only ever sees the home itself. Any other server runs everything as itself in a user namespace.
+        line.Add(Tool(options.ExecSandboxProgram));
+        if (account is null)
+            line.Add("--unshare-user");
+        line.AddRange(["--unshare-pid", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try",
+            "--die-with-parent", "--new-session", "--proc", "/proc", "--dev", "/dev", "--perms", "1777", "--tmpfs", "/tmp"]);
         foreach (var folder in SystemFolders)
         {
             var info = new DirectoryInfo(folder);
@@ -70,11 +71,22 @@ public sealed class CommandSandbox(FerryServerOptions options, ILogger<CommandSa
                 line.AddRange(["--ro-bind", "/dev/null", secret]);
         }
         if (home is not null)
+        {
+            // The folders above the home, made in the sandbox's own root as plain 0755 folders: the command can reach
+            // its home by its path (HOME) without anything else of those folders being there.
+            foreach (var folder in FoldersAbove(home))
+                line.AddRange(["--perms", "0755", "--dir", folder]);
             line.AddRange(["--bind", home, home]);
+        }
         line.AddRange(["--chdir", cwd, "--clearenv"]);
         foreach (var (name, value) in environment)
             line.AddRange(["--setenv", name, value]);
         line.Add("--");
+        if (account is not null)
+        {
+            line.AddRange([Tool("setpriv"), $"--reuid={account.Uid}", $"--regid={account.Gid}", "--init-groups",
+                "--inh-caps=-all", "--bounding-set=-all", "--no-new-privs", "--"]);
+        }
         line.Add(Tool("prlimit"));
         var limits = options.ExecLimits;
         AddLimit(line, "--nofile", limits.OpenFiles);
@@ -203,6 +215,19 @@ public sealed class CommandSandbox(FerryServerOptions options, ILogger<CommandSa
         folder == "/" || path == folder || path.StartsWith(folder + "/", StringComparison.Ordinal);
 
     private static bool IsUnderSystemFolder(string path) => SystemFolders.Any(folder => IsInside(path, folder));
+
+    /// <summary>The folders between / and <paramref name="home"/>, outermost first, that the sandbox must make itself.</summary>
+    private static IEnumerable<string> FoldersAbove(string home)
+    {
+        var parts = home.Split('/', StringSplitOptions.RemoveEmptyEntries);
+        var folder = "";
+        for (var i = 0; i < parts.Length - 1; i++)
+        {
+            folder += "/" + parts[i];
+            if (!IsUnderSystemFolder(folder) && folder is not "/proc" and not "/dev")
+                yield return folder;
+        }
+    }
 
     private static IEnumerable<string> SshHostKeys() =>
         Directory.Exists("/etc/ssh") ? Directory.EnumerateFiles("/etc/ssh", "*key*") : [];
