@@ -239,10 +239,19 @@ internal sealed class UdpRequestTable(FerryServerOptions options, TimeProvider t
         request.SetDelivered();
     }
 
-    /// <summary>Forgets a finished request to make room, raising its user's replay floor first. Called under the budget lock.</summary>
+    /// <summary>
+    /// Forgets a finished request to make room, raising its user's replay floor first. Called under the budget lock.
+    /// A delivered request's newest taken timestamp is its done, which the client sends after every exec of it, so it
+    /// covers them all. A failed request's client stopped when the error reached it, and an exec it sent just before
+    /// may never have reached this server (lost, or held back by someone on the path to replay later): the floor then
+    /// also takes this server's clock, as every such datagram was stamped before now by a clock that is not ahead.
+    /// </summary>
     private void Evict(UdpRequest request)
     {
-        RaiseFloor(request.User, request.LastClientTimestamp);
+        var floor = request.LastClientTimestamp;
+        if (request.Status == UdpRequestStatus.Failed)
+            floor = Math.Max(floor, time.GetUtcNow().ToUnixTimeMilliseconds());
+        RaiseFloor(request.User, floor);
         _requests.TryRemove(new KeyValuePair<(string, ulong), UdpRequest>((request.User, request.Id), request));
         Untrack(request);
     }
