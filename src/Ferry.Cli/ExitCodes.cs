@@ -43,6 +43,7 @@ public static class ExitCodes
         FerryErrorCode.VersionUnsupported or FerryErrorCode.HelloRequired => Protocol,
         FerryErrorCode.ServerBusy or FerryErrorCode.ServerShuttingDown or FerryErrorCode.TooManyConnections or FerryErrorCode.ExecLimitReached => Busy,
         FerryErrorCode.TooManyUploads => Busy,
+        FerryErrorCode.UdpRequestLimit => Busy,
         FerryErrorCode.AuthenticationFailed or FerryErrorCode.AuthenticationRequired or FerryErrorCode.AuthenticationThrottled
             or FerryErrorCode.ServerNotAuthenticated or FerryErrorCode.CertificateMismatch or FerryErrorCode.UserRevoked
             or FerryErrorCode.LoginTimeout => Authentication,

@@ -114,4 +114,6 @@ public enum FerryErrorCode
     ExecFailed = 402,
     /// <summary>A UDP command ran, but its output could not be kept for retransmission: it exceeds the per-user or global result budget, or was dropped to make room for a newer result.</summary>
     ResultBudgetExceeded = 410,
+    /// <summary>A UDP request was not run: the user, or all users together, already have the maximum number of UDP requests remembered by the server.</summary>
+    UdpRequestLimit = 411,
 }

@@ -112,6 +112,16 @@ public sealed record FerryServerOptions
     /// <summary>UDP results kept for retransmission across all users, in bytes; a result that does not fit is refused. Default 256 MiB.</summary>
     public long MaxUdpResultBytes { get; init; } = 256L * 1024 * 1024;
 
+    /// <summary>
+    /// UDP requests remembered per user (running, waiting to be fetched, or finished and not yet swept). At the cap a new
+    /// request evicts the user's oldest finished one, or is refused (udp_request_limit) when all are running or waiting.
+    /// Default 1024.
+    /// </summary>
+    public int MaxUdpRequestsPerUser { get; init; } = 1024;
+
+    /// <summary>UDP requests remembered across all users; a new request beyond this is refused (udp_request_limit). Default 16384.</summary>
+    public int MaxUdpRequests { get; init; } = 16384;
+
     /// <summary>Largest echo body, in bytes. Default 64 MiB.</summary>
     public long MaxEchoBytes { get; init; } = 64L * 1024 * 1024;
 
@@ -274,6 +284,10 @@ public sealed record FerryServerOptions
             throw new ArgumentOutOfRangeException(nameof(MaxOpenUploadsPerUser), MaxOpenUploadsPerUser, "MaxOpenUploadsPerUser must be at least 1.");
         if (UsersFileCheckInterval < TimeSpan.Zero)
             throw new ArgumentOutOfRangeException(nameof(UsersFileCheckInterval), UsersFileCheckInterval, "UsersFileCheckInterval must not be negative.");
+        if (MaxUdpRequestsPerUser < 1)
+            throw new ArgumentOutOfRangeException(nameof(MaxUdpRequestsPerUser), MaxUdpRequestsPerUser, "MaxUdpRequestsPerUser must be at least 1.");
+        if (MaxUdpRequests < 1)
+            throw new ArgumentOutOfRangeException(nameof(MaxUdpRequests), MaxUdpRequests, "MaxUdpRequests must be at least 1.");
         Frames.Validate();
     }
 

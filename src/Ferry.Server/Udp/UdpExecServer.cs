@@ -44,6 +44,9 @@ public sealed partial class UdpExecServer(
     /// <summary>UDP requests remembered now (running, kept, delivered or failed), for tests and diagnostics.</summary>
     public int RequestCount => _requests.Count;
 
+    /// <summary>UDP requests of one user remembered now, for tests and diagnostics.</summary>
+    internal int RequestCountOf(string user) => _requests.CountOf(user);
+
     /// <summary>Bytes of UDP results kept for retransmission now, across users.</summary>
     public long KeptResultBytes => _requests.KeptBytes;
 
@@ -152,14 +155,23 @@ public sealed partial class UdpExecServer(
             case UdpKind.Exec:
                 if (request is null)
                 {
-                    if (_requests.TryAdd(user.Name, datagram.RequestId, out request))
+                    switch (_requests.TryAdd(user.Name, datagram.RequestId, datagram.TimestampMs, out request, out var refusal))
                     {
-                        request.TryAdvance(datagram.TimestampMs);
-                        request.Client = from;
-                        await RunRequestAsync(user, datagram, request, cancellationToken).ConfigureAwait(false);
-                        return;
+                        case UdpAdmission.Added:
+                            request!.Client = from;
+                            await RunRequestAsync(user, datagram, request, cancellationToken).ConfigureAwait(false);
+                            return;
+                        case UdpAdmission.Replayed:
+                            Dropped(logger, from, "not newer than an evicted or refused request of the same user");
+                            return;
+                        case UdpAdmission.Full:
+                            // Not remembered (that is the point), so answered once, like exec_limit_reached; a replay of it
+                            // cannot run later either (the table raised the user's replay floor).
+                            RequestRefused(logger, user.Name, _requests.CountOf(user.Name), RequestCount);
+                            await _sender!.SendErrorAsync(user, datagram.RequestId, from, FerryErrorCode.UdpRequestLimit, refusal!, cancellationToken).ConfigureAwait(false);
+                            return;
                     }
-                    if (!request.TryAdvance(datagram.TimestampMs))
+                    if (!request!.TryAdvance(datagram.TimestampMs))
                         return;
                 }
                 // A retransmission: never run twice; answer with what is known.
@@ -424,4 +436,7 @@ public sealed partial class UdpExecServer(
 
     [LoggerMessage(5007, LogLevel.Error, "Sweeping old UDP requests failed")]
     private static partial void SweepFailed(ILogger logger, Exception exception);
+
+    [LoggerMessage(5008, LogLevel.Information, "A UDP request of user {User} was refused: the user has {UserCount} and all users {TotalCount} requests remembered (udp_request_limit)")]
+    private static partial void RequestRefused(ILogger logger, string user, int userCount, int totalCount);
 }

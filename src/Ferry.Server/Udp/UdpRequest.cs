@@ -26,6 +26,19 @@ internal sealed class UdpRequest(string user, ulong id, long created)
 
     public Lock Gate => _lock;
 
+    /// <summary>The newest client timestamp taken for this request (long.MinValue before the first).</summary>
+    public long LastClientTimestamp
+    {
+        get
+        {
+            lock (_lock)
+                return _lastClientTimestamp;
+        }
+    }
+
+    /// <summary>This request's place in its user's list of remembered requests (oldest first); kept by the table under its lock.</summary>
+    internal LinkedListNode<UdpRequest>? Entry { get; set; }
+
     /// <summary>
     /// Accepts a client datagram's timestamp only when it is newer than every earlier one of this request: the client sends
     /// strictly increasing timestamps, so a replayed datagram (even from the proved address) is recognised and dropped.
