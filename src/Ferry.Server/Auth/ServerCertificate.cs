@@ -1,4 +1,5 @@
 using System.Net;
+using System.Runtime.InteropServices;
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 
@@ -66,16 +67,37 @@ public static class ServerCertificate
             stream.Write(pfx);
             stream.Flush(flushToDisk: true);
         }
+        if (!PlaceWithoutReplacing(temporary, path))
+            return Load(path);
+        return X509CertificateLoader.LoadPkcs12(pfx, password: null);
+    }
+
+    /// <summary>
+    /// Moves <paramref name="temporary"/> to <paramref name="path"/> unless something is there already (false then).
+    /// On Linux a hard link does it atomically: File.Move without overwrite checks and renames in two steps, so two
+    /// servers racing both "win" and each keeps its own certificate.
+    /// </summary>
+    private static bool PlaceWithoutReplacing(string temporary, string path)
+    {
+        if (OperatingSystem.IsLinux())
+        {
+            var linked = Interop.Libc.link(temporary, path) == 0;
+            var error = Marshal.GetLastPInvokeError();
+            File.Delete(temporary);
+            if (linked || error == Interop.Libc.Eexist)
+                return linked;
+            throw new IOException($"Cannot write the TLS certificate {path}: {Marshal.GetPInvokeErrorMessage(error)}");
+        }
         try
         {
             File.Move(temporary, path, overwrite: false);
+            return true;
         }
         catch (IOException) when (File.Exists(path))
         {
             File.Delete(temporary);
-            return Load(path);
+            return false;
         }
-        return X509CertificateLoader.LoadPkcs12(pfx, password: null);
     }
 
     private static X509Certificate2 Load(string path)

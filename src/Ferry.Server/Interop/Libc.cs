@@ -14,6 +14,7 @@ internal static unsafe partial class Libc
 
     public const int Eintr = 4;
     public const int Enoent = 2;
+    public const int Eexist = 17;
 
     public const int CloseOnExec = 0x80000; // O_CLOEXEC
     public const int ExecuteOk = 1; // X_OK
@@ -78,6 +79,10 @@ internal static unsafe partial class Libc
 
     [LibraryImport("libc", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
     public static partial int open(string path, int flags);
+
+    /// <summary>Makes <paramref name="newPath"/> a second name of <paramref name="oldPath"/>; never replaces (EEXIST).</summary>
+    [LibraryImport("libc", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    public static partial int link(string oldPath, string newPath);
 
     [LibraryImport("libc", SetLastError = true)]
     public static partial int fchmod(int fd, uint mode);
