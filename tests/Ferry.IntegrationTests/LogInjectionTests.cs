@@ -16,20 +16,10 @@ public class LogInjectionTests
     [Fact]
     public async Task A_hostile_agent_unknown_command_and_user_name_are_logged_escaped()
     {
-        var key = Handshake.NewKey();
-        await using var server = await TestServer.StartAsync(o =>
-        {
-            var options = o with
-            {
-                RequireAuthentication = true,
-                UseTls = false,
-                AuthFailureDelay = TimeSpan.Zero,
-                AuditLogPath = Path.Combine(o.StateDirectory, "audit.jsonl"),
-            };
-            Directory.CreateDirectory(options.StateDirectory);
-            UsersFile.Save(options.EffectiveUsersFile, [new UserAccount { Name = "alice", Key = key }]);
-            return options;
-        });
+        // Logins and an audit file: the hostile user name reaches both logs.
+        await using var login = await LoginServer.StartAsync([("alice", null)],
+            o => o with { AuthFailureDelay = TimeSpan.Zero, AuditLogPath = Path.Combine(o.StateDirectory, "audit.jsonl") });
+        var server = login.Server;
 
         await using (var raw = await server.ConnectRawAsync())
         {

@@ -40,20 +40,10 @@ public class UserEnumerationTests : IDisposable
         });
         listener.Start();
 
-        var key = Handshake.NewKey();
-        await using var server = await TestServer.StartAsync(o =>
-        {
-            var options = o with
-            {
-                RequireAuthentication = true,
-                UseTls = false,
-                AuthFailureDelay = TimeSpan.Zero,
-                AuditLogPath = Path.Combine(o.StateDirectory, "audit.jsonl"),
-            };
-            Directory.CreateDirectory(options.StateDirectory);
-            UsersFile.Save(options.EffectiveUsersFile, [new UserAccount { Name = "alice", Key = key }]);
-            return options;
-        });
+        // Alice exists so that a wrong key and an unknown user are two different failures.
+        await using var login = await LoginServer.StartAsync([("alice", null)],
+            o => o with { AuthFailureDelay = TimeSpan.Zero, AuditLogPath = Path.Combine(o.StateDirectory, "audit.jsonl") });
+        var server = login.Server;
 
         foreach (var user in new[] { "alice", "mallory" })
         {
