@@ -70,14 +70,61 @@ public sealed partial class FerryClient : IAsyncDisposable
     public static async Task<FerryClient> ConnectAsync(ServerAddress address, FerryClientOptions? options = null, CancellationToken cancellationToken = default)
     {
         options ??= new FerryClientOptions();
+        ArgumentOutOfRangeException.ThrowIfLessThan(options.ConnectAttempts, 1, nameof(options.ConnectAttempts));
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         timeout.CancelAfter(options.ConnectTimeout);
+        try
+        {
+            for (var attempt = 1; ; attempt++)
+            {
+                try
+                {
+                    return await ConnectOnceAsync(address, options, timeout.Token).ConfigureAwait(false);
+                }
+                catch (Exception ex) when (attempt < options.ConnectAttempts && IsPassingRefusal(ex) && !timeout.IsCancellationRequested)
+                {
+                    var wait = RetryDelay(attempt);
+                    options.OnConnectRetry?.Invoke(ex, wait);
+                    await Task.Delay(wait, timeout.Token).ConfigureAwait(false);
+                }
+            }
+        }
+        catch (OperationCanceledException) when (timeout.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
+        {
+            throw new TimeoutException($"No answer from {address} within {options.ConnectTimeout.TotalSeconds:0.#} s.");
+        }
+    }
+
+    /// <summary>
+    /// Whether a failed connection attempt may succeed if tried again at once: the server was busy or shed this
+    /// connection while it waited to log in (under a burst of logins a slow machine answers late), or the connection
+    /// dropped before the login completed. Not: nothing listening, a certificate or a login refused, a wrong version.
+    /// </summary>
+    private static bool IsPassingRefusal(Exception ex) => ex switch
+    {
+        FerryRemoteException remote => remote.Code is FerryErrorCode.ServerBusy or FerryErrorCode.LoginTimeout,
+        FerryProtocolException closed => closed.Code == FerryErrorCode.TruncatedFrame,
+        SocketException => false,
+        IOException => true, // reset or closed during the TLS handshake or a reply
+        _ => false,
+    };
+
+    /// <summary>About 100 ms, doubling per attempt up to a second, with jitter so that a burst of refused clients spreads out.</summary>
+    private static TimeSpan RetryDelay(int attempt)
+    {
+        var baseMs = Math.Min(1000, 100 << Math.Min(attempt - 1, 4));
+        return TimeSpan.FromMilliseconds(baseMs / 2 + Random.Shared.Next(baseMs));
+    }
+
+    /// <summary>One connection attempt: TCP, TLS, hellos and the login. Cancelled through <paramref name="timeout"/>.</summary>
+    private static async Task<FerryClient> ConnectOnceAsync(ServerAddress address, FerryClientOptions options, CancellationToken timeout)
+    {
         var socket = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
         FerryClient? client = null;
         Stream? transport = null;
         try
         {
-            await socket.ConnectAsync(address.Host, address.Port, timeout.Token).ConfigureAwait(false);
+            await socket.ConnectAsync(address.Host, address.Port, timeout).ConfigureAwait(false);
             var network = new NetworkStream(socket, ownsSocket: true);
             transport = network;
             byte[] channelBinding = [];
@@ -85,7 +132,7 @@ public sealed partial class FerryClient : IAsyncDisposable
             string? firstUse = null;
             if (options.UseTls)
             {
-                (var tls, var certificate, firstUse) = await ServerTrust.AuthenticateAsync(network, address, options, timeout.Token).ConfigureAwait(false);
+                (var tls, var certificate, firstUse) = await ServerTrust.AuthenticateAsync(network, address, options, timeout).ConfigureAwait(false);
                 transport = tls;
                 channelBinding = Handshake.CertificateBinding(certificate);
                 fingerprint = KnownServers.Fingerprint(X509CertificateLoader.LoadCertificate(certificate));
@@ -98,11 +145,11 @@ public sealed partial class FerryClient : IAsyncDisposable
                 Features = ["echo", "put", "get", "auth"],
                 Agent = options.Agent,
             }, FerryJsonContext.Default.HelloMessage);
-            await client._writer.FlushAsync(timeout.Token).ConfigureAwait(false);
-            client.ServerHello = await client.ReadReplyAsync(CommandNames.Hello, FerryJsonContext.Default.HelloMessage, timeout.Token).ConfigureAwait(false);
+            await client._writer.FlushAsync(timeout).ConfigureAwait(false);
+            client.ServerHello = await client.ReadReplyAsync(CommandNames.Hello, FerryJsonContext.Default.HelloMessage, timeout).ConfigureAwait(false);
             try
             {
-                await client.LogInAsync(address, channelBinding, timeout.Token).ConfigureAwait(false);
+                await client.LogInAsync(address, channelBinding, timeout).ConfigureAwait(false);
             }
             catch (FerryException ex) when (firstUse is not null && ex.Code == FerryErrorCode.AuthenticationRequired)
             {
@@ -115,11 +162,6 @@ public sealed partial class FerryClient : IAsyncDisposable
             if (firstUse is not null)
                 ServerTrust.PinFirstUse(address, options, firstUse);
             return client;
-        }
-        catch (OperationCanceledException) when (timeout.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
-        {
-            await DisposeQuietlyAsync(client, transport, socket).ConfigureAwait(false);
-            throw new TimeoutException($"No answer from {address} within {options.ConnectTimeout.TotalSeconds:0.#} s.");
         }
         catch
         {

@@ -8,6 +8,19 @@ public sealed record FerryClientOptions
     /// <summary>Time allowed for the TCP connect and the hello exchange. Default 10 s.</summary>
     public TimeSpan ConnectTimeout { get; init; } = TimeSpan.FromSeconds(10);
 
+    /// <summary>
+    /// How many times <see cref="FerryClient.ConnectAsync"/> tries in all, within <see cref="ConnectTimeout"/>, when the
+    /// server turns the connection away before the login completed for a reason that passes: server_busy (its limit, or
+    /// shed to make room for others while it waited to log in), login_timeout, or the connection dropped during the
+    /// TLS handshake, the hello or the login. Nothing but the handshake has been sent by then, so trying again is safe.
+    /// Refused connections (no server listening), certificate and login failures are never retried. Default 3; 1
+    /// disables retries.
+    /// </summary>
+    public int ConnectAttempts { get; init; } = 3;
+
+    /// <summary>Called before each retry of the connection with what ended the previous attempt and the wait before the next.</summary>
+    public Action<Exception, TimeSpan>? OnConnectRetry { get; init; }
+
     /// <summary>Frame bounds applied to what the server sends.</summary>
     public FrameLimits Frames { get; init; } = FrameLimits.Default;
 

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Text;
+using Ferry.Client;
 using Ferry.Protocol.Errors;
 using Ferry.Testing;
 
@@ -25,6 +26,61 @@ public class HostTests
         await WaitUntilAsync(() => server.Server.ConnectionCount < 2);
         await using var third = await server.ConnectAsync();
         Assert.Equal("B", Encoding.UTF8.GetString(await third.EchoAsync("b"u8.ToArray(), TestTimeouts.Token())));
+    }
+
+    [Fact]
+    public async Task A_client_turned_away_as_busy_tries_again_within_its_connect_timeout_and_gets_in()
+    {
+        await using var server = await TestServer.StartAsync(o => o with { MaxConnections = 1 });
+        var holder = await server.ConnectAsync();
+        await holder.EchoAsync("1"u8.ToArray(), TestTimeouts.Token()); // established: it is never shed for a newcomer
+
+        // One attempt only: the refusal is reported as it came.
+        var once = await Assert.ThrowsAsync<FerryRemoteException>(() => server.ConnectAsync(new FerryClientOptions { UseTls = false, ConnectAttempts = 1 }));
+        Assert.Equal(FerryErrorCode.ServerBusy, once.Code);
+
+        // With retries: the first refusal frees the slot (as a finished transfer elsewhere would), a later attempt gets in.
+        var refusals = new List<FerryErrorCode>();
+        var options = new FerryClientOptions
+        {
+            UseTls = false,
+            ConnectAttempts = 50,
+            ConnectTimeout = TimeSpan.FromSeconds(60),
+            OnConnectRetry = (ex, wait) =>
+            {
+                lock (refusals)
+                {
+                    refusals.Add(((FerryException)ex).Code);
+                    if (refusals.Count == 1)
+                        holder.DisposeAsync().AsTask().Wait();
+                }
+                Assert.InRange(wait, TimeSpan.FromMilliseconds(50), TimeSpan.FromMilliseconds(1500));
+            },
+        };
+        await using var patient = await server.ConnectAsync(options);
+        Assert.Equal("B", Encoding.UTF8.GetString(await patient.EchoAsync("b"u8.ToArray(), TestTimeouts.Token())));
+        Assert.NotEmpty(refusals);
+        Assert.All(refusals, code => Assert.Equal(FerryErrorCode.ServerBusy, code));
+    }
+
+    [Fact]
+    public async Task A_client_does_not_retry_what_a_retry_cannot_fix()
+    {
+        // Nothing listens on the port: refused at once, whatever the number of attempts.
+        using var probe = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        probe.Start();
+        var port = ((System.Net.IPEndPoint)probe.LocalEndpoint).Port;
+        probe.Stop();
+        var retries = 0;
+        var options = new FerryClientOptions { UseTls = false, ConnectAttempts = 5, OnConnectRetry = (_, _) => Interlocked.Increment(ref retries) };
+        await Assert.ThrowsAsync<System.Net.Sockets.SocketException>(() => FerryClient.ConnectAsync(new ServerAddress("127.0.0.1", port), options, TestTimeouts.Token()));
+
+        // A login the server refuses is not retried either.
+        await using var server = await TestServer.StartAsync(o => o with { RequireAuthentication = true });
+        var refused = await Assert.ThrowsAsync<FerryException>(() => server.ConnectAsync(options));
+        Assert.Equal(FerryErrorCode.AuthenticationRequired, refused.Code);
+        Assert.Equal(0, retries);
+        Assert.Throws<ArgumentOutOfRangeException>(() => FerryClient.ConnectAsync(server.Address, options with { ConnectAttempts = 0 }).GetAwaiter().GetResult());
     }
 
     [Fact]

@@ -115,7 +115,7 @@ public class UsersReloadTests : IDisposable
         await using var server = StartServer(new Dictionary<string, string> { ["FERRY_USERS_CHECK_INTERVAL"] = "0" });
         var address = await server.WaitForListeningAsync();
 
-        await File.WriteAllTextAsync(Path.Combine(StateDir, "users.json"), "{ \"version\": 1, \"users\": [ { \"name\": ");
+        await ReplaceAtomicallyAsync(Path.Combine(StateDir, "users.json"), "{ \"version\": 1, \"users\": [ { \"name\": ");
         server.Signal("HUP");
         var logged = await server.WaitForOutputAsync("not reloaded");
         Assert.Contains("not valid JSON", logged);
@@ -135,15 +135,26 @@ public class UsersReloadTests : IDisposable
         await using var server = StartServer(new Dictionary<string, string> { ["FERRY_USERS_CHECK_INTERVAL"] = "0.1" });
         var address = await server.WaitForListeningAsync();
 
-        await File.WriteAllTextAsync(usersFile, "{ \"version\": 7, \"users\": [] }");
+        await ReplaceAtomicallyAsync(usersFile, "{ \"version\": 7, \"users\": [] }");
         Assert.Contains("format version 7", await server.WaitForOutputAsync("(file changed)"));
         // About ten more checks of the unchanged broken file, none of which may report it again.
         await Eventually.NeverWithinAsync(() => server.Stdout.Split('\n').Count(l => l.Contains("not reloaded", StringComparison.Ordinal)) > 1,
             TimeSpan.FromSeconds(1), "a second report of the unchanged broken users file");
 
-        await File.WriteAllTextAsync(usersFile, good);
+        await ReplaceAtomicallyAsync(usersFile, good);
         Assert.Contains("Users reloaded: 1 user(s)", await server.WaitForOutputAsync("(file changed)", count: 2));
         await using var alice = await LoginAsync(address, "alice", aliceKey);
         Assert.Equal("OK"u8.ToArray(), await alice.EchoAsync("ok"u8.ToArray(), TestTimeouts.Token()));
+    }
+
+    /// <summary>
+    /// Replaces the users file whole, as <c>ferry user</c> and most editors do: a new file renamed over the old one. Written in place, the 0.1 s poller may read it half-written and rightly report that, once, before
+    /// the next check finds it whole; the tests here are about what the reloader does with each complete version.
+    /// </summary>
+    private static async Task ReplaceAtomicallyAsync(string path, string content)
+    {
+        var next = path + ".next";
+        await File.WriteAllTextAsync(next, content);
+        File.Move(next, path, overwrite: true);
     }
 }
