@@ -93,14 +93,30 @@ public sealed class FastCdcChunker
     /// positional readers (one 64 MiB segment each at a time) and yields the chunks in file order; the result equals a
     /// serial pass's. At most <paramref name="workers"/> buffers and the chunk lists of as many segments are held.
     /// </summary>
-    public async IAsyncEnumerable<Chunk> ChunkFileAsync(
-        SafeFileHandle file, long length, int workers, int readBlockSize = DefaultReadBlockSize,
-        [EnumeratorCancellation] CancellationToken cancellationToken = default)
+    /// <param name="file">An open file; only positional reads are made, so its file position does not matter.</param>
+    /// <param name="length">How many bytes to chunk from offset 0.</param>
+    /// <param name="workers">Concurrent segment readers; 1 reads the file sequentially on the caller's enumeration.</param>
+    /// <param name="wholeContentHash">With one worker only: also receives every byte in order (the whole-file hash).</param>
+    /// <param name="readBlockSize">Bytes asked per read.</param>
+    /// <param name="cancellationToken">Stops the reading.</param>
+    public IAsyncEnumerable<Chunk> ChunkFileAsync(
+        SafeFileHandle file, long length, int workers, XxHash128? wholeContentHash = null, int readBlockSize = DefaultReadBlockSize,
+        CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(file);
         ArgumentOutOfRangeException.ThrowIfNegative(length);
         ArgumentOutOfRangeException.ThrowIfLessThan(workers, 1);
         ArgumentOutOfRangeException.ThrowIfLessThan(readBlockSize, 1);
+        if (wholeContentHash is not null && workers != 1)
+            throw new ArgumentException("A whole-content hash needs the bytes in order: use one worker.", nameof(wholeContentHash));
+        return workers == 1
+            ? ChunkSequentialAsync((buffer, offset, token) => RandomAccess.ReadAsync(file, buffer, offset, token), 0, length, wholeContentHash, readBlockSize, cancellationToken)
+            : ChunkSegmentsInParallelAsync(file, length, workers, readBlockSize, cancellationToken);
+    }
+
+    private async IAsyncEnumerable<Chunk> ChunkSegmentsInParallelAsync(
+        SafeFileHandle file, long length, int workers, int readBlockSize, [EnumeratorCancellation] CancellationToken cancellationToken)
+    {
         var segmentLength = Parameters.SegmentLength;
         var segmentCount = (length + segmentLength - 1) / segmentLength;
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
