@@ -34,6 +34,7 @@ internal static class HashCacheFormat
     /// <summary>The largest file worth reading for <paramref name="limits"/> (room for the entries plus framing).</summary>
     public static long MaxFileLength(HashCacheLimits limits) => HeaderSize + TrailerSize + 2 * limits.MaxBytes;
 
+    /// <summary>Writes <paramref name="entries"/> (least recently used first) through one pooled 64 KiB buffer.</summary>
     public static async Task WriteAsync(Stream output, IReadOnlyList<FileDigest> entries, CancellationToken cancellationToken)
     {
         var buffer = ArrayPool<byte>.Shared.Rent(WriteBufferSize);

@@ -250,19 +250,22 @@ public sealed class FastCdcChunker
         var normalEnd = Math.Min(_averageSize, length);
         ref var gear = ref MemoryMarshal.GetArrayDataReference(GearTable.Values);
         ref var bytes = ref MemoryMarshal.GetReference(window);
+        var smallChunkMask = _smallChunkMask;
+        var largeChunkMask = _largeChunkMask;
         ulong hash = 0;
         var i = _minSize;
-        // Index arithmetic through refs: this loop is the chunker's whole cost, and i < length bounds every access.
+        // Index arithmetic through refs and masks in locals: this loop is the chunker's whole cost, and i < length
+        // bounds every access.
         for (; i < normalEnd; i++)
         {
             hash = (hash << 1) + Unsafe.Add(ref gear, Unsafe.Add(ref bytes, i));
-            if ((hash & _smallChunkMask) == 0)
+            if ((hash & smallChunkMask) == 0)
                 return i + 1;
         }
         for (; i < length; i++)
         {
             hash = (hash << 1) + Unsafe.Add(ref gear, Unsafe.Add(ref bytes, i));
-            if ((hash & _largeChunkMask) == 0)
+            if ((hash & largeChunkMask) == 0)
                 return i + 1;
         }
         return length;
