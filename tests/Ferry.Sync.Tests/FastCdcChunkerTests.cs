@@ -201,6 +201,23 @@ public class FastCdcChunkerTests
     }
 
     [Fact]
+    public void Cut_points_are_pinned_across_versions()
+    {
+        // Both ends of a sync must cut alike, whatever Ferry version each runs. These values were produced by this
+        // implementation when the format was introduced; a change of the Gear table, masks or cut rule changes them and
+        // makes old and new peers find almost no common chunks. Change them only with a deliberate format change.
+        var data = new byte[1 << 20];
+        new Random(42).NextBytes(data);
+
+        var chunks = new FastCdcChunker(ChunkingParameters.ForAverageSize(8192)).Chunk(data);
+        var encoded = Ferry.Sync.Delta.ChunkListCodec.Encode(new Ferry.Sync.Delta.ChunkList(chunks, Ferry.Sync.Delta.ChunkIdWidth.Bits128));
+
+        Assert.Equal(115, chunks.Count);
+        Assert.Equal([8979, 8476, 12590], chunks.Take(3).Select(c => c.Length));
+        Assert.Equal(0x807551d0b49382abUL, XxHash3.HashToUInt64(encoded));
+    }
+
+    [Fact]
     public async Task Cancellation_stops_file_chunking()
     {
         using var folder = new TempDirectory("ferry-sync-chunk");
