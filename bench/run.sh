@@ -2,7 +2,7 @@
 # Runs the Ferry benchmarks (BenchmarkDotNet, Release build) and leaves the reports in
 # bench/BenchmarkDotNet.Artifacts/results (*-report-github.md, *.csv, *.html).
 #
-#   bench/run.sh                          # everything, about 3-4 minutes on 2 cores
+#   bench/run.sh                          # everything, about 4-5 minutes on 2 cores (the chunker class adds ~1, estimated)
 #   bench/run.sh --filter '*Decode*'      # one class (any BenchmarkDotNet argument passes through)
 #   bench/run.sh --job short              # quicker and noisier
 #   bench/run.sh --list flat              # list the benchmarks without running them
