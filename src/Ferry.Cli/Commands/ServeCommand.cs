@@ -240,9 +240,9 @@ internal static class ServeCommand
 /// <summary>Log lines of <c>ferry serve</c> itself (1200s).</summary>
 internal static partial class ServeLog
 {
-    [LoggerMessage(1200, LogLevel.Information, "Settings from {ConfigFile}, FERRY_ environment variables and the command line")]
+    [LoggerMessage(Ferry.Server.Logging.LogEvents.ServeSettings, LogLevel.Information, "Settings from {ConfigFile}, FERRY_ environment variables and the command line")]
     public static partial void Settings(ILogger logger, string configFile);
 
-    [LoggerMessage(1201, LogLevel.Information, "Metrics at {Url} (no authentication)")]
+    [LoggerMessage(Ferry.Server.Logging.LogEvents.ServeMetrics, LogLevel.Information, "Metrics at {Url} (no authentication)")]
     public static partial void Metrics(ILogger logger, string url);
 }
