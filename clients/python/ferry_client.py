@@ -29,10 +29,17 @@ for a reply of the wrong kind, ``checksum_mismatch`` when a download does not ma
 ``already_exists`` when a local download target exists without ``force``). The connection is unusable after a fatal
 error (``error.fatal``).
 
+Logins: this client does not log in yet; it talks to servers started with ``--insecure-no-auth``. A caller that
+holds credentials (``credentials=(user, key)``; the command-line tool takes them from FERRY_USER and FERRY_KEY, the
+variables of the ``ferry`` command) expects a server that proves it knows the key, as the reference client does. Such
+a client refuses a server whose hello asks for no login with ``server_not_authenticated`` before sending anything
+else: that server may be an impostor collecting uploads. (A server that asks for a login gets
+``authentication_required``.)
+
 Exit codes of the command-line tool: 0 success; 1 any error not listed; 2 bad command line; 3 the server could not
-be reached (connection refused, unknown host, connect timeout); 6 ``not_found``; 7 ``already_exists``; 10
-``path_invalid`` / ``path_escapes_root``; 12 a local file could not be read or written. Failures are printed on
-stderr as ``ferry: MESSAGE (code)``.
+be reached (connection refused, unknown host, connect timeout); 5 ``authentication_required`` /
+``server_not_authenticated``; 6 ``not_found``; 7 ``already_exists``; 10 ``path_invalid`` / ``path_escapes_root``; 12 a
+local file could not be read or written. Failures are printed on stderr as ``ferry: MESSAGE (code)``.
 """
 
 import argparse
@@ -263,15 +270,24 @@ def parse_server(text, default_port=DEFAULT_PORT):
 class FerryClient:
     """One connection to a Ferry server. Requests are sent one at a time; each method reads its whole reply."""
 
-    def __init__(self, sock):
-        """Wraps a connected socket; use :meth:`connect` to connect and say hello."""
+    def __init__(self, sock, credentials=None):
+        """Wraps a connected socket; use :meth:`connect` to connect and say hello.
+
+        ``credentials``, a ``(user, key)`` pair, says that a login is expected: :meth:`hello` then refuses a server
+        that does not ask for one (``server_not_authenticated``).
+        """
         self._conn = _Connection(sock)
         self._next_id = 1
+        self._credentials = credentials
         self.server_hello = None
 
     @classmethod
-    def connect(cls, host, port, timeout=None, connect_timeout=CONNECT_TIMEOUT, hello=True):
-        """Connects and says hello. ``timeout`` bounds each later wait for the server (None: wait indefinitely)."""
+    def connect(cls, host, port, timeout=None, connect_timeout=CONNECT_TIMEOUT, hello=True, credentials=None):
+        """Connects and says hello. ``timeout`` bounds each later wait for the server (None: wait indefinitely).
+
+        With ``credentials`` (a ``(user, key)`` pair) a server that asks for no login is refused before anything but
+        the hello is sent.
+        """
         try:
             sock = socket.create_connection((host, port), timeout=connect_timeout)
         except ConnectionRefusedError:
@@ -284,7 +300,7 @@ class FerryClient:
         except OSError as ex:
             raise FerryUnreachable("unreachable", "The connection to %s:%d failed: %s." % (host, port, ex)) from None
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        client = cls(sock)
+        client = cls(sock, credentials)
         try:
             if hello:
                 try:
@@ -311,7 +327,16 @@ class FerryClient:
             raise FerryError("version_unsupported", "The server speaks protocol version %r, not %d."
                              % (header.get("version"), PROTOCOL_VERSION), fatal=True)
         auth = header.get("auth")
-        if auth is not None and auth != "none":
+        if auth is None or auth == "none":
+            if self._credentials is not None:
+                # A client that holds credentials expects a server that can prove it knows them. One that skips the
+                # login may be an impostor collecting uploads: nothing more is sent to it, not even bye.
+                self._conn.broken = True
+                raise FerryError("server_not_authenticated", "The server did not ask for a login, so it cannot prove "
+                                 "that it knows your key: it may be an impostor. Nothing was sent. If this server "
+                                 "really runs without authentication (--insecure-no-auth), connect without "
+                                 "credentials.", fatal=True)
+        else:
             # Servers with authentication announce it in their hello; this client does not implement it yet.
             self._conn.broken = True
             raise FerryError("authentication_required", "The server requires authentication (%s), which this client "
@@ -618,6 +643,8 @@ def classic_upload(sock, path):
 # -- command line -----------------------------------------------------------------------------------------------------
 
 _EXIT_FOR_CODE = {
+    "authentication_required": 5,
+    "server_not_authenticated": 5,
     "not_found": 6,
     "already_exists": 7,
     "path_invalid": 10,
@@ -664,6 +691,12 @@ def _parser():
     return parser
 
 
+def _credentials_from_environment(environ):
+    """FERRY_USER and FERRY_KEY, the ``ferry`` command's login, as credentials; None when neither is set."""
+    user, key = environ.get("FERRY_USER") or None, environ.get("FERRY_KEY") or None
+    return (user, key) if user or key else None
+
+
 def main(argv=None):
     parser = _parser()
     args = parser.parse_args(argv)
@@ -673,7 +706,8 @@ def main(argv=None):
     except ValueError as ex:
         parser.error("--server: %s" % ex)
     try:
-        with FerryClient.connect(host, port, timeout=args.timeout) as client:
+        credentials = _credentials_from_environment(os.environ)
+        with FerryClient.connect(host, port, timeout=args.timeout, credentials=credentials) as client:
             if args.command == "put":
                 done = client.put(args.local, args.remote, force=args.force)
                 print("%s -> %s (%d bytes, sha256 %s)" % (args.local, done.get("path"), done.get("size"), done.get("hash")))

@@ -29,6 +29,9 @@ DEFAULT_BIN = os.path.join(REPO, "src", "Ferry.Cli", "bin", "Debug", "net10.0", 
 TIMEOUT = 30.0  # any single wait; a hung server fails the test instead of hanging it
 MIB = 1024 * 1024
 LISTENING = re.compile(r"Listening on (\S+):(\d+)")
+CREDENTIALS = ("alice", "c2VjcmV0LWtleS1vZi1hbGljZS0zMi1ieXRlcyE=")
+# The command-line tool takes credentials from these; the tests set them only where they mean to.
+NO_CREDENTIALS_ENV = {k: v for k, v in os.environ.items() if k not in ("FERRY_USER", "FERRY_KEY")}
 
 
 def sha256_file(path):
@@ -250,6 +253,14 @@ class FerryClientTests(ServerTestCase):
             big = bytes(range(256)) * (3 * MIB // 256)  # streamed both ways at once
             self.assertEqual(big.upper(), client.echo(big))
 
+    def test_a_client_with_credentials_refuses_a_real_server_without_authentication(self):
+        with open(self.local_path("kept-home.bin"), "wb") as f:
+            f.write(b"private")
+        error = self.assertFerryError("server_not_authenticated", FerryClient.connect, "127.0.0.1", self.server.port,
+                                      timeout=TIMEOUT, credentials=CREDENTIALS)
+        self.assertTrue(error.fatal)
+        self.assertFalse(os.path.exists(self.server_file("kept-home.bin")))
+
     def test_empty_file_round_trip(self):
         source = self.local_path("empty")
         open(source, "wb").close()
@@ -265,7 +276,7 @@ class CommandLineTests(ServerTestCase):
     def run_cli(self, *args):
         result = subprocess.run([sys.executable, os.path.join(HERE, "ferry_client.py"), "--server", self.server.address]
                                 + list(args), cwd=self.local, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                timeout=TIMEOUT)
+                                timeout=TIMEOUT, env=NO_CREDENTIALS_ENV)
         return result.returncode, result.stdout.decode(), result.stderr.decode()
 
     def test_put_ls_get_and_error_exit_codes(self):
@@ -355,6 +366,115 @@ class ClassicUploadTests(ServerTestCase):
                 received += chunk
         head = json.dumps({"cmd": "put", "filename": "exact.txt", "filesize": 5}).encode("utf-8")
         self.assertEqual(struct.pack("i", len(head)) + head + b"12345", received)
+
+
+class FakeServer:
+    """A listener on 127.0.0.1 that answers one client's hello with ``hello`` (by default a server without
+    authentication: no ``auth``), answers ``bye`` with ``ok``, and records every byte the client sends after its hello
+    until it closes the connection."""
+
+    def __init__(self, hello=None):
+        self.hello = hello or {"cmd": "hello", "version": 1, "features": ["echo", "get", "ls", "put"], "agent": "fake"}
+        self.client_hello = None
+        self.after_hello = b""
+        self.error = None
+        self.listener = socket.socket()
+        self.listener.bind(("127.0.0.1", 0))
+        self.listener.listen(1)
+        self.listener.settimeout(TIMEOUT)
+        self.port = self.listener.getsockname()[1]
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    @staticmethod
+    def _recv_exact(conn, n):
+        data = b""
+        while len(data) < n:
+            chunk = conn.recv(n - len(data))
+            if not chunk:
+                raise EOFError("the client closed after %d of %d bytes" % (len(data), n))
+            data += chunk
+        return data
+
+    def _serve(self):
+        try:
+            conn, _ = self.listener.accept()
+            with conn:
+                conn.settimeout(TIMEOUT)
+                (length,) = struct.unpack("<I", self._recv_exact(conn, 4))
+                self.client_hello = json.loads(self._recv_exact(conn, length).decode("utf-8"))
+                conn.sendall(ferry_client.frame_prefix(self.hello))
+                received = b""
+                while True:
+                    chunk = conn.recv(65536)
+                    if not chunk:
+                        break
+                    received += chunk
+                    if b'"cmd":"bye"' in received or b'"cmd": "bye"' in received:
+                        conn.sendall(ferry_client.frame_prefix({"cmd": "ok"}))
+                self.after_hello = received
+        except Exception as ex:  # reported by join(), in the test's thread
+            self.error = ex
+        finally:
+            self.listener.close()
+
+    def join(self):
+        self.thread.join(TIMEOUT)
+        if self.thread.is_alive():
+            raise AssertionError("the fake server still waits for the client after %g s" % TIMEOUT)
+        if self.error is not None:
+            raise AssertionError("the fake server failed: %r" % (self.error,))
+
+
+class ServerAuthenticationTests(unittest.TestCase):
+    """A client that holds credentials never sends files to a server that cannot prove it knows them (no server
+    needed: a fake one that leaves ``auth`` out of its hello, as an impostor would)."""
+
+    def setUp(self):
+        self.tmp = tempfile.mkdtemp(prefix="ferry-python-fake-")
+        self.addCleanup(shutil.rmtree, self.tmp, True)
+        self.secret = os.path.join(self.tmp, "secret.bin")
+        with open(self.secret, "wb") as f:
+            f.write(b"SECRET-CONTENT-" + os.urandom(70000))
+
+    def assertNothingSentAfterHello(self, fake):
+        fake.join()
+        self.assertEqual("hello", fake.client_hello["cmd"])
+        self.assertEqual(b"", fake.after_hello, "the client sent more than its hello to a server that did not log in")
+
+    def test_a_client_with_credentials_refuses_a_hello_without_auth_and_sends_no_file_bytes(self):
+        fake = FakeServer()
+        with self.assertRaises(FerryError) as caught:
+            with FerryClient.connect("127.0.0.1", fake.port, timeout=TIMEOUT, credentials=CREDENTIALS) as client:
+                client.put(self.secret, "secret.bin")
+        self.assertEqual("server_not_authenticated", caught.exception.code)
+        self.assertTrue(caught.exception.fatal)
+        self.assertNothingSentAfterHello(fake)
+
+    def test_auth_none_is_no_login_either(self):
+        fake = FakeServer({"cmd": "hello", "version": 1, "features": ["put"], "auth": "none"})
+        with self.assertRaises(FerryError) as caught:
+            FerryClient.connect("127.0.0.1", fake.port, timeout=TIMEOUT, credentials=CREDENTIALS)
+        self.assertEqual("server_not_authenticated", caught.exception.code)
+        self.assertNothingSentAfterHello(fake)
+
+    def test_the_command_line_with_ferry_user_and_key_refuses_with_exit_code_5_and_sends_no_file_bytes(self):
+        fake = FakeServer()
+        env = dict(NO_CREDENTIALS_ENV, FERRY_USER=CREDENTIALS[0], FERRY_KEY=CREDENTIALS[1])
+        result = subprocess.run([sys.executable, os.path.join(HERE, "ferry_client.py"), "--server",
+                                 "127.0.0.1:%d" % fake.port, "put", self.secret], stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, timeout=TIMEOUT, env=env)
+        self.assertEqual(5, result.returncode, result.stderr)
+        self.assertRegex(result.stderr.decode(), r"^ferry: .+ \(server_not_authenticated\)\n$")
+        self.assertNothingSentAfterHello(fake)
+
+    def test_without_credentials_the_same_hello_is_accepted(self):
+        # The control: the fake server is one a client without credentials talks to (then says bye).
+        fake = FakeServer()
+        with FerryClient.connect("127.0.0.1", fake.port, timeout=TIMEOUT) as client:
+            self.assertEqual("fake", client.server_hello["agent"])
+        fake.join()
+        self.assertIn(b'"bye"', fake.after_hello)
 
 
 class FramingTests(unittest.TestCase):

@@ -104,21 +104,14 @@ public class AuthThrottleTests
     [Fact]
     public async Task The_global_budget_holds_across_addresses_on_a_live_server()
     {
-        var key = Handshake.NewKey();
-        await using var server = await TestServer.StartAsync(o =>
+        await using var login = await LoginServer.StartAsync([("alice", null)], o => o with
         {
-            var options = o with
-            {
-                RequireAuthentication = true,
-                UseTls = false,
-                AuthFailureDelay = TimeSpan.Zero,
-                MaxAuthFailures = 100, // no single address comes near its own limit
-                MaxAuthFailuresTotal = 3,
-            };
-            Directory.CreateDirectory(options.StateDirectory);
-            UsersFile.Save(options.EffectiveUsersFile, [new UserAccount { Name = "alice", Key = key }]);
-            return options;
+            AuthFailureDelay = TimeSpan.Zero,
+            MaxAuthFailures = 100, // no single address comes near its own limit
+            MaxAuthFailuresTotal = 3,
         });
+        var server = login.Server;
+        var key = login.Key("alice");
 
         foreach (var from in new[] { "127.0.0.2", "127.0.0.3", "127.0.0.4" })
             Assert.Equal("authentication_failed", await LoginAsync(server, IPAddress.Parse(from), Handshake.NewKey()));

@@ -27,6 +27,23 @@ public class DeployDocsTests
     }
 
     [Fact]
+    public void Every_option_of_ferry_serve_is_in_docs_deploy_md_and_docs_cli_md()
+    {
+        var deploy = File.ReadAllText(Path.Combine(Repo(), "docs", "deploy.md"));
+        var cli = File.ReadAllText(Path.Combine(Repo(), "docs", "cli.md"));
+        var serve = Ferry.Cli.Program.BuildRootCommand(Ferry.Cli.CliEnvironment.Plain).Subcommands.Single(c => c.Name == "serve");
+        var options = serve.Options.Where(o => o is not System.CommandLine.Help.HelpOption && !o.Hidden).Select(o => o.Name).ToList();
+        Assert.True(options.Count > 40, string.Join(", ", options));
+        foreach (var option in options)
+        {
+            Assert.True(cli.Contains($"`{option}`", StringComparison.Ordinal), $"docs/cli.md does not name ferry serve {option}");
+            // --config and --print-config are not settings; deploy.md describes them in its text.
+            Assert.True(deploy.Contains(option is "--config" or "--print-config" ? option : $"`{option}`", StringComparison.Ordinal),
+                $"docs/deploy.md does not name ferry serve {option}");
+        }
+    }
+
+    [Fact]
     public async Task Every_server_instrument_is_in_docs_deploy_md()
     {
         var text = File.ReadAllText(Path.Combine(Repo(), "docs", "deploy.md"));

@@ -44,6 +44,9 @@ internal sealed class LoginServer : IAsyncDisposable
 
     public string Home(string user) => Path.Combine(Server.Root, user);
 
+    /// <summary>The key <paramref name="user"/> was given, for tests that log in by hand (raw frames, other addresses).</summary>
+    public byte[] Key(string user) => _keys[user];
+
     public Task<FerryClient> LoginAsync(string user) =>
         FerryClient.ConnectAsync(Server.Address, new FerryClientOptions { UseTls = false, Credentials = new ClientCredentials(user, _keys[user]) }, TestTimeouts.Token());
 

@@ -2,6 +2,7 @@ using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 using System.Text.Json;
 using Ferry.Cli.Serving;
+using Ferry.Server.Hosting;
 using Ferry.Testing;
 
 namespace Ferry.IntegrationTests;
@@ -110,6 +111,42 @@ public class ServeSettingsTests
         { "cli", "--metrics-listen", "127.0.0.1:0", "metrics_listen: '127.0.0.1:0' needs a real port" },
         { "file", "max_conections", "5", "max_conections: not a setting" },
         { "file", "quota", "-1", "quota: must be a number of bytes, not -1" },
+        // UDP commands
+        { "cli", "--max-udp-requests", "0", "max_udp_requests: must be at least 1, not 0" },
+        { "cli", "--max-udp-requests-per-user", "-3", "max_udp_requests_per_user: must be at least 1, not -3" },
+        { "env", "FERRY_MAX_UDP_REQUESTS", "1e9", "max_udp_requests: '1e9' is not a whole number" },
+        { "cli", "--max-udp-result-bytes", "0", "max_udp_result_bytes: must be at least 4096 bytes" },
+        { "env", "FERRY_MAX_UDP_RESULT_BYTES_PER_USER", "1000", "max_udp_result_bytes_per_user: must be at least 4096 bytes (room for a result's head and some output), not 1000" },
+        { "cli", "--max-udp-output", "-1", "max_udp_output: must be a number of bytes, not -1" },
+        { "cli", "--udp-replay-window", "NaN", "udp_replay_window: must be a positive number of seconds, not NaN" },
+        { "cli", "--udp-replay-window", "1e300", "udp_replay_window: must be a positive number of seconds, not 1E+300" },
+        { "file", "udp_result_retention", "0", "udp_result_retention: must be a positive number of seconds, not 0" },
+        // connections and logins
+        { "cli", "--min-idle-before-shed", "-1", "min_idle_before_shed: must be a number of seconds from 0 up, not -1" },
+        { "cli", "--min-idle-before-shed", "30", "min_idle_before_shed: must be shorter than login_grace_time (20 s), not 30" },
+        { "cli", "--login-grace-time", "NaN", "login_grace_time: must be a positive number of seconds, not NaN" },
+        { "cli", "--max-unauthenticated-connections", "0", "max_unauthenticated_connections: must be at least 1, not 0" },
+        { "cli", "--max-unauthenticated-connections-per-address", "-1", "max_unauthenticated_connections_per_address: must be at least 1, not -1" },
+        { "cli", "--max-tls-handshakes", "0", "max_tls_handshakes: must be at least 1, not 0" },
+        { "cli", "--tls-handshake-timeout", "0", "tls_handshake_timeout: must be a positive number of seconds, not 0" },
+        { "cli", "--max-auth-failures", "0", "max_auth_failures: must be at least 1, not 0" },
+        { "cli", "--max-auth-failures-total", "-1", "max_auth_failures_total: must be at least 1, not -1" },
+        { "env", "FERRY_AUTH_FAILURE_WINDOW", "0", "auth_failure_window: must be a positive number of seconds, not 0" },
+        { "cli", "--auth-failure-delay", "-1", "auth_failure_delay: must be a number of seconds from 0 up, not -1" },
+        { "cli", "--auth-failure-delay", "Infinity", "auth_failure_delay: must be a number of seconds from 0 up, not Infinity" },
+        { "cli", "--max-auth-throttle-networks", "0", "max_auth_throttle_networks: must be at least 1, not 0" },
+        { "cli", "--max-open-uploads", "0", "max_open_uploads: must be at least 1, not 0" },
+        { "cli", "--max-open-uploads-per-user", "-2", "max_open_uploads_per_user: must be at least 1, not -2" },
+        { "cli", "--users-check-interval", "-1", "users_check_interval: must be a number of seconds (0 turns the check off) from 0 up, not -1" },
+        // commands
+        { "cli", "--exec-limit-open-files", "0", "exec_limits.open_files: must be positive, not 0" },
+        { "cli", "--exec-limit-processes", "-1", "exec_limits.processes: must be positive, not -1" },
+        { "cli", "--exec-limit-cpu-seconds", "0", "exec_limits.cpu_seconds: must be positive, not 0" },
+        { "env", "FERRY_EXEC_LIMITS__ADDRESS_SPACE", "-4096", "exec_limits.address_space: must be positive, not -4096" },
+        { "cli", "--exec-user", "root", "exec_user: 'root' is not the name of an unprivileged OS account" },
+        { "cli", "--file-mode", "0755", "file_mode: '0755' must be an octal mode" },
+        { "cli", "--exec-timeout", "NaN", "exec_timeout: must be a positive number of seconds, not NaN" },
+        { "cli", "--max-exec-output", "-1", "max_exec_output: must be a number of bytes, not -1" },
     };
 
     [Theory]
@@ -131,6 +168,68 @@ public class ServeSettingsTests
         Assert.Equal(2, code);
         Assert.Contains($"ferry serve: {message}", stderr);
         Assert.DoesNotContain("Listening on", stderr);
+    }
+
+    [Fact]
+    public async Task An_exec_limit_that_is_neither_a_number_nor_none_is_a_usage_error_naming_the_option()
+    {
+        using var work = new TempDirectory("ferry-settings");
+        var (code, _, stderr) = await Ferry(work.Path, null, "serve", "--exec-limit-processes", "lots", "--print-config");
+        Assert.Equal(2, code);
+        Assert.Contains("--exec-limit-processes: 'lots' is not a whole number or none.", stderr);
+    }
+
+    /// <summary>Each option, the value given, and where that value must arrive in the server's options.</summary>
+    private static readonly (string Option, string Value, Func<FerryServerOptions, object?> Actual, object? Expected)[] s_optionsAndTheirSettings =
+    [
+        ("--exec-user", "builder", o => o.ExecUser, "builder"),
+        ("--exec-limit-open-files", "200", o => o.ExecLimits.OpenFiles, 200L),
+        ("--exec-limit-processes", "none", o => o.ExecLimits.Processes, null),
+        ("--exec-limit-cpu-seconds", "90", o => o.ExecLimits.CpuSeconds, 90L),
+        ("--exec-limit-address-space", "4294967296", o => o.ExecLimits.AddressSpaceBytes, 4294967296L),
+        ("--file-mode", "0640", o => o.DataFileMode, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead),
+        ("--users-check-interval", "0", o => o.UsersFileCheckInterval, TimeSpan.Zero),
+        ("--login-grace-time", "30", o => o.LoginGraceTime, TimeSpan.FromSeconds(30)),
+        ("--max-unauthenticated-connections", "300", o => o.MaxUnauthenticatedConnections, 300),
+        ("--max-unauthenticated-connections-per-address", "20", o => o.MaxUnauthenticatedConnectionsPerAddress, 20),
+        ("--min-idle-before-shed", "2.5", o => o.MinIdleBeforeShed, TimeSpan.FromSeconds(2.5)),
+        ("--max-tls-handshakes", "8", o => o.MaxConcurrentTlsHandshakes, 8),
+        ("--tls-handshake-timeout", "7", o => o.TlsHandshakeTimeout, TimeSpan.FromSeconds(7)),
+        ("--max-auth-failures", "9", o => o.MaxAuthFailures, 9),
+        ("--max-auth-failures-total", "50", o => o.MaxAuthFailuresTotal, 50),
+        ("--auth-failure-window", "120", o => o.AuthFailureWindow, TimeSpan.FromSeconds(120)),
+        ("--auth-failure-delay", "0", o => o.AuthFailureDelay, TimeSpan.Zero),
+        ("--max-auth-throttle-networks", "500", o => o.MaxAuthThrottleNetworks, 500),
+        ("--max-open-uploads", "77", o => o.MaxOpenUploads, 77),
+        ("--max-open-uploads-per-user", "7", o => o.MaxOpenUploadsPerUser, 7),
+        ("--udp-replay-window", "10", o => o.UdpReplayWindow, TimeSpan.FromSeconds(10)),
+        ("--udp-result-retention", "45", o => o.UdpResultRetention, TimeSpan.FromSeconds(45)),
+        ("--max-udp-output", "1048576", o => o.MaxUdpOutputBytes, 1048576L),
+        ("--max-udp-result-bytes-per-user", "8388608", o => o.MaxUdpResultBytesPerUser, 8388608L),
+        ("--max-udp-result-bytes", "33554432", o => o.MaxUdpResultBytes, 33554432L),
+        ("--max-udp-requests-per-user", "10", o => o.MaxUdpRequestsPerUser, 10),
+        ("--max-udp-requests", "100", o => o.MaxUdpRequests, 100),
+    ];
+
+    [Fact]
+    public async Task Every_new_option_reaches_the_server_options()
+    {
+        using var work = new TempDirectory("ferry-settings");
+        var defaults = new FerryServerOptions();
+        foreach (var (option, _, actual, expected) in s_optionsAndTheirSettings)
+            Assert.False(Equals(expected, actual(defaults)), $"{option}: the test value is the default, so it would prove nothing");
+
+        // The options become settings (--print-config shows them), and the settings become the server's options.
+        var (code, printed, stderr) = await Ferry(work.Path, null, ["serve", .. s_optionsAndTheirSettings.SelectMany(c => new[] { c.Option, c.Value }), "--print-config"]);
+        Assert.True(code == 0, stderr);
+        var file = work.Combine("printed.json");
+        await File.WriteAllTextAsync(file, printed);
+        var loaded = ServeConfiguration.Load(file, _ => { });
+        Assert.True(loaded.Settings is not null, string.Join("\n", loaded.Errors));
+        var options = loaded.Settings.ToServerOptions();
+        options.Validate();
+        foreach (var (option, value, actual, expected) in s_optionsAndTheirSettings)
+            Assert.True(Equals(expected, actual(options)), $"{option} {value} gave {actual(options) ?? "null"}, not {expected ?? "null"}");
     }
 
     [Fact]

@@ -1,4 +1,5 @@
 using System.CommandLine;
+using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
 using System.Runtime.InteropServices;
@@ -56,6 +57,45 @@ internal static class ServeCommand
         var execTimeout = new Option<double>("--exec-timeout") { Description = $"Seconds a command may run before its process tree is killed. Default {defaults.ExecTimeout}." };
         var maxExecOutput = new Option<long>("--max-exec-output") { Description = $"Bytes of output forwarded per command; the rest is cut with a marker. Default {defaults.MaxExecOutput}." };
         var maxExec = new Option<int>("--max-commands") { Description = $"Commands running at once. Default {defaults.MaxCommands}." };
+        var execUser = new Option<string>("--exec-user") { Description = $"OS account of commands when the server runs as root and the user has no os_user. Default {defaults.ExecUser}." };
+        var execOpenFiles = ExecLimit("--exec-limit-open-files", "Open files per command process (RLIMIT_NOFILE)", defaults.ExecLimits.OpenFiles);
+        var execProcesses = ExecLimit("--exec-limit-processes", "Processes of the command's account (RLIMIT_NPROC)", defaults.ExecLimits.Processes);
+        var execCpuSeconds = ExecLimit("--exec-limit-cpu-seconds", "CPU seconds per command process (RLIMIT_CPU)", defaults.ExecLimits.CpuSeconds);
+        var execAddressSpace = ExecLimit("--exec-limit-address-space", "Bytes of address space per command process (RLIMIT_AS)", defaults.ExecLimits.AddressSpace);
+        var fileMode = new Option<string>("--file-mode") { Description = $"Permissions of uploaded files, octal (folders get the matching search bits). Default {defaults.FileMode}." };
+        var usersCheckInterval = new Option<double>("--users-check-interval") { Description = $"Seconds between checks of the users file for changes; 0 turns the check off. Default {defaults.UsersCheckInterval}." };
+        var loginGrace = new Option<double>("--login-grace-time") { Description = $"Seconds a connection has to log in before it is closed with login_timeout. Default {defaults.LoginGraceTime}." };
+        var maxUnauthenticated = new Option<int>("--max-unauthenticated-connections") { Description = $"Connections not yet logged in held at once; past it the idlest is shed. Default {defaults.MaxUnauthenticatedConnections}." };
+        var maxUnauthenticatedPerAddress = new Option<int>("--max-unauthenticated-connections-per-address")
+        {
+            Description = $"Connections not yet logged in held at once per client address (IPv6: per /64). Default {defaults.MaxUnauthenticatedConnectionsPerAddress}.",
+        };
+        var minIdleBeforeShed = new Option<double>("--min-idle-before-shed")
+        {
+            Description = $"Seconds a connection not yet logged in must have been idle before a newcomer may shed it (less than --login-grace-time). Default {defaults.MinIdleBeforeShed}.",
+        };
+        var maxTlsHandshakes = new Option<int>("--max-tls-handshakes") { Description = $"TLS handshakes in progress at once; others wait for a turn. Default {defaults.MaxTlsHandshakes}." };
+        var tlsHandshakeTimeout = new Option<double>("--tls-handshake-timeout") { Description = $"Seconds a TLS handshake may take once it has its turn. Default {defaults.TlsHandshakeTimeout}." };
+        var maxAuthFailures = new Option<int>("--max-auth-failures") { Description = $"Failed logins from one client network within --auth-failure-window before it is refused. Default {defaults.MaxAuthFailures}." };
+        var maxAuthFailuresTotal = new Option<int>("--max-auth-failures-total")
+        {
+            Description = $"Failed logins across the server within --auth-failure-window after which every network that failed lately is refused. Default {defaults.MaxAuthFailuresTotal}.",
+        };
+        var authFailureWindow = new Option<double>("--auth-failure-window") { Description = $"Seconds over which failed logins are counted. Default {defaults.AuthFailureWindow}." };
+        var authFailureDelay = new Option<double>("--auth-failure-delay") { Description = $"Seconds a failed login waits before its answer. Default {defaults.AuthFailureDelay}." };
+        var maxAuthThrottleNetworks = new Option<int>("--max-auth-throttle-networks") { Description = $"Client networks the login throttle remembers at most. Default {defaults.MaxAuthThrottleNetworks}." };
+        var maxOpenUploads = new Option<int>("--max-open-uploads") { Description = $"Uploads open at once across the server; more get too_many_uploads. Default {defaults.MaxOpenUploads}." };
+        var maxOpenUploadsPerUser = new Option<int>("--max-open-uploads-per-user") { Description = $"Uploads one user may have open at once. Default {defaults.MaxOpenUploadsPerUser}." };
+        var udpReplayWindow = new Option<double>("--udp-replay-window") { Description = $"Seconds a UDP datagram's timestamp may be off the server's clock. Default {defaults.UdpReplayWindow}." };
+        var udpResultRetention = new Option<double>("--udp-result-retention") { Description = $"Seconds a UDP result is kept for retransmission (at least twice the replay window). Default {defaults.UdpResultRetention}." };
+        var maxUdpOutput = new Option<long>("--max-udp-output") { Description = $"Bytes of output kept per UDP command; the rest is cut with a marker. Default {defaults.MaxUdpOutput}." };
+        var maxUdpResultBytesPerUser = new Option<long>("--max-udp-result-bytes-per-user")
+        {
+            Description = $"Bytes of UDP results kept per user; a larger result is refused with result_budget_exceeded. Default {defaults.MaxUdpResultBytesPerUser}.",
+        };
+        var maxUdpResultBytes = new Option<long>("--max-udp-result-bytes") { Description = $"Bytes of UDP results kept across all users. Default {defaults.MaxUdpResultBytes}." };
+        var maxUdpRequestsPerUser = new Option<int>("--max-udp-requests-per-user") { Description = $"UDP requests remembered per user; more are refused with udp_request_limit. Default {defaults.MaxUdpRequestsPerUser}." };
+        var maxUdpRequests = new Option<int>("--max-udp-requests") { Description = $"UDP requests remembered across all users. Default {defaults.MaxUdpRequests}." };
         var logLevel = new Option<LogLevel>("--log-level") { Description = $"Least severe log level shown. Default {defaults.LogLevel}." };
         var metricsListen = new Option<string?>("--metrics-listen")
         {
@@ -66,7 +106,10 @@ internal static class ServeCommand
         {
             config, printConfig, listen, root, maxConnections, headerTimeout, idleTimeout, grace, maxHeader, noAuth, plain, tlsCertificate, stateDir, usersFile,
             auditLog, perUser, perAddress, quota, partialTtl, allowExec, udpListen, execTimeout, maxExecOutput, maxExec, logLevel, metricsListen,
-            execUnconfined, execSandbox,
+            execUnconfined, execSandbox, execUser, execOpenFiles, execProcesses, execCpuSeconds, execAddressSpace, fileMode, usersCheckInterval,
+            loginGrace, maxUnauthenticated, maxUnauthenticatedPerAddress, minIdleBeforeShed, maxTlsHandshakes, tlsHandshakeTimeout,
+            maxAuthFailures, maxAuthFailuresTotal, authFailureWindow, authFailureDelay, maxAuthThrottleNetworks, maxOpenUploads, maxOpenUploadsPerUser,
+            udpReplayWindow, udpResultRetention, maxUdpOutput, maxUdpResultBytesPerUser, maxUdpResultBytes, maxUdpRequestsPerUser, maxUdpRequests,
         };
 
         command.SetAction(async (parse, ct) =>
@@ -102,6 +145,33 @@ internal static class ServeCommand
                 Given(metricsListen, v => s.MetricsListen = v);
                 Given(execUnconfined, v => s.ExecUnconfined = v);
                 Given(execSandbox, v => s.ExecSandbox = v);
+                Given(execUser, v => s.ExecUser = v);
+                Given(execOpenFiles, v => s.ExecLimits.OpenFiles = ParseExecLimit(v));
+                Given(execProcesses, v => s.ExecLimits.Processes = ParseExecLimit(v));
+                Given(execCpuSeconds, v => s.ExecLimits.CpuSeconds = ParseExecLimit(v));
+                Given(execAddressSpace, v => s.ExecLimits.AddressSpace = ParseExecLimit(v));
+                Given(fileMode, v => s.FileMode = v);
+                Given(usersCheckInterval, v => s.UsersCheckInterval = v);
+                Given(loginGrace, v => s.LoginGraceTime = v);
+                Given(maxUnauthenticated, v => s.MaxUnauthenticatedConnections = v);
+                Given(maxUnauthenticatedPerAddress, v => s.MaxUnauthenticatedConnectionsPerAddress = v);
+                Given(minIdleBeforeShed, v => s.MinIdleBeforeShed = v);
+                Given(maxTlsHandshakes, v => s.MaxTlsHandshakes = v);
+                Given(tlsHandshakeTimeout, v => s.TlsHandshakeTimeout = v);
+                Given(maxAuthFailures, v => s.MaxAuthFailures = v);
+                Given(maxAuthFailuresTotal, v => s.MaxAuthFailuresTotal = v);
+                Given(authFailureWindow, v => s.AuthFailureWindow = v);
+                Given(authFailureDelay, v => s.AuthFailureDelay = v);
+                Given(maxAuthThrottleNetworks, v => s.MaxAuthThrottleNetworks = v);
+                Given(maxOpenUploads, v => s.MaxOpenUploads = v);
+                Given(maxOpenUploadsPerUser, v => s.MaxOpenUploadsPerUser = v);
+                Given(udpReplayWindow, v => s.UdpReplayWindow = v);
+                Given(udpResultRetention, v => s.UdpResultRetention = v);
+                Given(maxUdpOutput, v => s.MaxUdpOutput = v);
+                Given(maxUdpResultBytesPerUser, v => s.MaxUdpResultBytesPerUser = v);
+                Given(maxUdpResultBytes, v => s.MaxUdpResultBytes = v);
+                Given(maxUdpRequestsPerUser, v => s.MaxUdpRequestsPerUser = v);
+                Given(maxUdpRequests, v => s.MaxUdpRequests = v);
             }
 
             void Given<T>(Option<T> option, Action<T> apply)
@@ -127,6 +197,36 @@ internal static class ServeCommand
         });
         return command;
     }
+
+    /// <summary>An exec_limits value: a whole number, or "none" for no limit (null in the settings file).</summary>
+    private static Option<string> ExecLimit(string name, string what, long? defaultValue)
+    {
+        var option = new Option<string>(name)
+        {
+            Description = $"{what}; 'none' for no limit. Default {defaultValue?.ToString(CultureInfo.InvariantCulture) ?? "none"}.",
+            HelpName = "N|none",
+        };
+        option.Validators.Add(result =>
+        {
+            if (result.GetValueOrDefault<string>() is { } text && !TryParseExecLimit(text, out _))
+                result.AddError($"{name}: '{text}' is not a whole number or none.");
+        });
+        return option;
+    }
+
+    // Zero and negative numbers pass here; they are refused with the other settings, naming exec_limits.
+    private static bool TryParseExecLimit(string text, out long? limit)
+    {
+        limit = null;
+        if (string.Equals(text, "none", StringComparison.OrdinalIgnoreCase))
+            return true;
+        if (!long.TryParse(text, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var value))
+            return false;
+        limit = value;
+        return true;
+    }
+
+    private static long? ParseExecLimit(string text) => TryParseExecLimit(text, out var limit) ? limit : throw new FormatException($"'{text}' is not an exec limit.");
 
     private static async Task<int> RunAsync(ServeSettings settings, string? configFile, TextWriter error, CancellationToken ct)
     {
@@ -240,9 +340,9 @@ internal static class ServeCommand
 /// <summary>Log lines of <c>ferry serve</c> itself (1200s).</summary>
 internal static partial class ServeLog
 {
-    [LoggerMessage(1200, LogLevel.Information, "Settings from {ConfigFile}, FERRY_ environment variables and the command line")]
+    [LoggerMessage(Ferry.Server.Logging.LogEvents.ServeSettings, LogLevel.Information, "Settings from {ConfigFile}, FERRY_ environment variables and the command line")]
     public static partial void Settings(ILogger logger, string configFile);
 
-    [LoggerMessage(1201, LogLevel.Information, "Metrics at {Url} (no authentication)")]
+    [LoggerMessage(Ferry.Server.Logging.LogEvents.ServeMetrics, LogLevel.Information, "Metrics at {Url} (no authentication)")]
     public static partial void Metrics(ILogger logger, string url);
 }

@@ -39,9 +39,14 @@ public sealed class ServeSettings
     [ConfigurationKeyName("login_grace_time")] public double LoginGraceTime { get; set; } = s_defaults.LoginGraceTime.TotalSeconds;
     [ConfigurationKeyName("max_unauthenticated_connections")] public int MaxUnauthenticatedConnections { get; set; } = s_defaults.MaxUnauthenticatedConnections;
     [ConfigurationKeyName("max_unauthenticated_connections_per_address")] public int MaxUnauthenticatedConnectionsPerAddress { get; set; } = s_defaults.MaxUnauthenticatedConnectionsPerAddress;
+    [ConfigurationKeyName("min_idle_before_shed")] public double MinIdleBeforeShed { get; set; } = s_defaults.MinIdleBeforeShed.TotalSeconds;
     [ConfigurationKeyName("max_tls_handshakes")] public int MaxTlsHandshakes { get; set; } = s_defaults.MaxConcurrentTlsHandshakes;
     [ConfigurationKeyName("tls_handshake_timeout")] public double TlsHandshakeTimeout { get; set; } = s_defaults.TlsHandshakeTimeout.TotalSeconds;
     [ConfigurationKeyName("max_auth_failures_total")] public int MaxAuthFailuresTotal { get; set; } = s_defaults.MaxAuthFailuresTotal;
+    [ConfigurationKeyName("max_auth_failures")] public int MaxAuthFailures { get; set; } = s_defaults.MaxAuthFailures;
+    [ConfigurationKeyName("auth_failure_window")] public double AuthFailureWindow { get; set; } = s_defaults.AuthFailureWindow.TotalSeconds;
+    [ConfigurationKeyName("auth_failure_delay")] public double AuthFailureDelay { get; set; } = s_defaults.AuthFailureDelay.TotalSeconds;
+    [ConfigurationKeyName("max_auth_throttle_networks")] public int MaxAuthThrottleNetworks { get; set; } = s_defaults.MaxAuthThrottleNetworks;
     [ConfigurationKeyName("header_timeout")] public double HeaderTimeout { get; set; } = s_defaults.HeaderTimeout.TotalSeconds;
     [ConfigurationKeyName("idle_timeout")] public double IdleTimeout { get; set; } = s_defaults.IdleTimeout.TotalSeconds;
     [ConfigurationKeyName("shutdown_grace")] public double ShutdownGrace { get; set; } = s_defaults.ShutdownGrace.TotalSeconds;
@@ -62,6 +67,13 @@ public sealed class ServeSettings
     /// <summary>Permissions of uploaded files as octal text ("0600"); folders get the matching search bits.</summary>
     [ConfigurationKeyName("file_mode")] public string FileMode { get; set; } = "0600";
     [ConfigurationKeyName("udp_listen")] public string? UdpListen { get; set; }
+    [ConfigurationKeyName("udp_replay_window")] public double UdpReplayWindow { get; set; } = s_defaults.UdpReplayWindow.TotalSeconds;
+    [ConfigurationKeyName("udp_result_retention")] public double UdpResultRetention { get; set; } = s_defaults.UdpResultRetention.TotalSeconds;
+    [ConfigurationKeyName("max_udp_output")] public long MaxUdpOutput { get; set; } = s_defaults.MaxUdpOutputBytes;
+    [ConfigurationKeyName("max_udp_result_bytes_per_user")] public long MaxUdpResultBytesPerUser { get; set; } = s_defaults.MaxUdpResultBytesPerUser;
+    [ConfigurationKeyName("max_udp_result_bytes")] public long MaxUdpResultBytes { get; set; } = s_defaults.MaxUdpResultBytes;
+    [ConfigurationKeyName("max_udp_requests_per_user")] public int MaxUdpRequestsPerUser { get; set; } = s_defaults.MaxUdpRequestsPerUser;
+    [ConfigurationKeyName("max_udp_requests")] public int MaxUdpRequests { get; set; } = s_defaults.MaxUdpRequests;
     [ConfigurationKeyName("log_level")] public string LogLevel { get; set; } = nameof(Microsoft.Extensions.Logging.LogLevel.Information);
     [ConfigurationKeyName("metrics_listen")] public string? MetricsListen { get; set; }
     [ConfigurationKeyName("metrics_allow_remote")] public bool MetricsAllowRemote { get; set; }
@@ -110,9 +122,14 @@ public sealed class ServeSettings
         LoginGraceTime = TimeSpan.FromSeconds(LoginGraceTime),
         MaxUnauthenticatedConnections = MaxUnauthenticatedConnections,
         MaxUnauthenticatedConnectionsPerAddress = MaxUnauthenticatedConnectionsPerAddress,
+        MinIdleBeforeShed = TimeSpan.FromSeconds(MinIdleBeforeShed),
         MaxConcurrentTlsHandshakes = MaxTlsHandshakes,
         TlsHandshakeTimeout = TimeSpan.FromSeconds(TlsHandshakeTimeout),
         MaxAuthFailuresTotal = MaxAuthFailuresTotal,
+        MaxAuthFailures = MaxAuthFailures,
+        AuthFailureWindow = TimeSpan.FromSeconds(AuthFailureWindow),
+        AuthFailureDelay = TimeSpan.FromSeconds(AuthFailureDelay),
+        MaxAuthThrottleNetworks = MaxAuthThrottleNetworks,
         HeaderTimeout = TimeSpan.FromSeconds(HeaderTimeout),
         IdleTimeout = TimeSpan.FromSeconds(IdleTimeout),
         ShutdownGrace = TimeSpan.FromSeconds(ShutdownGrace),
@@ -138,6 +155,13 @@ public sealed class ServeSettings
         },
         DataFileMode = ParseFileMode(FileMode) ?? throw new FormatException($"file_mode: '{FileMode}' is not an octal mode."),
         UdpListen = UdpListen is { Length: > 0 } udp ? ParseListen(udp) : null,
+        UdpReplayWindow = TimeSpan.FromSeconds(UdpReplayWindow),
+        UdpResultRetention = TimeSpan.FromSeconds(UdpResultRetention),
+        MaxUdpOutputBytes = MaxUdpOutput,
+        MaxUdpResultBytesPerUser = MaxUdpResultBytesPerUser,
+        MaxUdpResultBytes = MaxUdpResultBytes,
+        MaxUdpRequestsPerUser = MaxUdpRequestsPerUser,
+        MaxUdpRequests = MaxUdpRequests,
     };
 
     /// <summary>"0600" or "600" as a mode; null when the text is not octal digits.</summary>

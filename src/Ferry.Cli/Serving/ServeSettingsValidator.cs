@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Net;
 using Ferry.Client;
+using Ferry.Server.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 
@@ -53,9 +54,17 @@ public sealed class ServeSettingsValidator : IValidateOptions<ServeSettings>
         Positive("login_grace_time", settings.LoginGraceTime, "seconds");
         AtLeastOne("max_unauthenticated_connections", settings.MaxUnauthenticatedConnections);
         AtLeastOne("max_unauthenticated_connections_per_address", settings.MaxUnauthenticatedConnectionsPerAddress);
+        AtLeast("min_idle_before_shed", settings.MinIdleBeforeShed, 0, "seconds");
+        if (settings.MinIdleBeforeShed >= settings.LoginGraceTime && settings.LoginGraceTime > 0)
+            Fail("min_idle_before_shed", $"must be shorter than login_grace_time ({Number(settings.LoginGraceTime)} s), not {Number(settings.MinIdleBeforeShed)}: " +
+                "a connection that has not logged in would be closed before it could be shed, and newcomers refused instead.");
         AtLeastOne("max_tls_handshakes", settings.MaxTlsHandshakes);
         Positive("tls_handshake_timeout", settings.TlsHandshakeTimeout, "seconds");
         AtLeastOne("max_auth_failures_total", settings.MaxAuthFailuresTotal);
+        AtLeastOne("max_auth_failures", settings.MaxAuthFailures);
+        Positive("auth_failure_window", settings.AuthFailureWindow, "seconds");
+        AtLeast("auth_failure_delay", settings.AuthFailureDelay, 0, "seconds");
+        AtLeastOne("max_auth_throttle_networks", settings.MaxAuthThrottleNetworks);
         Positive("header_timeout", settings.HeaderTimeout, "seconds");
         Positive("idle_timeout", settings.IdleTimeout, "seconds");
         AtLeast("shutdown_grace", settings.ShutdownGrace, 0, "seconds");
@@ -86,13 +95,21 @@ public sealed class ServeSettingsValidator : IValidateOptions<ServeSettings>
             ("cpu_seconds", settings.ExecLimits.CpuSeconds), ("address_space", settings.ExecLimits.AddressSpace) })
         {
             if (value is <= 0)
-                Fail($"exec_limits.{key}", $"must be positive, not {value}; null means no limit.");
+                Fail($"exec_limits.{key}", $"must be positive, not {value}; null (none on the command line) means no limit.");
         }
         const int ownerReadWrite = 0x180, readWriteBits = 0x1B6;
         if (ServeSettings.ParseFileMode(settings.FileMode) is not { } fileMode || ((int)fileMode & ownerReadWrite) != ownerReadWrite || ((int)fileMode & ~readWriteBits) != 0)
             Fail("file_mode", $"'{settings.FileMode}' must be an octal mode that gives the owner read and write and holds only read and write bits, such as 0600 (the default) or 0640.");
         if (settings.UdpListen is { } udp && !ServerAddress.TryParseListen(udp, out _, out var udpProblem))
             Fail("udp_listen", udpProblem);
+        Positive("udp_replay_window", settings.UdpReplayWindow, "seconds");
+        Positive("udp_result_retention", settings.UdpResultRetention, "seconds");
+        if (settings.MaxUdpOutput < 0)
+            Fail("max_udp_output", $"must be a number of bytes, not {settings.MaxUdpOutput}.");
+        ResultBudget("max_udp_result_bytes_per_user", settings.MaxUdpResultBytesPerUser);
+        ResultBudget("max_udp_result_bytes", settings.MaxUdpResultBytes);
+        AtLeastOne("max_udp_requests_per_user", settings.MaxUdpRequestsPerUser);
+        AtLeastOne("max_udp_requests", settings.MaxUdpRequests);
 
         if (!Enum.TryParse<LogLevel>(settings.LogLevel, ignoreCase: true, out _) || int.TryParse(settings.LogLevel, out _))
             Fail("log_level", $"'{settings.LogLevel}' is not a log level; use Trace, Debug, Information, Warning, Error, Critical or None.");
@@ -121,6 +138,12 @@ public sealed class ServeSettingsValidator : IValidateOptions<ServeSettings>
                 Fail(key, $"must be at least 1, not {value}.");
         }
 
+        void ResultBudget(string key, long value)
+        {
+            if (value < FerryServerOptions.MinUdpResultBytes)
+                Fail(key, $"must be at least {FerryServerOptions.MinUdpResultBytes} bytes (room for a result's head and some output), not {value}.");
+        }
+
         void Positive(string key, double value, string unit)
         {
             if (!(value > 0) || !double.IsFinite(value) || value > TimeSpan.MaxValue.TotalSeconds / 3600 / 2)
@@ -132,5 +155,7 @@ public sealed class ServeSettingsValidator : IValidateOptions<ServeSettings>
             if (!(value >= minimum) || !double.IsFinite(value) || value > TimeSpan.MaxValue.TotalSeconds / 3600 / 2)
                 Fail(key, $"must be a number of {unit} from {minimum.ToString(CultureInfo.InvariantCulture)} up, not {value.ToString(CultureInfo.InvariantCulture)}.");
         }
+
+        static string Number(double value) => value.ToString(CultureInfo.InvariantCulture);
     }
 }

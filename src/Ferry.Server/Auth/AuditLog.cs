@@ -65,14 +65,14 @@ public sealed partial class AuditLog : IDisposable
 
     public void Dispose() => _file?.Dispose();
 
-    [LoggerMessage(4000, LogLevel.Information, "login ok: {User} from {Address}")]
+    [LoggerMessage(LogEvents.LoginOk, LogLevel.Information, "login ok: {User} from {Address}")]
     private static partial void LoginOk(ILogger logger, string user, IPAddress address);
 
-    [LoggerMessage(4001, LogLevel.Warning, "login failed: {User} from {Address} ({Reason})")]
+    [LoggerMessage(LogEvents.LoginFailed, LogLevel.Warning, "login failed: {User} from {Address} ({Reason})")]
     private static partial void LoginFailure(ILogger logger, string user, IPAddress address, string reason);
 
     // Debug on the console (a tree upload is thousands of commands); the audit file, when configured, has every one.
-    [LoggerMessage(4002, LogLevel.Debug, "{User} from {Address}: {Command} -> {Outcome}")]
+    [LoggerMessage(LogEvents.AuditedCommand, LogLevel.Debug, "{User} from {Address}: {Command} -> {Outcome}")]
     private static partial void CommandRun(ILogger logger, string user, IPAddress address, string command, string outcome);
 }
 

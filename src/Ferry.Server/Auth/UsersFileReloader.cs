@@ -74,10 +74,10 @@ public sealed partial class UsersFileReloader(UserDirectory users, IOptions<Ferr
         }
     }
 
-    [LoggerMessage(1011, LogLevel.Information, "Users reloaded: {Count} user(s) from {UsersFile} ({Trigger})")]
+    [LoggerMessage(Logging.LogEvents.UsersReloaded, LogLevel.Information, "Users reloaded: {Count} user(s) from {UsersFile} ({Trigger})")]
     private static partial void Reloaded(ILogger logger, int count, string usersFile, string trigger);
 
-    [LoggerMessage(1012, LogLevel.Error, "Users file {UsersFile} not reloaded ({Trigger}): {Message} The {Count} user(s) loaded before stay in force.")]
+    [LoggerMessage(Logging.LogEvents.UsersReloadFailed, LogLevel.Error, "Users file {UsersFile} not reloaded ({Trigger}): {Message} The {Count} user(s) loaded before stay in force.")]
     private static partial void ReloadFailed(ILogger logger, string usersFile, string trigger, string message, int count);
 }
 

@@ -112,6 +112,9 @@ public sealed record FerryServerOptions
     /// <summary>UDP results kept for retransmission across all users, in bytes; a result that does not fit is refused. Default 256 MiB.</summary>
     public long MaxUdpResultBytes { get; init; } = 256L * 1024 * 1024;
 
+    /// <summary>The least a UDP result budget may be: a result's head and cut marker take up to 1 KiB, and output needs room too.</summary>
+    public const long MinUdpResultBytes = 4096;
+
     /// <summary>
     /// UDP requests remembered per user (running, waiting to be fetched, or finished and not yet swept). At the cap a new
     /// request evicts the user's oldest finished one, or is refused (udp_request_limit) when all are running or waiting.
@@ -288,6 +291,17 @@ public sealed record FerryServerOptions
             throw new ArgumentOutOfRangeException(nameof(MaxUdpRequestsPerUser), MaxUdpRequestsPerUser, "MaxUdpRequestsPerUser must be at least 1.");
         if (MaxUdpRequests < 1)
             throw new ArgumentOutOfRangeException(nameof(MaxUdpRequests), MaxUdpRequests, "MaxUdpRequests must be at least 1.");
+        // Not RequirePositive: an infinite window would be taken as a negative one, and every datagram as stale.
+        if (UdpReplayWindow <= TimeSpan.Zero)
+            throw new ArgumentOutOfRangeException(nameof(UdpReplayWindow), UdpReplayWindow, "UdpReplayWindow must be positive.");
+        if (UdpResultRetention <= TimeSpan.Zero)
+            throw new ArgumentOutOfRangeException(nameof(UdpResultRetention), UdpResultRetention, "UdpResultRetention must be positive.");
+        if (MaxUdpOutputBytes < 0)
+            throw new ArgumentOutOfRangeException(nameof(MaxUdpOutputBytes), MaxUdpOutputBytes, "MaxUdpOutputBytes must not be negative.");
+        if (MaxUdpResultBytesPerUser < MinUdpResultBytes)
+            throw new ArgumentOutOfRangeException(nameof(MaxUdpResultBytesPerUser), MaxUdpResultBytesPerUser, $"MaxUdpResultBytesPerUser must be at least {MinUdpResultBytes}.");
+        if (MaxUdpResultBytes < MinUdpResultBytes)
+            throw new ArgumentOutOfRangeException(nameof(MaxUdpResultBytes), MaxUdpResultBytes, $"MaxUdpResultBytes must be at least {MinUdpResultBytes}.");
         Frames.Validate();
     }
 

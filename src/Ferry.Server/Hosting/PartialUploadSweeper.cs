@@ -80,12 +80,12 @@ internal sealed partial class PartialUploadSweeper(
         }
     }
 
-    [LoggerMessage(1100, LogLevel.Information, "Deleted {Count} partial upload(s) older than {Ttl}")]
+    [LoggerMessage(Logging.LogEvents.PartialUploadsSwept, LogLevel.Information, "Deleted {Count} partial upload(s) older than {Ttl}")]
     private static partial void Swept(ILogger logger, int count, TimeSpan ttl);
 
-    [LoggerMessage(1101, LogLevel.Warning, "Sweeping partial uploads failed")]
+    [LoggerMessage(Logging.LogEvents.PartialUploadSweepFailed, LogLevel.Warning, "Sweeping partial uploads failed")]
     private static partial void SweepFailed(ILogger logger, Exception exception);
 
-    [LoggerMessage(1102, LogLevel.Debug, "Partial-upload sweep done: {Count} deleted in {Folders} folder(s)")]
+    [LoggerMessage(Logging.LogEvents.PartialUploadSweepDone, LogLevel.Debug, "Partial-upload sweep done: {Count} deleted in {Folders} folder(s)")]
     private static partial void SweepDone(ILogger logger, int count, int folders);
 }

@@ -6,6 +6,6 @@ namespace Ferry.Server.Logging;
 internal static partial class DispatchLog
 {
     /// <summary>A command passed its gates and its handler runs: from here a stopping server lets it finish.</summary>
-    [LoggerMessage(1300, LogLevel.Debug, "{Command} started")]
+    [LoggerMessage(LogEvents.CommandStarted, LogLevel.Debug, "{Command} started")]
     public static partial void CommandStarted(ILogger logger, string command);
 }

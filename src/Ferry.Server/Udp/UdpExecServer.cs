@@ -414,29 +414,29 @@ public sealed partial class UdpExecServer(
         }
     }
 
-    [LoggerMessage(5000, LogLevel.Information, "UDP exec listening on {EndPoint}")]
+    [LoggerMessage(Logging.LogEvents.UdpListening, LogLevel.Information, "UDP exec listening on {EndPoint}")]
     private static partial void Listening(ILogger logger, EndPoint endPoint);
 
-    [LoggerMessage(5001, LogLevel.Debug, "Dropped a datagram from {From}: {Reason}")]
+    [LoggerMessage(Logging.LogEvents.UdpDatagramDropped, LogLevel.Debug, "Dropped a datagram from {From}: {Reason}")]
     private static partial void Dropped(ILogger logger, EndPoint from, string reason);
 
     // 5002 (the old "Datagram handling failed" at debug level) is retired.
 
-    [LoggerMessage(5003, LogLevel.Warning, "A datagram from {From} failed ({Type}: {Message}); serving the next one")]
+    [LoggerMessage(Logging.LogEvents.UdpDatagramFailed, LogLevel.Warning, "A datagram from {From} failed ({Type}: {Message}); serving the next one")]
     private static partial void DatagramFailed(ILogger logger, EndPoint from, string type, string message);
 
-    [LoggerMessage(5004, LogLevel.Error, "A UDP command of user {User} failed before it could finish")]
+    [LoggerMessage(Logging.LogEvents.UdpRunFailed, LogLevel.Error, "A UDP command of user {User} failed before it could finish")]
     private static partial void RunFailed(ILogger logger, string user, Exception exception);
 
-    [LoggerMessage(5005, LogLevel.Warning, "The result of a UDP command of user {User} ({Bytes} bytes) does not fit the UDP result budget; the client gets result_budget_exceeded")]
+    [LoggerMessage(Logging.LogEvents.UdpResultRefused, LogLevel.Warning, "The result of a UDP command of user {User} ({Bytes} bytes) does not fit the UDP result budget; the client gets result_budget_exceeded")]
     private static partial void ResultRefused(ILogger logger, string user, long bytes);
 
-    [LoggerMessage(5006, LogLevel.Debug, "Sending a UDP result to {To} failed ({Type}: {Message}); the client will ask again")]
+    [LoggerMessage(Logging.LogEvents.UdpSendFailed, LogLevel.Debug, "Sending a UDP result to {To} failed ({Type}: {Message}); the client will ask again")]
     private static partial void SendFailed(ILogger logger, EndPoint to, string type, string message);
 
-    [LoggerMessage(5007, LogLevel.Error, "Sweeping old UDP requests failed")]
+    [LoggerMessage(Logging.LogEvents.UdpSweepFailed, LogLevel.Error, "Sweeping old UDP requests failed")]
     private static partial void SweepFailed(ILogger logger, Exception exception);
 
-    [LoggerMessage(5008, LogLevel.Information, "A UDP request of user {User} was refused: the user has {UserCount} and all users {TotalCount} requests remembered (udp_request_limit)")]
+    [LoggerMessage(Logging.LogEvents.UdpRequestRefused, LogLevel.Information, "A UDP request of user {User} was refused: the user has {UserCount} and all users {TotalCount} requests remembered (udp_request_limit)")]
     private static partial void RequestRefused(ILogger logger, string user, int userCount, int totalCount);
 }
