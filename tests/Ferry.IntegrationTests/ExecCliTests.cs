@@ -81,7 +81,7 @@ public class ExecCliTests : IAsyncLifetime
         var run = await ferry.FinishAsync();
         Assert.Equal(130, run.ExitCode);
         Assert.Equal("started\n", run.Stdout);
-        Assert.True(watch.Elapsed < TimeSpan.FromSeconds(5), $"took {watch.Elapsed}");
+        Assert.True(watch.Elapsed < TimeSpan.FromSeconds(30), $"took {watch.Elapsed}"); // the command alone would sleep for days
         await AssertNoProcessWithAsync(marker);
     }
 

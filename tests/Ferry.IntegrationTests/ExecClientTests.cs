@@ -31,9 +31,12 @@ public class ExecClientTests(ITestOutputHelper output) : IAsyncLifetime
     public async Task Output_streams_live_into_separate_streams_and_the_connection_stays_usable()
     {
         await using var client = await _server.ConnectAsync();
-        var stdout = new TimedStream();
+        // The command waits, after its output, until the test has seen that output: only output written as produced
+        // lets it end (buffered until the exit, it would wait until the test's deadline).
+        var go = Path.Combine(_server.Root, "go");
+        var stdout = new FirstWriteStream(() => File.WriteAllText(go, ""));
         var stderr = new MemoryStream();
-        var result = await client.ExecAsync(ExecRequest.ShellLine("echo one; echo two >&2; echo 中文; sleep 0.5; exit 3"), null, stdout, stderr,
+        var result = await client.ExecAsync(ExecRequest.ShellLine("echo one; echo two >&2; echo 中文; while [ ! -e go ]; do sleep 0.02; done; rm go; exit 3"), null, stdout, stderr,
             cancellationToken: TestTimeouts.Token());
 
         Assert.Equal("one\n中文\n", Encoding.UTF8.GetString(stdout.ToArray()));
@@ -41,8 +44,7 @@ public class ExecClientTests(ITestOutputHelper output) : IAsyncLifetime
         Assert.Equal(3, result.ExitCode);
         Assert.Equal("utf-8", result.ServerEncoding);
         Assert.False(result.Transcoded || result.TimedOut || result.Interrupted || result.Truncated);
-        // Written as produced: the first line arrived while the command still slept.
-        Assert.True(result.Elapsed - stdout.FirstWriteAfter(result) > TimeSpan.FromMilliseconds(300), $"first output after {stdout.FirstWrite}, exit after {result.Elapsed}");
+        Assert.False(File.Exists(go)); // the command saw it, and took it away
 
         // exec_done handed the connection back: ordinary requests and further commands work.
         Assert.Empty(await client.ListAsync("", cancellationToken: TestTimeouts.Token()));
@@ -111,7 +113,7 @@ public class ExecClientTests(ITestOutputHelper output) : IAsyncLifetime
         Assert.True(result.Killed);
         Assert.Equal(130, result.ExitCode); // 128 + SIGINT
         Assert.Equal("started\n", Encoding.UTF8.GetString(stdout.ToArray()));
-        Assert.True(watch.Elapsed < TimeSpan.FromSeconds(5), $"took {watch.Elapsed}");
+        Assert.True(watch.Elapsed < TimeSpan.FromSeconds(30), $"took {watch.Elapsed}"); // the command alone would sleep for days
         await AssertNoProcessWithAsync(marker);
         Assert.Equal(0, (await RunAsync(client, ExecRequest.Command("true"))).Code);
     }
@@ -131,7 +133,7 @@ public class ExecClientTests(ITestOutputHelper output) : IAsyncLifetime
 
         Assert.Equal(137, result.ExitCode); // 128 + SIGKILL
         Assert.True(result.Interrupted);
-        Assert.InRange(watch.Elapsed, TimeSpan.FromMilliseconds(400), TimeSpan.FromSeconds(5));
+        Assert.InRange(watch.Elapsed, TimeSpan.FromMilliseconds(400), TimeSpan.FromSeconds(30)); // not before the grace; not the days of the sleep
         await AssertNoProcessWithAsync(marker);
         Assert.False(client.IsBroken);
     }
@@ -252,17 +254,15 @@ public class ExecClientTests(ITestOutputHelper output) : IAsyncLifetime
     }
 
     /// <summary>Records when the first bytes were written.</summary>
-    private sealed class TimedStream : MemoryStream
+    /// <summary>A destination that calls <paramref name="onFirstWrite"/> when the first output reaches it.</summary>
+    private sealed class FirstWriteStream(Action onFirstWrite) : MemoryStream
     {
-        private readonly long _created = Stopwatch.GetTimestamp();
-
-        public TimeSpan? FirstWrite { get; private set; }
-
-        public TimeSpan FirstWriteAfter(ExecResult result) => FirstWrite ?? result.Elapsed;
+        private int _written;
 
         public override ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
         {
-            FirstWrite ??= Stopwatch.GetElapsedTime(_created);
+            if (Interlocked.Exchange(ref _written, 1) == 0)
+                onFirstWrite();
             return base.WriteAsync(buffer, cancellationToken);
         }
     }

@@ -156,7 +156,7 @@ public class HostTests
 
         var watch = Stopwatch.StartNew();
         await server.DisposeAsync();
-        Assert.True(watch.Elapsed < TimeSpan.FromSeconds(5), $"stop took {watch.Elapsed}");
+        Assert.True(watch.Elapsed < TimeSpan.FromSeconds(30), $"stop took {watch.Elapsed}"); // unaborted, the echo would wait for a body that never comes
         Assert.Contains(server.Logs.Lines, l => l.EventId.Id == 1004);
     }
 
