@@ -18,11 +18,11 @@ namespace Ferry.Server.Exec;
 internal sealed partial class ProcessGroup : IDisposable
 {
     private readonly Process? _process;
-    private readonly Task<int> _exit;
+    private readonly Task<ProcessExit> _exit;
     private readonly bool _sandboxed;
     private int _disposed;
 
-    private ProcessGroup(int id, Stream input, Stream output, Stream error, Task<int> exit, Process? process, bool sandboxed)
+    private ProcessGroup(int id, Stream input, Stream output, Stream error, Task<ProcessExit> exit, Process? process, bool sandboxed)
     {
         Id = id;
         StandardInput = input;
@@ -43,7 +43,10 @@ internal sealed partial class ProcessGroup : IDisposable
     public bool HasExited => _exit.IsCompleted;
 
     /// <summary>The exit code once exited: the status, or 128 + N for a command ended by signal N.</summary>
-    public int ExitCode => _exit.IsCompleted ? _exit.Result : throw new InvalidOperationException("The command has not exited.");
+    public int ExitCode => Exit.ShellCode;
+
+    /// <summary>How the leader ended, once it has.</summary>
+    public ProcessExit Exit => _exit.IsCompleted ? _exit.Result : throw new InvalidOperationException("The command has not exited.");
 
     public Task WaitForExitAsync(CancellationToken cancellationToken) => _exit.WaitAsync(cancellationToken);
 
@@ -54,7 +57,7 @@ internal sealed partial class ProcessGroup : IDisposable
     /// <summary>Sends a signal by name (INT, TERM, KILL) to the whole group.</summary>
     public void Signal(string name)
     {
-        var signal = name switch { "INT" => Libc.SigInt, "TERM" => Libc.SigTerm, _ => Libc.SigKill };
+        var signal = Libc.SignalByName(name);
         if (OperatingSystem.IsLinux() && signal != Libc.SigKill)
         {
             // In a sandbox bwrap would die of the interrupt and take the command with it at once; the command's own

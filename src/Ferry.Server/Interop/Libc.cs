@@ -37,6 +37,24 @@ internal static unsafe partial class Libc
     [LibraryImport("libc", SetLastError = true)]
     public static partial int waitpid(int pid, int* status, int options);
 
+    /// <summary>The signal that ended a process, from a waitpid status (WTERMSIG when WIFSIGNALED), or 0 when it exited.</summary>
+    public static int TermSignalOf(int waitStatus)
+    {
+        var signal = waitStatus & 0x7f;
+        return signal is 0 or 0x7f ? 0 : signal;
+    }
+
+    /// <summary>The exit status from a waitpid status (WEXITSTATUS); meaningful when <see cref="TermSignalOf"/> is 0.</summary>
+    public static int ExitStatusOf(int waitStatus) => (waitStatus >> 8) & 0xff;
+
+    /// <summary>The number of a signal a client may name (INT, TERM, KILL); anything else is KILL, the one that always stops.</summary>
+    public static int SignalByName(string? name) => name switch
+    {
+        "INT" => SigInt,
+        "TERM" => SigTerm,
+        _ => SigKill,
+    };
+
     [LibraryImport("libc", SetLastError = true)]
     public static partial int sigemptyset(void* set);
 
