@@ -26,7 +26,10 @@ internal sealed class CommandRun(ProcessGroup group, CommandRequest request, ICo
     private readonly SemaphoreSlim _sinkLock = new(1, 1);
     private readonly OutputBudget _budget = new(request.MaxOutputBytes);
     private readonly TaskCompletionSource<Exception> _sinkFailed = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly TaskCompletionSource _caughtUp = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private bool _closed; // under _sinkLock: the outcome went out, so late output has nowhere to go
+    private long _read; // bytes read from both pipes
+    private long _drainTarget = long.MaxValue; // once the grace is over: how far the pumps must still read
 
     /// <summary>Runs to the outcome; throws when the client went away or <paramref name="cancellationToken"/> fired (the command is then killed).</summary>
     public async Task<CommandOutcome> RunAsync(CancellationToken cancellationToken)
@@ -128,15 +131,31 @@ internal sealed class CommandRun(ProcessGroup group, CommandRequest request, ICo
         }
     }
 
-    /// <summary>Waits for both pumps to reach the end of their pipes, for at most <see cref="DrainGrace"/>; then abandons them.</summary>
-    private static async Task DrainAsync(Task drained, CancellationTokenSource reading, CancellationToken cancellationToken)
+    /// <summary>
+    /// Waits for both pumps to reach the end of their pipes. After <see cref="DrainGrace"/> only the output that is in
+    /// the pipes by then is still read (a busy machine may read it late, and it must not be lost); what a descendant
+    /// holding them open might write later is abandoned.
+    /// </summary>
+    private async Task DrainAsync(Task drained, CancellationTokenSource reading, CancellationToken cancellationToken)
     {
-        using var grace = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        var expired = Task.Delay(DrainGrace, grace.Token);
-        if (await Task.WhenAny(drained, expired).ConfigureAwait(false) != drained)
-            await reading.CancelAsync().ConfigureAwait(false);
-        await grace.CancelAsync().ConfigureAwait(false);
-        await expired.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        using (var grace = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken))
+        {
+            var expired = Task.Delay(DrainGrace, grace.Token);
+            var first = await Task.WhenAny(drained, expired).ConfigureAwait(false);
+            await grace.CancelAsync().ConfigureAwait(false);
+            await expired.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+            if (first == drained)
+                return;
+        }
+        var target = Interlocked.Read(ref _read) + group.UnreadOutputBytes();
+        Interlocked.Exchange(ref _drainTarget, target);
+        if (Interlocked.Read(ref _read) < target && !cancellationToken.IsCancellationRequested)
+        {
+            // A pump that stopped (its sink failed) would never catch up: that ends the wait too.
+            Task caughtUp = Task.WhenAny(drained, _caughtUp.Task, _sinkFailed.Task);
+            await caughtUp.WaitAsync(cancellationToken).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        }
+        await reading.CancelAsync().ConfigureAwait(false);
     }
 
     /// <summary>Completes when <paramref name="limit"/> has passed or <paramref name="cancellationToken"/> fires; never throws.</summary>
@@ -166,6 +185,8 @@ internal sealed class CommandRun(ProcessGroup group, CommandRequest request, ICo
             int n;
             while ((n = await output.ReadAsync(buffer.AsMemory(0, ChunkBytes), cancellationToken).ConfigureAwait(false)) > 0)
             {
+                if (Interlocked.Add(ref _read, n) >= Interlocked.Read(ref _drainTarget))
+                    _caughtUp.TrySetResult();
                 // Past the cap output is read and dropped: the command keeps running, memory stays flat.
                 var passed = _budget.Take(n);
                 if (passed > 0 && !await WriteAsync(stream, buffer.AsMemory(0, passed), cancellationToken).ConfigureAwait(false))

@@ -1,5 +1,6 @@
 using System.ComponentModel;
 using System.Diagnostics;
+using System.Runtime.InteropServices;
 using Ferry.Server.Interop;
 
 namespace Ferry.Server.Exec;
@@ -53,6 +54,40 @@ internal sealed partial class ProcessGroup : IDisposable
     /// <summary>Starts <paramref name="argv"/>; <paramref name="sandboxed"/> says that argv starts bubblewrap (see remarks).</summary>
     public static ProcessGroup Start(IReadOnlyList<string> argv, string workingDirectory, IReadOnlyDictionary<string, string> environment, bool sandboxed = false) =>
         OperatingSystem.IsLinux() ? Spawn(argv, workingDirectory, environment, sandboxed) : StartPortable(argv, workingDirectory, environment);
+
+    /// <summary>
+    /// Bytes written to stdout and stderr that have not been read yet (Linux; 0 elsewhere, and once the pipes are
+    /// closed): output that exists already, as opposed to output a process still holding the pipes might write later.
+    /// </summary>
+    public long UnreadOutputBytes()
+    {
+        if (!OperatingSystem.IsLinux())
+            return 0;
+        return UnreadBytes(StandardOutput) + UnreadBytes(StandardError);
+
+        static long UnreadBytes(Stream stream)
+        {
+            var added = false;
+            SafeHandle? handle = null;
+            try
+            {
+                if (stream is not System.IO.Pipes.PipeStream pipe)
+                    return 0;
+                handle = pipe.SafePipeHandle;
+                handle.DangerousAddRef(ref added);
+                return Libc.UnreadBytes((int)handle.DangerousGetHandle());
+            }
+            catch (Exception ex) when (ex is ObjectDisposedException or InvalidOperationException)
+            {
+                return 0; // closed meanwhile: nothing more will be read from it anyway
+            }
+            finally
+            {
+                if (added)
+                    handle!.DangerousRelease();
+            }
+        }
+    }
 
     /// <summary>Sends a signal by name (INT, TERM, KILL) to the whole group.</summary>
     public void Signal(string name)

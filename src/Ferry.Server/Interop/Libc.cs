@@ -31,6 +31,18 @@ internal static unsafe partial class Libc
     [LibraryImport("libc", SetLastError = true)]
     public static partial int close(int fd);
 
+    public const nuint Fionread = 0x541B; // FIONREAD
+
+    [LibraryImport("libc", SetLastError = true)]
+    public static partial int ioctl(int fd, nuint request, int* value);
+
+    /// <summary>How many bytes wait unread in a pipe (FIONREAD); 0 when that cannot be told.</summary>
+    public static int UnreadBytes(int fd)
+    {
+        int count;
+        return ioctl(fd, Fionread, &count) == 0 ? count : 0;
+    }
+
     [LibraryImport("libc", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
     public static partial int access(string path, int mode);
 
