@@ -245,16 +245,9 @@ public class ExecSandboxTests(SandboxedServer sandboxed) : IClassFixture<Sandbox
     public async Task A_udp_timeout_that_is_not_positive_is_refused_before_anything_starts()
     {
         var key = Handshake.NewKey();
-        await using var server = await TestServer.StartAsync(o =>
-        {
-            var options = o with { RequireAuthentication = true, AllowExec = true, UdpListen = new IPEndPoint(IPAddress.Loopback, 0) };
-            Directory.CreateDirectory(options.StateDirectory);
-            UsersFile.Save(options.EffectiveUsersFile, [new UserAccount { Name = "ops", Key = key, Permissions = Permissions.All }]);
-            return options;
-        });
-        var udp = new ServerAddress("127.0.0.1", server.UdpEndPoint!.Port);
-        var error = await Assert.ThrowsAsync<FerryRemoteException>(() => UdpExecClient.ExecAsync(udp, new ClientCredentials("ops", key),
-            new ExecMessage { Shell = "touch started", TimeoutSeconds = -0.001 }, cancellationToken: TestTimeouts.Token()));
+        await using var server = await UdpTestServer.StartAsync([UdpTestServer.User("ops", key)]);
+        var error = await Assert.ThrowsAsync<FerryRemoteException>(() => server.UdpExecAsync(new ClientCredentials("ops", key),
+            new ExecMessage { Shell = "touch started", TimeoutSeconds = -0.001 }));
         Assert.Equal(FerryErrorCode.FieldInvalid, error.Code);
         Assert.False(File.Exists(Path.Combine(server.Root, "ops", "started")));
     }

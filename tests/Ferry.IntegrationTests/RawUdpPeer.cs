@@ -2,6 +2,7 @@ using System.Net;
 using System.Net.Sockets;
 using System.Text.Json;
 using Ferry.Protocol.Datagrams;
+using Ferry.Protocol.Errors;
 using Ferry.Protocol.Messages;
 using Ferry.Testing;
 
@@ -94,29 +95,41 @@ public sealed class RawUdpPeer(IPEndPoint server) : IDisposable
     {
         var token = await ProveAddressAsync(user, key, id, payload);
         await SendAsync(Seal(UdpKind.Exec, user, key, id, NextTimestamp(), token, payload));
+        return (await AwaitResultAsync(key, id))!;
+    }
+
+    /// <summary>
+    /// Receives until request <paramref name="id"/> has its whole result, or with <paramref name="stopAtAccepted"/> until
+    /// the server says it runs (then null). An error answer throws <see cref="FerryRemoteException"/>.
+    /// </summary>
+    public async Task<UdpExecResult?> AwaitResultAsync(byte[] key, ulong id, bool stopAtAccepted = false)
+    {
         byte[]?[]? chunks = null;
         var received = 0;
         var timeout = TestTimeouts.Token();
         while (true)
         {
-            var bytes = await ReceiveAsync(timeout) ?? throw new TimeoutException($"The result of request {id:x} did not arrive in time.");
+            var bytes = await ReceiveAsync(timeout) ?? throw new TimeoutException($"No answer to request {id:x} arrived in time.");
             if (!UdpDatagram.TryDecode(bytes, key, UdpDirection.ServerToClient, out var d) || d.RequestId != id)
                 continue;
-            if (d.Kind == UdpKind.Error)
+            switch (d.Kind)
             {
-                var error = JsonSerializer.Deserialize(d.Payload.Span, FerryJsonContext.Default.ErrorMessage)!;
-                throw new Ferry.Protocol.Errors.FerryRemoteException(Ferry.Protocol.Errors.FerryErrorCodes.FromWire(error.Code), error.Code, error.Message);
+                case UdpKind.Error:
+                    var error = JsonSerializer.Deserialize(d.Payload.Span, FerryJsonContext.Default.ErrorMessage)!;
+                    throw new FerryRemoteException(FerryErrorCodes.FromWire(error.Code), error.Code, error.Message);
+                case UdpKind.Accepted when stopAtAccepted:
+                    return null;
+                case UdpKind.Chunk:
+                    chunks ??= new byte[d.Count][];
+                    if (chunks[d.Index] is null)
+                    {
+                        chunks[d.Index] = d.Payload.ToArray();
+                        received++;
+                    }
+                    if (received == chunks.Length)
+                        return UdpExecResult.Decode(chunks.SelectMany(c => c!).ToArray());
+                    break;
             }
-            if (d.Kind != UdpKind.Chunk)
-                continue;
-            chunks ??= new byte[d.Count][];
-            if (chunks[d.Index] is null)
-            {
-                chunks[d.Index] = d.Payload.ToArray();
-                received++;
-            }
-            if (received == chunks.Length)
-                return UdpExecResult.Decode(chunks.SelectMany(c => c!).ToArray());
         }
     }
 

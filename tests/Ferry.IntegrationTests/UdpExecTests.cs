@@ -21,36 +21,17 @@ public class UdpExecTests : IAsyncLifetime
     private static readonly byte[] s_noExecKey = Handshake.NewKey();
     private TestServer _server = null!;
 
-    public async Task InitializeAsync()
-    {
-        _server = await TestServer.StartAsync(o =>
-        {
-            var options = o with
-            {
-                RequireAuthentication = true,
-                AllowExec = true,
-                UdpListen = new IPEndPoint(IPAddress.Loopback, 0),
-            };
-            Directory.CreateDirectory(options.StateDirectory);
-            UsersFile.Save(options.EffectiveUsersFile,
-            [
-                new UserAccount { Name = "ops", Key = s_key, Permissions = Permissions.All },
-                new UserAccount { Name = "viewer", Key = s_noExecKey, Permissions = Permissions.Read },
-            ]);
-            return options;
-        });
-        Directory.CreateDirectory(Path.Combine(_server.Root, "ops"));
-    }
+    public async Task InitializeAsync() =>
+        _server = await UdpTestServer.StartAsync([UdpTestServer.User("ops", s_key), UdpTestServer.User("viewer", s_noExecKey, Permissions.Read)]);
 
     public async Task DisposeAsync() => await _server.DisposeAsync();
 
-    private ServerAddress Udp => new("127.0.0.1", _server.UdpEndPoint!.Port);
     private static ClientCredentials Ops => new("ops", s_key);
 
     [Fact]
     public async Task A_command_runs_and_its_output_and_exit_code_come_back()
     {
-        var result = await UdpExecClient.ExecAsync(Udp, Ops, new ExecMessage { Shell = "echo 中文; echo oops >&2; exit 3" }, cancellationToken: TestTimeouts.Token());
+        var result = await _server.UdpExecAsync(Ops, new ExecMessage { Shell = "echo 中文; echo oops >&2; exit 3" });
         Assert.Equal("中文\n", Encoding.UTF8.GetString(result.Stdout));
         Assert.Equal("oops\n", Encoding.UTF8.GetString(result.Stderr));
         Assert.Equal(3, result.Code);
@@ -127,8 +108,19 @@ public class UdpExecTests : IAsyncLifetime
     public async Task Exec_without_permission_is_refused()
     {
         var ex = await Assert.ThrowsAsync<FerryRemoteException>(() =>
-            UdpExecClient.ExecAsync(Udp, new ClientCredentials("viewer", s_noExecKey), new ExecMessage { Shell = "true" }, cancellationToken: TestTimeouts.Token()));
+            _server.UdpExecAsync(new ClientCredentials("viewer", s_noExecKey), new ExecMessage { Shell = "true" }));
         Assert.Equal(FerryErrorCode.PermissionDenied, ex.Code);
+    }
+
+    [Fact]
+    public async Task A_malformed_request_is_refused_before_it_runs_as_over_tcp()
+    {
+        // Both argv and shell: field_invalid, as the TCP exec frame gets it (before, UDP accepted it and answered with
+        // a result of exit code 127).
+        var both = await Assert.ThrowsAsync<FerryRemoteException>(() =>
+            _server.UdpExecAsync(Ops, new ExecMessage { Shell = "echo run >> malformed.txt", Argv = ["echo", "run"] }));
+        Assert.Equal(FerryErrorCode.FieldInvalid, both.Code);
+        Assert.False(File.Exists(Path.Combine(_server.Root, "ops", "malformed.txt")));
     }
 
     [Fact]

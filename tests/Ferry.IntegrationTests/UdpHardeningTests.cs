@@ -30,34 +30,11 @@ public class UdpHardeningTests : IAsyncLifetime
 
     private static ClientCredentials Ops => new("ops", s_key);
 
-    private static async Task<TestServer> StartAsync(Func<FerryServerOptions, FerryServerOptions>? configure = null)
-    {
-        var server = await TestServer.StartAsync(o =>
-        {
-            var options = o with
-            {
-                RequireAuthentication = true,
-                AllowExec = true,
-                UdpListen = new IPEndPoint(IPAddress.Loopback, 0),
-            };
-            options = configure?.Invoke(options) ?? options;
-            Directory.CreateDirectory(options.StateDirectory);
-            UsersFile.Save(options.EffectiveUsersFile,
-            [
-                new UserAccount { Name = "ops", Key = s_key, Permissions = Permissions.All },
-                new UserAccount { Name = "dev", Key = s_otherKey, Permissions = Permissions.All },
-            ]);
-            return options;
-        });
-        Directory.CreateDirectory(Path.Combine(server.Root, "ops"));
-        Directory.CreateDirectory(Path.Combine(server.Root, "dev"));
-        return server;
-    }
-
-    private static ServerAddress UdpOf(TestServer server) => new("127.0.0.1", server.UdpEndPoint!.Port);
+    private static Task<TestServer> StartAsync(Func<FerryServerOptions, FerryServerOptions>? configure = null) =>
+        UdpTestServer.StartAsync([UdpTestServer.User("ops", s_key), UdpTestServer.User("dev", s_otherKey)], configure);
 
     private static Task<UdpExecResult> ExecAsync(TestServer server, string shell, ClientCredentials? credentials = null) =>
-        UdpExecClient.ExecAsync(UdpOf(server), credentials ?? Ops, new ExecMessage { Shell = shell }, cancellationToken: TestTimeouts.Token());
+        server.UdpExecAsync(credentials ?? Ops, new ExecMessage { Shell = shell });
 
     [Fact]
     public async Task Extreme_timestamps_are_dropped_and_the_server_keeps_serving()
@@ -100,8 +77,8 @@ public class UdpHardeningTests : IAsyncLifetime
         var home = Path.Combine(server.Root, "ops");
         File.CreateSymbolicLink(Path.Combine(home, "loop"), "loop"); // resolving the working directory throws (ELOOP)
 
-        var loop = await Assert.ThrowsAsync<FerryRemoteException>(() => UdpExecClient.ExecAsync(UdpOf(server), Ops,
-            new ExecMessage { Shell = "echo never", WorkingDirectory = "loop" }, cancellationToken: TestTimeouts.Token()));
+        var loop = await Assert.ThrowsAsync<FerryRemoteException>(() => server.UdpExecAsync(Ops,
+            new ExecMessage { Shell = "echo never", WorkingDirectory = "loop" }));
         Assert.Equal(FerryErrorCode.ExecFailed, loop.Code);
         // A NUL inside a shell line cannot be passed to a process: the start throws.
         var nul = await Assert.ThrowsAsync<FerryRemoteException>(() => ExecAsync(server, "echo a\0b"));
@@ -253,7 +230,7 @@ public class UdpHardeningTests : IAsyncLifetime
         var answers = await attacker.BarrierAsync("ops", s_key);
         Assert.All(answers, a => Assert.Equal(UdpKind.Retry, Open(a).Kind));
         // The new server works, and the file was appended to once.
-        await UdpExecClient.ExecAsync(UdpOf(second), Ops, new ExecMessage { Shell = "echo after >> restart.txt" }, cancellationToken: TestTimeouts.Token());
+        await second.UdpExecAsync(Ops, new ExecMessage { Shell = "echo after >> restart.txt" });
         Assert.Equal("run\nafter\n", await File.ReadAllTextAsync(Path.Combine(root.Path, "ops", "restart.txt")));
     }
 

@@ -28,33 +28,15 @@ public class UdpRequestCapTests
     // Waits (in the sandbox) until the test creates the file; the server's exec timeout bounds it in any case.
     private const string Blocker = "while [ ! -e release ]; do sleep 0.05; done";
 
-    private static async Task<TestServer> StartAsync(int perUser, int global)
-    {
-        var server = await TestServer.StartAsync(o =>
+    private static Task<TestServer> StartAsync(int perUser, int global) =>
+        UdpTestServer.StartAsync([UdpTestServer.User("ops", s_opsKey), UdpTestServer.User("dev", s_devKey)], o => o with
         {
-            var options = o with
-            {
-                RequireAuthentication = true,
-                AllowExec = true,
-                UdpListen = new IPEndPoint(IPAddress.Loopback, 0),
-                MaxUdpRequestsPerUser = perUser,
-                MaxUdpRequests = global,
-                MaxConcurrentExec = 16,
-                // Long enough that nothing is swept and every captured datagram is still fresh on a loaded machine.
-                UdpReplayWindow = TimeSpan.FromMinutes(2),
-            };
-            Directory.CreateDirectory(options.StateDirectory);
-            UsersFile.Save(options.EffectiveUsersFile,
-            [
-                new UserAccount { Name = "ops", Key = s_opsKey, Permissions = Permissions.All },
-                new UserAccount { Name = "dev", Key = s_devKey, Permissions = Permissions.All },
-            ]);
-            return options;
+            MaxUdpRequestsPerUser = perUser,
+            MaxUdpRequests = global,
+            MaxConcurrentExec = 16,
+            // Long enough that nothing is swept and every captured datagram is still fresh on a loaded machine.
+            UdpReplayWindow = TimeSpan.FromMinutes(2),
         });
-        Directory.CreateDirectory(Path.Combine(server.Root, "ops"));
-        Directory.CreateDirectory(Path.Combine(server.Root, "dev"));
-        return server;
-    }
 
     [Fact]
     public async Task A_user_over_the_request_cap_is_refused_and_other_users_are_still_served()
@@ -124,7 +106,7 @@ public class UdpRequestCapTests
             var token = await ops.ProveAddressAsync("ops", s_opsKey, id, invalid);
             var failedExec = RawUdpPeer.Seal(UdpKind.Exec, "ops", s_opsKey, id, ops.NextTimestamp(), token, invalid);
             await ops.SendAsync(failedExec);
-            var failed = await Assert.ThrowsAsync<FerryRemoteException>(() => AwaitAsync(ops, s_opsKey, id, stopAtAccepted: false));
+            var failed = await Assert.ThrowsAsync<FerryRemoteException>(() => ops.AwaitResultAsync(s_opsKey, id));
             Assert.NotEqual(FerryErrorCode.UdpRequestLimit, failed.Code);
             failedExecs.Add(failedExec);
         }
@@ -150,8 +132,7 @@ public class UdpRequestCapTests
         Assert.Equal("run\n", await File.ReadAllTextAsync(Path.Combine(server.Root, "ops", "flood.txt")));
 
         // Another user is served as usual, and ops's new requests still are.
-        var other = await UdpExecClient.ExecAsync(new ServerAddress("127.0.0.1", server.UdpEndPoint!.Port), new ClientCredentials("dev", s_devKey),
-            new ExecMessage { Shell = "echo dev" }, cancellationToken: TestTimeouts.Token());
+        var other = await server.UdpExecAsync(new ClientCredentials("dev", s_devKey), new ExecMessage { Shell = "echo dev" });
         Assert.Equal("dev\n", Encoding.UTF8.GetString(other.Stdout));
         await RunToEndAsync(ops, "ops", s_opsKey, "echo again >> flood.txt");
         Assert.Equal("run\nagain\n", await File.ReadAllTextAsync(Path.Combine(server.Root, "ops", "flood.txt")));
@@ -164,7 +145,7 @@ public class UdpRequestCapTests
         var payload = RawUdpPeer.ExecPayload(shell);
         var token = await peer.ProveAddressAsync(user, key, id, payload);
         await peer.SendAsync(RawUdpPeer.Seal(UdpKind.Exec, user, key, id, peer.NextTimestamp(), token, payload));
-        await AwaitAsync(peer, key, id, stopAtAccepted: true);
+        await peer.AwaitResultAsync(key, id, stopAtAccepted: true);
     }
 
     /// <summary>
@@ -178,40 +159,9 @@ public class UdpRequestCapTests
         var token = await peer.ProveAddressAsync(user, key, id, payload);
         var exec = RawUdpPeer.Seal(UdpKind.Exec, user, key, id, peer.NextTimestamp(), token, payload);
         await peer.SendAsync(exec);
-        var result = await AwaitAsync(peer, key, id, stopAtAccepted: false);
+        var result = await peer.AwaitResultAsync(key, id);
         await peer.SendAsync(RawUdpPeer.Seal(UdpKind.Done, user, key, id, peer.NextTimestamp(), token, default));
         return (exec, result!);
-    }
-
-    private static async Task<UdpExecResult?> AwaitAsync(RawUdpPeer peer, byte[] key, ulong id, bool stopAtAccepted)
-    {
-        byte[]?[]? chunks = null;
-        var received = 0;
-        var timeout = TestTimeouts.Token();
-        while (true)
-        {
-            var bytes = await peer.ReceiveAsync(timeout) ?? throw new TimeoutException($"No answer to request {id:x} arrived in time.");
-            if (!UdpDatagram.TryDecode(bytes, key, UdpDirection.ServerToClient, out var d) || d.RequestId != id)
-                continue;
-            switch (d.Kind)
-            {
-                case UdpKind.Error:
-                    var error = JsonSerializer.Deserialize(d.Payload.Span, FerryJsonContext.Default.ErrorMessage)!;
-                    throw new FerryRemoteException(FerryErrorCodes.FromWire(error.Code), error.Code, error.Message);
-                case UdpKind.Accepted when stopAtAccepted:
-                    return null;
-                case UdpKind.Chunk:
-                    chunks ??= new byte[d.Count][];
-                    if (chunks[d.Index] is null)
-                    {
-                        chunks[d.Index] = d.Payload.ToArray();
-                        received++;
-                    }
-                    if (received == chunks.Length)
-                        return UdpExecResult.Decode(chunks.SelectMany(c => c!).ToArray());
-                    break;
-            }
-        }
     }
 
     private static UdpKind? Kind(byte[] datagram, byte[] key) =>

@@ -1,20 +1,84 @@
 using System.ComponentModel;
+using System.Diagnostics;
 using Ferry.Protocol.Errors;
+using Ferry.Protocol.Files;
+using Ferry.Protocol.Messages;
 using Ferry.Server.Auth;
+using Ferry.Server.Diagnostics;
 using Ferry.Server.Hosting;
+using Ferry.Server.Storage;
 using Microsoft.Extensions.Logging;
 
 namespace Ferry.Server.Exec;
 
 /// <summary>
-/// Starts every command the server runs (TCP exec, the shell, UDP exec), so that confinement, the account switch and
-/// the environment are decided in one place: in the sandbox of <see cref="CommandSandbox"/> unless the administrator
-/// chose <see cref="FerryServerOptions.ExecUnconfined"/>, which is logged as a warning for every command.
+/// Checks, starts and runs every command the server runs (TCP exec, each line of the shell, UDP exec), so that one set of
+/// rules applies whatever the transport: the checks of a request, confinement, the account switch and the environment
+/// (in the sandbox of <see cref="CommandSandbox"/> unless the administrator chose
+/// <see cref="FerryServerOptions.ExecUnconfined"/>, which is logged as a warning for every command), and then the run
+/// itself (<see cref="CommandRun"/>): output cap and marker, time limit, kill of the whole process group, drain, and the
+/// exit as the client is told it. A transport only moves bytes: an <see cref="ICommandOutputSink"/> for the output, an
+/// <see cref="ICommandInput"/> for what its client sends while the command runs.
 /// </summary>
-public sealed class CommandRunner(FerryServerOptions options, CommandSandbox sandbox, ILogger<CommandRunner> logger)
+public sealed class CommandRunner(FerryServerOptions options, CommandSandbox sandbox, FerryMetrics metrics, ILogger<CommandRunner> logger)
 {
     /// <summary>A requested time limit longer than this (about ten years) is not a time limit but a mistake or an attack.</summary>
     public const double MaxRequestedTimeoutSeconds = 10 * 365.25 * 24 * 3600;
+
+    /// <summary>
+    /// Checks a request before anything starts or is acknowledged, in the same order for every transport: the server runs
+    /// commands (exec_disabled), the user may (permission_denied), argv or shell is well formed and the time limit is a
+    /// positive number of seconds (field_invalid).
+    /// </summary>
+    /// <exception cref="FerryException">The request is refused; nothing has run.</exception>
+    internal CommandRequest Prepare(ExecMessage message, UserAccount? user, CommandTransport transport, long maxOutputBytes, ICommandInput? input = null)
+    {
+        if (!options.AllowExec)
+            throw new FerryException(FerryErrorCode.ExecDisabled, "This server does not run commands; its administrator can enable it with --allow-exec.");
+        if (user is not null && !user.Allows(Permissions.Exec))
+            throw new FerryException(FerryErrorCode.PermissionDenied, $"User '{user.Name}' lacks the exec permission.");
+        return new CommandRequest
+        {
+            User = user,
+            Argv = CommandEnvironment.ArgvOf(message),
+            WorkingDirectory = message.WorkingDirectory,
+            TimeLimit = TimeLimit(message.TimeoutSeconds, options.ExecTimeout),
+            MaxOutputBytes = maxOutputBytes,
+            Transport = transport,
+            Input = input,
+        };
+    }
+
+    /// <summary>
+    /// Runs <paramref name="request"/> in <paramref name="store"/>'s home and returns how it ended, after the outcome went
+    /// to <paramref name="sink"/> and the client's input (if any) ended.
+    /// </summary>
+    /// <exception cref="FerryException">Nothing ran: exec_failed (cannot be started), not_found (no such working directory), path_escapes_root.</exception>
+    /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> fired; the command was killed.</exception>
+    internal async Task<CommandOutcome> RunAsync(CommandRequest request, IFileStore store, ICommandOutputSink sink, CancellationToken cancellationToken)
+    {
+        var home = store.LocalDirectory("")
+            ?? throw new FerryException(FerryErrorCode.ExecFailed, "This server's storage has no local folder to run commands in.");
+        var cwd = store.LocalDirectory(RemotePath.Normalize(request.WorkingDirectory ?? ""))!;
+        if (!Directory.Exists(cwd))
+            throw new FerryException(FerryErrorCode.NotFound, $"The working directory '{request.WorkingDirectory}' does not exist.");
+
+        using var group = Start(request.User, home, cwd, request.Argv);
+        var udp = request.Transport == CommandTransport.Udp;
+        metrics.ExecStarted(udp);
+        var started = Stopwatch.GetTimestamp();
+        var completed = false;
+        try
+        {
+            var outcome = await new CommandRun(group, request, sink).RunAsync(cancellationToken).ConfigureAwait(false);
+            completed = true;
+            return outcome;
+        }
+        finally
+        {
+            metrics.ExecEnded(udp, Stopwatch.GetElapsedTime(started), completed);
+        }
+    }
 
     /// <summary>Starts <paramref name="argv"/> for <paramref name="user"/> (null without logins) in <paramref name="cwd"/>, inside <paramref name="home"/>.</summary>
     /// <exception cref="FerryException">exec_failed: the program cannot be found or started, or the user cannot run commands here.</exception>
@@ -35,6 +99,11 @@ public sealed class CommandRunner(FerryServerOptions options, CommandSandbox san
         catch (Win32Exception ex)
         {
             throw new FerryException(FerryErrorCode.ExecFailed, $"'{argv[0]}' could not be started: {ex.Message}.");
+        }
+        catch (ArgumentException ex)
+        {
+            // A NUL inside a shell line: no process can be given it.
+            throw new FerryException(FerryErrorCode.ExecFailed, $"'{argv[0]}' could not be started: {ex.Message}");
         }
     }
 

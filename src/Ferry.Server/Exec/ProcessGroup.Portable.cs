@@ -23,7 +23,8 @@ internal sealed partial class ProcessGroup
         foreach (var (name, value) in environment)
             info.Environment[name] = value;
         var process = Process.Start(info) ?? throw new Win32Exception("The process did not start.");
-        var exit = process.WaitForExitAsync().ContinueWith(_ => process.ExitCode, TaskScheduler.Default);
+        // Process reports a death by signal as 128 + N already; there is no signal to tell apart here.
+        var exit = process.WaitForExitAsync().ContinueWith(_ => new ProcessExit(process.ExitCode, 0), TaskScheduler.Default);
         return new ProcessGroup(process.Id, process.StandardInput.BaseStream, process.StandardOutput.BaseStream,
             process.StandardError.BaseStream, exit, process, sandboxed: false);
     }

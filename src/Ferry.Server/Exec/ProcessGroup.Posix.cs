@@ -27,7 +27,7 @@ internal sealed partial class ProcessGroup
         ProcessGroup? group = null;
         Exception? failure = null;
         using var started = new ManualResetEventSlim();
-        var exit = new TaskCompletionSource<int>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var exit = new TaskCompletionSource<ProcessExit>(TaskCreationOptions.RunContinuationsAsynchronously);
         var thread = new Thread(() =>
         {
             try
@@ -58,7 +58,7 @@ internal sealed partial class ProcessGroup
 
     /// <summary>Spawns from the calling thread; <paramref name="exit"/> is completed by the caller's own wait, or null to start a waiting thread.</summary>
     private static unsafe ProcessGroup SpawnHere(IReadOnlyList<string> argv, string workingDirectory, IReadOnlyDictionary<string, string> environment, bool sandboxed,
-        TaskCompletionSource<int>? exit)
+        TaskCompletionSource<ProcessExit>? exit)
     {
         var program = Resolve(argv[0]);
         Span<int> input = stackalloc int[2];
@@ -160,9 +160,9 @@ internal sealed partial class ProcessGroup
     /// Waits for the leader on a thread of its own: waitpid on this one pid never takes a child that the runtime's own
     /// SIGCHLD handling (for Process objects) is waiting for.
     /// </summary>
-    private static Task<int> Reap(int pid)
+    private static Task<ProcessExit> Reap(int pid)
     {
-        var exit = new TaskCompletionSource<int>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var exit = new TaskCompletionSource<ProcessExit>(TaskCreationOptions.RunContinuationsAsynchronously);
         var thread = new Thread(() => WaitFor(pid, exit), maxStackSize: 64 * 1024)
         {
             IsBackground = true,
@@ -172,8 +172,8 @@ internal sealed partial class ProcessGroup
         return exit.Task;
     }
 
-    /// <summary>Blocks until <paramref name="pid"/> exits and completes <paramref name="exit"/> with its code (128 + N for signal N).</summary>
-    private static unsafe void WaitFor(int pid, TaskCompletionSource<int> exit)
+    /// <summary>Blocks until <paramref name="pid"/> exits and completes <paramref name="exit"/> with its status or signal.</summary>
+    private static unsafe void WaitFor(int pid, TaskCompletionSource<ProcessExit> exit)
     {
         int status;
         while (true)
@@ -184,11 +184,10 @@ internal sealed partial class ProcessGroup
             var errno = Marshal.GetLastPInvokeError();
             if (r == -1 && errno == Eintr)
                 continue;
-            exit.TrySetResult(255);
+            exit.TrySetResult(ProcessExit.Unknown);
             return;
         }
-        var signal = status & 0x7f;
-        exit.TrySetResult(signal == 0 ? (status >> 8) & 0xff : 128 + signal);
+        exit.TrySetResult(new ProcessExit(ExitStatusOf(status), TermSignalOf(status)));
     }
 
     private static nint Utf8(string value, List<nint> strings)

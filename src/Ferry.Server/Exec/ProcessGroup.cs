@@ -1,5 +1,6 @@
 using System.ComponentModel;
 using System.Diagnostics;
+using System.Runtime.InteropServices;
 using Ferry.Server.Interop;
 
 namespace Ferry.Server.Exec;
@@ -18,11 +19,11 @@ namespace Ferry.Server.Exec;
 internal sealed partial class ProcessGroup : IDisposable
 {
     private readonly Process? _process;
-    private readonly Task<int> _exit;
+    private readonly Task<ProcessExit> _exit;
     private readonly bool _sandboxed;
     private int _disposed;
 
-    private ProcessGroup(int id, Stream input, Stream output, Stream error, Task<int> exit, Process? process, bool sandboxed)
+    private ProcessGroup(int id, Stream input, Stream output, Stream error, Task<ProcessExit> exit, Process? process, bool sandboxed)
     {
         Id = id;
         StandardInput = input;
@@ -43,7 +44,10 @@ internal sealed partial class ProcessGroup : IDisposable
     public bool HasExited => _exit.IsCompleted;
 
     /// <summary>The exit code once exited: the status, or 128 + N for a command ended by signal N.</summary>
-    public int ExitCode => _exit.IsCompleted ? _exit.Result : throw new InvalidOperationException("The command has not exited.");
+    public int ExitCode => Exit.ShellCode;
+
+    /// <summary>How the leader ended, once it has.</summary>
+    public ProcessExit Exit => _exit.IsCompleted ? _exit.Result : throw new InvalidOperationException("The command has not exited.");
 
     public Task WaitForExitAsync(CancellationToken cancellationToken) => _exit.WaitAsync(cancellationToken);
 
@@ -51,10 +55,44 @@ internal sealed partial class ProcessGroup : IDisposable
     public static ProcessGroup Start(IReadOnlyList<string> argv, string workingDirectory, IReadOnlyDictionary<string, string> environment, bool sandboxed = false) =>
         OperatingSystem.IsLinux() ? Spawn(argv, workingDirectory, environment, sandboxed) : StartPortable(argv, workingDirectory, environment);
 
+    /// <summary>
+    /// Bytes written to stdout and stderr that have not been read yet (Linux; 0 elsewhere, and once the pipes are
+    /// closed): output that exists already, as opposed to output a process still holding the pipes might write later.
+    /// </summary>
+    public long UnreadOutputBytes()
+    {
+        if (!OperatingSystem.IsLinux())
+            return 0;
+        return UnreadBytes(StandardOutput) + UnreadBytes(StandardError);
+
+        static long UnreadBytes(Stream stream)
+        {
+            var added = false;
+            SafeHandle? handle = null;
+            try
+            {
+                if (stream is not System.IO.Pipes.PipeStream pipe)
+                    return 0;
+                handle = pipe.SafePipeHandle;
+                handle.DangerousAddRef(ref added);
+                return Libc.UnreadBytes((int)handle.DangerousGetHandle());
+            }
+            catch (Exception ex) when (ex is ObjectDisposedException or InvalidOperationException)
+            {
+                return 0; // closed meanwhile: nothing more will be read from it anyway
+            }
+            finally
+            {
+                if (added)
+                    handle!.DangerousRelease();
+            }
+        }
+    }
+
     /// <summary>Sends a signal by name (INT, TERM, KILL) to the whole group.</summary>
     public void Signal(string name)
     {
-        var signal = name switch { "INT" => Libc.SigInt, "TERM" => Libc.SigTerm, _ => Libc.SigKill };
+        var signal = Libc.SignalByName(name);
         if (OperatingSystem.IsLinux() && signal != Libc.SigKill)
         {
             // In a sandbox bwrap would die of the interrupt and take the command with it at once; the command's own

@@ -31,11 +31,41 @@ internal static unsafe partial class Libc
     [LibraryImport("libc", SetLastError = true)]
     public static partial int close(int fd);
 
+    public const nuint Fionread = 0x541B; // FIONREAD
+
+    [LibraryImport("libc", SetLastError = true)]
+    public static partial int ioctl(int fd, nuint request, int* value);
+
+    /// <summary>How many bytes wait unread in a pipe (FIONREAD); 0 when that cannot be told.</summary>
+    public static int UnreadBytes(int fd)
+    {
+        int count;
+        return ioctl(fd, Fionread, &count) == 0 ? count : 0;
+    }
+
     [LibraryImport("libc", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
     public static partial int access(string path, int mode);
 
     [LibraryImport("libc", SetLastError = true)]
     public static partial int waitpid(int pid, int* status, int options);
+
+    /// <summary>The signal that ended a process, from a waitpid status (WTERMSIG when WIFSIGNALED), or 0 when it exited.</summary>
+    public static int TermSignalOf(int waitStatus)
+    {
+        var signal = waitStatus & 0x7f;
+        return signal is 0 or 0x7f ? 0 : signal;
+    }
+
+    /// <summary>The exit status from a waitpid status (WEXITSTATUS); meaningful when <see cref="TermSignalOf"/> is 0.</summary>
+    public static int ExitStatusOf(int waitStatus) => (waitStatus >> 8) & 0xff;
+
+    /// <summary>The number of a signal a client may name (INT, TERM, KILL); anything else is KILL, the one that always stops.</summary>
+    public static int SignalByName(string? name) => name switch
+    {
+        "INT" => SigInt,
+        "TERM" => SigTerm,
+        _ => SigKill,
+    };
 
     [LibraryImport("libc", SetLastError = true)]
     public static partial int sigemptyset(void* set);

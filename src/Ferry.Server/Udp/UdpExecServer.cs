@@ -1,13 +1,9 @@
-using System.Buffers;
 using System.Collections.Concurrent;
-using System.ComponentModel;
 using System.Net;
 using System.Net.Sockets;
-using System.Text;
 using System.Text.Json;
 using Ferry.Protocol.Datagrams;
 using Ferry.Protocol.Errors;
-using Ferry.Protocol.Files;
 using Ferry.Protocol.Messages;
 using Ferry.Server.Auth;
 using Ferry.Server.Diagnostics;
@@ -216,23 +212,15 @@ public sealed partial class UdpExecServer(
             await Refuse(FerryErrorCode.FieldInvalid, "The request is not a JSON exec object.").ConfigureAwait(false);
             return;
         }
+        CommandRequest command;
         try
         {
-            _ = CommandRunner.TimeLimit(request.TimeoutSeconds, options.ExecTimeout); // refused before anything starts
+            // Refused before anything starts or is acknowledged, by the same checks as over TCP.
+            command = runner.Prepare(request, user, CommandTransport.Udp, MaxOutputBytes);
         }
         catch (FerryException ex)
         {
             await Refuse(ex.Code, ex.Message).ConfigureAwait(false);
-            return;
-        }
-        if (!options.AllowExec)
-        {
-            await Refuse(FerryErrorCode.ExecDisabled, "This server does not run commands (--allow-exec).").ConfigureAwait(false);
-            return;
-        }
-        if (!user.Allows(Permissions.Exec))
-        {
-            await Refuse(FerryErrorCode.PermissionDenied, $"User '{user.Name}' lacks the exec permission.").ConfigureAwait(false);
             return;
         }
         var slot = limiter.TryEnter();
@@ -247,7 +235,7 @@ public sealed partial class UdpExecServer(
         await _sender!.SendAsync(user, new UdpDatagram(UdpKind.Accepted, user.Name, datagram.RequestId, Now, 0, 0, default, default), state.Client!, cancellationToken)
             .ConfigureAwait(false);
         var summary = request.Shell ?? string.Join(' ', request.Argv ?? []);
-        var run = Task.Run(() => RunAndKeepAsync(user, request, state, slot, summary, cancellationToken), CancellationToken.None);
+        var run = Task.Run(() => RunAndKeepAsync(user, command, state, slot, summary, cancellationToken), CancellationToken.None);
         _runs.TryAdd(run, true);
         _ = run.ContinueWith(t => _runs.TryRemove(t, out _), CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
 
@@ -262,28 +250,27 @@ public sealed partial class UdpExecServer(
     /// Runs the command, keeps its result within the budgets and sends it. Whatever happens, the request leaves the running
     /// state (so it is swept), the slot is returned, and nothing escapes this task.
     /// </summary>
-    private async Task RunAndKeepAsync(UserAccount user, ExecMessage request, UdpRequest state, IDisposable slot, string summary, CancellationToken cancellationToken)
+    private async Task RunAndKeepAsync(UserAccount user, CommandRequest command, UdpRequest state, IDisposable slot, string summary, CancellationToken cancellationToken)
     {
         var outcome = "ok";
         try
         {
-            byte[] result;
+            byte[]? result = null;
             try
             {
-                // Cut the output so that the whole result (output, a small JSON head and the cut marker) can fit the per-user budget.
-                var maxOutput = Math.Max(0, Math.Min(options.MaxUdpOutputBytes, Math.Min(options.MaxUdpResultBytesPerUser, options.MaxUdpResultBytes) - ResultOverheadBytes));
-                result = (await RunAsync(user, request, maxOutput, cancellationToken).ConfigureAwait(false)).Encode();
+                result = (await RunAsync(user, command, cancellationToken).ConfigureAwait(false)).Encode();
             }
             catch (FerryException ex)
             {
+                // Nothing ran (exec_failed, not_found, path_escapes_root): the same error as the TCP error frame.
                 outcome = ex.Code.ToWire();
-                result = new UdpExecResult(127, false, false, [], Encoding.UTF8.GetBytes($"ferry: {ex.Message}\n")).Encode();
+                _requests.Fail(state, ex.Code, ex.Message);
             }
             finally
             {
                 slot.Dispose();
             }
-            if (!_requests.TryKeep(state, UdpResultSender.Split(result), result.Length))
+            if (result is not null && !_requests.TryKeep(state, UdpResultSender.Split(result), result.Length))
             {
                 outcome = FerryErrorCode.ResultBudgetExceeded.ToWire();
                 ResultRefused(logger, user.Name, result.Length);
@@ -309,71 +296,20 @@ public sealed partial class UdpExecServer(
         }
     }
 
-    // The one method that starts and runs the command; a shared runner replaces its body.
-    private async Task<UdpExecResult> RunAsync(UserAccount user, ExecMessage request, long maxOutput, CancellationToken cancellationToken)
+    /// <summary>Runs the command by the rules every transport shares, collecting its output for one result.</summary>
+    private async Task<UdpExecResult> RunAsync(UserAccount user, CommandRequest command, CancellationToken cancellationToken)
     {
-        var argv = CommandEnvironment.ArgvOf(request);
-        var store = users.StoreFor(user);
-        var home = store.LocalDirectory("")!;
-        var cwd = store.LocalDirectory(RemotePath.Normalize(request.WorkingDirectory ?? ""))!;
-        var group = runner.Start(user, home, cwd, argv);
-        metrics.ExecStarted(udp: true);
-        var started = time.GetTimestamp();
-        var completed = false;
-        using (group)
-        try
-        {
-            group.StandardInput.Dispose();
-            var budget = new OutputBudget(maxOutput);
-            var stdout = CaptureAsync(group.StandardOutput, budget);
-            var stderr = CaptureAsync(group.StandardError, budget);
-            var limit = CommandRunner.TimeLimit(request.TimeoutSeconds, options.ExecTimeout);
-            using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-            deadline.CancelAfter(limit);
-            var timedOut = false;
-            try
-            {
-                await group.WaitForExitAsync(deadline.Token).ConfigureAwait(false);
-            }
-            catch (OperationCanceledException)
-            {
-                timedOut = true;
-            }
-            group.KillTree();
-            await Task.WhenAny(Task.WhenAll(stdout, stderr), Task.Delay(TimeSpan.FromSeconds(2), CancellationToken.None)).ConfigureAwait(false);
-            var err = stderr.IsCompletedSuccessfully ? stderr.Result : [];
-            if (budget.Truncated)
-                err = [.. err, .. Encoding.UTF8.GetBytes($"\n[ferry: output cut after {maxOutput} bytes]\n")];
-            completed = true;
-            return new UdpExecResult(timedOut ? 124 : group.HasExited ? group.ExitCode : 137, timedOut, budget.Truncated,
-                stdout.IsCompletedSuccessfully ? stdout.Result : [], err);
-        }
-        finally
-        {
-            metrics.ExecEnded(udp: true, time.GetElapsedTime(started), completed);
-        }
+        var output = new UdpOutputCollector();
+        var outcome = await runner.RunAsync(command, users.StoreFor(user), output, cancellationToken).ConfigureAwait(false);
+        return new UdpExecResult(outcome.Code, outcome.TimedOut, outcome.Truncated, output.Stdout, output.Stderr);
     }
 
-    private static async Task<byte[]> CaptureAsync(Stream stream, OutputBudget budget)
-    {
-        var kept = new MemoryStream();
-        var buffer = ArrayPool<byte>.Shared.Rent(64 * 1024);
-        try
-        {
-            int n;
-            while ((n = await stream.ReadAsync(buffer).ConfigureAwait(false)) > 0)
-            {
-                var take = budget.Take(n);
-                kept.Write(buffer, 0, take);
-            }
-        }
-        catch (IOException) { }
-        finally
-        {
-            ArrayPool<byte>.Shared.Return(buffer);
-        }
-        return kept.ToArray();
-    }
+    /// <summary>
+    /// The output cap of a UDP command: <see cref="FerryServerOptions.MaxUdpOutputBytes"/>, and low enough that the whole
+    /// result (output, a small JSON head and the cut marker) fits the per-user and global budgets.
+    /// </summary>
+    private long MaxOutputBytes =>
+        Math.Max(0, Math.Min(options.MaxUdpOutputBytes, Math.Min(options.MaxUdpResultBytesPerUser, options.MaxUdpResultBytes) - ResultOverheadBytes));
 
     private long Now => time.GetUtcNow().ToUnixTimeMilliseconds();
 
@@ -396,22 +332,6 @@ public sealed partial class UdpExecServer(
     {
         _socket?.Dispose();
         base.Dispose();
-    }
-
-    private sealed class OutputBudget(long limit)
-    {
-        private long _left = limit;
-
-        public bool Truncated { get; private set; }
-
-        public int Take(int wanted)
-        {
-            var left = Interlocked.Add(ref _left, -wanted);
-            if (left >= 0)
-                return wanted;
-            Truncated = true;
-            return (int)Math.Max(0, wanted + left);
-        }
     }
 
     [LoggerMessage(Logging.LogEvents.UdpListening, LogLevel.Information, "UDP exec listening on {EndPoint}")]

@@ -1,0 +1,12 @@
+namespace Ferry.Server.Exec;
+
+/// <summary>
+/// What a client sends a running command: stdin and signals (TCP exec; a pseudo-terminal would add its size). Its task
+/// ends normally when the client is done with the command, and fails when the client goes away; the runner then kills
+/// the command with everything it started.
+/// </summary>
+internal interface ICommandInput
+{
+    /// <summary>Runs from the start of <paramref name="command"/> until the client is done with it (possibly after its exit).</summary>
+    Task RunAsync(RunningCommand command, CancellationToken cancellationToken);
+}
