@@ -117,6 +117,63 @@ public class PathJailResolverTests
         Assert.Equal(Path.Combine(jail.Root, "elsewhere"), jail.PathOf(entry.Directory!));
     }
 
+    /// <summary>
+    /// The same race as SymlinkRaceTests, on the resolver alone and with the walk as well (a kernel without openat2): a
+    /// folder is exchanged with a link out of the root while it is opened, read and written through, for 3 s.
+    /// </summary>
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void A_folder_exchanged_with_a_link_out_while_paths_are_opened_never_leads_outside(bool walkOnly)
+    {
+        using var rootDir = new TempDirectory("ferry-jail-root");
+        using var outside = new TempDirectory("ferry-jail-outside");
+        var jail = new PathJail(rootDir.Path) { WalkOnly = walkOnly };
+        File.WriteAllText(outside.Combine("f.txt"), "outside");
+        Directory.CreateDirectory(Path.Combine(jail.Root, "d"));
+        File.WriteAllText(Path.Combine(jail.Root, "d", "f.txt"), "inside");
+        Directory.CreateSymbolicLink(Path.Combine(jail.Root, "d-swap"), outside.Path);
+
+        using var stop = new CancellationTokenSource(TimeSpan.FromSeconds(3));
+        var swaps = 0L;
+        var swapper = new Thread(() =>
+        {
+            using var root = new SafeFileHandle(Libc.open(jail.Root, Libc.OpenPath | Libc.OpenDirectory | Libc.CloseOnExec), ownsHandle: true);
+            while ((!stop.IsCancellationRequested && swaps < 20_000_000) || swaps % 2 != 0)
+            {
+                if (Libc.renameat2(root, "d", root, "d-swap", 2 /* RENAME_EXCHANGE */) != 0)
+                    return;
+                swaps++;
+            }
+        }) { IsBackground = true };
+        swapper.Start();
+        int opened = 0, refused = 0;
+        for (var i = 0; !stop.IsCancellationRequested; i++)
+        {
+            try
+            {
+                using (var file = jail.Open("d/f.txt", Libc.OpenReadOnly))
+                    Assert.Equal("inside", Read(file));
+                using var entry = jail.OpenEntry($"d/new-{i}.txt");
+                File.WriteAllText(entry.Path, "written");
+                File.Delete(entry.Path);
+                opened++;
+            }
+            catch (FerryException ex) when (ex.Code == FerryErrorCode.PathEscapesRoot)
+            {
+                refused++;
+            }
+            catch (FileNotFoundException)
+            {
+                refused++; // the walk's ".." or a name looked up in the instant of the exchange
+            }
+        }
+        Assert.True(swapper.Join(TimeSpan.FromSeconds(30)));
+        Assert.Equal(["f.txt"], Directory.EnumerateFileSystemEntries(outside.Path).Select(Path.GetFileName));
+        Assert.Equal("outside", File.ReadAllText(outside.Combine("f.txt")));
+        Assert.True(swaps > 1000 && opened > 0 && refused > 0, $"{swaps} swaps, {opened} opened inside, {refused} refused");
+    }
+
     private static void MakeTree(string top, string content)
     {
         var folder = Path.Combine(top, "x0", "x1", "x2");

@@ -57,6 +57,10 @@ internal static unsafe class Beneath
                     // An absolute link (RESOLVE_BENEATH refuses them all, even into the root), a link out, a loop, or a
                     // rename during the lookup: the walk tells which, and follows an absolute link that stays inside.
                     break;
+                case 1:
+                    // EPERM: what a seccomp filter of some container runtimes answers for a call it does not know; the
+                    // walk's openat gives the real answer if it was the file's own.
+                    break;
                 default:
                     throw Error(errno, relative);
             }
@@ -134,8 +138,17 @@ internal static unsafe class Beneath
                 if (last)
                 {
                     probe.Dispose();
-                    // O_NOFOLLOW: if a link was swapped in since the probe, this fails (ELOOP) instead of following it.
-                    return OpenAt(at, name, flags | Libc.OpenNoFollow, relative);
+                    try
+                    {
+                        // O_NOFOLLOW: if a link was swapped in since the probe, this fails instead of following it...
+                        return OpenAt(at, name, flags | Libc.OpenNoFollow, relative);
+                    }
+                    catch (IOException ex) when ((ex.HResult == Libc.Eloop || (ex.HResult == Libc.Enotdir && type == Libc.FileTypeDirectory))
+                        && ++links <= MaxLinks)
+                    {
+                        pending.Push(name); // ...and the name is looked at again, the link followed like any other
+                        continue;
+                    }
                 }
                 if (type != Libc.FileTypeDirectory)
                 {
