@@ -2,6 +2,7 @@ using System.Runtime.InteropServices;
 using System.Text;
 using Ferry.Protocol.Errors;
 using Ferry.Protocol.Files;
+using Ferry.Server.Interop;
 using Ferry.Server.Storage;
 
 namespace Ferry.Fuzz;
@@ -112,11 +113,25 @@ internal static partial class PathTarget
         {
         }
 
+        if (!jail.UsesDescriptors)
+            return;
+        // What the store really uses on Linux: opened beneath the root's descriptor.
         try
         {
-            var entry = jail.ResolveEntry(normalized);
+            using var handle = jail.Open(normalized, Libc.OpenPath);
+            var opened = jail.PathOf(handle);
+            Invariant.That(jail.IsInside(opened), $"Open('{normalized}') opened '{opened}', not inside the root");
+            CheckReallyInside(normalized, opened);
+        }
+        catch (Exception ex) when (IsExpected(ex))
+        {
+        }
+
+        try
+        {
+            using var entry = jail.OpenEntry(normalized);
             if (normalized.Length > 0)
-                CheckReallyInside(normalized, Path.GetDirectoryName(entry)!);
+                CheckReallyInside(normalized, entry.DirectoryPath);
         }
         catch (Exception ex) when (IsExpected(ex))
         {

@@ -3,8 +3,8 @@ using System.Runtime.InteropServices;
 namespace Ferry.Server.Interop;
 
 /// <summary>
-/// The C library calls the server makes itself (Linux/glibc): starting and reaping commands, signals, and giving files
-/// and folders to the account that runs commands. One place, so that struct sizes and constants are checked once.
+/// The C library calls the server makes itself (Linux/glibc): starting and reaping commands, signals, giving files
+/// and folders to the account that runs commands, and opening paths beneath a user's root (openat2 and the *at calls). One place, so that struct sizes and constants are checked once.
 /// </summary>
 internal static unsafe partial class Libc
 {
@@ -125,6 +125,101 @@ internal static unsafe partial class Libc
 
     [LibraryImport("libc", SetLastError = true)]
     public static partial int fchown(int fd, uint owner, uint group);
+
+    public const int Eagain = 11;
+    public const int Exdev = 18;
+    public const int Enotdir = 20;
+    public const int Einval = 22;
+    public const int Enosys = 38;
+    public const int Eloop = 40;
+
+    public const int OpenReadWrite = 2; // O_RDWR
+    public const int OpenCreate = 0x40; // O_CREAT
+    public const int OpenExclusive = 0x80; // O_EXCL
+    public const int OpenPath = 0x200000; // O_PATH: a handle on the name itself, for *at calls and fstat
+
+    public const int AtSymlinkNoFollow = 0x100;
+    public const int AtRemoveDirectory = 0x200;
+    public const int AtEmptyPath = 0x1000;
+
+    public const uint RenameNoReplace = 1;
+
+    /// <summary>openat2's resolve flags: no magic links (/proc/self/fd/...), nothing above the starting folder.</summary>
+    public const ulong ResolveNoMagicLinks = 0x02;
+    public const ulong ResolveBeneath = 0x08;
+
+    /// <summary>openat2 has no glibc wrapper on Debian 12; its number is the same on x86-64 and arm64.</summary>
+    public const long SysOpenat2 = 437;
+
+    public const ushort FileTypeMask = 0xF000; // S_IFMT
+    public const ushort FileTypeDirectory = 0x4000; // S_IFDIR
+    public const ushort FileTypeRegular = 0x8000; // S_IFREG
+    public const ushort FileTypeLink = 0xA000; // S_IFLNK
+    public const uint StatxBasicStats = 0x7FF;
+
+    /// <summary>The kernel's struct open_how (openat2).</summary>
+    [StructLayout(LayoutKind.Sequential)]
+    public struct OpenHow
+    {
+        public ulong Flags;
+        public ulong Mode;
+        public ulong Resolve;
+    }
+
+    [StructLayout(LayoutKind.Sequential)]
+    public struct StatxTimestamp
+    {
+        public long Seconds;
+        public uint Nanoseconds;
+        public int Reserved;
+    }
+
+    /// <summary>The kernel's struct statx: the same layout on every architecture, unlike struct stat (256 bytes).</summary>
+    [StructLayout(LayoutKind.Sequential, Size = 256)]
+    public struct Statx
+    {
+        public uint Mask;
+        public uint BlockSize;
+        public ulong Attributes;
+        public uint Links;
+        public uint Uid;
+        public uint Gid;
+        public ushort Mode;
+        public ushort Spare0;
+        public ulong Inode;
+        public ulong Size;
+        public ulong Blocks;
+        public ulong AttributesMask;
+        public StatxTimestamp AccessTime;
+        public StatxTimestamp BirthTime;
+        public StatxTimestamp ChangeTime;
+        public StatxTimestamp ModifyTime;
+    }
+
+    /// <summary>openat2 through syscall(2) (variadic: the arguments travel in the same registers as a plain call's).</summary>
+    [LibraryImport("libc", SetLastError = true)]
+    public static partial long syscall(long number, SafeHandle dirFd, byte* path, OpenHow* how, nuint size);
+
+    [LibraryImport("libc", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    public static partial int openat(SafeHandle dirFd, string path, int flags, uint mode);
+
+    [LibraryImport("libc", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    public static partial int mkdirat(SafeHandle dirFd, string path, uint mode);
+
+    [LibraryImport("libc", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    public static partial int renameat2(SafeHandle oldDirFd, string oldPath, SafeHandle newDirFd, string newPath, uint flags);
+
+    [LibraryImport("libc", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    public static partial int linkat(SafeHandle oldDirFd, string oldPath, SafeHandle newDirFd, string newPath, int flags);
+
+    [LibraryImport("libc", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    public static partial int unlinkat(SafeHandle dirFd, string path, int flags);
+
+    [LibraryImport("libc", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    public static partial nint readlinkat(SafeHandle dirFd, string path, byte* buffer, nuint size);
+
+    [LibraryImport("libc", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    public static partial int statx(SafeHandle dirFd, string path, int flags, uint mask, Statx* buffer);
 
     /// <summary>glibc's struct passwd (the fields up to pw_gid are all that is read).</summary>
     [StructLayout(LayoutKind.Sequential)]

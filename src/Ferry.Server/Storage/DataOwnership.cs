@@ -34,6 +34,34 @@ public sealed record DataOwnership(UnixFileMode FileMode, UnixFileMode Directory
     }
 
     /// <summary>
+    /// Creates the folder <paramref name="name"/> in the open folder <paramref name="parent"/> (mkdirat) and returns it open,
+    /// mode and owner set through that descriptor (opened without following a link, so a link swapped in fails);
+    /// null when the name already exists. Linux only.
+    /// </summary>
+    internal SafeFileHandle? CreateDirectoryAt(SafeFileHandle parent, string name, string what)
+    {
+        if (Libc.mkdirat(parent, name, (uint)DirectoryMode) != 0)
+        {
+            var errno = Marshal.GetLastPInvokeError();
+            return errno == Libc.Eexist ? null : throw Beneath.Error(errno, what);
+        }
+        var folder = Beneath.OpenAt(parent, name, Libc.OpenReadOnly | Libc.OpenDirectory | Libc.OpenNoFollow, what);
+        try
+        {
+            var fd = (int)folder.DangerousGetHandle();
+            Check(Libc.fchmod(fd, (uint)DirectoryMode), what); // the umask applied to the mkdir; this does not
+            if (Uid is { } uid)
+                Check(Libc.fchown(fd, uid, Gid ?? uint.MaxValue), what);
+            return folder;
+        }
+        catch
+        {
+            folder.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>
     /// Creates a new file for the server to fill, owner and mode set. Whatever had the name goes first, and the file is
     /// made with O_EXCL, which never follows a link: a command that planted a link there (its account owns the folder)
     /// cannot make a server running as root write through it.

@@ -1,10 +1,16 @@
 using Ferry.Protocol.Errors;
 using Ferry.Protocol.Files;
 using Ferry.Protocol.Messages;
+using Ferry.Server.Interop;
+using Microsoft.Win32.SafeHandles;
 
 namespace Ferry.Server.Storage;
 
-/// <summary>Files in a folder of the local file system.</summary>
+/// <summary>
+/// Files in a folder of the local file system. On Linux every file and folder is opened beneath a descriptor of the root
+/// and changed through the descriptor of its folder (<see cref="PathJail"/>, <see cref="JailedEntry"/>), so nothing
+/// that changes between a check and a use can lead outside the root.
+/// </summary>
 public sealed class LocalFileStore : IFileStore
 {
     private readonly PathJail _jail;
@@ -80,12 +86,72 @@ public sealed class LocalFileStore : IFileStore
 
     public ValueTask<FileEntry?> StatAsync(string path, CancellationToken cancellationToken)
     {
-        var full = _jail.Resolve(path);
-        return ValueTask.FromResult(Guard(() => Entry(full, path.Length == 0 ? "" : RemotePath.FileName(path))));
+        var name = path.Length == 0 ? "" : RemotePath.FileName(path);
+        if (!_jail.UsesDescriptors)
+        {
+            var full = _jail.Resolve(path);
+            return ValueTask.FromResult(Guard(() => Entry(full, name)));
+        }
+        return ValueTask.FromResult(Guard(() =>
+        {
+            using var handle = TryOpen(path, Libc.OpenPath);
+            return handle is null ? null : EntryOf(Beneath.StatOf(handle), name);
+        }));
+    }
+
+    /// <summary>Opens <paramref name="path"/> beneath the root following links inside it; null when nothing is there.</summary>
+    private SafeFileHandle? TryOpen(string path, int flags)
+    {
+        try
+        {
+            return _jail.Open(path, flags);
+        }
+        catch (FileNotFoundException)
+        {
+            return null;
+        }
+        catch (IOException ex) when (ex.HResult == Libc.Enotdir)
+        {
+            return null; // a file on the way: nothing is there
+        }
+    }
+
+    /// <summary>
+    /// The folder that holds <paramref name="path"/>, open, with the last name not followed; a missing folder on the
+    /// way is not_found, a file there not_a_directory.
+    /// </summary>
+    private JailedEntry OpenParent(string path)
+    {
+        try
+        {
+            return Guard(() => _jail.OpenEntry(path));
+        }
+        catch (FerryException ex) when (ex.Code is FerryErrorCode.NotFound or FerryErrorCode.IoError && ex.InnerException is IOException io
+            && (io is FileNotFoundException || io.HResult == Libc.Enotdir))
+        {
+            var parent = RemotePath.Parent(path);
+            if (io is FileNotFoundException)
+                throw NotFound(parent);
+            using var found = TryOpen(parent, Libc.OpenPath);
+            throw found is not null ? NotADirectory(parent) : NotFound(parent);
+        }
     }
 
     public ValueTask<IReadOnlyList<FileEntry>> ListAsync(string path, bool recursive, CancellationToken cancellationToken)
     {
+        if (_jail.UsesDescriptors)
+        {
+            return ValueTask.FromResult(Guard<IReadOnlyList<FileEntry>>(() =>
+            {
+                using var handle = TryOpen(path, Libc.OpenPath) ?? throw NotFound(path);
+                var st = Beneath.StatOf(handle);
+                if ((st.Mode & Libc.FileTypeMask) != Libc.FileTypeDirectory)
+                    return [EntryOf(st, RemotePath.FileName(path))];
+                var entries = new List<FileEntry>();
+                AddEntries(handle, path, "", recursive, entries, cancellationToken);
+                return entries;
+            }));
+        }
         var full = _jail.Resolve(path);
         return ValueTask.FromResult(Guard<IReadOnlyList<FileEntry>>(() =>
         {
@@ -120,6 +186,79 @@ public sealed class LocalFileStore : IFileStore
         }
     }
 
+    /// <summary>
+    /// The entries of the open folder <paramref name="folder"/> (at <paramref name="folderPath"/> under the root). A link
+    /// is resolved beneath the root like any request (one out of the root is not listed, one to nothing is a "link");
+    /// anything else is opened relative to the folder without following it.
+    /// </summary>
+    private void AddEntries(SafeFileHandle folder, string folderPath, string prefix, bool recursive, List<FileEntry> into, CancellationToken cancellationToken)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        var children = new DirectoryInfo(Beneath.FdPath(folder)).EnumerateFileSystemInfos()
+            .Where(i => !i.Name.StartsWith(PathJail.ReservedPrefix, StringComparison.Ordinal))
+            .OrderBy(i => i.Name, StringComparer.Ordinal)
+            .ToList();
+        foreach (var child in children)
+        {
+            var remote = folderPath.Length == 0 ? child.Name : $"{folderPath}/{child.Name}";
+            var name = prefix.Length == 0 ? child.Name : $"{prefix}/{child.Name}";
+            SafeFileHandle? handle;
+            if (child.Attributes.HasFlag(FileAttributes.ReparsePoint))
+            {
+                try
+                {
+                    handle = TryOpen(remote, Libc.OpenPath);
+                }
+                catch (FerryException ex) when (ex.Code == FerryErrorCode.PathEscapesRoot)
+                {
+                    continue; // a link out of the root does not exist as far as the client is concerned
+                }
+                catch (IOException)
+                {
+                    handle = null; // a loop: shown as a link, like one to nothing
+                }
+                if (handle is null)
+                {
+                    into.Add(new FileEntry { Name = name, Type = "link", Size = 0, ModifiedUnixSeconds = child.LastWriteTimeUtc.ToUnixSeconds() });
+                    continue;
+                }
+            }
+            else
+            {
+                try
+                {
+                    handle = Beneath.OpenAt(folder, child.Name, Libc.OpenPath | Libc.OpenNoFollow, remote);
+                }
+                catch (FileNotFoundException)
+                {
+                    continue; // removed since the folder was read
+                }
+            }
+            using (handle)
+            {
+                var st = Beneath.StatOf(handle);
+                if ((st.Mode & Libc.FileTypeMask) == Libc.FileTypeLink)
+                    continue; // swapped for a link since the folder was read; the next listing shows it
+                var entry = EntryOf(st, name);
+                into.Add(entry);
+                if (recursive && entry.Type == "dir")
+                    AddEntries(handle, remote, name, recursive, into, cancellationToken);
+            }
+        }
+    }
+
+    private static FileEntry EntryOf(Libc.Statx st, string name)
+    {
+        var isDirectory = (st.Mode & Libc.FileTypeMask) == Libc.FileTypeDirectory;
+        return new FileEntry
+        {
+            Name = name,
+            Type = isDirectory ? "dir" : "file",
+            Size = isDirectory ? 0 : (long)st.Size,
+            ModifiedUnixSeconds = st.ModifyTime.Seconds,
+        };
+    }
+
     public ValueTask CreateDirectoryAsync(string path, bool parents, CancellationToken cancellationToken)
     {
         if (path.Length == 0)
@@ -127,6 +266,14 @@ public sealed class LocalFileStore : IFileStore
             if (parents)
                 return ValueTask.CompletedTask;
             throw new FerryException(FerryErrorCode.AlreadyExists, "The root already exists.");
+        }
+        if (_jail.UsesDescriptors)
+        {
+            if (parents)
+                Guard(() => CreateEachLevel(path));
+            else
+                CreateOne(path);
+            return ValueTask.CompletedTask;
         }
         if (parents)
         {
@@ -151,12 +298,85 @@ public sealed class LocalFileStore : IFileStore
         return ValueTask.CompletedTask;
     }
 
+    /// <summary>
+    /// mkdir -p in one walk down: each level is opened relative to the one above without following a link (a folder:
+    /// go on), created there when missing (mkdirat), or, when it is a link, resolved beneath the root like any path.
+    /// </summary>
+    private int CreateEachLevel(string path)
+    {
+        _jail.CheckLimits(path);
+        using var root = Beneath.OpenRoot(_jail.Root);
+        SafeFileHandle? current = null;
+        try
+        {
+            var prefix = "";
+            foreach (var segment in path.Split('/'))
+            {
+                _jail.CountLevel();
+                PathJail.CheckName(segment);
+                prefix = prefix.Length == 0 ? segment : $"{prefix}/{segment}";
+                var at = current ?? root;
+                var next = TryOpenFolderAt(at, segment)
+                    ?? Ownership.CreateDirectoryAt(at, segment, prefix)
+                    ?? TryOpenFolderAt(at, segment); // made meanwhile by someone else
+                if (next is null)
+                {
+                    // A link (followed while it stays inside) or a file.
+                    try
+                    {
+                        next = _jail.Open(prefix, Libc.OpenPath | Libc.OpenDirectory);
+                    }
+                    catch (FileNotFoundException)
+                    {
+                        throw NotFound(prefix);
+                    }
+                    catch (IOException ex) when (ex.HResult == Libc.Enotdir)
+                    {
+                        throw NotADirectory(prefix);
+                    }
+                }
+                current?.Dispose();
+                current = next;
+            }
+            return 0;
+        }
+        finally
+        {
+            current?.Dispose();
+        }
+    }
+
+    /// <summary>The folder <paramref name="name"/> of <paramref name="parent"/>, not followed if it is a link; null when it is not a folder or is missing.</summary>
+    private static SafeFileHandle? TryOpenFolderAt(SafeFileHandle parent, string name)
+    {
+        try
+        {
+            return Beneath.OpenAt(parent, name, Libc.OpenPath | Libc.OpenDirectory | Libc.OpenNoFollow, name);
+        }
+        catch (FileNotFoundException)
+        {
+            return null;
+        }
+        catch (IOException ex) when (ex.HResult is Libc.Enotdir or Libc.Eloop)
+        {
+            return null;
+        }
+    }
+
+    private void CreateOne(string path)
+    {
+        using var entry = OpenParent(path);
+        using var made = Guard(() => Ownership.CreateDirectoryAt(entry.Directory!, entry.Name, path))
+            ?? throw new FerryException(FerryErrorCode.AlreadyExists, $"'{path}' already exists.");
+    }
+
     public ValueTask DeleteAsync(string path, bool recursive, CancellationToken cancellationToken)
     {
         if (path.Length == 0)
             throw new FerryException(FerryErrorCode.PathInvalid, "The root cannot be removed.");
         // Resolve the parent, not the entry: removing a link removes the link, never what it points to.
-        var full = _jail.ResolveEntry(path);
+        using var entry = OpenParent(path);
+        var full = entry.Path;
         lock (_namespaceGate)
         Guard(() =>
         {
@@ -172,11 +392,26 @@ public sealed class LocalFileStore : IFileStore
                 throw NotFound(path);
             if (!recursive && Directory.EnumerateFileSystemEntries(full).Any())
                 throw new FerryException(FerryErrorCode.DirectoryNotEmpty, $"'{path}' is not empty; use recursive removal (rm -r).");
+            if (recursive && entry.Directory is { } folder)
+            {
+                // Descriptor by descriptor, never by a path a swapped-in link could redirect.
+                long freed = 0;
+                try
+                {
+                    Beneath.RemoveTree(folder, entry.Name, path, ref freed);
+                }
+                finally
+                {
+                    Quota.Freed(freed);
+                }
+                _uploads.ForgetKeptUnder(entry.FullPath);
+                return 0;
+            }
             var size2 = recursive ? MeasureUsage(full) : 0;
             Directory.Delete(full, recursive);
             Quota.Freed(size2);
             if (recursive)
-                _uploads.ForgetKeptUnder(full);
+                _uploads.ForgetKeptUnder(entry.FullPath);
             return 0;
         });
         return ValueTask.CompletedTask;
@@ -186,9 +421,11 @@ public sealed class LocalFileStore : IFileStore
     {
         if (from.Length == 0 || to.Length == 0)
             throw new FerryException(FerryErrorCode.PathInvalid, "The root cannot be moved or replaced.");
-        var source = _jail.ResolveEntry(from);
-        var target = _jail.ResolveEntry(to);
-        var targetParent = Path.GetDirectoryName(target)!;
+        using var sourceEntry = OpenParent(from);
+        using var targetEntry = OpenParent(to);
+        var source = sourceEntry.Path;
+        var target = targetEntry.Path;
+        var targetParent = targetEntry.CallPath;
         lock (_namespaceGate)
         Guard(() =>
         {
@@ -208,11 +445,11 @@ public sealed class LocalFileStore : IFileStore
             {
                 if (File.Exists(target))
                     throw new FerryException(FerryErrorCode.NotADirectory, $"'{to}' is a file; a directory cannot replace it.");
-                Directory.Move(source, target);
+                Rename(sourceEntry, sourceEntry.Name, targetEntry, replace: false, directory: true, to);
             }
             else
             {
-                File.Move(source, target, overwrite: force);
+                Rename(sourceEntry, sourceEntry.Name, targetEntry, replace: force, directory: false, to);
                 Quota.Freed(replaced);
             }
             return 0;
@@ -220,8 +457,34 @@ public sealed class LocalFileStore : IFileStore
         return ValueTask.CompletedTask;
     }
 
+    /// <summary>
+    /// Renames <paramref name="name"/> in <paramref name="from"/>'s folder to <paramref name="to"/>: renameat2 between
+    /// the two open folders (RENAME_NOREPLACE unless <paramref name="replace"/>); by path where there are no descriptors.
+    /// </summary>
+    private static void Rename(JailedEntry from, string name, JailedEntry to, bool replace, bool directory, string what)
+    {
+        if (from.Directory is { } fromFolder && to.Directory is { } toFolder)
+        {
+            try
+            {
+                Beneath.Rename(fromFolder, name, toFolder, to.Name, replace, what);
+            }
+            catch (IOException ex) when (ex.HResult == Libc.Eexist)
+            {
+                throw new FerryException(FerryErrorCode.AlreadyExists, $"'{what}' already exists.");
+            }
+            return;
+        }
+        if (directory)
+            Directory.Move(from.PathOf(name), to.Path);
+        else
+            File.Move(from.PathOf(name), to.Path, replace);
+    }
+
     public ValueTask<IStoredFile> OpenReadAsync(string path, CancellationToken cancellationToken)
     {
+        if (_jail.UsesDescriptors)
+            return ValueTask.FromResult(Guard(() => OpenStoredFile(path)));
         var full = _jail.Resolve(path);
         return ValueTask.FromResult(Guard<IStoredFile>(() =>
         {
@@ -233,32 +496,66 @@ public sealed class LocalFileStore : IFileStore
         }));
     }
 
+    /// <summary>
+    /// Opens a file to send with openat2 beneath the root (O_NONBLOCK, so that a FIFO planted there cannot hold the
+    /// server; it is refused like anything that is not a regular file).
+    /// </summary>
+    private IStoredFile OpenStoredFile(string path)
+    {
+        const int NonBlocking = 0x800; // O_NONBLOCK: no effect on the reads of a regular file
+        var handle = TryOpen(path, Libc.OpenReadOnly | NonBlocking) ?? throw NotFound(path);
+        try
+        {
+            var type = Beneath.TypeOf(handle);
+            if (type == Libc.FileTypeDirectory)
+                throw new FerryException(FerryErrorCode.IsADirectory, $"'{path}' is a directory; use recursive get (get -r).");
+            if (type != Libc.FileTypeRegular)
+                throw new FerryException(FerryErrorCode.IoError, $"'{path}' is not a regular file; only regular files can be downloaded.");
+            return new LocalStoredFile(handle);
+        }
+        catch
+        {
+            handle.Dispose();
+            throw;
+        }
+    }
+
     public ValueTask<IUpload> BeginUploadAsync(UploadRequest request, CancellationToken cancellationToken)
     {
         var path = request.Path;
         if (path.Length == 0)
             throw new FerryException(FerryErrorCode.IsADirectory, "The root is a directory; name a file.");
-        var parentPath = RemotePath.Parent(path);
-        var directory = _jail.Resolve(parentPath);
-        var target = _jail.Resolve(path);
-        if (!Directory.Exists(directory))
-            throw File.Exists(directory) ? NotADirectory(parentPath) : NotFound(parentPath);
-        if (Directory.Exists(target))
-            throw new FerryException(FerryErrorCode.IsADirectory, $"'{path}' is a directory.");
-        // Counted now to refuse early; the commit measures again what it really replaces (mv may have moved it away).
-        var replaced = CountedSize(target);
-        if (File.Exists(target) && !request.Force)
-            throw new FerryException(FerryErrorCode.AlreadyExists, $"'{path}' already exists; use --force to replace it.");
-        var part = LocalUpload.PartPathFor(directory, Path.GetFileName(target));
-        BeginWithinQuota(part, path, request.Size, replaced);
+        // The upload holds its folder open to the end: the part file is made, and later renamed to the name, in the folder
+        // checked now, whatever is swapped above it meanwhile. A link at the name is replaced, never written through.
+        var entry = OpenParent(path);
         try
         {
-            return ValueTask.FromResult<IUpload>(Guard(() => LocalUpload.Open(this, request, directory, target, part)));
+            var target = entry.Path;
+            if (entry.Directory is not null && new FileInfo(target).LinkTarget is not null)
+                Guard(() => { using var _ = TryOpen(path, Libc.OpenPath); return 0; }); // a link out of the root is refused as anywhere
+            if (Directory.Exists(target))
+                throw new FerryException(FerryErrorCode.IsADirectory, $"'{path}' is a directory.");
+            // Counted now to refuse early; the commit measures again what it really replaces (mv may have moved it away).
+            var replaced = CountedSize(target);
+            if (File.Exists(target) && !request.Force)
+                throw new FerryException(FerryErrorCode.AlreadyExists, $"'{path}' already exists; use --force to replace it.");
+            var partName = LocalUpload.PartNameFor(entry.Name);
+            var part = entry.FullPathOf(partName);
+            BeginWithinQuota(part, path, request.Size, replaced);
+            try
+            {
+                return ValueTask.FromResult<IUpload>(Guard(() => LocalUpload.Open(this, request, entry, partName, part)));
+            }
+            catch
+            {
+                UploadEnded(part, keepForResume: true);
+                Quota.Release(request.Size);
+                throw;
+            }
         }
         catch
         {
-            UploadEnded(part, keepForResume: true);
-            Quota.Release(request.Size);
+            entry.Dispose();
             throw;
         }
     }
@@ -306,11 +603,11 @@ public sealed class LocalFileStore : IFileStore
     /// Moves a verified part file to its target, after checking the quota against what the target holds at this moment:
     /// the size measured when the upload began may have been moved away since.
     /// </summary>
-    internal void CommitPart(string part, string target, string path, long size, bool force)
+    internal void CommitPart(JailedEntry target, string partName, string path, long size, bool force)
     {
         lock (_namespaceGate)
         {
-            var replaced = CountedSize(target);
+            var replaced = CountedSize(target.Path);
             try
             {
                 Quota.CheckCommit(size, replaced);
@@ -319,7 +616,10 @@ public sealed class LocalFileStore : IFileStore
             {
                 throw new FerryException(ex.Code, $"{ex.Message} '{path}' was not stored.");
             }
-            File.Move(part, target, overwrite: force);
+            if (target.Directory is { } folder)
+                Beneath.Rename(folder, partName, folder, target.Name, replace: force, path); // EEXIST (an IOException) without force
+            else
+                File.Move(target.PathOf(partName), target.Path, overwrite: force);
             Quota.Commit(size, replaced);
         }
     }
@@ -331,7 +631,15 @@ public sealed class LocalFileStore : IFileStore
         return info.Exists && info.LinkTarget is null ? info.Length : 0;
     }
 
-    public string? LocalDirectory(string path) => _jail.Resolve(path);
+    public string? LocalDirectory(string path)
+    {
+        if (!_jail.UsesDescriptors)
+            return _jail.Resolve(path);
+        // Where the folder is once resolved beneath the root. The command's sandbox changes into it by path, but in the
+        // sandbox only the home is writable, so a link swapped in afterwards leads nowhere the command could not go.
+        using var folder = TryOpen(path, Libc.OpenPath | Libc.OpenDirectory);
+        return folder is null ? Path.Join(_jail.Root, path) : _jail.PathOf(folder); // missing: the caller says not_found
+    }
 
     public int SweepPartialUploads(TimeSpan maxAge) => SweepPartialUploads(_jail.Root, DateTime.UtcNow - maxAge, _uploads);
 
@@ -352,19 +660,19 @@ public sealed class LocalFileStore : IFileStore
             var part = isMeta ? file[..^LocalUpload.MetaSuffix.Length] : file;
             if (isMeta && File.Exists(part))
                 continue; // handled with its part
-            if (TryDeleteIdlePart(uploads, part, _ => File.GetLastWriteTimeUtc(file) < cutoff.UtcDateTime))
+            if (TryDeleteIdlePart(uploads, part, folder, _ => File.GetLastWriteTimeUtc(file) < cutoff.UtcDateTime))
                 removed++;
         }
         return removed;
     }
 
-    private bool TryDeleteIdlePart(string part, Func<string, bool> shouldDelete) => TryDeleteIdlePart(_uploads, part, shouldDelete);
+    private bool TryDeleteIdlePart(string part, Func<string, bool> shouldDelete) => TryDeleteIdlePart(_uploads, part, _jail.Root, shouldDelete);
 
-    private static bool TryDeleteIdlePart(UploadRegistry uploads, string part, Func<string, bool> shouldDelete)
+    private static bool TryDeleteIdlePart(UploadRegistry uploads, string part, string folder, Func<string, bool> shouldDelete)
     {
         try
         {
-            return uploads.TryDeleteIdle(part, shouldDelete);
+            return uploads.TryDeleteIdle(part, folder, shouldDelete);
         }
         catch (IOException) { return false; }
         catch (UnauthorizedAccessException) { return false; }

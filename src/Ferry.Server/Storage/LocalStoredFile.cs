@@ -8,8 +8,14 @@ internal sealed class LocalStoredFile : IStoredFile
     private readonly SafeFileHandle _handle;
 
     public LocalStoredFile(string fullPath)
+        : this(File.OpenHandle(fullPath, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete, FileOptions.Asynchronous | FileOptions.SequentialScan))
     {
-        _handle = File.OpenHandle(fullPath, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete, FileOptions.Asynchronous | FileOptions.SequentialScan);
+    }
+
+    /// <summary>Takes a handle the store opened itself (beneath the root, on Linux); disposing this closes it.</summary>
+    public LocalStoredFile(SafeFileHandle handle)
+    {
+        _handle = handle;
         Length = RandomAccess.GetLength(_handle);
         ModifiedTime = File.GetLastWriteTimeUtc(_handle);
     }

@@ -5,6 +5,7 @@ using System.Text.Json;
 using System.Text.Json.Serialization;
 using Ferry.Protocol.Errors;
 using Ferry.Protocol.Files;
+using Ferry.Server.Interop;
 using Microsoft.Win32.SafeHandles;
 
 namespace Ferry.Server.Storage;
@@ -12,7 +13,8 @@ namespace Ferry.Server.Storage;
 /// <summary>
 /// An upload into <c>.ferry-part.&lt;id&gt;</c> beside its target, described by a <c>.meta</c> file so that a later
 /// connection (or a restarted server) can resume it. The whole-file hash is computed while data arrives in order; data
-/// that arrives out of order (re-sent chunks) makes the commit re-read the file instead.
+/// that arrives out of order (re-sent chunks) makes the commit re-read the file instead. The target's folder stays open
+/// for the whole upload (<see cref="JailedEntry"/>): the part file is made, reopened, renamed and deleted in that folder.
 /// </summary>
 internal sealed class LocalUpload : IUpload
 {
@@ -21,21 +23,26 @@ internal sealed class LocalUpload : IUpload
     private const int ReadBufferSize = 1024 * 1024;
 
     private readonly LocalFileStore _store;
-    private readonly string _target;
+    private readonly JailedEntry _target;
+    private readonly string _partName;
+    private readonly string _metaName;
+
+    /// <summary>The part file's path under the root: its key in the <see cref="UploadRegistry"/>.</summary>
     private readonly string _part;
-    private readonly string _meta;
+
     private readonly SafeFileHandle _handle;
     private ChecksumAlgorithm.Hasher? _hasher;
     private long _hashedUpTo;
     private bool _ended;
 
-    private LocalUpload(LocalFileStore store, UploadRequest request, string target, string part, SafeFileHandle handle)
+    private LocalUpload(LocalFileStore store, UploadRequest request, JailedEntry target, string partName, string part, SafeFileHandle handle)
     {
         _store = store;
         Request = request;
         _target = target;
+        _partName = partName;
+        _metaName = partName + MetaSuffix;
         _part = part;
-        _meta = part + MetaSuffix;
         _handle = handle;
     }
 
@@ -44,19 +51,19 @@ internal sealed class LocalUpload : IUpload
     public ReadOnlyMemory<byte> ResumeChunkHashes { get; private set; }
 
     /// <summary>The temporary name for a target: fixed-length, so long target names still fit the 255-byte limit.</summary>
-    public static string PartPathFor(string directory, string targetName) =>
-        Path.Join(directory, PartPrefix + Convert.ToHexStringLower(XxHash128.Hash(Encoding.UTF8.GetBytes(targetName))));
+    public static string PartNameFor(string targetName) =>
+        PartPrefix + Convert.ToHexStringLower(XxHash128.Hash(Encoding.UTF8.GetBytes(targetName)));
 
-    /// <param name="part">The part file (<see cref="PartPathFor"/>), already registered as in use by this upload.</param>
-    public static LocalUpload Open(LocalFileStore store, UploadRequest request, string directory, string target, string part)
+    /// <param name="target">The target's name in its open folder; the upload owns it from here (also when this throws, the caller disposes it).</param>
+    /// <param name="partName">The part file's name (<see cref="PartNameFor"/>) in the same folder.</param>
+    /// <param name="part">The part file's path, already registered as in use by this upload.</param>
+    public static LocalUpload Open(LocalFileStore store, UploadRequest request, JailedEntry target, string partName, string part)
     {
-        var name = Path.GetFileName(target);
-        var info = new PartialUploadInfo(name, request.Size, request.Checksum.Name, request.ChunkSize);
+        var info = new PartialUploadInfo(target.Name, request.Size, request.Checksum.Name, request.ChunkSize);
 
-        if (request.Resume && File.Exists(part) && new FileInfo(part).LinkTarget is null && ReadInfo(part + MetaSuffix) == info)
+        if (request.Resume && OpenKeptPart(target, partName, info) is { } handle)
         {
-            var handle = File.OpenHandle(part, FileMode.Open, FileAccess.ReadWrite, FileShare.None, FileOptions.Asynchronous);
-            var upload = new LocalUpload(store, request, target, part, handle);
+            var upload = new LocalUpload(store, request, target, partName, part, handle);
             try
             {
                 upload.LoadResumeState();
@@ -70,16 +77,18 @@ internal sealed class LocalUpload : IUpload
         }
 
         // Never through a link a command planted under the part name; the file keeps owner and mode when renamed.
-        var fresh = store.Ownership.CreateFile(part, FileOptions.Asynchronous);
+        var partPath = target.PathOf(partName);
+        var metaPath = target.PathOf(partName + MetaSuffix);
+        var fresh = store.Ownership.CreateFile(partPath, FileOptions.Asynchronous);
         try
         {
             // Only an upload of at least one whole chunk can ever be resumed; smaller ones skip the .meta file, which
             // is most of the cost of a small file.
             if (request.Size >= request.ChunkSize)
-                store.Ownership.WriteNewFile(part + MetaSuffix, JsonSerializer.SerializeToUtf8Bytes(info, StorageJsonContext.Default.PartialUploadInfo));
-            else if (File.Exists(part + MetaSuffix))
-                File.Delete(part + MetaSuffix);
-            var upload = new LocalUpload(store, request, target, part, fresh)
+                store.Ownership.WriteNewFile(metaPath, JsonSerializer.SerializeToUtf8Bytes(info, StorageJsonContext.Default.PartialUploadInfo));
+            else if (File.Exists(metaPath) || new FileInfo(metaPath).LinkTarget is not null)
+                File.Delete(metaPath);
+            var upload = new LocalUpload(store, request, target, partName, part, fresh)
             {
                 _hasher = request.ConcurrentWrites ? null : request.Checksum.CreateHasher(),
             };
@@ -88,9 +97,39 @@ internal sealed class LocalUpload : IUpload
         catch
         {
             fresh.Dispose();
-            File.Delete(part);
+            File.Delete(partPath);
             throw;
         }
+    }
+
+    /// <summary>
+    /// The part file kept by an earlier attempt, open for writing, when it is a regular file (not a link: it is opened
+    /// with O_NOFOLLOW on Linux) and its .meta file describes this same upload; else null.
+    /// </summary>
+    private static SafeFileHandle? OpenKeptPart(JailedEntry target, string partName, PartialUploadInfo info)
+    {
+        if (target.Directory is not { } folder)
+        {
+            var part = target.PathOf(partName);
+            if (!File.Exists(part) || new FileInfo(part).LinkTarget is not null || ReadInfo(target.PathOf(partName + MetaSuffix)) != info)
+                return null;
+            return File.OpenHandle(part, FileMode.Open, FileAccess.ReadWrite, FileShare.None, FileOptions.Asynchronous);
+        }
+        if (ReadInfo(folder, partName + MetaSuffix) != info)
+            return null;
+        SafeFileHandle handle;
+        try
+        {
+            handle = Beneath.OpenAt(folder, partName, Libc.OpenReadWrite | Libc.OpenNoFollow, partName);
+        }
+        catch (IOException)
+        {
+            return null; // missing, or a link (ELOOP): start afresh, which replaces whatever has the name
+        }
+        if (Beneath.TypeOf(handle) == Libc.FileTypeRegular)
+            return handle;
+        handle.Dispose();
+        return null;
     }
 
     private static PartialUploadInfo? ReadInfo(string metaPath)
@@ -100,6 +139,26 @@ internal sealed class LocalUpload : IUpload
             return JsonSerializer.Deserialize(File.ReadAllBytes(metaPath), StorageJsonContext.Default.PartialUploadInfo);
         }
         catch (Exception ex) when (ex is IOException or JsonException)
+        {
+            return null;
+        }
+    }
+
+    /// <summary>Reads a .meta file of the open folder without following a link at its name (and at most 64 KiB of it).</summary>
+    private static PartialUploadInfo? ReadInfo(SafeFileHandle folder, string metaName)
+    {
+        const int NonBlocking = 0x800; // O_NONBLOCK: a FIFO at the name cannot hold the server
+        const int MaxMetaBytes = 64 * 1024;
+        try
+        {
+            using var meta = Beneath.OpenAt(folder, metaName, Libc.OpenReadOnly | Libc.OpenNoFollow | NonBlocking, metaName);
+            if (Beneath.TypeOf(meta) != Libc.FileTypeRegular)
+                return null;
+            var buffer = new byte[MaxMetaBytes];
+            var length = RandomAccess.Read(meta, buffer, 0);
+            return JsonSerializer.Deserialize(buffer.AsSpan(0, length), StorageJsonContext.Default.PartialUploadInfo);
+        }
+        catch (Exception ex) when (ex is IOException or JsonException or UnauthorizedAccessException)
         {
             return null;
         }
@@ -235,14 +294,14 @@ internal sealed class LocalUpload : IUpload
                 File.SetLastWriteTimeUtc(_handle, mtime.UtcDateTime);
             // fsync before the rename, so a crash never leaves the final name on data that is not on disk. Disposing the
             // stream closes the handle.
-            using (var stream = new FileStream(_handle, FileAccess.ReadWrite, bufferSize: 0, isAsync: true))
+            using (var stream = new FileStream(_handle, FileAccess.ReadWrite, bufferSize: 0, isAsync: _handle.IsAsync))
                 stream.Flush(flushToDisk: true);
 
             try
             {
-                _store.CommitPart(_part, _target, Request.Path, Request.Size, Request.Force);
+                _store.CommitPart(_target, _partName, Request.Path, Request.Size, Request.Force);
             }
-            catch (IOException) when (!Request.Force && File.Exists(_target))
+            catch (IOException ex) when (!Request.Force && (ex.HResult == Libc.Eexist || File.Exists(_target.Path)))
             {
                 await AbortAsync(keepForResume: false).ConfigureAwait(false);
                 throw new FerryException(FerryErrorCode.AlreadyExists, $"'{Request.Path}' appeared while it was being uploaded; nothing was replaced.");
@@ -253,8 +312,9 @@ internal sealed class LocalUpload : IUpload
                 await AbortAsync(keepForResume: false).ConfigureAwait(false);
                 throw;
             }
-            File.Delete(_meta);
+            File.Delete(_target.PathOf(_metaName));
             _ended = true;
+            _target.Dispose();
             _store.UploadEnded(_part, keepForResume: false);
             return hash;
         }
@@ -279,9 +339,10 @@ internal sealed class LocalUpload : IUpload
         _hasher?.Dispose();
         if (!keepForResume)
         {
-            TryDelete(_part);
-            TryDelete(_meta);
+            TryDelete(_target.PathOf(_partName));
+            TryDelete(_target.PathOf(_metaName));
         }
+        _target.Dispose();
         // Ended (and a kept part counted) before the reservation goes, so the quota never forgets the bytes in between.
         _store.UploadEnded(_part, keepForResume);
         _store.Quota.Release(Request.Size);

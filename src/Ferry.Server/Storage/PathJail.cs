@@ -1,15 +1,20 @@
 using System.Text;
 using Ferry.Protocol.Errors;
+using Ferry.Server.Interop;
+using Microsoft.Win32.SafeHandles;
 
 namespace Ferry.Server.Storage;
 
 /// <summary>
-/// Maps normalized remote paths to local paths under one root and refuses anything that would leave it: every existing
-/// component is checked, and a symbolic link is followed only when its final target stays inside the root.
+/// Maps normalized remote paths to files and folders under one root and refuses anything that would leave it: a
+/// symbolic link is followed only while it stays inside the root.
 /// </summary>
 /// <remarks>
-/// The check and the later use are separate system calls, so a local user who can swap a directory for a link between
-/// them could still race it; remote peers cannot create links, so over the protocol the jail holds.
+/// On Linux nothing is checked first and used later by path: <see cref="Open"/> and <see cref="OpenEntry"/> open
+/// beneath a descriptor of the root (<see cref="Beneath"/>: openat2 with RESOLVE_BENEATH, or a walk with O_NOFOLLOW),
+/// so the kernel refuses a way out at the moment of use, and the store then works on the descriptors it got. A folder
+/// swapped for a link by a local user or a command in between cannot lead the server outside the root. Elsewhere the
+/// store checks path strings (<see cref="Resolve"/>), and such a race remains possible.
 /// </remarks>
 internal sealed class PathJail
 {
@@ -26,6 +31,10 @@ internal sealed class PathJail
     public const int MaxLocalPathBytes = 4095;
 
     private readonly int _rootBytes;
+
+    /// <summary>The root as the kernel names it (no links), to turn where an open folder is back into a path under <see cref="Root"/>.</summary>
+    private readonly string? _rootKernelPath;
+
     private long _levelsWalked;
 
     public PathJail(string root)
@@ -37,14 +46,95 @@ internal sealed class PathJail
         if (Root.Length == 0)
             Root = "/";
         _rootBytes = Encoding.UTF8.GetByteCount(Root);
+        if (UsesDescriptors)
+        {
+            using var handle = Beneath.OpenRoot(Root);
+            _rootKernelPath = Beneath.CurrentPath(handle) ?? Root;
+        }
     }
+
+    /// <summary>Whether paths are opened beneath a descriptor of the root (Linux) rather than checked as strings.</summary>
+    internal bool UsesDescriptors { get; } = Beneath.IsSupported;
+
+    /// <summary>Resolves with the walk alone, as on a kernel without openat2 (tests).</summary>
+    internal bool WalkOnly { get; init; }
+
+    /// <summary>
+    /// Opens <paramref name="normalized"/> beneath the root with <paramref name="flags"/> (O_PATH, O_RDONLY...), following
+    /// links, the last one too, while they stay inside (Linux). Throws <c>path_escapes_root</c> for one that leaves, and
+    /// what .NET would throw for the rest (FileNotFoundException, IOException with the errno...).
+    /// </summary>
+    public SafeFileHandle Open(string normalized, int flags)
+    {
+        CheckEveryName(normalized);
+        using var root = Beneath.OpenRoot(Root);
+        return Beneath.Open(root, Root, normalized, flags, followLast: true, WalkOnly);
+    }
+
+    /// <summary>
+    /// The folder that holds <paramref name="normalized"/>, opened beneath the root (links on the way followed while they
+    /// stay inside), with the last name as it is, not followed: for the calls that create, rename or remove that name.
+    /// Without descriptors (not Linux) the folder is resolved as a string as before.
+    /// </summary>
+    public JailedEntry OpenEntry(string normalized)
+    {
+        var slash = normalized.LastIndexOf('/');
+        var name = slash >= 0 ? normalized[(slash + 1)..] : normalized;
+        var parent = slash >= 0 ? normalized[..slash] : "";
+        CheckName(name);
+        CheckLimits(normalized);
+        if (!UsesDescriptors)
+            return new JailedEntry(null, Resolve(parent), name);
+        var handle = Open(parent, Libc.OpenPath | Libc.OpenDirectory);
+        try
+        {
+            return new JailedEntry(handle, PathOf(handle), name);
+        }
+        catch
+        {
+            handle.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>Where an open folder under the root is now, as a path under <see cref="Root"/> (for logs and the part-file registry).</summary>
+    public string PathOf(SafeFileHandle folder)
+    {
+        var now = Beneath.CurrentPath(folder);
+        var root = _rootKernelPath ?? Root;
+        if (now == root)
+            return Root;
+        var prefix = root == "/" ? "/" : root + "/";
+        if (now is null || !now.StartsWith(prefix, StringComparison.Ordinal))
+            throw new IOException("A folder was moved out of the root or removed while the server used it.");
+        return Path.Join(Root, now[prefix.Length..]);
+    }
+
+    /// <summary>The limits, and the reserved names at every level; counts the levels.</summary>
+    private void CheckEveryName(string normalized)
+    {
+        if (normalized.Length == 0)
+            return;
+        CheckLimits(normalized);
+        foreach (var segment in normalized.Split('/'))
+        {
+            Interlocked.Increment(ref _levelsWalked);
+            CheckName(segment);
+        }
+    }
+
+    /// <summary>Counts one level walked by a caller that walks itself (mkdir -p).</summary>
+    internal void CountLevel() => Interlocked.Increment(ref _levelsWalked);
 
     public string Root { get; }
 
     /// <summary>Path components looked at so far (each costs a system call); lets tests see that a walk is linear.</summary>
     internal long LevelsWalked => Interlocked.Read(ref _levelsWalked);
 
-    /// <summary>Resolves <paramref name="normalized"/> (from RemotePath.Normalize) to a local path inside the root.</summary>
+    /// <summary>
+    /// Resolves <paramref name="normalized"/> (from RemotePath.Normalize) to a local path inside the root by checking
+    /// path strings: for systems without <see cref="UsesDescriptors"/>, where the check and the use are separate calls.
+    /// </summary>
     public string Resolve(string normalized)
     {
         if (normalized.Length == 0)
@@ -61,6 +151,7 @@ internal sealed class PathJail
     /// Resolves <paramref name="normalized"/> level by level, yielding each level's remote prefix and local path before
     /// going on, so that the caller can create a missing level first (mkdir -p): one walk for the whole path, where
     /// resolving every prefix from the root would cost a number of steps that grows with the square of the depth.
+    /// String checks, like <see cref="Resolve"/>; on Linux the store walks descriptors instead.
     /// </summary>
     public IEnumerable<(string Prefix, string Local)> ResolveEachLevel(string normalized)
     {
@@ -96,7 +187,7 @@ internal sealed class PathJail
     }
 
     /// <summary>Refuses paths deeper than <see cref="MaxDepth"/> or longer than <see cref="MaxLocalPathBytes"/> under this root, before any walk.</summary>
-    private void CheckLimits(string normalized)
+    internal void CheckLimits(string normalized)
     {
         var depth = normalized.AsSpan().Count('/') + 1;
         if (depth > MaxDepth)
@@ -112,19 +203,6 @@ internal sealed class PathJail
     {
         if (name.StartsWith(ReservedPrefix, StringComparison.Ordinal))
             throw new FerryException(FerryErrorCode.PathInvalid, $"Names starting with '{ReservedPrefix}' are reserved for the server.");
-    }
-
-    /// <summary>
-    /// The local path of an entry itself, not following a link in its last component (for rm and mv, which act on
-    /// the link, not on what it points to). Its parent is resolved and checked as usual.
-    /// </summary>
-    public string ResolveEntry(string normalized)
-    {
-        var slash = normalized.LastIndexOf('/');
-        var name = slash >= 0 ? normalized[(slash + 1)..] : normalized;
-        CheckName(name);
-        CheckLimits(normalized);
-        return Path.Join(Resolve(slash >= 0 ? normalized[..slash] : ""), name);
     }
 
     /// <summary>True when a link at <paramref name="fullPath"/> resolves inside the root (used to hide escaping links from listings).</summary>

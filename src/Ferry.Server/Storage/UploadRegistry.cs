@@ -114,14 +114,24 @@ internal sealed class UploadRegistry
     /// Deletes a part file (and its .meta) unless an upload uses it or <paramref name="shouldDelete"/> says no, and stops
     /// counting it. Runs under the registry's lock so that no upload can begin on the part while it is deleted.
     /// </summary>
-    public bool TryDeleteIdle(string part, Func<string, bool> shouldDelete)
+    /// <param name="folder">A root the part lies under: on Linux the folders from there down are opened without following
+    /// links, so a folder swapped for a link meanwhile makes the delete fail rather than remove a file elsewhere.</param>
+    public bool TryDeleteIdle(string part, string folder, Func<string, bool> shouldDelete)
     {
         lock (_gate)
         {
             if (_active.ContainsKey(part) || !shouldDelete(part))
                 return false;
-            File.Delete(part);
-            File.Delete(part + LocalUpload.MetaSuffix);
+            if (Beneath.IsSupported)
+            {
+                Beneath.DeleteUnder(folder, part);
+                Beneath.DeleteUnder(folder, part + LocalUpload.MetaSuffix);
+            }
+            else
+            {
+                File.Delete(part);
+                File.Delete(part + LocalUpload.MetaSuffix);
+            }
             if (_kept.Remove(part, out var kept))
                 kept.Quota.Unkeep(kept.Bytes);
             return true;
