@@ -127,6 +127,7 @@ internal static unsafe partial class Libc
     public static partial int fchown(int fd, uint owner, uint group);
 
     public const int Eagain = 11;
+    public const int Eperm = 1;
     public const int Exdev = 18;
     public const int Enotdir = 20;
     public const int Einval = 22;

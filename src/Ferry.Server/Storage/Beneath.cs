@@ -57,7 +57,7 @@ internal static unsafe class Beneath
                     // An absolute link (RESOLVE_BENEATH refuses them all, even into the root), a link out, a loop, or a
                     // rename during the lookup: the walk tells which, and follows an absolute link that stays inside.
                     break;
-                case 1:
+                case Libc.Eperm:
                     // EPERM: what a seccomp filter of some container runtimes answers for a call it does not know; the
                     // walk's openat gives the real answer if it was the file's own.
                     break;
