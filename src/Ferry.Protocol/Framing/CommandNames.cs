@@ -38,8 +38,14 @@ public static class CommandNames
     public const string Signal = "signal";
     public const string Exit = "exit";
     public const string ExecDone = "exec_done";
+    public const string Scan = "scan";
+    public const string ScanList = "scan_list";
+    public const string Chunks = "chunks";
+    public const string ChunkList = "chunk_list";
+    public const string SetAttributes = "setattr";
+    public const string Symlink = "symlink";
 
     internal static readonly (byte[] Utf8, string Name)[] Known =
-        new[] { PutData, FileData, Put, PutEnd, Done, PutReady, Get, Hello, Auth, AuthOk, Error, Ok, Echo, List, Listing, Stat, StatResult, Mkdir, Remove, Move, Hashes, HashList, Bye, PutJoin, Stdout, Stderr, Stdin, StdinEnd, Exec, ExecStarted, Signal, Exit, ExecDone }
+        new[] { PutData, FileData, Put, PutEnd, Done, PutReady, Get, Hello, Auth, AuthOk, Error, Ok, Echo, List, Listing, Stat, StatResult, Mkdir, Remove, Move, Hashes, HashList, Bye, PutJoin, Stdout, Stderr, Stdin, StdinEnd, Exec, ExecStarted, Signal, Exit, ExecDone, Scan, ScanList, Chunks, ChunkList, SetAttributes, Symlink }
             .Select(n => (Encoding.UTF8.GetBytes(n), n)).ToArray();
 }

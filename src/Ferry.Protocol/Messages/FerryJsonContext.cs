@@ -43,4 +43,12 @@ namespace Ferry.Protocol.Messages;
 [JsonSerializable(typeof(ExecSignalMessage))]
 [JsonSerializable(typeof(ExecExitMessage))]
 [JsonSerializable(typeof(ExecDoneMessage))]
+[JsonSerializable(typeof(ScanMessage))]
+[JsonSerializable(typeof(ScanListMessage))]
+[JsonSerializable(typeof(ScanEntry))]
+[JsonSerializable(typeof(List<ScanEntry>))]
+[JsonSerializable(typeof(ChunksMessage))]
+[JsonSerializable(typeof(ChunkListMessage))]
+[JsonSerializable(typeof(SetAttributesMessage))]
+[JsonSerializable(typeof(SymlinkMessage))]
 public sealed partial class FerryJsonContext : JsonSerializerContext;

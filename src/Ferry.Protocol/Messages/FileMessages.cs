@@ -28,6 +28,16 @@ public sealed record PutMessage
     [JsonPropertyName("mtime")] public long? ModifiedUnixSeconds { get; init; }
     /// <summary>Let other connections of the same user write ranges of this upload (put_join with the returned token).</summary>
     [JsonPropertyName("shared")] public bool Shared { get; init; }
+    /// <summary>Modification time to give the file in nanoseconds since the Unix epoch (instead of <see cref="ModifiedUnixSeconds"/>; §5.9.3).</summary>
+    [JsonPropertyName("mtime_ns")] public long? ModifiedNs { get; init; }
+    /// <summary>Permission bits to give the file (0 to 0o777; higher bits are masked off).</summary>
+    [JsonPropertyName("mode")] public int? Mode { get; init; }
+    /// <summary>Delta put: files under the root the new file may share content with; the body is the new file's chunk list (§5.9.3).</summary>
+    [JsonPropertyName("basis")] public string[]? Basis { get; init; }
+    /// <summary>Delta put: the average chunk size the body's chunk list was cut with.</summary>
+    [JsonPropertyName("avg")] public int? AverageChunkSize { get; init; }
+    /// <summary>Delta put: the length of the chunk list in the body.</summary>
+    [JsonPropertyName("bodysize")] public long? BodySize { get; init; }
 
     // Classic tutorial fields (§5.7).
     [JsonPropertyName("filename")] public string? FileName { get; init; }
@@ -48,6 +58,8 @@ public sealed record PutReadyMessage
     [JsonPropertyName("bodysize")] public long BodySize { get; init; }
     /// <summary>For a shared put: what other connections present in put_join.</summary>
     [JsonPropertyName("token")] public string? Token { get; init; }
+    /// <summary>Delta put: how many (offset, length) ranges of the new file the body lists as needed (§5.9.3).</summary>
+    [JsonPropertyName("need")] public int? NeededRanges { get; init; }
 }
 
 /// <summary>Joins a shared upload opened on another connection, to send some of its ranges (parallel streams, §5.2.1).</summary>
@@ -66,6 +78,9 @@ public sealed record PutDataMessage
     [JsonPropertyName("id")] public long Id { get; init; }
     [JsonPropertyName("offset")] public long Offset { get; init; }
     [JsonPropertyName("bodysize")] public long BodySize { get; init; }
+    /// <summary><c>zstd</c> when the body is compressed (§5.9.4); then <see cref="RawSize"/> is its decompressed length.</summary>
+    [JsonPropertyName("encoding")] public string? Encoding { get; init; }
+    [JsonPropertyName("rawsize")] public long? RawSize { get; init; }
 }
 
 /// <summary>Ends an upload: <see cref="Hash"/> is the sender's checksum of the whole file. Answered by <see cref="TransferDoneMessage"/> or an error.</summary>
@@ -102,6 +117,8 @@ public sealed record GetMessage
     [JsonPropertyName("length")] public long? Length { get; init; }
     /// <summary>Skip the whole-file hash in done (the other ranges' connection asks for it once).</summary>
     [JsonPropertyName("nohash")] public bool NoHash { get; init; }
+    /// <summary><c>zstd</c>: send the range as compressed blocks (§5.9.4).</summary>
+    [JsonPropertyName("encoding")] public string? Encoding { get; init; }
 }
 
 /// <summary>The bytes of a file from <see cref="Offset"/> to <see cref="Size"/>, as the body.</summary>
@@ -114,6 +131,9 @@ public sealed record FileDataMessage
     [JsonPropertyName("offset")] public long Offset { get; init; }
     [JsonPropertyName("mtime")] public long ModifiedUnixSeconds { get; init; }
     [JsonPropertyName("bodysize")] public long BodySize { get; init; }
+    /// <summary><c>zstd</c> when the body is a compressed block (§5.9.4); then <see cref="RawSize"/> is its decompressed length.</summary>
+    [JsonPropertyName("encoding")] public string? Encoding { get; init; }
+    [JsonPropertyName("rawsize")] public long? RawSize { get; init; }
 }
 
 /// <summary>Asks for per-chunk checksums of a file (to verify a partial download before resuming it).</summary>

@@ -1,0 +1,90 @@
+using System.Text.Json.Serialization;
+using Ferry.Protocol.Framing;
+
+namespace Ferry.Protocol.Messages;
+
+/// <summary>Lists a tree for synchronization (docs/protocol.md §5.9.1). Answered by one or more <see cref="ScanListMessage"/> pages.</summary>
+public sealed record ScanMessage
+{
+    [JsonPropertyName("cmd")] public string Cmd => CommandNames.Scan;
+    [JsonPropertyName("path")] public string? Path { get; init; }
+    /// <summary>Include each file's XXH3-128 (from the server's hash cache where it can).</summary>
+    [JsonPropertyName("hashes")] public bool Hashes { get; init; }
+}
+
+/// <summary>One page of a scan: the body is a UTF-8 JSON array of <see cref="ScanEntry"/>; <see cref="More"/> says another page follows.</summary>
+public sealed record ScanListMessage
+{
+    [JsonPropertyName("cmd")] public string Cmd => CommandNames.ScanList;
+    [JsonPropertyName("path")] public string? Path { get; init; }
+    [JsonPropertyName("count")] public int Count { get; init; }
+    [JsonPropertyName("more")] public bool More { get; init; }
+    [JsonPropertyName("bodysize")] public long BodySize { get; init; }
+}
+
+/// <summary>One entry of a scan (§5.9.1).</summary>
+public sealed record ScanEntry
+{
+    /// <summary>Path relative to the scanned folder, '/'-separated; <c>""</c> when the scan named a file.</summary>
+    [JsonPropertyName("name")] public required string Name { get; init; }
+    /// <summary><c>file</c>, <c>dir</c>, <c>link</c> or <c>other</c> (<see cref="ScanEntryTypes"/>).</summary>
+    [JsonPropertyName("type")] public required string Type { get; init; }
+    [JsonPropertyName("size")] public long Size { get; init; }
+    /// <summary>Modification time, nanoseconds since the Unix epoch.</summary>
+    [JsonPropertyName("mtime_ns")] public long ModifiedNs { get; init; }
+    /// <summary>Permission bits (0 to 0o777); absent for links and other types.</summary>
+    [JsonPropertyName("mode")] public int? Mode { get; init; }
+    /// <summary>A link's target text, never followed.</summary>
+    [JsonPropertyName("target")] public string? Target { get; init; }
+    /// <summary>Lower-case hex XXH3-128 of a file, when the scan asked for hashes.</summary>
+    [JsonPropertyName("hash")] public string? Hash { get; init; }
+}
+
+/// <summary>The values of <see cref="ScanEntry.Type"/>.</summary>
+public static class ScanEntryTypes
+{
+    public const string File = "file";
+    public const string Directory = "dir";
+    public const string Link = "link";
+    public const string Other = "other";
+}
+
+/// <summary>Asks for a file's FastCDC chunk list cut with average size <see cref="AverageSize"/> (§5.9.2).</summary>
+public sealed record ChunksMessage
+{
+    [JsonPropertyName("cmd")] public string Cmd => CommandNames.Chunks;
+    [JsonPropertyName("id")] public long Id { get; init; }
+    [JsonPropertyName("path")] public string? Path { get; init; }
+    [JsonPropertyName("avg")] public int AverageSize { get; init; }
+}
+
+/// <summary>A file's chunk list (the body, in Ferry.Sync's ChunkListCodec encoding) and the version it describes.</summary>
+public sealed record ChunkListMessage
+{
+    [JsonPropertyName("cmd")] public string Cmd => CommandNames.ChunkList;
+    [JsonPropertyName("id")] public long Id { get; init; }
+    [JsonPropertyName("size")] public long Size { get; init; }
+    [JsonPropertyName("mtime_ns")] public long ModifiedNs { get; init; }
+    [JsonPropertyName("hash")] public string? Hash { get; init; }
+    [JsonPropertyName("avg")] public int AverageSize { get; init; }
+    [JsonPropertyName("bodysize")] public long BodySize { get; init; }
+}
+
+/// <summary>Sets a file's or folder's mode and/or modification time (§5.9.5). Answered by ok.</summary>
+public sealed record SetAttributesMessage
+{
+    [JsonPropertyName("cmd")] public string Cmd => CommandNames.SetAttributes;
+    [JsonPropertyName("path")] public string? Path { get; init; }
+    [JsonPropertyName("mode")] public int? Mode { get; init; }
+    [JsonPropertyName("mtime_ns")] public long? ModifiedNs { get; init; }
+}
+
+/// <summary>Creates a symbolic link at <see cref="Path"/> to the relative <see cref="Target"/> (§5.9.5). Answered by ok.</summary>
+public sealed record SymlinkMessage
+{
+    [JsonPropertyName("cmd")] public string Cmd => CommandNames.Symlink;
+    [JsonPropertyName("path")] public string? Path { get; init; }
+    [JsonPropertyName("target")] public string? Target { get; init; }
+    /// <summary>Replace an existing file or link (never a folder).</summary>
+    [JsonPropertyName("force")] public bool Force { get; init; }
+}
