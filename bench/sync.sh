@@ -33,7 +33,8 @@
 #
 # Options: --runs N (1-50), --size SIZE (default 1G), --tree N (files, default 10000), --links lo,shaped,
 #          --rate RATE (tc rate, default 100mbit), --cases LIST (default all), --no-build, --raw FILE (every run as
-#          TSV), --timeout SECONDS (per command, default 900), --tools rsync,ferry (one alone for a partial run).
+#          TSV), --timeout SECONDS (per command, default 900), --tools rsync,ferry (one alone for a partial run),
+#          --jit (measure the framework-dependent Release build rather than the native executable).
 # Needs root (namespaces, tc), rsync, and a tmpfs with room (a private folder in /dev/shm or a mounted tmpfs).
 # On exit it stops every process it started, deletes its namespaces and removes its files.
 set -euo pipefail
@@ -52,6 +53,7 @@ raw_file=
 cmd_timeout=900
 tmpfs_mode=auto
 tools_arg=rsync,ferry
+aot=1
 all_cases=(insert scatter append touch tree-same tree-1pct tree-fresh small-fresh)
 
 die() { echo "sync.sh: $*" >&2; exit 1; }
@@ -69,6 +71,7 @@ while (($#)); do
         --cases) cases_arg="${2:?}"; shift 2 ;;
         --tools) tools_arg="${2:?}"; shift 2 ;;
         --no-build) build=0; shift ;;
+        --jit) aot=0; shift ;;
         --raw) raw_file="${2:?}"; shift 2 ;;
         --timeout) cmd_timeout="${2:?}"; shift 2 ;;
         -h|--help) usage; exit 0 ;;
@@ -90,13 +93,24 @@ for c in "${cases[@]}"; do [[ " ${all_cases[*]} " == *" $c "* ]] || die "--cases
 ((EUID == 0)) || die "needs root (network namespaces and tc)"
 for tool in ip tc rsync timeout cmp numfmt awk python3; do command -v "$tool" >/dev/null || die "$tool is required"; done
 
-ferry="$repo/src/Ferry.Cli/bin/Release/net10.0/ferry"
-if ((build)); then
-    echo "building src/Ferry.Cli (Release)..." >&2
-    DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 dotnet build -c Release src/Ferry.Cli -nologo -v q -clp:ErrorsOnly >&2 \
-        || die "build failed"
+# The ferry measured is the native executable the README ships (dotnet publish -p:PublishAot=true), which starts in
+# milliseconds; --jit measures the framework-dependent Release build instead.
+if ((aot)); then
+    ferry="$repo/artifacts/bench-aot/ferry"
+    if ((build)); then
+        echo "publishing src/Ferry.Cli as a native executable..." >&2
+        DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 dotnet publish src/Ferry.Cli -c Release -r linux-x64 -p:PublishAot=true \
+            -o "$repo/artifacts/bench-aot" -nologo -v q -clp:ErrorsOnly >&2 || die "publish failed"
+    fi
+else
+    ferry="$repo/src/Ferry.Cli/bin/Release/net10.0/ferry"
+    if ((build)); then
+        echo "building src/Ferry.Cli (Release)..." >&2
+        DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 dotnet build -c Release src/Ferry.Cli -nologo -v q -clp:ErrorsOnly >&2 \
+            || die "build failed"
+    fi
 fi
-[[ " ${tools[*]} " != *" ferry "* ]] || [[ -x "$ferry" ]] || die "no Release build at $ferry (run without --no-build)"
+[[ " ${tools[*]} " != *" ferry "* ]] || [[ -x "$ferry" ]] || die "no build at $ferry (run without --no-build)"
 
 # ---------------------------------------------------------------------------------------------------------------
 # Cleanup: processes by PID, namespaces by name, files.
