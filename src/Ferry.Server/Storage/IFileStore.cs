@@ -58,6 +58,9 @@ public interface IFileStore
     ValueTask ScanAsync(string path, int maxEntries, Func<Microsoft.Win32.SafeHandles.SafeFileHandle, CancellationToken, ValueTask<string?>>? hashFile,
         Func<ScanEntry, ValueTask> emit, CancellationToken cancellationToken);
 
+    /// <summary>Whether the name <paramref name="path"/> itself is a symbolic link (the last name is not followed); false when missing.</summary>
+    bool IsSymbolicLink(string path);
+
     /// <summary>The partial upload kept for <paramref name="path"/>, open for reading (a delta put reuses it), or null.</summary>
     Microsoft.Win32.SafeHandles.SafeFileHandle? OpenKeptPart(string path);
 }

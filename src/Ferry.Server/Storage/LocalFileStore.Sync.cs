@@ -364,6 +364,23 @@ public sealed partial class LocalFileStore
         }
     }
 
+    public bool IsSymbolicLink(string path)
+    {
+        if (path.Length == 0)
+            return false;
+        if (!_jail.UsesDescriptors)
+            return new FileInfo(_jail.Resolve(path)).LinkTarget is not null;
+        try
+        {
+            using var entry = OpenParent(path);
+            return Beneath.StatAt(entry.Directory!, entry.Name) is { } st && (st.Mode & Libc.FileTypeMask) == Libc.FileTypeLink;
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or FerryException)
+        {
+            return false;
+        }
+    }
+
     private void RequireDescriptors()
     {
         if (!_jail.UsesDescriptors)

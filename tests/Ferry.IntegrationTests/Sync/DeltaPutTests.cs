@@ -273,4 +273,18 @@ public class DeltaPutTests : IAsyncLifetime
         Assert.Equal("done", await _peer.ReadCodeAsync());
         Assert.Equal(fresh, await File.ReadAllBytesAsync(Root("r.bin")));
     }
+
+    [Fact]
+    public async Task A_put_of_the_same_content_to_a_link_replaces_the_link_with_a_file()
+    {
+        var data = RandomBytes(100_000, 38);
+        await File.WriteAllBytesAsync(Root("t.bin"), data);
+        File.CreateSymbolicLink(Root("l.bin"), "t.bin");
+        var (sent, reply) = await DeltaPutAsync("l.bin", data, ["l.bin"], 1024, new { mode = 384 });
+        Assert.Equal(("done", 0L), (reply, sent));
+        Assert.Null(new FileInfo(Root("l.bin")).LinkTarget);
+        Assert.Equal(data, await File.ReadAllBytesAsync(Root("l.bin")));
+        Assert.Equal(data, await File.ReadAllBytesAsync(Root("t.bin")));
+        Assert.Equal((UnixFileMode)384, File.GetUnixFileMode(Root("l.bin")));
+    }
 }

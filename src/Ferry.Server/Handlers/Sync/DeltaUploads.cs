@@ -60,7 +60,8 @@ internal sealed class DeltaUploads(SyncDigests digests, FerryMetrics metrics)
                     continue;
                 index.AddFile(basis, digest.Chunks);
                 handles.Add(handle);
-                if (basis == request.Path)
+                // A link at the path is replaced by the new file, like any put: only a file there can be kept as it is.
+                if (basis == request.Path && !store.IsSymbolicLink(request.Path))
                     current = digest;
             }
             if (store.OpenKeptPart(request.Path) is { } kept)
