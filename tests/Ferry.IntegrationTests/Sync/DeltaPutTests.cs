@@ -287,4 +287,47 @@ public class DeltaPutTests : IAsyncLifetime
         Assert.Equal(data, await File.ReadAllBytesAsync(Root("t.bin")));
         Assert.Equal((UnixFileMode)384, File.GetUnixFileMode(Root("l.bin")));
     }
+
+    [Fact]
+    public async Task Needed_ranges_may_come_zstd_compressed_and_a_compressed_range_is_checked_by_its_raw_size()
+    {
+        var old = System.Text.Encoding.UTF8.GetBytes(string.Concat(Enumerable.Range(0, 20_000).Select(i => $"line {i}\n")));
+        await File.WriteAllBytesAsync(Root("z.txt"), old);
+        var fresh = Insert(old, 60_000, System.Text.Encoding.UTF8.GetBytes(string.Concat(Enumerable.Range(0, 2_000).Select(i => $"new {i}\n"))));
+        var (needed, _) = await OpenAsync(_peer, "z.txt", fresh, ["z.txt"], 1024);
+        using var compressor = new ZstdSharp.Compressor(3);
+        foreach (var (offset, length) in needed!)
+        {
+            var packed = compressor.Wrap(fresh.AsSpan((int)offset, (int)length)).ToArray();
+            await _peer.SendAsync(new { cmd = "put_data", id = 1, offset, bodysize = packed.Length, encoding = "zstd", rawsize = length }, packed);
+        }
+        await _peer.SendAsync(new { cmd = "put_end", id = 1, hash = Hex(fresh) });
+        Assert.Equal("done", await _peer.ReadCodeAsync());
+        Assert.Equal(fresh, await File.ReadAllBytesAsync(Root("z.txt")));
+
+        // A small body whose raw size runs past the needed range is refused.
+        var newer = Insert(fresh, 10_000, RandomBytes(3000, 39));
+        (needed, _) = await OpenAsync(_peer, "z.txt", newer, ["z.txt"], 1024);
+        var (start, count) = needed![0];
+        var tooLong = compressor.Wrap(newer.AsSpan((int)start, (int)count + 500)).ToArray();
+        await _peer.SendAsync(new { cmd = "put_data", id = 1, offset = start, bodysize = tooLong.Length, encoding = "zstd", rawsize = count + 500 }, tooLong);
+        await _peer.SendAsync(new { cmd = "put_end", id = 1, hash = Hex(newer) });
+        Assert.Equal("field_invalid", await _peer.ReadCodeAsync());
+        Assert.Equal(fresh, await File.ReadAllBytesAsync(Root("z.txt")));
+    }
+
+    [Fact]
+    public async Task A_scan_over_its_entry_limit_is_refused()
+    {
+        Directory.CreateDirectory(Root("few"));
+        for (var i = 0; i < 101; i++)
+            File.Create(Root($"few/{i}")).Dispose();
+        var store = new Ferry.Server.Storage.LocalFileStore(_server.Root);
+        var seen = 0;
+        var refused = await Assert.ThrowsAsync<Ferry.Protocol.Errors.FerryException>(async () =>
+            await store.ScanAsync("", 100, null, _ => { seen++; return ValueTask.CompletedTask; }, CancellationToken.None));
+        Assert.Equal(Ferry.Protocol.Errors.FerryErrorCode.FieldInvalid, refused.Code);
+        Assert.Equal(100, seen);
+        await store.ScanAsync("", 102, null, _ => ValueTask.CompletedTask, CancellationToken.None);
+    }
 }
