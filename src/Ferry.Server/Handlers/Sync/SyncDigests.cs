@@ -41,9 +41,22 @@ internal sealed class SyncDigests(FerryServerOptions options)
             if (_held.Count >= MaxHeld)
                 _held.Remove(_held.MinBy(pair => pair.Value.LastUsed).Key);
             var file = Path.Combine(Folder, Convert.ToHexStringLower(XxHash128.Hash(Encoding.UTF8.GetBytes(key))) + ".cache");
-            var loading = HashCache.LoadAsync(file, Limits, CancellationToken.None);
+            var loading = LoadOrEmptyAsync(file);
             _held[key] = (loading, ++_clock);
             return loading;
+        }
+    }
+
+    /// <summary>The saved cache, or one in memory only when the file cannot be read (the scan still works, it reads more).</summary>
+    private static async Task<HashCache> LoadOrEmptyAsync(string file)
+    {
+        try
+        {
+            return await HashCache.LoadAsync(file, Limits, CancellationToken.None).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            return new HashCache(Limits);
         }
     }
 
