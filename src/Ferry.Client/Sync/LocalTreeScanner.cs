@@ -43,7 +43,7 @@ public static class LocalTreeScanner
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
-            errors.Add(new SyncProblem(folder, "io_error", $"Cannot list '{ShowPath(folder)}': {ex.Message}"));
+            errors.Add(new SyncProblem(folder, "local_io", $"Cannot list '{ShowPath(folder)}': {ex.Message}"));
             return;
         }
         names.Sort(StringComparer.Ordinal);
@@ -64,7 +64,7 @@ public static class LocalTreeScanner
             }
             catch (IOException ex)
             {
-                errors.Add(new SyncProblem(relative, "io_error", ex.Message));
+                errors.Add(new SyncProblem(relative, "local_io", ex.Message));
                 continue;
             }
             if (entry is null)
@@ -93,7 +93,7 @@ public static class LocalTreeScanner
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or InvalidDataException)
         {
-            errors.Add(new SyncProblem(SyncPaths.Join(folder, SyncFilter.IgnoreFileName), "io_error", $"Cannot read '{path}': {ex.Message}"));
+            errors.Add(new SyncProblem(SyncPaths.Join(folder, SyncFilter.IgnoreFileName), "local_io", $"Cannot read '{path}': {ex.Message}"));
             return null;
         }
     }

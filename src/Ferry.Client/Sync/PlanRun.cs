@@ -10,7 +10,7 @@ namespace Ferry.Client.Sync;
 internal sealed class PlanRun(SyncEngine engine, SyncRequest request, string localRoot, ISyncObserver observer, List<SyncProblem> errors)
 {
     private readonly bool _push = request.Direction == SyncDirection.Push;
-    private readonly HashSet<string> _failedDeletes = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, string> _failedDeletes = new(StringComparer.Ordinal); // path → error code
 
     public int FilesChanged { get; private set; }
     public int Deleted { get; private set; }
@@ -50,7 +50,7 @@ internal sealed class PlanRun(SyncEngine engine, SyncRequest request, string loc
             }
             catch (Exception ex) when (!_push && ex is IOException or UnauthorizedAccessException)
             {
-                Fail(action, "io_error", ex.Message);
+                Fail(action, "local_io", ex.Message);
                 continue;
             }
             if (action.Kind == SyncActionKind.Delete)
@@ -62,7 +62,7 @@ internal sealed class PlanRun(SyncEngine engine, SyncRequest request, string loc
     private void Fail(SyncAction action, string code, string message)
     {
         if (action.Kind == SyncActionKind.Delete)
-            _failedDeletes.Add(action.Path);
+            _failedDeletes[action.Path] = code;
         var problem = new SyncProblem(action.Path, code, message);
         errors.Add(problem);
         observer.Failed(problem);
@@ -130,8 +130,8 @@ internal sealed class PlanRun(SyncEngine engine, SyncRequest request, string loc
                 // Everything below a deleted folder goes with it; the folder's own failure is its entries' failure too.
                 if (action.RemovedWithParent)
                 {
-                    if (_failedDeletes.Contains(SyncPaths.Parent(action.Path)))
-                        throw new FerryRemoteException(FerryErrorCode.IoError, "io_error", $"'{action.Path}' was not removed: its folder could not be.");
+                    if (_failedDeletes.TryGetValue(SyncPaths.Parent(action.Path), out var code))
+                        throw new FerryRemoteException(FerryErrorCodes.FromWire(code), code, $"'{action.Path}' was not removed: its folder could not be.");
                     break;
                 }
                 if (_push)
