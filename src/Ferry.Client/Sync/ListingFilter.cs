@@ -31,7 +31,9 @@ public static class ListingFilter
         {
             var isFolder = entry.Type == ScanEntryTypes.Directory;
             // A missing parent scope means the parent was excluded: nothing below an excluded folder takes part.
-            if (!scopes.TryGetValue(SyncPaths.Parent(entry.Name), out var scope) || scope.IsExcluded(SyncPaths.Name(entry.Name), isFolder))
+            if (!scopes.TryGetValue(SyncPaths.Parent(entry.Name), out var scope))
+                continue;
+            if (scope.IsExcluded(SyncPaths.Name(entry.Name), isFolder))
             {
                 SyncListing.ProtectParents(entry.Name, protectedFolders);
                 continue;
