@@ -64,7 +64,7 @@ internal static class SyncCommand
                 return await CommonOptions.FailAsync(parse, json, ExitCodes.Usage, ExitCodes.ErrorCode(ExitCodes.Usage), $"--bwlimit: {rateProblem}").ConfigureAwait(false);
             var rules = await FilterRulesAsync(parse, ct).ConfigureAwait(false);
 
-            var cache = await HashCache.LoadAsync(HashCachePath(), cancellationToken: ct).ConfigureAwait(false);
+            var cache = await HashCache.LoadAsync(HashCachePath(environment), cancellationToken: ct).ConfigureAwait(false);
             await using var client = await ClientConnector.ConnectAsync(parse, address, ct).ConfigureAwait(false);
             var request = new SyncRequest
             {
@@ -111,8 +111,10 @@ internal static class SyncCommand
     /// The client's hash cache: <c>$XDG_CACHE_HOME/ferry/hash-cache</c>, else <c>~/.cache/ferry/hash-cache</c>. Bounded
     /// (<see cref="HashCacheLimits.Default"/>) and safe to delete at any time.
     /// </summary>
-    public static string HashCachePath()
+    public static string HashCachePath(CliEnvironment environment)
     {
+        if (environment.CacheDirectory is { } explicitDirectory)
+            return Path.Combine(explicitDirectory, "hash-cache");
         var xdg = Environment.GetEnvironmentVariable("XDG_CACHE_HOME");
         var baseDir = !string.IsNullOrEmpty(xdg) ? xdg : Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".cache");
         return Path.Combine(baseDir, "ferry", "hash-cache");
