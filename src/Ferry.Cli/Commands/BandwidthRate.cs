@@ -7,7 +7,7 @@ namespace Ferry.Cli.Commands;
 /// bytes; <c>K</c>, <c>M</c>, <c>G</c> (or <c>KiB</c>, <c>MiB</c>, <c>GiB</c>) are powers of 1024; <c>KB</c>, <c>MB</c>,
 /// <c>GB</c> powers of 1000. A fraction is allowed (<c>1.5M</c>); 0 means no limit.
 /// </summary>
-internal static class BandwidthRate
+public static class BandwidthRate
 {
     /// <summary>Bytes per second, null for no limit; false with a sentence when the text is not a rate.</summary>
     public static bool TryParse(string text, out long? bytesPerSecond, out string? problem)

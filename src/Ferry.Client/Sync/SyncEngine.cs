@@ -69,7 +69,7 @@ public sealed class SyncEngine(IRemoteTree remote)
 
         if (NestedTreeCheck.FindNested(sourceEntries, destinationEntries) is { } nested)
             throw new FerryException(FerryErrorCode.PathInvalid,
-                $"The source and the destination are one tree ('{Ferry.Protocol.Text.ControlCharacters.Escape(nested)}' of one side holds exactly the other): the server runs on this machine and one folder lies inside the other. Nothing was changed.");
+                $"'{Ferry.Protocol.Text.ControlCharacters.Escape(nested)}' on one side holds exactly what the other side holds: the source and the destination look like one tree seen twice (the server runs on this machine and one folder lies inside the other). Nothing was changed.");
 
         var plan = SyncPlanner.Plan(sourceEntries, destinationEntries, new SyncPlanOptions
         {
