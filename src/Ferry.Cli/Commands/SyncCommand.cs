@@ -1,5 +1,4 @@
 using System.CommandLine;
-using System.CommandLine.Parsing;
 using Ferry.Client.Sync;
 using Ferry.Cli.Rendering;
 using Ferry.Protocol.Errors;
@@ -16,8 +15,6 @@ namespace Ferry.Cli.Commands;
 /// </summary>
 internal static class SyncCommand
 {
-    private static readonly string[] s_filterOptions = ["--exclude", "--include", "--exclude-from"];
-
     public static Command Create(CliEnvironment environment)
     {
         var server = CommonOptions.Server();
@@ -62,7 +59,7 @@ internal static class SyncCommand
             long? rate = null;
             if (parse.GetValue(bandwidth) is { } rateText && !BandwidthRate.TryParse(rateText, out rate, out var rateProblem))
                 return await CommonOptions.FailAsync(parse, json, ExitCodes.Usage, ExitCodes.ErrorCode(ExitCodes.Usage), $"--bwlimit: {rateProblem}").ConfigureAwait(false);
-            var rules = await FilterRulesAsync(parse, ct).ConfigureAwait(false);
+            var rules = await SyncFilterArguments.ReadAsync(parse.Tokens, ct).ConfigureAwait(false);
 
             var cache = await HashCache.LoadAsync(HashCachePath(environment), cancellationToken: ct).ConfigureAwait(false);
             await using var client = await ClientConnector.ConnectAsync(parse, address, ct).ConfigureAwait(false);
@@ -131,38 +128,6 @@ internal static class SyncCommand
             // A cache that cannot be saved only costs re-reading files next time.
             reporter.WriteError($"ferry: the hash cache {cache.FilePath} could not be saved: {ex.Message}");
         }
-    }
-
-    /// <summary>
-    /// The filter rules in command-line order: --include, --exclude and the lines of --exclude-from, interleaved as typed
-    /// (the first rule that matches wins, so order matters across the three options).
-    /// </summary>
-    private static async Task<List<FilterRule>> FilterRulesAsync(ParseResult parse, CancellationToken cancellationToken)
-    {
-        var rules = new List<FilterRule>();
-        var tokens = parse.Tokens;
-        for (var i = 0; i < tokens.Count - 1; i++)
-        {
-            if (tokens[i].Type != TokenType.Option)
-                continue;
-            var which = Array.IndexOf(s_filterOptions, tokens[i].Value);
-            if (which < 0)
-                continue;
-            var value = tokens[++i].Value;
-            switch (which)
-            {
-                case 0:
-                    rules.Add(FilterRule.Exclude(value));
-                    break;
-                case 1:
-                    rules.Add(FilterRule.Include(value));
-                    break;
-                default:
-                    rules.AddRange(await FilterRule.ReadExcludeFromAsync(value, cancellationToken).ConfigureAwait(false));
-                    break;
-            }
-        }
-        return rules;
     }
 
     /// <summary>
