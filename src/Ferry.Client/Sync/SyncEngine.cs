@@ -109,7 +109,7 @@ public sealed class SyncEngine(IRemoteTree remote)
                 Deleted = deletesAllowed ? plan.Actions.Count(a => a.Kind == SyncActionKind.Delete) : 0,
                 ItemsDone = shown,
                 Errors = errors,
-                DeleteSkipped = !deletesAllowed && plan.Actions.Any(a => a.Kind == SyncActionKind.Delete),
+                DeleteSkipped = plan.DeletesBlocked || (!deletesAllowed && plan.Actions.Any(a => a.Kind == SyncActionKind.Delete)),
             };
         }
 
@@ -124,7 +124,7 @@ public sealed class SyncEngine(IRemoteTree remote)
             BytesSent = run.BytesSent,
             BytesReused = run.BytesReused,
             Errors = errors,
-            DeleteSkipped = run.DeleteSkipped,
+            DeleteSkipped = plan.DeletesBlocked || run.DeleteSkipped,
         };
     }
 

@@ -12,6 +12,9 @@ public sealed record SyncPlan
     /// <summary>Entries --delete would remove when that is more than --max-delete allows (none are then planned); else null.</summary>
     public int? DeletesRefused { get; init; }
 
+    /// <summary>--delete was asked for and the destination has entries the source lacks, but a problem stops deletions.</summary>
+    public bool DeletesBlocked { get; init; }
+
     /// <summary>Source files compared.</summary>
     public int FilesChecked { get; init; }
 

@@ -119,6 +119,7 @@ public static class SyncPlanner
             Skipped = skipped,
             Problems = problems,
             DeletesRefused = deletesRefused,
+            DeletesBlocked = options.Delete && problems.Count > 0 && destinationOnly.Count > 0,
             FilesChecked = filesChecked,
             TotalSize = totalSize,
         };

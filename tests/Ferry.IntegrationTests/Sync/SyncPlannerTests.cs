@@ -167,6 +167,8 @@ public class SyncPlannerTests
         Assert.Equal("x", problem.Path);
         Assert.Equal("is_a_directory", problem.Code);
         Assert.DoesNotContain(plan.Actions, a => a.Kind == SyncActionKind.Delete);
+        Assert.True(plan.DeletesBlocked);
+        Assert.False(Plan([File("x", 1)], [Dir("x")]).DeletesBlocked); // no --delete: nothing was blocked
     }
 
     [Fact]
