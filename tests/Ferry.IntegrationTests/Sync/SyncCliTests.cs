@@ -158,6 +158,36 @@ public sealed class SyncCliTests : IDisposable
         Assert.False(Directory.Exists(Path.Combine(site, "backup", "backup")));
     }
 
+    [Fact]
+    public async Task Excluded_destination_entries_are_neither_changed_nor_deleted_nor_their_folders()
+    {
+        await using var server = await TestServer.StartAsync();
+        using var local = new TempDirectory();
+        File.WriteAllText(local.Combine("app.log"), "local log");
+        File.WriteAllText(local.Combine("index.html"), "<html>");
+        var remote = Path.Combine(server.Root, "site");
+        Directory.CreateDirectory(Path.Combine(remote, "logs"));
+        File.WriteAllText(Path.Combine(remote, "app.log"), "server log");
+        File.WriteAllText(Path.Combine(remote, "logs", "old.log"), "kept");
+        File.WriteAllText(Path.Combine(remote, "logs", "stale.txt"), "goes");
+        File.WriteAllText(Path.Combine(remote, "stale.txt"), "goes");
+
+        var result = await SyncAsync("--server", server.Address.ToString(), "--delete", "--exclude", "*.log", "--json", local.Path, ":site");
+
+        result.AssertSuccess();
+        Assert.Equal("server log", File.ReadAllText(Path.Combine(remote, "app.log")));
+        Assert.Equal("kept", File.ReadAllText(Path.Combine(remote, "logs", "old.log")));
+        Assert.False(File.Exists(Path.Combine(remote, "logs", "stale.txt")));
+        Assert.False(File.Exists(Path.Combine(remote, "stale.txt")));
+        var events = result.JsonLines();
+        Assert.Equal(["new index.html", "deleted logs/stale.txt", "deleted stale.txt"],
+            events.Where(e => e.GetProperty("event").GetString() == "item").Select(e => $"{e.GetProperty("action").GetString()} {e.GetProperty("path").GetString()}"));
+        var summary = events[^1];
+        Assert.Equal("summary", summary.GetProperty("event").GetString());
+        Assert.Equal(2, summary.GetProperty("deleted").GetInt32());
+        Assert.Equal(1, summary.GetProperty("checked").GetInt32());
+    }
+
     private static void BuildTree(string root)
     {
         Directory.CreateDirectory(Path.Combine(root, "docs", "sub"));
