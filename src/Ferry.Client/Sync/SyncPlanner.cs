@@ -112,6 +112,18 @@ public static class SyncPlanner
             }
         }
 
+        // Writing into a folder changes its time: every existing folder whose entries change gets its source time back at
+        // the end (silently: its own line, if any, was planned above), or the next run would find it changed.
+        var timed = folderAttributes.Select(a => a.Path).ToHashSet(StringComparer.Ordinal);
+        foreach (var touched in mkdirs.Concat(transfers).Concat(links).Concat(deletes).Select(a => SyncPaths.Parent(a.Path)).Distinct(StringComparer.Ordinal).ToList())
+        {
+            if (touched.Length > 0 && !timed.Contains(touched) && sourceByName.TryGetValue(touched, out var folder) && folder.Type == ScanEntryTypes.Directory
+                && destinationByName.TryGetValue(touched, out var existing) && existing.Type == ScanEntryTypes.Directory)
+            {
+                folderAttributes.Add(new SyncAction { Kind = SyncActionKind.SetAttributes, Path = touched, IsDirectory = true, ModifiedNs = folder.ModifiedNs, Itemized = false });
+                timed.Add(touched);
+            }
+        }
         folderAttributes.Sort((x, y) => SyncPaths.TreeOrder.Compare(y.Path, x.Path)); // deepest first
         return new SyncPlan
         {

@@ -136,6 +136,20 @@ public class SyncPlannerTests
     }
 
     [Fact]
+    public void A_folder_whose_entries_change_gets_its_time_back_silently_at_the_end()
+    {
+        var plan = Plan([Dir("d"), File("d/a", 2), Dir("e"), File("e/same", 1)], [Dir("d"), File("d/a", 1), File("d/extra", 1), Dir("e"), File("e/same", 1)],
+            new SyncPlanOptions { Delete = true });
+        Assert.Equal(["changed d/a", "deleted d/extra"], Lines(plan));
+        var last = plan.Actions[^1];
+        Assert.Equal(SyncActionKind.SetAttributes, last.Kind);
+        Assert.Equal("d", last.Path);
+        Assert.Equal(T, last.ModifiedNs);
+        Assert.False(last.Itemized);
+        Assert.DoesNotContain(plan.Actions, a => a.Path == "e");
+    }
+
+    [Fact]
     public void A_missing_destination_root_is_created_first()
     {
         var plan = Plan([File("a", 1)], [], new SyncPlanOptions { DestinationMissing = true });
