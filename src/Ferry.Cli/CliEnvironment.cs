@@ -25,6 +25,12 @@ public sealed record CliEnvironment
     /// <summary>Standard input is an interactive terminal ('ferry shell' then edits lines itself when output is one too).</summary>
     public bool InputIsTerminal { get; init; }
 
+    /// <summary>
+    /// Where 'ferry sync' keeps its hash cache; null for the user's cache folder ($XDG_CACHE_HOME/ferry or ~/.cache/ferry).
+    /// Tests point it at a temporary folder.
+    /// </summary>
+    public string? CacheDirectory { get; init; }
+
     /// <summary>No terminal: plain text only.</summary>
     public static CliEnvironment Plain { get; } = new();
 

@@ -31,6 +31,8 @@ public static class ExitCodes
     public const int Busy = 11;
     /// <summary>A local file could not be read or written.</summary>
     public const int LocalIo = 12;
+    /// <summary>ferry sync --delete would remove more entries than --max-delete allows; nothing was deleted.</summary>
+    public const int DeleteLimit = 13;
     /// <summary>Interrupted (Ctrl-C).</summary>
     public const int Interrupted = 130;
 
@@ -119,6 +121,7 @@ public static class ExitCodes
         PathRefused => "path_refused",
         Busy => "busy",
         LocalIo => "local_io",
+        DeleteLimit => "delete_limit",
         Interrupted => "interrupted",
         _ => "remote_error",
     };

@@ -65,6 +65,7 @@ public static class Program
             EchoCommand.Create(),
             PutCommand.Create(environment),
             GetCommand.Create(environment),
+            SyncCommand.Create(environment),
             ListCommand.Create(environment),
             ManagementCommands.Stat(),
             ManagementCommands.Mkdir(),

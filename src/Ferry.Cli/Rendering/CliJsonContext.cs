@@ -7,6 +7,7 @@ namespace Ferry.Cli.Rendering;
 [JsonSourceGenerationOptions(DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull)]
 [JsonSerializable(typeof(TransferEvent))]
 [JsonSerializable(typeof(CommandEvent))]
+[JsonSerializable(typeof(SyncEvent))]
 internal sealed partial class CliJsonContext : JsonSerializerContext
 {
     /// <summary>

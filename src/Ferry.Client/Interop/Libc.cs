@@ -1,0 +1,74 @@
+using System.Runtime.InteropServices;
+
+namespace Ferry.Client.Interop;
+
+/// <summary>
+/// The C library calls of the sync engine's local side (Linux/glibc): statx without following links, for nanosecond
+/// modification times, permission bits and the file type (a FIFO or socket is told apart from a regular file), and
+/// utimensat, which sets a modification time to the nanosecond (the managed API rounds to 100 ns).
+/// </summary>
+internal static unsafe partial class Libc
+{
+    public const int AtFdCwd = -100; // AT_FDCWD
+    public const int AtSymlinkNoFollow = 0x100; // AT_SYMLINK_NOFOLLOW
+    public const uint StatxBasicStats = 0x7FF; // STATX_BASIC_STATS
+    public const long UtimeOmit = (1L << 30) - 2; // UTIME_OMIT: leave this time as it is
+
+    public const int FileTypeMask = 0xF000; // S_IFMT
+    public const int RegularFile = 0x8000; // S_IFREG
+    public const int DirectoryType = 0x4000; // S_IFDIR
+    public const int SymbolicLink = 0xA000; // S_IFLNK
+
+    /// <summary>struct statx_timestamp.</summary>
+    [StructLayout(LayoutKind.Sequential)]
+    public struct StatxTimestamp
+    {
+        public long Seconds;
+        public uint Nanoseconds;
+        public int Reserved;
+
+        public readonly long TotalNanoseconds => Seconds * 1_000_000_000 + Nanoseconds;
+    }
+
+    /// <summary>struct statx of linux/stat.h: 256 bytes, the same on every architecture.</summary>
+    [StructLayout(LayoutKind.Sequential, Size = 256)]
+    public struct Statx
+    {
+        public uint Mask;
+        public uint BlockSize;
+        public ulong Attributes;
+        public uint LinkCount;
+        public uint Uid;
+        public uint Gid;
+        public ushort Mode;
+        private ushort _spare0;
+        public ulong Inode;
+        public ulong Size;
+        public ulong Blocks;
+        public ulong AttributesMask;
+        public StatxTimestamp AccessTime;
+        public StatxTimestamp BirthTime;
+        public StatxTimestamp ChangeTime;
+        public StatxTimestamp ModifyTime;
+        public uint RdevMajor;
+        public uint RdevMinor;
+        public uint DevMajor;
+        public uint DevMinor;
+    }
+
+    /// <summary>struct timespec (64-bit time_t: every 64-bit Linux).</summary>
+    [StructLayout(LayoutKind.Sequential)]
+    public struct Timespec
+    {
+        public long Seconds;
+        public long Nanoseconds;
+    }
+
+    /// <summary>statx(2), in glibc since 2.28.</summary>
+    [LibraryImport("libc", EntryPoint = "statx", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    public static partial int StatxPath(int directoryFd, string path, int flags, uint mask, Statx* result);
+
+    /// <summary>utimensat(2): times[0] is the access time, times[1] the modification time.</summary>
+    [LibraryImport("libc", EntryPoint = "utimensat", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    public static partial int UtimensAt(int directoryFd, string path, Timespec* times, int flags);
+}

@@ -1,0 +1,10 @@
+namespace Ferry.Client.Sync;
+
+/// <summary>Which way a sync goes.</summary>
+public enum SyncDirection
+{
+    /// <summary>A local folder onto the server.</summary>
+    Push,
+    /// <summary>A folder on the server onto a local folder.</summary>
+    Pull,
+}
