@@ -293,16 +293,13 @@ public sealed partial class FerryClient
                         client = await ConnectAsync(Address, Options, failed.Token).ConfigureAwait(false);
                         lock (helpers)
                             helpers.Add(client);
-                        await client.RunAsync(async ct =>
-                        {
-                            await work(client, range, ct).ConfigureAwait(false);
-                            return true;
-                        }, failed.Token).ConfigureAwait(false);
                     }
-                    else
+                    // A range cut short (by its own failure or another's) leaves its connection out of step: broken.
+                    await client.RunAsync(async ct =>
                     {
-                        await work(client, range, failed.Token).ConfigureAwait(false);
-                    }
+                        await work(client, range, ct).ConfigureAwait(false);
+                        return true;
+                    }, failed.Token).ConfigureAwait(false);
                 }
                 catch
                 {
