@@ -25,6 +25,8 @@ internal sealed class MeteredUpload : IUpload
 
     public ValueTask WriteAsync(ReadOnlyMemory<byte> data, long offset, CancellationToken cancellationToken) => _inner.WriteAsync(data, offset, cancellationToken);
 
+    public ValueTask<int> ReadAsync(Memory<byte> buffer, long offset, CancellationToken cancellationToken) => _inner.ReadAsync(buffer, offset, cancellationToken);
+
     public ValueTask WriteAsync(System.Buffers.ReadOnlySequence<byte> data, long offset, CancellationToken cancellationToken) =>
         _inner.WriteAsync(data, offset, cancellationToken);
 

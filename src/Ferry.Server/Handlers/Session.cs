@@ -64,4 +64,7 @@ internal sealed class OpenUpload(IUpload upload)
 {
     public IUpload Upload { get; } = upload;
     public FerryException? Failure { get; set; }
+
+    /// <summary>Set for a delta put (§5.9.3): which ranges put_data may write, and what put_end completes.</summary>
+    public Sync.DeltaUploadState? Delta { get; init; }
 }

@@ -43,6 +43,12 @@ public static class ServiceCollectionExtensions
         services.AddSingleton<ICommandHandler, MkdirHandler>();
         services.AddSingleton<ICommandHandler, RemoveHandler>();
         services.AddSingleton<ICommandHandler, MoveHandler>();
+        services.TryAddSingleton<Handlers.Sync.SyncDigests>();
+        services.TryAddSingleton<Handlers.Sync.DeltaUploads>();
+        services.AddSingleton<ICommandHandler, Handlers.Sync.ScanHandler>();
+        services.AddSingleton<ICommandHandler, Handlers.Sync.ChunksHandler>();
+        services.AddSingleton<ICommandHandler, Handlers.Sync.SetAttributesHandler>();
+        services.AddSingleton<ICommandHandler, Handlers.Sync.SymlinkHandler>();
         services.TryAddSingleton<Exec.ExecLimiter>();
         services.TryAddSingleton<Exec.CommandSandbox>();
         services.AddHostedService(sp => sp.GetRequiredService<Exec.CommandSandbox>()); // refuses to start when commands cannot be confined

@@ -222,6 +222,53 @@ internal static unsafe partial class Libc
     [LibraryImport("libc", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
     public static partial int statx(SafeHandle dirFd, string path, int flags, uint mask, Statx* buffer);
 
+    /// <summary>The kernel's struct timespec (64-bit time_t on every architecture the server runs on).</summary>
+    [StructLayout(LayoutKind.Sequential)]
+    public struct Timespec
+    {
+        public long Seconds;
+        public long Nanoseconds;
+    }
+
+    /// <summary>UTIME_OMIT: leave that time as it is (utimensat, futimens).</summary>
+    public const long TimeOmit = (1L << 30) - 2;
+
+    /// <summary>Sets access and modification times of a name relative to a folder; AT_SYMLINK_NOFOLLOW sets a link's own.</summary>
+    [LibraryImport("libc", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    public static partial int utimensat(SafeHandle dirFd, string path, Timespec* times, int flags);
+
+    [LibraryImport("libc", SetLastError = true)]
+    public static partial int futimens(SafeHandle fd, Timespec* times);
+
+    [LibraryImport("libc", EntryPoint = "fchmod", SetLastError = true)]
+    public static partial int fchmodHandle(SafeHandle fd, uint mode);
+
+    /// <summary>Creates a symbolic link named <paramref name="linkPath"/> in a folder; never replaces (EEXIST).</summary>
+    [LibraryImport("libc", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    public static partial int symlinkat(string target, SafeHandle dirFd, string linkPath);
+
+    /// <summary>The target text of the link <paramref name="path"/> in a folder (not NUL-terminated).</summary>
+    public static string? ReadLinkAt(SafeHandle dirFd, string path)
+    {
+        const int Size = 4096;
+        var buffer = stackalloc byte[Size];
+        var n = readlinkat(dirFd, path, buffer, Size);
+        return n < 0 || n >= Size ? null : System.Text.Encoding.UTF8.GetString(buffer, (int)n);
+    }
+
+    /// <summary>The times argument of utimensat/futimens that sets the modification time and leaves the access time.</summary>
+    public static Timespec[] TimesFromNanoseconds(long modifiedNs)
+    {
+        var omit = new Timespec { Nanoseconds = TimeOmit };
+        var time = new Timespec { Seconds = Math.DivRem(modifiedNs, 1_000_000_000L, out var rest), Nanoseconds = rest };
+        if (time.Nanoseconds < 0)
+        {
+            time.Seconds--;
+            time.Nanoseconds += 1_000_000_000L;
+        }
+        return [omit, time];
+    }
+
     /// <summary>glibc's struct passwd (the fields up to pw_gid are all that is read).</summary>
     [StructLayout(LayoutKind.Sequential)]
     public struct Passwd

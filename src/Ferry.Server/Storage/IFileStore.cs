@@ -1,3 +1,4 @@
+using Ferry.Protocol.Errors;
 using Ferry.Protocol.Files;
 using Ferry.Protocol.Messages;
 
@@ -43,12 +44,27 @@ public interface IFileStore
 
     /// <summary>Deletes partial uploads older than <paramref name="maxAge"/>; returns how many.</summary>
     int SweepPartialUploads(TimeSpan maxAge);
+
+    /// <summary>Sets the permission bits (masked to 0o777) and/or the modification time of an entry; a link only gets its own time (§5.9.5).</summary>
+    ValueTask SetAttributesAsync(string path, int? mode, long? modifiedNs, CancellationToken cancellationToken);
+
+    /// <summary>Creates a symbolic link to a relative target that stays inside the root; <paramref name="force"/> replaces a file or link, never a folder.</summary>
+    ValueTask CreateSymlinkAsync(string path, string target, bool force, CancellationToken cancellationToken);
+
+    /// <summary>The tree at <paramref name="path"/> in scan order (§5.9.1); more than <paramref name="maxEntries"/> entries is field_invalid.</summary>
+    ValueTask<IReadOnlyList<ScanEntry>> ScanAsync(string path, int maxEntries,
+        Func<Microsoft.Win32.SafeHandles.SafeFileHandle, CancellationToken, ValueTask<string?>>? hashFile, CancellationToken cancellationToken);
+
+    /// <summary>The partial upload kept for <paramref name="path"/>, open for reading (a delta put reuses it), or null.</summary>
+    Microsoft.Win32.SafeHandles.SafeFileHandle? OpenKeptPart(string path);
 }
 
 /// <summary>What an upload is: target, size, checksum, and whether it may replace or resume.</summary>
 /// <param name="ConcurrentWrites">Ranges may arrive from several connections at once: no running hash, the commit re-reads the file.</param>
+/// <param name="Mode">Permission bits to give the file before it is renamed into place (masked to 0o777; §5.9.3).</param>
+/// <param name="ModifiedNs">Modification time in nanoseconds since the epoch, instead of <paramref name="ModifiedTime"/>.</param>
 public sealed record UploadRequest(string Path, long Size, ChecksumAlgorithm Checksum, bool Force, bool Resume, DateTimeOffset? ModifiedTime, int ChunkSize,
-    bool ConcurrentWrites = false);
+    bool ConcurrentWrites = false, int? Mode = null, long? ModifiedNs = null);
 
 /// <summary>An open file to read from.</summary>
 public interface IStoredFile : IAsyncDisposable
@@ -86,4 +102,8 @@ public interface IUpload : IAsyncDisposable
 
     /// <summary>Ends without committing; <paramref name="keepForResume"/> keeps the data for a later resume.</summary>
     ValueTask AbortAsync(bool keepForResume);
+
+    /// <summary>Reads back bytes already written (a delta put copies repeated chunks within the new file, §5.9.3).</summary>
+    ValueTask<int> ReadAsync(Memory<byte> buffer, long offset, CancellationToken cancellationToken) =>
+        throw new FerryException(FerryErrorCode.IoError, "This upload cannot be read back.");
 }

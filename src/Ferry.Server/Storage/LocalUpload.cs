@@ -290,8 +290,7 @@ internal sealed class LocalUpload : IUpload
                     $"The data received for '{Request.Path}' does not match the sender's {Request.Checksum.Name} checksum; nothing was committed.");
             }
 
-            if (Request.ModifiedTime is { } mtime)
-                File.SetLastWriteTimeUtc(_handle, mtime.UtcDateTime);
+            ApplyAttributes();
             // fsync before the rename, so a crash never leaves the final name on data that is not on disk. Disposing the
             // stream closes the handle.
             using (var stream = new FileStream(_handle, FileAccess.ReadWrite, bufferSize: 0, isAsync: _handle.IsAsync))
@@ -325,6 +324,29 @@ internal sealed class LocalUpload : IUpload
             throw mapped;
         }
     }
+
+    /// <summary>Mode and time go on the part file before the rename, so the name never shows the file without them (§5.9.3).</summary>
+    private unsafe void ApplyAttributes()
+    {
+        if (Request.Mode is { } mode && Libc.fchmodHandle(_handle, (uint)(mode & 0x1FF)) != 0)
+            throw Beneath.Error(System.Runtime.InteropServices.Marshal.GetLastPInvokeError(), Request.Path);
+        if (Request.ModifiedNs is { } ns)
+        {
+            var times = Libc.TimesFromNanoseconds(ns);
+            fixed (Libc.Timespec* t = times)
+            {
+                if (Libc.futimens(_handle, t) != 0)
+                    throw Beneath.Error(System.Runtime.InteropServices.Marshal.GetLastPInvokeError(), Request.Path);
+            }
+        }
+        else if (Request.ModifiedTime is { } mtime)
+        {
+            File.SetLastWriteTimeUtc(_handle, mtime.UtcDateTime);
+        }
+    }
+
+    public ValueTask<int> ReadAsync(Memory<byte> buffer, long offset, CancellationToken cancellationToken) =>
+        RandomAccess.ReadAsync(_handle, buffer, offset, cancellationToken);
 
     private ValueTask<byte[]> RehashAsync(CancellationToken cancellationToken) =>
         Request.Checksum.HashAsync((buffer, position, ct) => RandomAccess.ReadAsync(_handle, buffer, position, ct), 0, RandomAccess.GetLength(_handle),

@@ -73,6 +73,36 @@ public sealed class FileDigester
         return new FileDigestResult(digest, FromCache: false, ChangedWhileReading: changed);
     }
 
+    /// <summary>
+    /// The digest of the regular file <paramref name="file"/> has open (a caller that opens files its own way, beneath a
+    /// folder's descriptor, say). The cache is keyed and checked as for a path; the handle is read, never closed.
+    /// </summary>
+    /// <exception cref="FileNotFoundException">The handle is not a regular file.</exception>
+    /// <exception cref="IOException">The file could not be read.</exception>
+    public async Task<FileDigestResult> DigestAsync(SafeFileHandle file, ChunkingParameters? chunking = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(file);
+        if (!FileStat.IsSupported)
+        {
+            var length = RandomAccess.GetLength(file);
+            var (hash, list) = await ReadAsync(file, length, chunking, cancellationToken).ConfigureAwait(false);
+            return new FileDigestResult(new FileDigest(new FileIdentity(0, 0, length, 0, 0), hash, list is null ? null : chunking, list), FromCache: false, ChangedWhileReading: false);
+        }
+        if (!FileStat.TryGetRegular(file, out var before))
+            throw new FileNotFoundException("The open file is not a regular file.");
+        if (_cache.TryGet(before, out var cached) && (chunking is null || cached.HasChunksFor(chunking)))
+            return new FileDigestResult(cached, FromCache: true, ChangedWhileReading: false);
+
+        var readStartedNs = (_time.GetUtcNow() - DateTimeOffset.UnixEpoch).Ticks * 100;
+        var (contentHash, chunks) = await ReadAsync(file, before.Size, chunking, cancellationToken).ConfigureAwait(false);
+        var changed = FileStat.Get(file) != before;
+        var digest = new FileDigest(before, contentHash, chunks is null ? null : chunking, chunks);
+        var racy = Math.Max(before.ModifiedNs, before.ChangedNs) > readStartedNs - RacyWindow.Ticks * 100;
+        if (!changed && !racy)
+            _cache.Store(digest);
+        return new FileDigestResult(digest, FromCache: false, ChangedWhileReading: changed);
+    }
+
     private async Task<FileDigestResult> ReadUncachedAsync(string path, ChunkingParameters? chunking, CancellationToken cancellationToken)
     {
         using var file = _openForReading(path);

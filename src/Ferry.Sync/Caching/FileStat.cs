@@ -38,9 +38,20 @@ public static unsafe class FileStat
         return (result.Mode & Libc.FileTypeMask) == Libc.RegularFile;
     }
 
+    /// <summary>The identity of the file <paramref name="handle"/> has open; false when it is not a regular file.</summary>
+    /// <exception cref="IOException">statx failed.</exception>
+    public static bool TryGetRegular(SafeFileHandle handle, out FileIdentity identity)
+    {
+        var result = StatOf(handle);
+        identity = ToIdentity(result);
+        return (result.Mode & Libc.FileTypeMask) == Libc.RegularFile;
+    }
+
     /// <summary>The identity of the file <paramref name="handle"/> has open.</summary>
     /// <exception cref="IOException">statx failed.</exception>
-    public static FileIdentity Get(SafeFileHandle handle)
+    public static FileIdentity Get(SafeFileHandle handle) => ToIdentity(StatOf(handle));
+
+    private static Libc.Statx StatOf(SafeFileHandle handle)
     {
         ArgumentNullException.ThrowIfNull(handle);
         EnsureSupported();
@@ -61,7 +72,7 @@ public static unsafe class FileStat
             if (added)
                 handle.DangerousRelease();
         }
-        return ToIdentity(result);
+        return result;
     }
 
     private static FileIdentity ToIdentity(in Libc.Statx result) => new(

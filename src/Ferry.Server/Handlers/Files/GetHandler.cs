@@ -30,6 +30,8 @@ internal sealed class GetHandler(FerryMetrics metrics) : ICommandHandler
         if (get.Length is < 0)
             throw new FerryException(FerryErrorCode.FieldInvalid, "'length' must not be negative.");
 
+        if (get.Encoding is not null && get.Encoding != Sync.CompressedData.Zstd)
+            throw new FerryException(FerryErrorCode.FieldInvalid, $"Unknown get encoding '{get.Encoding}'; the server knows 'zstd'.");
         var count = Math.Min(file.Length - get.Offset, get.Length ?? long.MaxValue);
         metrics.TransferStarted(upload: false);
         var finished = false;
@@ -50,6 +52,11 @@ internal sealed class GetHandler(FerryMetrics metrics) : ICommandHandler
     private async ValueTask SendAsync(CommandContext context, GetMessage get, string path, ChecksumAlgorithm checksum, IStoredFile file, long count,
         CancellationToken cancellationToken)
     {
+        if (get.Encoding is not null)
+        {
+            await SendCompressedAsync(context, get, path, checksum, file, count, cancellationToken).ConfigureAwait(false);
+            return;
+        }
         var writer = context.Writer;
         writer.WriteHeader(new FileDataMessage
         {
@@ -89,6 +96,70 @@ internal sealed class GetHandler(FerryMetrics metrics) : ICommandHandler
 
         var hash = await hashing.ConfigureAwait(false);
         writer.WriteHeader(new TransferDoneMessage
+        {
+            Id = get.Id,
+            Path = path,
+            Size = file.Length,
+            Checksum = get.NoHash ? null : checksum.Name,
+            Hash = get.NoHash ? null : Convert.ToHexStringLower(hash),
+        }, FerryJsonContext.Default.TransferDoneMessage);
+    }
+
+    /// <summary>
+    /// §5.9.4: the range in blocks of up to 4 MiB, each its own file frame, compressed when that makes it smaller (else
+    /// raw, without encoding), then done with the whole-file hash.
+    /// </summary>
+    private async ValueTask SendCompressedAsync(CommandContext context, GetMessage get, string path, ChecksumAlgorithm checksum, IStoredFile file, long count,
+        CancellationToken cancellationToken)
+    {
+        var hashing = get.NoHash
+            ? Task.FromResult<byte[]>([])
+            : Task.Run(() => FileHashing.HashAsync(file, 0, file.Length, checksum, cancellationToken).AsTask(), cancellationToken);
+        var raw = ArrayPool<byte>.Shared.Rent(Sync.CompressedData.GetBlockSize);
+        var packed = ArrayPool<byte>.Shared.Rent(Sync.CompressedData.GetBlockSize);
+        try
+        {
+            using var compressor = new ZstdSharp.Compressor(level: 3);
+            var position = get.Offset;
+            var end = get.Offset + count;
+            do
+            {
+                var block = (int)Math.Min(Sync.CompressedData.GetBlockSize, end - position);
+                var filled = 0;
+                while (filled < block)
+                {
+                    var n = await file.ReadAsync(raw.AsMemory(filled, block - filled), position + filled, cancellationToken).ConfigureAwait(false);
+                    if (n == 0)
+                        throw new FerryException(FerryErrorCode.IoError, $"'{path}' ended {block - filled} bytes early.");
+                    filled += n;
+                }
+                var compressed = Sync.CompressedData.TryCompress(compressor, raw.AsSpan(0, block), packed);
+                var body = compressed > 0 ? packed.AsSpan(0, compressed) : raw.AsSpan(0, block);
+                context.Writer.WriteHeader(new FileDataMessage
+                {
+                    Id = get.Id,
+                    Path = path,
+                    Size = file.Length,
+                    Offset = position,
+                    ModifiedUnixSeconds = file.ModifiedTime.ToUnixTimeSeconds(),
+                    BodySize = body.Length,
+                    Encoding = compressed > 0 ? Sync.CompressedData.Zstd : null,
+                    RawSize = compressed > 0 ? block : null,
+                }, FerryJsonContext.Default.FileDataMessage, body.Length);
+                context.Writer.WriteBody(body);
+                await context.FlushAsync(cancellationToken).ConfigureAwait(false);
+                position += block;
+            }
+            while (position < end);
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(raw);
+            ArrayPool<byte>.Shared.Return(packed);
+            await ((Task)hashing).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        }
+        var hash = await hashing.ConfigureAwait(false);
+        context.Writer.WriteHeader(new TransferDoneMessage
         {
             Id = get.Id,
             Path = path,

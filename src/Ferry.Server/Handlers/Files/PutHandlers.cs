@@ -9,7 +9,7 @@ using Ferry.Server.Storage;
 namespace Ferry.Server.Handlers.Files;
 
 /// <summary>Opens an upload (docs/protocol.md §5.2), or stores a classic tutorial upload in one go (§5.7).</summary>
-internal sealed class PutHandler(SharedUploads shared, FerryMetrics metrics) : ICommandHandler
+internal sealed class PutHandler(SharedUploads shared, FerryMetrics metrics, Sync.DeltaUploads deltas) : ICommandHandler
 {
     /// <summary>Size of the chunks whose hashes let a resumed upload skip data the server already has.</summary>
     public const int ChunkSize = 4 * 1024 * 1024;
@@ -29,7 +29,7 @@ internal sealed class PutHandler(SharedUploads shared, FerryMetrics metrics) : I
             await ClassicUploadAsync(context, put, metrics, cancellationToken).ConfigureAwait(false);
             return;
         }
-        if (context.Header.BodyLength != 0)
+        if (context.Header.BodyLength != 0 && put.Basis is null)
             throw new FerryException(FerryErrorCode.FieldInvalid, "A put with 'path' carries no body; send the data with put_data.");
         var path = RemotePath.Normalize(put.Path);
         if (put.Id is not { } id)
@@ -46,9 +46,17 @@ internal sealed class PutHandler(SharedUploads shared, FerryMetrics metrics) : I
             throw new FerryException(FerryErrorCode.FieldInvalid, $"At most {MaxOpenUploads} uploads may be open at once on one connection.");
 
         var modified = put.ModifiedUnixSeconds is { } seconds ? DateTimeOffset.FromUnixTimeSeconds(Math.Clamp(seconds, 0, 253402300799)) : (DateTimeOffset?)null;
-        IUpload upload = new MeteredUpload(await context.Session.Store.BeginUploadAsync(
-            new UploadRequest(path, size, checksum, put.Force, put.Resume && !put.Shared, modified, ChunkSize, ConcurrentWrites: put.Shared),
-            cancellationToken).ConfigureAwait(false), metrics);
+        if (put.ModifiedUnixSeconds is not null && put.ModifiedNs is not null)
+            throw new FerryException(FerryErrorCode.FieldInvalid, "A put carries 'mtime' or 'mtime_ns', not both.");
+        Sync.SyncFields.CheckMode(put.Mode);
+        var request = new UploadRequest(path, size, checksum, put.Force, put.Resume && !put.Shared, modified, ChunkSize, ConcurrentWrites: put.Shared,
+            Mode: put.Mode, ModifiedNs: put.ModifiedNs);
+        if (put.Basis is not null)
+        {
+            await deltas.BeginAsync(context, put, id, request, cancellationToken).ConfigureAwait(false);
+            return;
+        }
+        IUpload upload = new MeteredUpload(await context.Session.Store.BeginUploadAsync(request, cancellationToken).ConfigureAwait(false), metrics);
         string? token = null;
         if (put.Shared)
         {
@@ -122,10 +130,22 @@ internal sealed class PutDataHandler : ICommandHandler
 
         try
         {
-            if (data.Offset < 0 || data.Offset > open.Upload.Request.Size - context.Header.BodyLength)
+            var compressed = data.Encoding is not null;
+            if (compressed && data.Encoding != Sync.CompressedData.Zstd)
+                throw new FerryException(FerryErrorCode.FieldInvalid, $"Unknown put_data encoding '{data.Encoding}'; the server knows 'zstd'.");
+            var length = compressed ? data.RawSize ?? -1 : context.Header.BodyLength;
+            if (compressed && (length < 0 || length > Sync.CompressedData.MaxRawSize))
+                throw new FerryException(FerryErrorCode.FieldInvalid, $"A zstd put_data needs 'rawsize' from 0 to {Sync.CompressedData.MaxRawSize} (got {data.RawSize?.ToString() ?? "none"}).");
+            if (data.Offset < 0 || data.Offset > open.Upload.Request.Size - length)
                 throw new FerryException(FerryErrorCode.FieldInvalid,
-                    $"put_data at offset {data.Offset} with {context.Header.BodyLength} bytes does not fit a file of {open.Upload.Request.Size} bytes.");
-            await BodyCopy.ToUploadAsync(context.Reader, open.Upload, data.Offset, cancellationToken).ConfigureAwait(false);
+                    $"put_data at offset {data.Offset} with {length} bytes does not fit a file of {open.Upload.Request.Size} bytes.");
+            if (open.Delta is { } delta && !delta.IsNeeded(data.Offset, length))
+                throw new FerryException(FerryErrorCode.FieldInvalid,
+                    $"put_data at offset {data.Offset} with {length} bytes is outside the ranges the server asked for.");
+            if (compressed)
+                await Sync.CompressedData.ToUploadAsync(context.Reader, context.Header.BodyLength, (int)length, open.Upload, data.Offset, cancellationToken).ConfigureAwait(false);
+            else
+                await BodyCopy.ToUploadAsync(context.Reader, open.Upload, data.Offset, cancellationToken).ConfigureAwait(false);
         }
         catch (FerryException ex) when (ex is not FerryProtocolException)
         {
@@ -185,6 +205,22 @@ internal sealed class PutEndHandler : ICommandHandler
                     $"put_end needs 'hash': the {request.Checksum.HashBytes * 2}-digit hex {request.Checksum.Name} of the whole file.");
             }
 
+            if (open.Delta is { } delta)
+            {
+                if (await Sync.DeltaUploads.TryKeepCurrentAsync(context.Session.Store, open.Upload, delta, expected, cancellationToken).ConfigureAwait(false))
+                {
+                    context.Writer.WriteHeader(new TransferDoneMessage
+                    {
+                        Id = end.Id,
+                        Path = request.Path,
+                        Size = request.Size,
+                        Checksum = request.Checksum.Name,
+                        Hash = Convert.ToHexStringLower(expected),
+                    }, FerryJsonContext.Default.TransferDoneMessage);
+                    return;
+                }
+                await Sync.DeltaUploads.CopyRepeatsAsync(open.Upload, delta, cancellationToken).ConfigureAwait(false);
+            }
             var hash = await open.Upload.CommitAsync(expected, cancellationToken).ConfigureAwait(false);
             context.Writer.WriteHeader(new TransferDoneMessage
             {

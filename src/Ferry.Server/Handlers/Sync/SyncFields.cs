@@ -1,0 +1,22 @@
+using Ferry.Protocol.Errors;
+
+namespace Ferry.Server.Handlers.Sync;
+
+/// <summary>Checks of the fields the sync commands share (docs/protocol.md §5.9).</summary>
+internal static class SyncFields
+{
+    /// <summary>A mode is 0 or more; bits above 0o777 (set-user-id, set-group-id, sticky) are masked off where it is applied.</summary>
+    public static void CheckMode(int? mode)
+    {
+        if (mode is < 0)
+            throw new FerryException(FerryErrorCode.FieldInvalid, $"'mode' must not be negative (got {mode}).");
+    }
+
+    /// <summary>§5.9.2: a power of two from 64 to 4 MiB.</summary>
+    public static void CheckAverageChunkSize(int average)
+    {
+        if (average < Ferry.Sync.Chunking.ChunkingParameters.SmallestAverage || average > Ferry.Sync.Chunking.ChunkingParameters.LargestAverage
+            || (average & (average - 1)) != 0)
+            throw new FerryException(FerryErrorCode.FieldInvalid, $"'avg' must be a power of two from 64 to 4 MiB (got {average}).");
+    }
+}

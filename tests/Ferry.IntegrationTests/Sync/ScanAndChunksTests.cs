@@ -1,0 +1,168 @@
+using System.Diagnostics;
+using System.Text.Json;
+using Ferry.Protocol.Messages;
+using Ferry.Sync.Chunking;
+using Ferry.Sync.Delta;
+using Ferry.Testing;
+using static Ferry.IntegrationTests.FileProtocolTests;
+
+namespace Ferry.IntegrationTests.Sync;
+
+/// <summary>scan and chunks (docs/protocol.md §5.9.1, §5.9.2), at the frame level.</summary>
+[System.Runtime.Versioning.UnsupportedOSPlatform("windows")]
+public class ScanAndChunksTests : IAsyncLifetime
+{
+    private TestServer _server = null!;
+    private SyncPeer _peer = null!;
+    private readonly TempDirectory _outside = new("ferry-outside");
+
+    public async Task InitializeAsync()
+    {
+        _server = await TestServer.StartAsync();
+        _peer = await SyncPeer.ConnectAsync(_server);
+    }
+
+    public async Task DisposeAsync()
+    {
+        await _peer.DisposeAsync();
+        await _server.DisposeAsync();
+        _outside.Dispose();
+    }
+
+    private string Root(string relative) => Path.Combine(_server.Root, relative);
+
+    /// <summary>Every page of a scan, with the pages' counts and more flags.</summary>
+    private async Task<(List<ScanEntry> Entries, List<(int Count, bool More)> Pages)> ScanAsync(string path, bool hashes = false)
+    {
+        await _peer.SendAsync(new { cmd = "scan", path, hashes });
+        var entries = new List<ScanEntry>();
+        var pages = new List<(int, bool)>();
+        while (true)
+        {
+            var frame = await _peer.ReadAsync();
+            Assert.True(frame.Command == "scan_list", frame.Json);
+            var page = JsonSerializer.Deserialize(frame.Json, FerryJsonContext.Default.ScanListMessage)!;
+            var body = JsonSerializer.Deserialize(frame.Body, FerryJsonContext.Default.ListScanEntry)!;
+            Assert.Equal(page.Count, body.Count);
+            entries.AddRange(body);
+            pages.Add((page.Count, page.More));
+            if (!page.More)
+                return (entries, pages);
+        }
+    }
+
+    private static void MakeFifo(string path)
+    {
+        using var mkfifo = Process.Start(new ProcessStartInfo("mkfifo", [path]) { UseShellExecute = false })!;
+        mkfifo.WaitForExit();
+        Assert.Equal(0, mkfifo.ExitCode);
+    }
+
+    [Fact]
+    public async Task Scan_lists_the_tree_depth_first_in_ordinal_order_with_links_unfollowed_and_fifos_as_other()
+    {
+        Directory.CreateDirectory(Root("b/sub"));
+        Directory.CreateDirectory(Root("a"));
+        var data = RandomBytes(70_000, 11);
+        await File.WriteAllBytesAsync(Root("b/sub/z.bin"), data);
+        await File.WriteAllTextAsync(Root("B.txt"), "upper");
+        await File.WriteAllTextAsync(Root("a/.ferry-part.123"), "hidden");
+        File.SetUnixFileMode(Root("B.txt"), (UnixFileMode)0x1A4);
+        File.SetUnixFileMode(Root("b"), (UnixFileMode)0x1C0);
+        await File.WriteAllTextAsync(_outside.Combine("secret.txt"), "outside");
+        File.CreateSymbolicLink(Root("b/out"), _outside.Path);
+        File.CreateSymbolicLink(Root("b/file-out"), _outside.Combine("secret.txt"));
+        MakeFifo(Root("b/pipe"));
+        File.SetLastWriteTimeUtc(Root("B.txt"), new DateTime(2024, 1, 2, 3, 4, 5, DateTimeKind.Utc).AddTicks(1234567));
+
+        var (entries, pages) = await ScanAsync("", hashes: true);
+        Assert.Equal([(entries.Count, false)], pages);
+        Assert.Equal(["B.txt", "a", "b", "b/file-out", "b/out", "b/pipe", "b/sub", "b/sub/z.bin"], entries.Select(e => e.Name));
+        var byName = entries.ToDictionary(e => e.Name);
+        Assert.Equal(("file", 5L, 0x1A4), (byName["B.txt"].Type, byName["B.txt"].Size, byName["B.txt"].Mode!.Value));
+        Assert.Equal((new DateTime(2024, 1, 2, 3, 4, 5, DateTimeKind.Utc).AddTicks(1234567) - DateTime.UnixEpoch).Ticks * 100, byName["B.txt"].ModifiedNs);
+        Assert.Equal(("dir", 0x1C0), (byName["b"].Type, byName["b"].Mode!.Value));
+        Assert.Equal(("link", _outside.Path, null), (byName["b/out"].Type, byName["b/out"].Target, byName["b/out"].Hash));
+        Assert.Equal(("link", _outside.Combine("secret.txt")), (byName["b/file-out"].Type, byName["b/file-out"].Target));
+        Assert.Equal(("other", null), (byName["b/pipe"].Type, byName["b/pipe"].Hash));
+        Assert.Equal(Hex(data), byName["b/sub/z.bin"].Hash);
+        Assert.Equal(Hex("upper"u8.ToArray()), byName["B.txt"].Hash);
+        Assert.DoesNotContain(entries, e => e.Name.Contains("secret", StringComparison.Ordinal));
+        Assert.All(entries.Where(e => e.Type != "file"), e => Assert.Null(e.Hash));
+
+        // Without hashes, none.
+        var (plain, _) = await ScanAsync("b");
+        Assert.Equal(["file-out", "out", "pipe", "sub", "sub/z.bin"], plain.Select(e => e.Name));
+        Assert.All(plain, e => Assert.Null(e.Hash));
+    }
+
+    [Fact]
+    public async Task Scan_of_a_file_is_one_nameless_entry_and_missing_or_escaping_paths_are_errors()
+    {
+        await File.WriteAllTextAsync(Root("one.txt"), "1");
+        var (entries, _) = await ScanAsync("one.txt", hashes: true);
+        var single = Assert.Single(entries);
+        Assert.Equal(("", "file", 1L, Hex("1"u8.ToArray())), (single.Name, single.Type, single.Size, single.Hash));
+
+        Assert.Equal("not_found", await _peer.AskAsync(new { cmd = "scan", path = "missing" }));
+        Assert.Equal("path_escapes_root", await _peer.AskAsync(new { cmd = "scan", path = "../" + Path.GetFileName(_outside.Path) }));
+        Directory.CreateSymbolicLink(Root("out"), _outside.Path);
+        Assert.Equal("path_escapes_root", await _peer.AskAsync(new { cmd = "scan", path = "out" }));
+    }
+
+    [Fact]
+    public async Task A_scan_of_more_than_ten_thousand_entries_comes_in_pages()
+    {
+        Directory.CreateDirectory(Root("many"));
+        for (var i = 0; i < 10_050; i++)
+            File.Create(Root($"many/{i:D5}")).Dispose();
+
+        var (entries, pages) = await ScanAsync("");
+        Assert.Equal([(10_000, true), (51, false)], pages);
+        Assert.Equal("many", entries[0].Name);
+        Assert.Equal(Enumerable.Range(0, 10_050).Select(i => $"many/{i:D5}"), entries.Skip(1).Select(e => e.Name));
+    }
+
+    [Fact]
+    public async Task Chunks_answers_the_files_fastcdc_list_and_hash()
+    {
+        var data = RandomBytes(1_500_000, 12);
+        await File.WriteAllBytesAsync(Root("c.bin"), data);
+        await _peer.SendAsync(new { cmd = "chunks", id = 7, path = "c.bin", avg = 8192 });
+        var frame = await _peer.ReadAsync();
+        Assert.True(frame.Command == "chunk_list", frame.Json);
+        var reply = JsonSerializer.Deserialize(frame.Json, FerryJsonContext.Default.ChunkListMessage)!;
+        Assert.Equal((7L, 1_500_000L, 8192, Hex(data)), (reply.Id, reply.Size, reply.AverageSize, reply.Hash));
+        Assert.Equal((File.GetLastWriteTimeUtc(Root("c.bin")) - DateTime.UnixEpoch).Ticks * 100, reply.ModifiedNs / 100 * 100);
+
+        var list = ChunkListCodec.Decode(frame.Body);
+        var expected = new FastCdcChunker(ChunkingParameters.ForAverageSize(8192)).Chunk(data);
+        Assert.Equal(ChunkIdWidth.Bits64, list.IdWidth);
+        Assert.Equal(expected.Select(c => (c.Offset, c.Length, c.Id.Low64)), list.Chunks.Select(c => (c.Offset, c.Length, c.Id.Low64)));
+    }
+
+    [Theory]
+    [InlineData(0)]
+    [InlineData(32)]
+    [InlineData(100)]
+    [InlineData(8 * 1024 * 1024)]
+    [InlineData(-64)]
+    public async Task Chunks_refuses_an_average_that_is_not_a_power_of_two_from_64_to_4_MiB(int avg)
+    {
+        await File.WriteAllTextAsync(Root("c.txt"), "abc");
+        Assert.Equal("field_invalid", await _peer.AskAsync(new { cmd = "chunks", id = 1, path = "c.txt", avg }));
+    }
+
+    [Fact]
+    public async Task Chunks_of_a_folder_a_missing_file_a_fifo_or_a_link_out_is_refused()
+    {
+        Directory.CreateDirectory(Root("d"));
+        MakeFifo(Root("p"));
+        await File.WriteAllTextAsync(_outside.Combine("s"), "secret");
+        File.CreateSymbolicLink(Root("l"), _outside.Combine("s"));
+        Assert.Equal("is_a_directory", await _peer.AskAsync(new { cmd = "chunks", id = 1, path = "d", avg = 64 }));
+        Assert.Equal("not_found", await _peer.AskAsync(new { cmd = "chunks", id = 1, path = "nope", avg = 64 }));
+        Assert.Equal("io_error", await _peer.AskAsync(new { cmd = "chunks", id = 1, path = "p", avg = 64 }));
+        Assert.Equal("path_escapes_root", await _peer.AskAsync(new { cmd = "chunks", id = 1, path = "l", avg = 64 }));
+    }
+}
