@@ -92,7 +92,7 @@ public sealed partial class FerryClient
     /// The download pipeline every get goes through: partial downloads compared with the server (resume), then the files
     /// pipelined over this connection, and a file of several ranges (parallel streams) over several connections.
     /// </summary>
-    private async Task<BatchTransferResult> GetItemsAsync(List<GetItem> items, GetRun run, CancellationToken cancellationToken)
+    internal async Task<BatchTransferResult> GetItemsAsync(List<GetItem> items, GetRun run, CancellationToken cancellationToken)
     {
         var started = Stopwatch.GetTimestamp();
         foreach (var item in items.Where(i => i.Failure is not null))
@@ -173,7 +173,7 @@ public sealed partial class FerryClient
         return result with { Failed = [.. failures, .. result.Failed], Elapsed = Stopwatch.GetElapsedTime(started) };
     }
 
-    private static GetItem PrepareGet(FileTransfer file, GetOptions options)
+    internal static GetItem PrepareGet(FileTransfer file, GetOptions options)
     {
         var item = new GetItem(file);
         try
