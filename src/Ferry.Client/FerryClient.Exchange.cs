@@ -64,7 +64,7 @@ public sealed partial class FerryClient
 
     /// <summary>
     /// Runs one request/reply exchange. A failure that leaves the stream out of step (anything but a non-fatal error
-    /// frame) marks the connection broken.
+    /// frame, or a reply refused as non-fatal after it was read whole) marks the connection broken.
     /// </summary>
     private async Task<T> RunAsync<T>(Func<CancellationToken, Task<T>> exchange, CancellationToken cancellationToken)
     {
@@ -73,7 +73,7 @@ public sealed partial class FerryClient
         {
             return await exchange(cancellationToken).ConfigureAwait(false);
         }
-        catch (FerryRemoteException) when (!_broken)
+        catch (FerryException ex) when (!_broken && ex is FerryRemoteException or FerryProtocolException { IsFatal: false })
         {
             throw;
         }

@@ -113,7 +113,15 @@ public sealed partial class FerryClient
             throw new FerryProtocolException(FerryErrorCode.BodyTooLarge, $"The chunk list of '{path}' is {header.BodyLength} bytes, more than this client accepts.", isFatal: true);
         var body = await ReadBodyBytesAsync(header.BodyLength, ct).ConfigureAwait(false);
         // From here the stream is in step: a list that does not decode or does not add up fails this file only.
-        var list = ChunkListCodec.Decode(body);
+        ChunkList list;
+        try
+        {
+            list = ChunkListCodec.Decode(body);
+        }
+        catch (ChunkListFormatException ex)
+        {
+            throw new FerryProtocolException(FerryErrorCode.FieldInvalid, $"The chunk list of '{path}' does not decode: {ex.Message}", isFatal: false, ex);
+        }
         if (list.TotalLength != message.Size || message.Size < 0)
             throw new FerryProtocolException(FerryErrorCode.FieldInvalid,
                 $"The chunk list of '{path}' describes {list.TotalLength} bytes but the file has {message.Size}.", isFatal: false);
@@ -162,12 +170,20 @@ public sealed partial class FerryClient
             for (var i = 0; i < ranges.Count; i++)
             {
                 var (offset, length) = ranges[i];
-                var got = await ReceiveRangeAsync(ids[i], remotePath, offset, length,
-                    (_, _) => ValueTask.FromResult(new FileSink(handle, offset, hasher: null)), received, shaping, ct).ConfigureAwait(false);
-                wire += got.WireBytes;
-                localError ??= got.LocalError;
-                if (got.RawBytes != length)
-                    localError ??= new FerryException(FerryErrorCode.ChecksumMismatch, $"'{remotePath}' changed on the server during the transfer.");
+                try
+                {
+                    var got = await ReceiveRangeAsync(ids[i], remotePath, offset, length,
+                        (_, _) => ValueTask.FromResult(new FileSink(handle, offset, hasher: null)), received, shaping, ct).ConfigureAwait(false);
+                    wire += got.WireBytes;
+                    localError ??= got.LocalError;
+                    if (got.RawBytes != length)
+                        localError ??= new FerryException(FerryErrorCode.ChecksumMismatch, $"'{remotePath}' changed on the server during the transfer.");
+                }
+                catch (FerryRemoteException ex) when (!_broken)
+                {
+                    // The file went away (or became unreadable) between requests: its other replies still come, in order.
+                    localError ??= ex;
+                }
                 window.Release();
             }
         }, cancellationToken).ConfigureAwait(false);

@@ -197,8 +197,8 @@ public sealed class RemoteTree(FerryClient client) : IRemoteTree
         var run = new GetRun(PullOptions, TransferObserver.None) { Shaping = shaping, DataMoved = observer.DataMoved };
         await Client.GetItemsAsync(items, run, cancellationToken).ConfigureAwait(false);
         return items.Select(i => i.Failure is not null
-            ? new FileSyncOutcome(i.LocalPath, CodeOf(i.Failure), i.Failure.Message, i.WireBytes, 0, false)
-            : new FileSyncOutcome(i.LocalPath, null, null, i.WireBytes, i.Offset, false)).ToList();
+            ? new FileSyncOutcome(i.File.LocalPath, CodeOf(i.Failure), i.Failure.Message, i.WireBytes, 0, false)
+            : new FileSyncOutcome(i.File.LocalPath, null, null, i.WireBytes, i.Offset, false)).ToList();
     }
 
     /// <summary>
@@ -218,9 +218,13 @@ public sealed class RemoteTree(FerryClient client) : IRemoteTree
         {
             (message, list) = await Client.ChunksAsync(RemotePath.Normalize(file.RemotePath), chunking.AverageSize, cancellationToken).ConfigureAwait(false);
         }
-        catch (FerryException ex) when (!Client.IsBroken)
+        catch (FerryRemoteException ex) when (!Client.IsBroken)
         {
-            return (new FileSyncOutcome(local, CodeOf(ex), ex.Message, 0, 0, true), false);
+            return (new FileSyncOutcome(file.LocalPath, CodeOf(ex), ex.Message, 0, 0, true), false);
+        }
+        catch (FerryException) when (!Client.IsBroken)
+        {
+            return (null, true); // a chunk list this client cannot use: the file comes whole
         }
 
         var index = new ChunkIndex();
@@ -267,7 +271,7 @@ public sealed class RemoteTree(FerryClient client) : IRemoteTree
             handle = null;
             PartFile.Commit(committing, partPath, local, overwrite: true,
                 DateTime.UnixEpoch.AddTicks(file.ModifiedNs / TimeSpan.NanosecondsPerTick), (UnixFileMode)(file.Mode & 0x1FF));
-            return (new FileSyncOutcome(local, null, null, wire, plan.BytesFromBasis + plan.BytesRepeated, true), false);
+            return (new FileSyncOutcome(file.LocalPath, null, null, wire, plan.BytesFromBasis + plan.BytesRepeated, true), false);
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or FerryException && !Client.IsBroken)
         {
@@ -278,7 +282,7 @@ public sealed class RemoteTree(FerryClient client) : IRemoteTree
                 PartFile.TryDelete(partPath);
                 return (null, true);
             }
-            return (new FileSyncOutcome(local, CodeOf(ex), ex.Message, wire, 0, true), false);
+            return (new FileSyncOutcome(file.LocalPath, CodeOf(ex), ex.Message, wire, 0, true), false);
         }
         finally
         {
