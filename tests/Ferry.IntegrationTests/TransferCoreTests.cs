@@ -144,6 +144,52 @@ public class TransferCoreTests
     }
 
     [Fact]
+    public async Task Parallel_progress_only_grows_and_ends_before_completion_is_reported()
+    {
+        await using var server = await TestServer.StartAsync();
+        using var local = new TempDirectory();
+        var source = TestFiles.Create(local.Combine("p.bin"), 12 * MiB + 3, seed: 17);
+        await using var client = await server.ConnectAsync();
+        var events = new EventLog();
+
+        await client.PutFileParallelAsync(source, "p.bin", 4, observer: events, cancellationToken: TestTimeouts.Token());
+        await client.GetFileParallelAsync("p.bin", local.Combine("back.bin"), 4, observer: events, cancellationToken: TestTimeouts.Token());
+
+        var log = events.Entries;
+        Assert.Equal(["started", "completed", "started", "completed"], log.Where(e => e.Kind != "progress").Select(e => e.Kind));
+        var upload = log.TakeWhile(e => e.Kind != "completed").Where(e => e.Kind == "progress").Select(e => e.Bytes).ToList();
+        Assert.NotEmpty(upload);
+        Assert.Equal(upload.Order(), upload);
+        Assert.Equal(12 * MiB + 3, upload[^1]);
+        TestFiles.AssertSame(source, local.Combine("back.bin"));
+    }
+
+    private sealed class EventLog : TransferObserver
+    {
+        private readonly List<(string Kind, long Bytes)> _entries = [];
+
+        public IReadOnlyList<(string Kind, long Bytes)> Entries
+        {
+            get
+            {
+                lock (_entries)
+                    return _entries.ToList();
+            }
+        }
+
+        private void Add(string kind, long bytes)
+        {
+            lock (_entries)
+                _entries.Add((kind, bytes));
+        }
+
+        public override void OnStarted(FileTransfer file, long size, long resumedFrom) => Add("started", resumedFrom);
+        public override void OnProgress(FileTransfer file, long bytesDone) => Add("progress", bytesDone);
+        public override void OnCompleted(FileTransfer file, TransferResult result) => Add("completed", result.Bytes);
+        public override void OnFailed(FileTransfer file, Exception error) => Add("failed", 0);
+    }
+
+    [Fact]
     public async Task An_echo_the_server_drops_marks_the_connection_broken()
     {
         await using var fake = FakeServer.Start(async (header, reader, writer, ct) =>

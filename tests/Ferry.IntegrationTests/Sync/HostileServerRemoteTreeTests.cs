@@ -95,6 +95,62 @@ public class HostileServerRemoteTreeTests
     }
 
     [Fact]
+    public async Task A_delta_push_the_server_assembles_wrongly_is_sent_again_whole_once()
+    {
+        var puts = new List<PutMessage>();
+        await using var fake = FakeServer.Start(async (header, reader, writer, ct) =>
+        {
+            switch (header.Command)
+            {
+                case CommandNames.Hello:
+                    Hello(writer);
+                    break;
+                case CommandNames.Put:
+                    var put = header.Deserialize(FerryJsonContext.Default.PutMessage);
+                    puts.Add(put);
+                    if (put.Basis is null)
+                    {
+                        writer.WriteHeader(new PutReadyMessage { Id = put.Id!.Value }, FerryJsonContext.Default.PutReadyMessage);
+                        break;
+                    }
+                    var ranges = new byte[16];
+                    BitConverter.TryWriteBytes(ranges.AsSpan(0), 0L);
+                    BitConverter.TryWriteBytes(ranges.AsSpan(8), 1000L);
+                    writer.WriteHeader(new PutReadyMessage { Id = put.Id!.Value, NeededRanges = 1, BodySize = 16 }, FerryJsonContext.Default.PutReadyMessage, 16);
+                    writer.WriteBody(ranges);
+                    break;
+                case CommandNames.PutEnd:
+                    var end = header.Deserialize(FerryJsonContext.Default.PutEndMessage);
+                    var last = puts[^1];
+                    if (last.Basis is not null)
+                        writer.WriteHeader(new ErrorMessage { Code = "checksum_mismatch", Message = "the basis changed" }, FerryJsonContext.Default.ErrorMessage);
+                    else
+                        writer.WriteHeader(new TransferDoneMessage { Id = end.Id, Path = last.Path, Size = last.Size!.Value, Checksum = "xxh3-128", Hash = end.Hash },
+                            FerryJsonContext.Default.TransferDoneMessage);
+                    break;
+            }
+            await Task.CompletedTask;
+        });
+        using var local = new TempDirectory();
+        var data = new byte[200 * 1024];
+        new Random(3).NextBytes(data);
+        await File.WriteAllBytesAsync(local.Combine("f.bin"), data);
+        await using var client = await ConnectAsync(fake);
+        var finished = new List<FileSyncOutcome>();
+
+        var outcome = Assert.Single(await new RemoteTree(client).PushFilesAsync(
+            [new FilePush(local.Combine("f.bin"), "f.bin", data.Length, 420, 0, ["f.bin"], data.Length)], new FileSyncOptions(), new Recorder(finished), Token));
+
+        Assert.True(outcome.Succeeded, outcome.ErrorMessage);
+        Assert.False(outcome.Delta);
+        Assert.Equal(2, puts.Count);
+        Assert.Null(puts[1].Basis);
+        Assert.True(puts[1].Force);
+        Assert.Equal(1000 + data.Length, outcome.BytesSent); // the delta's range, then the whole file
+        Assert.Single(finished); // one report per file, after the retry
+    }
+
+    [Fact]
     public async Task A_chunk_list_that_does_not_describe_the_file_makes_the_pull_fetch_it_whole()
     {
         var content = new byte[100_000];
@@ -178,6 +234,16 @@ public class HostileServerRemoteTreeTests
 
         Assert.True(client.IsBroken);
         Assert.False(File.Exists(local.Combine("f.txt")));
+    }
+
+    private sealed class Recorder(List<FileSyncOutcome> finished) : IFileSyncObserver
+    {
+        public void DataMoved(long bytes) { }
+        public void FileFinished(FileSyncOutcome outcome)
+        {
+            lock (finished)
+                finished.Add(outcome);
+        }
     }
 
     private sealed class NoObserver : IFileSyncObserver
