@@ -5,7 +5,7 @@ namespace Ferry.Client.Transfers;
 /// before it is written or after it is read, and waits while the bucket is empty. The bucket holds at most a quarter
 /// second of bytes, so a pause is not followed by a burst.
 /// </summary>
-public sealed class BandwidthLimiter
+internal sealed class BandwidthLimiter
 {
     private readonly Lock _lock = new();
     private readonly double _bytesPerSecond;
