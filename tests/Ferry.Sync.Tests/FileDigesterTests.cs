@@ -184,4 +184,24 @@ public class FileDigesterTests : IDisposable
         Assert.Equal(XxHash128.HashToUInt128([]), result.Digest.ContentHash);
         Assert.Empty(result.Digest.Chunks!);
     }
+
+    [Fact]
+    public async Task An_open_handle_is_digested_like_its_path_and_shares_the_cache()
+    {
+        var content = TestData.RandomBytes(200_000, 7);
+        var path = WriteFile("h.bin", content);
+        var cache = new HashCache();
+        var digester = Digester(cache);
+
+        using (var handle = File.OpenHandle(path))
+        {
+            var first = await digester.DigestAsync(handle, Chunking);
+            Assert.False(first.FromCache);
+            Assert.Equal(XxHash128.HashToUInt128(content), first.Digest.ContentHash);
+            Assert.Equal(new FastCdcChunker(Chunking).Chunk(content), first.Digest.Chunks);
+            Assert.True((await digester.DigestAsync(handle, Chunking)).FromCache);
+        }
+        Assert.True((await digester.DigestAsync(path, Chunking)).FromCache);
+        Assert.Equal(0, _opener.Opens);
+    }
 }

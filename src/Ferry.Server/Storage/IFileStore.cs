@@ -51,9 +51,15 @@ public interface IFileStore
     /// <summary>Creates a symbolic link to a relative target that stays inside the root; <paramref name="force"/> replaces a file or link, never a folder.</summary>
     ValueTask CreateSymlinkAsync(string path, string target, bool force, CancellationToken cancellationToken);
 
-    /// <summary>The tree at <paramref name="path"/> in scan order (§5.9.1); more than <paramref name="maxEntries"/> entries is field_invalid.</summary>
-    ValueTask<IReadOnlyList<ScanEntry>> ScanAsync(string path, int maxEntries,
-        Func<Microsoft.Win32.SafeHandles.SafeFileHandle, CancellationToken, ValueTask<string?>>? hashFile, CancellationToken cancellationToken);
+    /// <summary>
+    /// The tree at <paramref name="path"/> in scan order (§5.9.1), given to <paramref name="emit"/> entry by entry; more
+    /// than <paramref name="maxEntries"/> entries is field_invalid.
+    /// </summary>
+    ValueTask ScanAsync(string path, int maxEntries, Func<Microsoft.Win32.SafeHandles.SafeFileHandle, CancellationToken, ValueTask<string?>>? hashFile,
+        Func<ScanEntry, ValueTask> emit, CancellationToken cancellationToken);
+
+    /// <summary>Whether the name <paramref name="path"/> itself is a symbolic link (the last name is not followed); false when missing.</summary>
+    bool IsSymbolicLink(string path);
 
     /// <summary>The partial upload kept for <paramref name="path"/>, open for reading (a delta put reuses it), or null.</summary>
     Microsoft.Win32.SafeHandles.SafeFileHandle? OpenKeptPart(string path);

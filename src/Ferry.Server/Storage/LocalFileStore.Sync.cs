@@ -199,23 +199,24 @@ public sealed partial class LocalFileStore
     }
 
     /// <summary>
-    /// The tree at <paramref name="path"/> in scan order (§5.9.1): depth first, a folder before its contents, names in
-    /// ordinal order, links listed with their target and never followed, the store's own names hidden.
-    /// <paramref name="hashFile"/>, when given, hashes a regular file from a handle opened for reading beneath the folder.
+    /// The tree at <paramref name="path"/> in scan order (§5.9.1), handed to <paramref name="emit"/> one entry at a time:
+    /// depth first, a folder before its contents, names in ordinal order, links listed with their target and never
+    /// followed, the store's own names hidden. <paramref name="hashFile"/>, when given, hashes a regular file from a
+    /// handle opened for reading beneath its folder.
     /// </summary>
-    public async ValueTask<IReadOnlyList<ScanEntry>> ScanAsync(string path, int maxEntries,
-        Func<SafeFileHandle, CancellationToken, ValueTask<string?>>? hashFile, CancellationToken cancellationToken)
+    public async ValueTask ScanAsync(string path, int maxEntries, Func<SafeFileHandle, CancellationToken, ValueTask<string?>>? hashFile,
+        Func<ScanEntry, ValueTask> emit, CancellationToken cancellationToken)
     {
         RequireDescriptors();
         var handle = Guard(() => TryOpen(path, Libc.OpenPath)) ?? throw NotFound(path);
         using (handle)
         {
             var st = Guard(() => Beneath.StatOf(handle));
-            var entries = new List<ScanEntry>();
             if ((st.Mode & Libc.FileTypeMask) == Libc.FileTypeDirectory)
             {
-                await ScanFolderAsync(handle, "", 0, maxEntries, hashFile, entries, cancellationToken).ConfigureAwait(false);
-                return entries;
+                var walk = new ScanWalk(maxEntries, hashFile, emit);
+                await ScanFolderAsync(handle, "", 0, walk, cancellationToken).ConfigureAwait(false);
+                return;
             }
             string? hash = null;
             if ((st.Mode & Libc.FileTypeMask) == Libc.FileTypeRegular && hashFile is not null)
@@ -224,13 +225,26 @@ public sealed partial class LocalFileStore
                 if (readable is not null && Beneath.StatOf(readable).Inode == st.Inode)
                     hash = await hashFile(readable, cancellationToken).ConfigureAwait(false);
             }
-            entries.Add(ScanEntryOf(st, "", target: null, hash));
-            return entries;
+            await emit(ScanEntryOf(st, "", target: null, hash)).ConfigureAwait(false);
         }
     }
 
-    private async ValueTask ScanFolderAsync(SafeFileHandle folder, string prefix, int depth, int maxEntries,
-        Func<SafeFileHandle, CancellationToken, ValueTask<string?>>? hashFile, List<ScanEntry> into, CancellationToken cancellationToken)
+    /// <summary>What one scan carries down the tree: its limit, how many entries it gave, the hasher and the receiver.</summary>
+    private sealed class ScanWalk(int maxEntries, Func<SafeFileHandle, CancellationToken, ValueTask<string?>>? hashFile, Func<ScanEntry, ValueTask> emit)
+    {
+        private int _count;
+
+        public Func<SafeFileHandle, CancellationToken, ValueTask<string?>>? HashFile { get; } = hashFile;
+
+        public ValueTask EmitAsync(ScanEntry entry)
+        {
+            if (++_count > maxEntries)
+                throw new FerryException(FerryErrorCode.FieldInvalid, $"The tree has more than {maxEntries} entries; scan smaller parts.");
+            return emit(entry);
+        }
+    }
+
+    private async ValueTask ScanFolderAsync(SafeFileHandle folder, string prefix, int depth, ScanWalk walk, CancellationToken cancellationToken)
     {
         cancellationToken.ThrowIfCancellationRequested();
         if (depth > MaxScanDepth)
@@ -244,13 +258,11 @@ public sealed partial class LocalFileStore
         {
             if (Guard(() => Beneath.StatAt(folder, name!)) is not { } st)
                 continue; // removed since the folder was read
-            if (into.Count >= maxEntries)
-                throw new FerryException(FerryErrorCode.FieldInvalid, $"The tree has more than {maxEntries} entries; scan smaller parts.");
             var relative = prefix.Length == 0 ? name! : $"{prefix}/{name}";
             switch (st.Mode & Libc.FileTypeMask)
             {
                 case Libc.FileTypeDirectory:
-                    into.Add(ScanEntryOf(st, relative, null, null));
+                    await walk.EmitAsync(ScanEntryOf(st, relative, null, null)).ConfigureAwait(false);
                     SafeFileHandle child;
                     try
                     {
@@ -261,16 +273,17 @@ public sealed partial class LocalFileStore
                         continue; // removed, or swapped for a link, since it was looked at: its contents are not walked
                     }
                     using (child)
-                        await ScanFolderAsync(child, relative, depth + 1, maxEntries, hashFile, into, cancellationToken).ConfigureAwait(false);
+                        await ScanFolderAsync(child, relative, depth + 1, walk, cancellationToken).ConfigureAwait(false);
                     break;
                 case Libc.FileTypeLink:
-                    into.Add(ScanEntryOf(st, relative, Libc.ReadLinkAt(folder, name!) ?? "", null));
+                    await walk.EmitAsync(ScanEntryOf(st, relative, Libc.ReadLinkAt(folder, name!) ?? "", null)).ConfigureAwait(false);
                     break;
                 case Libc.FileTypeRegular:
-                    into.Add(ScanEntryOf(st, relative, null, hashFile is null ? null : await HashAtAsync(folder, name!, st, hashFile, cancellationToken).ConfigureAwait(false)));
+                    var hash = walk.HashFile is null ? null : await HashAtAsync(folder, name!, st, walk.HashFile, cancellationToken).ConfigureAwait(false);
+                    await walk.EmitAsync(ScanEntryOf(st, relative, null, hash)).ConfigureAwait(false);
                     break;
                 default:
-                    into.Add(new ScanEntry { Name = relative, Type = ScanEntryTypes.Other });
+                    await walk.EmitAsync(new ScanEntry { Name = relative, Type = ScanEntryTypes.Other }).ConfigureAwait(false);
                     break;
             }
         }
@@ -348,6 +361,23 @@ public sealed partial class LocalFileStore
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or FerryException)
         {
             return null;
+        }
+    }
+
+    public bool IsSymbolicLink(string path)
+    {
+        if (path.Length == 0)
+            return false;
+        if (!_jail.UsesDescriptors)
+            return new FileInfo(_jail.Resolve(path)).LinkTarget is not null;
+        try
+        {
+            using var entry = OpenParent(path);
+            return Beneath.StatAt(entry.Directory!, entry.Name) is { } st && (st.Mode & Libc.FileTypeMask) == Libc.FileTypeLink;
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or FerryException)
+        {
+            return false;
         }
     }
 

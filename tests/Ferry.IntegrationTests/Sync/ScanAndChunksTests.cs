@@ -165,4 +165,13 @@ public class ScanAndChunksTests : IAsyncLifetime
         Assert.Equal("io_error", await _peer.AskAsync(new { cmd = "chunks", id = 1, path = "p", avg = 64 }));
         Assert.Equal("path_escapes_root", await _peer.AskAsync(new { cmd = "chunks", id = 1, path = "l", avg = 64 }));
     }
+
+    [Fact]
+    public async Task Chunks_refuses_an_average_so_small_that_the_list_would_not_fit_the_servers_bounds()
+    {
+        using (var sparse = File.Create(Root("big.bin")))
+            sparse.SetLength(128L * 1024 * 1024);
+        Assert.Equal("field_invalid", await _peer.AskAsync(new { cmd = "chunks", id = 1, path = "big.bin", avg = 64 }));
+        Assert.Equal("chunk_list", await _peer.AskAsync(new { cmd = "chunks", id = 2, path = "big.bin", avg = 256 * 1024 }));
+    }
 }

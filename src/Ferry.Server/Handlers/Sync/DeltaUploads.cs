@@ -55,17 +55,26 @@ internal sealed class DeltaUploads(SyncDigests digests, FerryMetrics metrics)
                 if (file?.LocalHandle is not { } handle)
                     continue;
                 sources.Add(file);
+                if (SyncFields.TooManyChunks(file.Length, average))
+                    continue; // its chunk list would not fit the server's memory bounds: not used
                 var digest = await DigestOrNullAsync(cache, handle, parameters, cancellationToken).ConfigureAwait(false);
                 if (digest?.Chunks is null)
                     continue;
                 index.AddFile(basis, digest.Chunks);
                 handles.Add(handle);
-                if (basis == request.Path)
+                // A link at the path is replaced by the new file, like any put: only a file there can be kept as it is.
+                if (basis == request.Path && !store.IsSymbolicLink(request.Path))
                     current = digest;
             }
-            if (store.OpenKeptPart(request.Path) is { } kept)
+            var kept = store.OpenKeptPart(request.Path);
+            if (kept is not null)
             {
                 sources.Add(new HandleOwner(kept));
+                if (SyncFields.TooManyChunks(RandomAccess.GetLength(kept), average))
+                    kept = null;
+            }
+            if (kept is not null)
+            {
                 // An in-memory cache: a part file changes under the same inode and is not worth remembering.
                 var digest = await DigestOrNullAsync(new HashCache(), kept, parameters, cancellationToken).ConfigureAwait(false);
                 if (digest?.Chunks is not null)

@@ -16,10 +16,10 @@ namespace Ferry.Server.Handlers.Sync;
 internal sealed class SyncDigests(FerryServerOptions options)
 {
     /// <summary>Per root: enough for a large tree's hashes and the chunk lists of its recently synced files.</summary>
-    public static readonly HashCacheLimits Limits = new() { MaxEntries = 200_000, MaxBytes = 32L * 1024 * 1024 };
+    public static readonly HashCacheLimits Limits = new() { MaxEntries = 200_000, MaxBytes = 16L * 1024 * 1024 };
 
     /// <summary>Caches held in memory at once; past that the least recently used is dropped (it was saved when it changed).</summary>
-    private const int MaxHeld = 16;
+    private const int MaxHeld = 8;
 
     private readonly Lock _gate = new();
     private readonly Dictionary<string, (Task<HashCache> Cache, long LastUsed)> _held = new(StringComparer.Ordinal);

@@ -12,6 +12,14 @@ internal static class SyncFields
             throw new FerryException(FerryErrorCode.FieldInvalid, $"'mode' must not be negative (got {mode}).");
     }
 
+    /// <summary>
+    /// Chunks a file may be expected to have (length / avg) for the server to chunk it: the list is held in memory, so a
+    /// small average on a large file is refused (chunks) or the file not used (a delta put's basis).
+    /// </summary>
+    public const long MaxExpectedChunks = 1 << 20;
+
+    public static bool TooManyChunks(long length, int average) => length / average > MaxExpectedChunks;
+
     /// <summary>§5.9.2: a power of two from 64 to 4 MiB.</summary>
     public static void CheckAverageChunkSize(int average)
     {
