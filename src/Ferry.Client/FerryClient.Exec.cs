@@ -63,10 +63,9 @@ public sealed partial class FerryClient
         {
             throw; // a local stream failed, but the conversation ended properly
         }
-        catch
+        catch (Exception ex)
         {
-            _broken = true;
-            throw;
+            throw Break(ex);
         }
     }
 
@@ -126,7 +125,7 @@ public sealed partial class FerryClient
             var registration = cancellationToken.Register(() => RequestStop("INT", interrupted: true));
             try
             {
-                var header = await client.ReadFileReplyAsync(CommandNames.ExecStarted, _abandon.Token).ConfigureAwait(false);
+                var header = await client.ReadReplyAsync(CommandNames.ExecStarted, _abandon.Token).ConfigureAwait(false);
                 var started = header.Deserialize(FerryJsonContext.Default.ExecStartedMessage);
                 SetUpEncoding(started.Encoding);
                 _started.TrySetResult(true);
@@ -161,7 +160,7 @@ public sealed partial class FerryClient
             }
             catch (OperationCanceledException) when (_abandon.IsCancellationRequested && !Finished)
             {
-                client._broken = true;
+                client.Break(new OperationCanceledException());
                 try
                 {
                     // The server notices at once, and kills the command's process tree.
@@ -221,9 +220,8 @@ public sealed partial class FerryClient
                     case CommandNames.Exit:
                         return frame.Deserialize(FerryJsonContext.Default.ExecExitMessage);
                     case CommandNames.Error:
-                        var error = frame.Deserialize(FerryJsonContext.Default.ErrorMessage);
                         // Whatever the server thinks of the command now, this side cannot know where the conversation stands.
-                        throw client.Break(new FerryRemoteException(FerryErrorCodes.FromWire(error.Code), error.Code, error.Message));
+                        throw client.Break(frame.Deserialize(FerryJsonContext.Default.ErrorMessage).ToException());
                     default:
                         throw client.Break(new FerryProtocolException(FerryErrorCode.UnexpectedFrame,
                             $"The server sent '{frame.Command}' while a command ran; only stdout, stderr and exit may come.", isFatal: true));

@@ -6,21 +6,11 @@ using Ferry.Protocol.Messages;
 
 namespace Ferry.Client;
 
-// File management (docs/protocol.md §5.5) and the plumbing the transfers share: reading replies that may be error
-// frames, marking the connection broken, and running a send loop and a receive loop at once for pipelining (§5).
+// File management (docs/protocol.md §5.5).
 public sealed partial class FerryClient
 {
     /// <summary>Largest listing body accepted (a JSON array of entries). About 4 million entries.</summary>
     public const long MaxListingBytes = 512L * 1024 * 1024;
-
-    private long _nextTransferId;
-    private volatile bool _broken;
-
-    /// <summary>
-    /// True once the connection can no longer be used: the server sent a fatal error or closed, a frame was cut short
-    /// (I/O error, cancellation mid-transfer), or the server broke the protocol. Every later call throws.
-    /// </summary>
-    public bool IsBroken => _broken;
 
     /// <summary>
     /// Lists a directory, or the one entry of a file (§5.5). With <paramref name="recursive"/> every entry below
@@ -35,7 +25,7 @@ public sealed partial class FerryClient
         {
             _writer.WriteHeader(new ListMessage { Path = normalized, Recursive = recursive }, FerryJsonContext.Default.ListMessage);
             await _writer.FlushAsync(ct).ConfigureAwait(false);
-            var header = await ReadFileReplyAsync(CommandNames.Listing, ct).ConfigureAwait(false);
+            var header = await ReadReplyAsync(CommandNames.Listing, ct).ConfigureAwait(false);
             if (header.BodyLength > MaxListingBytes)
                 throw Break(new FerryProtocolException(FerryErrorCode.BodyTooLarge,
                     $"The listing of '{normalized}' is {header.BodyLength} bytes, more than this client accepts ({MaxListingBytes}).", isFatal: true));
@@ -61,7 +51,7 @@ public sealed partial class FerryClient
         {
             _writer.WriteHeader(new StatMessage { Path = normalized }, FerryJsonContext.Default.StatMessage);
             await _writer.FlushAsync(ct).ConfigureAwait(false);
-            var header = await ReadFileReplyAsync(CommandNames.StatResult, ct).ConfigureAwait(false);
+            var header = await ReadReplyAsync(CommandNames.StatResult, ct).ConfigureAwait(false);
             var reply = header.Deserialize(FerryJsonContext.Default.StatResultMessage);
             return reply.Entry ?? throw Break(new FerryProtocolException(FerryErrorCode.FieldInvalid, "The server's stat_result has no entry.", isFatal: true));
         }, cancellationToken).ConfigureAwait(false);
@@ -96,101 +86,7 @@ public sealed partial class FerryClient
     {
         write(_writer);
         await _writer.FlushAsync(ct).ConfigureAwait(false);
-        await ReadFileReplyAsync(CommandNames.Ok, ct).ConfigureAwait(false);
+        await ReadReplyAsync(CommandNames.Ok, ct).ConfigureAwait(false);
         return true;
     }, cancellationToken);
-
-    /// <summary>
-    /// Runs one request/reply exchange. A failure that leaves the stream out of step (anything but a non-fatal error
-    /// frame) marks the connection broken.
-    /// </summary>
-    private async Task<T> RunAsync<T>(Func<CancellationToken, Task<T>> exchange, CancellationToken cancellationToken)
-    {
-        EnsureUsable();
-        try
-        {
-            return await exchange(cancellationToken).ConfigureAwait(false);
-        }
-        catch (FerryRemoteException) when (!_broken)
-        {
-            throw;
-        }
-        catch
-        {
-            _broken = true;
-            throw;
-        }
-    }
-
-    private void EnsureUsable()
-    {
-        if (_broken)
-            throw new InvalidOperationException("This connection is no longer usable after an earlier failure; connect again.");
-    }
-
-    /// <summary>Marks the connection unusable and returns <paramref name="error"/> for <c>throw</c>.</summary>
-    private Exception Break(Exception error)
-    {
-        _broken = true;
-        return error;
-    }
-
-    /// <summary>
-    /// Reads the next reply. An error frame becomes <see cref="FerryRemoteException"/> (and marks the connection broken
-    /// when the server flagged it fatal); a clean close or any frame other than <paramref name="expected"/> is a fatal
-    /// protocol error.
-    /// </summary>
-    private async ValueTask<FrameHeader> ReadFileReplyAsync(string expected, CancellationToken cancellationToken)
-    {
-        var header = await _reader.ReadFrameAsync(cancellationToken).ConfigureAwait(false)
-            ?? throw Break(new FerryProtocolException(FerryErrorCode.TruncatedFrame, "The server closed the connection without answering.", isFatal: true));
-        if (header.Command == CommandNames.Error)
-        {
-            var error = header.Deserialize(FerryJsonContext.Default.ErrorMessage);
-            var remote = new FerryRemoteException(FerryErrorCodes.FromWire(error.Code), error.Code, error.Message);
-            throw error.Fatal ? Break(remote) : remote;
-        }
-        if (header.Command != expected)
-            throw Break(new FerryProtocolException(FerryErrorCode.UnexpectedFrame,
-                $"Expected a '{expected}' frame from the server but got '{header.Command}'.", isFatal: true));
-        return header;
-    }
-
-    /// <summary>
-    /// Runs a send loop and a receive loop at once, so that neither side of the connection waits for the other (a
-    /// pipelined batch whose replies are not read while requests are written can fill both TCP buffers and stall). The
-    /// first loop to fail cancels the other; its exception is the one thrown, and the connection is then broken.
-    /// </summary>
-    private async Task RunDuplexAsync(Func<CancellationToken, Task> send, Func<CancellationToken, Task> receive, CancellationToken cancellationToken)
-    {
-        using var failed = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        Exception? first = null;
-
-        async Task Guard(Func<CancellationToken, Task> loop)
-        {
-            try
-            {
-                await loop(failed.Token).ConfigureAwait(false);
-            }
-            catch (Exception ex)
-            {
-                // Keep the cause, not the cancellation it caused in the other loop.
-                if (ex is not OperationCanceledException || !failed.IsCancellationRequested || cancellationToken.IsCancellationRequested)
-                    Interlocked.CompareExchange(ref first, ex, null);
-                _broken = true;
-                await failed.CancelAsync().ConfigureAwait(false);
-            }
-        }
-
-        await Task.WhenAll(Task.Run(() => Guard(send), CancellationToken.None), Guard(receive)).ConfigureAwait(false);
-        if (first is not null)
-            System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(first);
-        if (_broken)
-        {
-            cancellationToken.ThrowIfCancellationRequested();
-            throw new OperationCanceledException("The transfer was cancelled.");
-        }
-    }
-
-    private long NextTransferId() => Interlocked.Increment(ref _nextTransferId);
 }

@@ -43,27 +43,74 @@ public sealed partial class FerryClient
     /// <see cref="BatchTransferResult.Failed"/> and the others go on; a broken connection throws. Local parent
     /// directories must exist (see <see cref="GetTreeAsync"/>).
     /// </summary>
-    public async Task<BatchTransferResult> GetFilesAsync(IReadOnlyList<FileTransfer> files, GetOptions? options = null,
+    public Task<BatchTransferResult> GetFilesAsync(IReadOnlyList<FileTransfer> files, GetOptions? options = null,
         TransferObserver? observer = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(files);
-        options ??= GetOptions.Default;
-        observer ??= TransferObserver.None;
+        return GetFilesAsync(files, new GetRun(options ?? GetOptions.Default, observer ?? TransferObserver.None), cancellationToken);
+    }
+
+    /// <summary>
+    /// Downloads one file over <paramref name="streams"/> connections (this one and up to streams−1 new ones to the same
+    /// server): the same checks, partial file (<c>.ferry-part.NAME</c>), resume, checksum and commit as
+    /// <see cref="GetFileAsync"/>, with the file's ranges fetched at once and written in place (docs/protocol.md §5.3).
+    /// A file of one range goes as an ordinary get. Throws like <see cref="GetFileAsync"/>.
+    /// </summary>
+    public async Task<TransferResult> GetFileParallelAsync(string remotePath, string localPath, int streams, GetOptions? options = null,
+        TransferObserver? observer = null, CancellationToken cancellationToken = default)
+    {
+        var run = new GetRun(options ?? GetOptions.Default, observer ?? TransferObserver.None) { Streams = Math.Clamp(streams, 1, MaxStreams) };
         EnsureUsable();
+        var item = PrepareGet(new FileTransfer(localPath, remotePath), run.Options);
+        if (item.Failure is null)
+        {
+            try
+            {
+                // The size decides the ranges.
+                var entry = await StatAsync(item.RemotePath, cancellationToken).ConfigureAwait(false);
+                if (entry.Type != "file")
+                    item.Failure = new FerryException(FerryErrorCode.IsADirectory, $"'{item.RemotePath}' is not a file.");
+                item.Size = entry.Size;
+            }
+            catch (FerryRemoteException ex) when (!_broken)
+            {
+                item.Failure = ex;
+            }
+        }
+        var batch = await GetItemsAsync([item], run, cancellationToken).ConfigureAwait(false);
+        batch.ThrowIfFailed();
+        return batch.Completed[0];
+    }
+
+    private Task<BatchTransferResult> GetFilesAsync(IReadOnlyList<FileTransfer> files, GetRun run, CancellationToken cancellationToken)
+    {
+        EnsureUsable();
+        return GetItemsAsync(files.Select(f => PrepareGet(f, run.Options)).ToList(), run, cancellationToken);
+    }
+
+    /// <summary>
+    /// The download pipeline every get goes through: partial downloads compared with the server (resume), then the files
+    /// pipelined over this connection, and a file of several ranges (parallel streams) over several connections.
+    /// </summary>
+    internal async Task<BatchTransferResult> GetItemsAsync(List<GetItem> items, GetRun run, CancellationToken cancellationToken)
+    {
         var started = Stopwatch.GetTimestamp();
-        var items = files.Select(f => PrepareGet(f, options)).ToList();
         foreach (var item in items.Where(i => i.Failure is not null))
-            Fail(item, item.Failure!, observer);
+            Fail(item, item.Failure!, run.Observer);
 
         var live = items.Where(i => i.Failure is null).ToList();
-        if (options.Resume)
+        if (run.Options.Resume)
         {
             var partial = live.Where(i => File.Exists(i.PartPath) && new FileInfo(i.PartPath).Length > 0).ToList();
             if (partial.Count > 0)
-                await CompareWithServerAsync(partial, options.Checksum, cancellationToken).ConfigureAwait(false);
+                await CompareWithServerAsync(partial, run.Options.Checksum, cancellationToken).ConfigureAwait(false);
         }
-        if (live.Count > 0)
-            await GetBatchAsync(live, options, observer, cancellationToken).ConfigureAwait(false);
+        var parallel = live.Where(i => run.Streams > 1 && Ranges(i.Offset, i.Size, run.Streams).Count > 1).ToList();
+        var sequential = live.Except(parallel).ToList();
+        if (sequential.Count > 0)
+            await GetBatchAsync(sequential, run, cancellationToken).ConfigureAwait(false);
+        foreach (var item in parallel)
+            await GetParallelAsync(item, run, cancellationToken).ConfigureAwait(false);
 
         return new BatchTransferResult
         {
@@ -126,7 +173,7 @@ public sealed partial class FerryClient
         return result with { Failed = [.. failures, .. result.Failed], Elapsed = Stopwatch.GetElapsedTime(started) };
     }
 
-    private static GetItem PrepareGet(FileTransfer file, GetOptions options)
+    internal static GetItem PrepareGet(FileTransfer file, GetOptions options)
     {
         var item = new GetItem(file);
         try
@@ -179,15 +226,13 @@ public sealed partial class FerryClient
             {
                 try
                 {
-                    var header = await ReadFileReplyAsync(CommandNames.HashList, ct).ConfigureAwait(false);
+                    var header = await ReadReplyAsync(CommandNames.HashList, ct).ConfigureAwait(false);
                     var list = header.Deserialize(FerryJsonContext.Default.HashListMessage);
                     var h = checksum.HashBytes;
                     var most = list.ChunkSize >= MinChunkSize ? (item.PartLength + list.ChunkSize - 1) / list.ChunkSize * h : 0;
                     if (list.ChunkSize is < MinChunkSize or > MaxChunkSize || header.BodyLength % h != 0 || header.BodyLength > most)
                         continue; // unusable answer (the reader skips its body): start over
-                    var remote = new byte[header.BodyLength];
-                    for (var filled = 0; filled < remote.Length;)
-                        filled += await _reader.ReadBodyAsync(remote.AsMemory(filled), ct).ConfigureAwait(false);
+                    var remote = await ReadBodyBytesAsync(header.BodyLength, ct).ConfigureAwait(false);
                     item.Offset = await MatchingPrefixAsync(item, remote, list.ChunkSize, Math.Min(item.PartLength, list.Size), checksum, ct).ConfigureAwait(false);
                 }
                 catch (FerryRemoteException) when (!_broken)
@@ -205,41 +250,14 @@ public sealed partial class FerryClient
     /// <summary>Length of the leading run of local chunks whose hash equals the server's.</summary>
     private static async Task<long> MatchingPrefixAsync(GetItem item, byte[] remoteHashes, int chunkSize, long usable, ChecksumAlgorithm checksum, CancellationToken ct)
     {
-        var h = checksum.HashBytes;
-        var buffer = ArrayPool<byte>.Shared.Rent(IoBlockSize);
-        try
-        {
-            using var handle = PartFile.OpenForReading(item.PartPath);
-            using var hasher = checksum.CreateHasher();
-            long kept = 0;
-            for (var i = 0; i < remoteHashes.Length / h; i++)
-            {
-                var start = (long)i * chunkSize;
-                var end = Math.Min(start + chunkSize, usable);
-                if (end <= start)
-                    break;
-                for (var position = start; position < end;)
-                {
-                    var want = (int)Math.Min(buffer.Length, end - position);
-                    var n = await LocalFiles.ReadFullyAsync(handle, buffer.AsMemory(0, want), position, ct).ConfigureAwait(false);
-                    if (n == 0)
-                        return kept;
-                    hasher.Append(buffer.AsSpan(0, n));
-                    position += n;
-                }
-                if (!hasher.GetHashAndReset().AsSpan().SequenceEqual(remoteHashes.AsSpan(i * h, h)))
-                    break;
-                kept = end;
-            }
-            return kept;
-        }
-        finally
-        {
-            ArrayPool<byte>.Shared.Return(buffer);
-        }
+        using var handle = PartFile.OpenForReading(item.PartPath);
+        var chunks = Math.Min(remoteHashes.Length / checksum.HashBytes, usable / chunkSize);
+        var local = await ChunkHashes.ComputeAsync((buffer, position, token) => RandomAccess.ReadAsync(handle, buffer, position, token),
+            chunks * chunkSize, chunkSize, checksum, whole: null, ct).ConfigureAwait(false);
+        return (long)ChunkHashes.MatchingPrefix(local, remoteHashes, checksum) * chunkSize;
     }
 
-    private async Task GetBatchAsync(List<GetItem> items, GetOptions options, TransferObserver observer, CancellationToken cancellationToken)
+    private async Task GetBatchAsync(List<GetItem> items, GetRun run, CancellationToken cancellationToken)
     {
         foreach (var item in items)
             item.Id = NextTransferId();
@@ -254,8 +272,14 @@ public sealed partial class FerryClient
                     await _writer.FlushAsync(ct).ConfigureAwait(false);
                     await window.WaitAsync(ct).ConfigureAwait(false);
                 }
-                _writer.WriteHeader(new GetMessage { Id = item.Id, Path = item.RemotePath, Offset = item.Offset, Checksum = options.Checksum.Name },
-                    FerryJsonContext.Default.GetMessage);
+                _writer.WriteHeader(new GetMessage
+                {
+                    Id = item.Id,
+                    Path = item.RemotePath,
+                    Offset = item.Offset,
+                    Checksum = run.Options.Checksum.Name,
+                    Encoding = run.Shaping.Compress ? RangeShaping.Zstd : null,
+                }, FerryJsonContext.Default.GetMessage);
             }
             await _writer.FlushAsync(ct).ConfigureAwait(false);
         }, async ct =>
@@ -264,11 +288,11 @@ public sealed partial class FerryClient
             {
                 try
                 {
-                    await ReceiveDownloadAsync(item, options, observer, ct).ConfigureAwait(false);
+                    await ReceiveDownloadAsync(item, run, ct).ConfigureAwait(false);
                 }
                 catch (FerryRemoteException ex) when (!_broken)
                 {
-                    Fail(item, ex, observer);
+                    Fail(item, ex, run.Observer);
                 }
                 window.Release();
             }
@@ -276,79 +300,38 @@ public sealed partial class FerryClient
     }
 
     /// <summary>Reads one reply (file + body + done, or an error) into the item's partial file and commits it if the checksum matches.</summary>
-    private async Task ReceiveDownloadAsync(GetItem item, GetOptions options, TransferObserver observer, CancellationToken ct)
+    private async Task ReceiveDownloadAsync(GetItem item, GetRun run, CancellationToken ct)
     {
-        var header = await ReadFileReplyAsync(CommandNames.FileData, ct).ConfigureAwait(false);
-        var file = header.Deserialize(FerryJsonContext.Default.FileDataMessage);
-        if (file.Id != item.Id)
-            throw Break(new FerryProtocolException(FerryErrorCode.UnexpectedFrame,
-                $"The server answered download {file.Id} where download {item.Id} was expected.", isFatal: true));
-        if (file.Size < 0 || file.Offset < 0 || file.Offset > file.Size || file.Offset > item.Offset || header.BodyLength != file.Size - file.Offset)
-            throw Break(new FerryProtocolException(FerryErrorCode.FieldInvalid,
-                $"The server's file frame for '{item.RemotePath}' does not add up (size {file.Size}, offset {file.Offset}, body {header.BodyLength}, asked from {item.Offset}).", isFatal: true));
-
-        item.StartedAt = Stopwatch.GetTimestamp();
-        observer.OnStarted(item.File, file.Size, file.Offset);
-        var progress = new ProgressThrottle(item.File, observer);
-        using var hasher = options.Checksum.CreateHasher();
-        Exception? localError = null;
+        var checksum = run.Options.Checksum;
+        using var hasher = checksum.CreateHasher();
         SafeFileHandle? handle = null;
+        ProgressThrottle? progress = null;
         try
         {
-            try
+            var got = await ReceiveRangeAsync(item.Id, item.RemotePath, item.Offset, length: null, async (file, token) =>
             {
+                item.StartedAt = Stopwatch.GetTimestamp();
+                run.Observer.OnStarted(item.File, file.Size, file.Offset);
+                progress = new ProgressThrottle(item.File, run.Observer);
                 handle = PartFile.OpenForWriting(item.PartPath); // never through a link planted at the part file's name
                 RandomAccess.SetLength(handle, file.Offset);
                 if (file.Offset > 0)
-                    await HashPrefixAsync(handle, file.Offset, hasher, ct).ConfigureAwait(false);
+                {
+                    var kept = handle;
+                    await ChunkHashes.ComputeAsync((buffer, position, t) => RandomAccess.ReadAsync(kept, buffer, position, t), file.Offset, 0, checksum, hasher, token).ConfigureAwait(false);
+                }
                 progress.Report(file.Offset);
-            }
-            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+                return new FileSink(handle, file.Offset, hasher);
+            }, bytes =>
             {
-                localError = ex;
-            }
+                item.AddReceived(bytes);
+                progress?.Add(bytes);
+                run.DataMoved?.Invoke(bytes);
+            }, run.Shaping, ct).ConfigureAwait(false);
+            item.WireBytes = got.WireBytes;
+            item.Offset = got.File.Offset;
 
-            var sink = localError is null ? new FileSink(handle!, file.Offset, hasher) : null;
-            try
-            {
-                while (_reader.BodyRemaining > 0)
-                {
-                    var chunk = await _reader.ReadBodyChunkAsync(ct).ConfigureAwait(false);
-                    if (sink is not null && localError is null)
-                    {
-                        try
-                        {
-                            await sink.WriteAsync(chunk, ct).ConfigureAwait(false);
-                        }
-                        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
-                        {
-                            localError = ex; // keep reading: the body must be consumed for the connection to stay in step
-                        }
-                    }
-                    _reader.AdvanceBody(chunk, chunk.Length);
-                    item.BytesReceived += chunk.Length;
-                    progress.Report(file.Offset + item.BytesReceived);
-                }
-                if (sink is not null && localError is null)
-                {
-                    try
-                    {
-                        await sink.FlushAsync(ct).ConfigureAwait(false);
-                    }
-                    catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
-                    {
-                        localError = ex;
-                    }
-                }
-            }
-            finally
-            {
-                if (sink is not null)
-                    await sink.DisposeAsync().ConfigureAwait(false);
-            }
-
-            var doneHeader = await ReadFileReplyAsync(CommandNames.Done, ct).ConfigureAwait(false);
-            var done = doneHeader.Deserialize(FerryJsonContext.Default.TransferDoneMessage);
+            var localError = got.LocalError;
             if (localError is IOException full && handle is not null && LocalFiles.IsDiskFull(full))
             {
                 // A hidden part file that filled the disk would make the next download fail too, with nothing to say why:
@@ -356,61 +339,17 @@ public sealed partial class FerryClient
                 var kept = TryLength(handle);
                 handle.Dispose();
                 handle = null;
-                localError = TryDelete(item.PartPath)
+                localError = PartFile.TryDelete(item.PartPath)
                     ? new IOException($"{full.Message} The partial download was removed to free its space.", full.HResult)
                     : new IOException($"{full.Message} The partial download '{item.PartPath}' ({kept} bytes) could not be removed; delete it to free the space.", full.HResult);
             }
             if (localError is not null)
             {
-                Fail(item, localError, observer);
+                Fail(item, localError, run.Observer);
                 return;
             }
             var hash = Convert.ToHexStringLower(hasher.GetHashAndReset());
-            if (!string.Equals(done.Hash, hash, StringComparison.OrdinalIgnoreCase) || done.Size != file.Size)
-            {
-                handle!.Dispose();
-                TryDelete(item.PartPath);
-                Fail(item, new FerryException(FerryErrorCode.ChecksumMismatch,
-                    $"The data received for '{item.RemotePath}' does not match the server's checksum ({done.Hash}, received {hash}); nothing was kept."), observer);
-                return;
-            }
-            // On disk before it gets its final name, so a crash never leaves the name on missing data.
-            using (var stream = new FileStream(handle!, FileAccess.ReadWrite, bufferSize: 0, handle!.IsAsync))
-                stream.Flush(flushToDisk: true);
-            try
-            {
-                File.Move(item.PartPath, item.LocalPath, overwrite: options.Force);
-            }
-            catch (IOException) when (!options.Force && File.Exists(item.LocalPath))
-            {
-                Fail(item, new FerryException(FerryErrorCode.AlreadyExists,
-                    $"'{item.File.LocalPath}' appeared during the download; it was left alone and the data kept in '{item.PartPath}'."), observer);
-                return;
-            }
-            if (options.PreserveModifiedTime && file.ModifiedUnixSeconds > 0)
-            {
-                try
-                {
-                    File.SetLastWriteTimeUtc(item.LocalPath, DateTimeOffset.FromUnixTimeSeconds(file.ModifiedUnixSeconds).UtcDateTime);
-                }
-                catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or ArgumentException)
-                {
-                    // The data is in place; a time stamp the file system refuses is not worth failing for.
-                }
-            }
-            progress.Finish(file.Size);
-            item.Result = new TransferResult
-            {
-                LocalPath = item.File.LocalPath,
-                RemotePath = item.RemotePath,
-                Bytes = file.Size,
-                BytesTransferred = item.BytesReceived,
-                ResumedFrom = file.Offset,
-                Elapsed = Stopwatch.GetElapsedTime(item.StartedAt),
-                Checksum = options.Checksum.Name,
-                Hash = hash,
-            };
-            observer.OnCompleted(item.File, item.Result);
+            CompleteDownload(item, ref handle, hash, got.Done, got.File, run, progress!);
         }
         finally
         {
@@ -418,38 +357,148 @@ public sealed partial class FerryClient
         }
     }
 
-    private static async Task HashPrefixAsync(SafeFileHandle handle, long length, ChecksumAlgorithm.Hasher hasher, CancellationToken ct)
+    /// <summary>
+    /// Downloads a file of several ranges over several connections (§5.3): each range written in place into the one part
+    /// file, the first with the server's whole-file hash, which the assembled file must match.
+    /// </summary>
+    private async Task GetParallelAsync(GetItem item, GetRun run, CancellationToken cancellationToken)
     {
-        var buffer = ArrayPool<byte>.Shared.Rent(IoBlockSize);
+        item.Id = NextTransferId();
+        item.StartedAt = Stopwatch.GetTimestamp();
+        var checksum = run.Options.Checksum;
+        var ranges = Ranges(item.Offset, item.Size, run.Streams);
+        SafeFileHandle? handle = null;
         try
         {
-            for (long position = 0; position < length;)
+            try
             {
-                var want = (int)Math.Min(buffer.Length, length - position);
-                var n = await LocalFiles.ReadFullyAsync(handle, buffer.AsMemory(0, want), position, ct).ConfigureAwait(false);
-                if (n < want)
-                    throw new IOException("The partial download shrank while being read.");
-                hasher.Append(buffer.AsSpan(0, n));
-                position += n;
+                handle = PartFile.OpenForWriting(item.PartPath); // never through a link planted at the part file's name
+                RandomAccess.SetLength(handle, item.Offset);
             }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+            {
+                Fail(item, ex, run.Observer);
+                return;
+            }
+            run.Observer.OnStarted(item.File, item.Size, item.Offset);
+            var progress = new ProgressThrottle(item.File, run.Observer);
+            progress.Report(item.Offset);
+            var target = handle;
+            ReceivedRange? first = null;
+            Exception? localError = null;
+            var incomplete = false;
+            try
+            {
+                await OverConnectionsAsync(ranges, async (client, range, token) =>
+                {
+                    var opener = ReferenceEquals(client, this);
+                    var id = opener ? item.Id : client.NextTransferId();
+                    client._writer.WriteHeader(new GetMessage
+                    {
+                        Id = id,
+                        Path = item.RemotePath,
+                        Offset = range.Offset,
+                        Length = range.Length,
+                        Checksum = checksum.Name,
+                        NoHash = !opener,
+                        Encoding = run.Shaping.Compress ? RangeShaping.Zstd : null,
+                    }, FerryJsonContext.Default.GetMessage);
+                    await client._writer.FlushAsync(token).ConfigureAwait(false);
+                    var got = await client.ReceiveRangeAsync(id, item.RemotePath, range.Offset, range.Length,
+                        (_, _) => ValueTask.FromResult(new FileSink(target, range.Offset, hasher: null)),
+                        bytes =>
+                        {
+                            item.AddReceived(bytes);
+                            progress.Add(bytes);
+                            run.DataMoved?.Invoke(bytes);
+                        }, run.Shaping, token).ConfigureAwait(false);
+                    item.AddWire(got.WireBytes);
+                    if (got.LocalError is not null)
+                        localError ??= got.LocalError;
+                    // The file changed size on the server meanwhile: the whole-file check below fails.
+                    if (got.RawBytes != range.Length || got.File.Size != item.Size)
+                        incomplete = true;
+                    if (opener)
+                        first = got;
+                }, cancellationToken).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (ex is FerryException or IOException && !_broken)
+            {
+                // A range failed on another connection; this one is still in step.
+                Fail(item, ex, run.Observer);
+                return;
+            }
+            if (localError is not null)
+            {
+                Fail(item, localError, run.Observer);
+                return;
+            }
+            using var whole = checksum.CreateHasher();
+            var hash = "";
+            if (!incomplete)
+            {
+                await ChunkHashes.ComputeAsync((buffer, position, token) => RandomAccess.ReadAsync(target, buffer, position, token),
+                    item.Size, 0, checksum, whole, cancellationToken).ConfigureAwait(false);
+                hash = Convert.ToHexStringLower(whole.GetHashAndReset());
+            }
+            CompleteDownload(item, ref handle, hash, first!.Done, first.File, run, progress);
         }
         finally
         {
-            ArrayPool<byte>.Shared.Return(buffer);
+            handle?.Dispose();
         }
     }
 
-    private static bool TryDelete(string path)
+    /// <summary>
+    /// The one commit of a download: the hash received must equal the server's (else the part file is deleted and the file
+    /// fails with checksum_mismatch); then <see cref="PartFile.Commit"/> (fsync, mode and time, rename).
+    /// </summary>
+    private static void CompleteDownload(GetItem item, ref SafeFileHandle? handle, string hash, TransferDoneMessage done, FileDataMessage file,
+        GetRun run, ProgressThrottle progress)
     {
+        if (!string.Equals(done.Hash, hash, StringComparison.OrdinalIgnoreCase) || done.Size != file.Size)
+        {
+            handle!.Dispose();
+            handle = null;
+            PartFile.TryDelete(item.PartPath);
+            Fail(item, new FerryException(FerryErrorCode.ChecksumMismatch,
+                $"The data received for '{item.RemotePath}' does not match the server's checksum ({done.Hash}, received {hash}); nothing was kept."), run.Observer);
+            return;
+        }
+        var overwrite = run.Options.Force || item.ForceReplace;
+        DateTime? modified = item.ModifiedNs is { } ns ? DateTime.UnixEpoch.AddTicks(ns / TimeSpan.NanosecondsPerTick)
+            : run.Options.PreserveModifiedTime && file.ModifiedUnixSeconds > 0 ? DateTimeOffset.FromUnixTimeSeconds(file.ModifiedUnixSeconds).UtcDateTime
+            : null;
+        var committing = handle!;
+        handle = null; // the commit closes it
         try
         {
-            File.Delete(path);
-            return true;
+            PartFile.Commit(committing, item.PartPath, item.LocalPath, overwrite, modified, item.Mode is { } mode ? (UnixFileMode)mode : null);
+        }
+        catch (IOException) when (!overwrite && File.Exists(item.LocalPath))
+        {
+            Fail(item, new FerryException(FerryErrorCode.AlreadyExists,
+                $"'{item.File.LocalPath}' appeared during the download; it was left alone and the data kept in '{item.PartPath}'."), run.Observer);
+            return;
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
-            return false;
+            Fail(item, ex, run.Observer);
+            return;
         }
+        progress.Finish(file.Size);
+        item.Result = new TransferResult
+        {
+            LocalPath = item.File.LocalPath,
+            RemotePath = item.RemotePath,
+            Bytes = file.Size,
+            BytesTransferred = item.BytesReceived,
+            ResumedFrom = item.Offset,
+            Elapsed = Stopwatch.GetElapsedTime(item.StartedAt),
+            Checksum = run.Options.Checksum.Name,
+            Hash = hash,
+        };
+        run.Observer.OnCompleted(item.File, item.Result);
     }
 
     private static long TryLength(SafeFileHandle handle)
@@ -472,21 +521,5 @@ public sealed partial class FerryClient
             item.Reported = true;
             observer.OnFailed(item.File, item.Failure);
         }
-    }
-
-    private sealed class GetItem(FileTransfer file)
-    {
-        public FileTransfer File { get; } = file;
-        public string RemotePath { get; set; } = file.RemotePath;
-        public string LocalPath { get; set; } = file.LocalPath;
-        public string PartPath { get; set; } = "";
-        public long PartLength { get; set; }
-        public long Id { get; set; }
-        public long Offset { get; set; }
-        public long BytesReceived { get; set; }
-        public long StartedAt { get; set; }
-        public TransferResult? Result { get; set; }
-        public Exception? Failure { get; set; }
-        public bool Reported { get; set; }
     }
 }

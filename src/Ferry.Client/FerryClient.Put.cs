@@ -24,6 +24,9 @@ public sealed partial class FerryClient
     /// </summary>
     internal const long PutDataFrameBytes = 16L * 1024 * 1024;
 
+    /// <summary>Chunk-list bytes one pipelined batch carries at most before it is sent (more files wait for the next batch).</summary>
+    private const long MaxBatchBodyBytes = 64L * 1024 * 1024;
+
     /// <summary>Resume chunk sizes a server may use; outside them put_ready is treated as malformed (tiny chunks would make the hash list huge).</summary>
     private const int MinChunkSize = 4096, MaxChunkSize = 1024 * 1024 * 1024;
 
@@ -51,35 +54,72 @@ public sealed partial class FerryClient
     /// is reported in <see cref="BatchTransferResult.Failed"/> and the others go on; a broken connection throws.
     /// Remote parent directories must exist (see <see cref="PutTreeAsync"/>).
     /// </summary>
-    public async Task<BatchTransferResult> PutFilesAsync(IReadOnlyList<FileTransfer> files, PutOptions? options = null,
+    public Task<BatchTransferResult> PutFilesAsync(IReadOnlyList<FileTransfer> files, PutOptions? options = null,
         TransferObserver? observer = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(files);
-        options ??= PutOptions.Default;
-        observer ??= TransferObserver.None;
+        return PutFilesAsync(files, new PutRun(options ?? PutOptions.Default, observer ?? TransferObserver.None), cancellationToken);
+    }
+
+    /// <summary>
+    /// Uploads one file over <paramref name="streams"/> connections (this one and up to streams−1 new ones to the same
+    /// server): the same pipeline as <see cref="PutFilesAsync"/> (the same put, resume check, already-there check,
+    /// modification time and checksum), with the file's ranges sent at once as a shared upload (docs/protocol.md §5.2.1).
+    /// A file of one range goes as an ordinary put. Throws like <see cref="PutFileAsync"/>.
+    /// </summary>
+    public async Task<TransferResult> PutFileParallelAsync(string localPath, string remotePath, int streams, PutOptions? options = null,
+        TransferObserver? observer = null, CancellationToken cancellationToken = default)
+    {
+        var run = new PutRun(options ?? PutOptions.Default, observer ?? TransferObserver.None) { Streams = Math.Clamp(streams, 1, MaxStreams) };
+        var batch = await PutFilesAsync([new FileTransfer(localPath, remotePath)], run, cancellationToken).ConfigureAwait(false);
+        batch.ThrowIfFailed();
+        return batch.Completed[0];
+    }
+
+    private async Task<BatchTransferResult> PutFilesAsync(IReadOnlyList<FileTransfer> files, PutRun run, CancellationToken cancellationToken)
+    {
         EnsureUsable();
         var started = Stopwatch.GetTimestamp();
         var items = new List<PutItem>(files.Count);
         foreach (var file in files)
-            items.Add(PreparePut(file, options));
-
-        for (var first = 0; first < items.Count; first += PutBatchSize)
-        {
-            var batch = items.GetRange(first, Math.Min(PutBatchSize, items.Count - first)).Where(i => i.Failure is null).ToList();
-            if (batch.Count > 0)
-                await PutBatchAsync(batch, options, observer, cancellationToken).ConfigureAwait(false);
-            if (batch.Where(i => i.Existing is not null).ToList() is { Count: > 0 } existing)
-                await SettleExistingAsync(existing, options, observer, cancellationToken).ConfigureAwait(false);
-        }
-
+            items.Add(PreparePut(file, run.Options));
+        await PutItemsAsync(items, run, cancellationToken).ConfigureAwait(false);
         foreach (var item in items.Where(i => i.Failure is not null && !i.Reported))
-            observer.OnFailed(item.File, item.Failure!);
+            Fail(item, item.Failure!, run.Observer);
         return new BatchTransferResult
         {
             Completed = items.Where(i => i.Result is not null).Select(i => i.Result!).ToList(),
             Failed = items.Where(i => i.Failure is not null).Select(i => new TransferFailure(i.File.LocalPath, i.RemotePath, i.Failure!)).ToList(),
             Elapsed = Stopwatch.GetElapsedTime(started),
         };
+    }
+
+    /// <summary>
+    /// The upload pipeline every put goes through (single files, batches, trees, parallel streams, sync pushes): batches of
+    /// <see cref="PutBatchSize"/> (fewer when the batch's chunk lists grow large), each as two round trips; items refused
+    /// with already_exists are then compared with the server's copy. Failed items are left with their
+    /// <see cref="PutItem.Failure"/>; a broken connection throws.
+    /// </summary>
+    internal async Task PutItemsAsync(IReadOnlyList<PutItem> items, PutRun run, CancellationToken cancellationToken)
+    {
+        var first = 0;
+        while (first < items.Count)
+        {
+            var batch = new List<PutItem>();
+            long bodies = 0;
+            // Chunk lists travel in the put frames: bound what one batch holds in memory and in flight.
+            for (; first < items.Count && batch.Count < PutBatchSize && (batch.Count == 0 || bodies < MaxBatchBodyBytes); first++)
+            {
+                if (items[first].Failure is not null)
+                    continue;
+                batch.Add(items[first]);
+                bodies += items[first].ChunkList?.Length ?? 0;
+            }
+            if (batch.Count > 0)
+                await PutBatchAsync(batch, run, cancellationToken).ConfigureAwait(false);
+            if (batch.Where(i => i.Existing is not null).ToList() is { Count: > 0 } existing)
+                await SettleExistingAsync(existing, run.Options, run.Observer, cancellationToken).ConfigureAwait(false);
+        }
     }
 
     /// <summary>
@@ -135,7 +175,7 @@ public sealed partial class FerryClient
             {
                 try
                 {
-                    await ReadFileReplyAsync(CommandNames.Ok, ct).ConfigureAwait(false);
+                    await ReadReplyAsync(CommandNames.Ok, ct).ConfigureAwait(false);
                 }
                 catch (FerryRemoteException ex) when (!_broken)
                 {
@@ -169,8 +209,10 @@ public sealed partial class FerryClient
         return item;
     }
 
-    private async Task PutBatchAsync(List<PutItem> batch, PutOptions options, TransferObserver observer, CancellationToken cancellationToken)
+    private async Task PutBatchAsync(List<PutItem> batch, PutRun run, CancellationToken cancellationToken)
     {
+        var options = run.Options;
+        var observer = run.Observer;
         foreach (var item in batch)
             item.Id = NextTransferId();
 
@@ -178,16 +220,26 @@ public sealed partial class FerryClient
         {
             foreach (var item in batch)
             {
+                var list = item.ChunkList;
                 _writer.WriteHeader(new PutMessage
                 {
                     Id = item.Id,
                     Path = item.RemotePath,
                     Size = item.Size,
                     Checksum = options.Checksum.Name,
-                    Force = options.Force,
-                    Resume = options.Resume,
-                    ModifiedUnixSeconds = item.ModifiedUnixSeconds,
-                }, FerryJsonContext.Default.PutMessage);
+                    Force = options.Force || item.ForceReplace,
+                    Resume = item.Basis is null && (options.Resume || item.ResumeIfKept),
+                    // A file of several ranges is a shared upload that other connections join (§5.2.1).
+                    Shared = item.Basis is null && run.Streams > 1 && Ranges(0, item.Size, run.Streams).Count > 1,
+                    ModifiedUnixSeconds = item.ModifiedNs is null ? item.ModifiedUnixSeconds : null,
+                    ModifiedNs = item.ModifiedNs,
+                    Mode = item.Mode,
+                    Basis = item.Basis,
+                    AverageChunkSize = item.AverageChunkSize,
+                    BodySize = list is null ? null : list.Length,
+                }, FerryJsonContext.Default.PutMessage, list?.Length ?? 0);
+                if (list is not null)
+                    await _writer.WriteBodyAsync(list, ct).ConfigureAwait(false);
                 if (_output.UnflushedBytes >= 64 * 1024)
                     await _writer.FlushAsync(ct).ConfigureAwait(false);
             }
@@ -198,7 +250,7 @@ public sealed partial class FerryClient
             {
                 if (!await item.Ready.Task.WaitAsync(ct).ConfigureAwait(false))
                     continue;
-                await SendUploadAsync(item, options.Checksum, observer, ct).ConfigureAwait(false);
+                await SendUploadAsync(item, run, ct).ConfigureAwait(false);
             }
         }, async ct =>
         {
@@ -206,7 +258,7 @@ public sealed partial class FerryClient
             {
                 try
                 {
-                    var header = await ReadFileReplyAsync(CommandNames.PutReady, ct).ConfigureAwait(false);
+                    var header = await ReadReplyAsync(CommandNames.PutReady, ct).ConfigureAwait(false);
                     var ready = header.Deserialize(FerryJsonContext.Default.PutReadyMessage);
                     await AcceptPutReadyAsync(item, ready, header.BodyLength, options.Checksum, ct).ConfigureAwait(false);
                     item.Ready.TrySetResult(true);
@@ -214,7 +266,7 @@ public sealed partial class FerryClient
                 catch (FerryRemoteException ex) when (!_broken)
                 {
                     // already_exists may be this very file, uploaded by an earlier run: compared once the batch is done.
-                    if (ex.Code == FerryErrorCode.AlreadyExists && !options.Force)
+                    if (ex.Code == FerryErrorCode.AlreadyExists && !options.Force && !item.ForceReplace)
                         item.Existing = ex;
                     else
                         Fail(item, ex, observer);
@@ -228,7 +280,7 @@ public sealed partial class FerryClient
                     continue;
                 try
                 {
-                    var header = await ReadFileReplyAsync(CommandNames.Done, ct).ConfigureAwait(false);
+                    var header = await ReadReplyAsync(CommandNames.Done, ct).ConfigureAwait(false);
                     var done = header.Deserialize(FerryJsonContext.Default.TransferDoneMessage);
                     if (item.Failure is not null)
                     {
@@ -282,9 +334,17 @@ public sealed partial class FerryClient
             throw Break(new FerryProtocolException(FerryErrorCode.UnexpectedFrame,
                 $"The server answered upload {ready.Id} where upload {item.Id} was expected.", isFatal: true));
 
+        if (item.Basis is not null)
+        {
+            await AcceptNeededRangesAsync(item, ready, bodyLength, ct).ConfigureAwait(false);
+            return;
+        }
+        item.Token = ready.Token;
         string? problem = null;
         var chunks = ready.ChunkSize > 0 ? ready.Offset / ready.ChunkSize : 0;
-        if (ready.Offset < 0 || ready.Offset > item.Size)
+        if (ready.NeededRanges is not null)
+            problem = "it lists needed ranges for an upload that named no basis";
+        else if (ready.Offset < 0 || ready.Offset > item.Size)
             problem = $"offset {ready.Offset} is outside the file (size {item.Size})";
         else if (ready.Offset > 0 && ready.ChunkSize is < MinChunkSize or > MaxChunkSize)
             problem = $"chunk size {ready.ChunkSize} is unusable";
@@ -301,29 +361,62 @@ public sealed partial class FerryClient
         item.Offset = ready.Offset;
         item.ChunkSize = ready.ChunkSize;
         if (bodyLength > 0)
-        {
-            item.ChunkHashes = new byte[bodyLength];
-            var filled = 0;
-            while (filled < item.ChunkHashes.Length)
-                filled += await _reader.ReadBodyAsync(item.ChunkHashes.AsMemory(filled), ct).ConfigureAwait(false);
-        }
+            item.ChunkHashes = await ReadBodyBytesAsync(bodyLength, ct).ConfigureAwait(false);
     }
 
     /// <summary>
-    /// Sends one file's data and its put_end: first the chunks of a resumed prefix whose hash differs from the server's,
-    /// then everything from put_ready's offset. The whole-file checksum is computed in the same single pass over the file.
-    /// A local failure before any data frame abandons the upload with an empty put_end (the server answers an error,
-    /// which is replaced by the local one); a failure inside a data frame breaks the connection.
+    /// A delta put's put_ready (§5.9.3): K little-endian (offset, length) pairs, sorted, not overlapping, inside the file.
+    /// Anything else fails this file only (the reader skips a body it did not read).
     /// </summary>
-    private async Task SendUploadAsync(PutItem item, ChecksumAlgorithm checksum, TransferObserver observer, CancellationToken ct)
+    private async Task AcceptNeededRangesAsync(PutItem item, PutReadyMessage ready, long bodyLength, CancellationToken ct)
     {
+        var count = ready.NeededRanges ?? -1;
+        string? problem = null;
+        if (count < 0 || bodyLength != 16L * count)
+            problem = $"{bodyLength} bytes were sent for {count} needed range(s)";
+        else if (ready.Offset != 0)
+            problem = $"offset {ready.Offset} is not 0";
+        if (problem is null)
+        {
+            var body = await ReadBodyBytesAsync(bodyLength, ct).ConfigureAwait(false);
+            var ranges = new List<(long Offset, long Length)>(count);
+            var end = 0L;
+            for (var i = 0; i < count && problem is null; i++)
+            {
+                var offset = System.Buffers.Binary.BinaryPrimitives.ReadInt64LittleEndian(body.AsSpan(i * 16));
+                var length = System.Buffers.Binary.BinaryPrimitives.ReadInt64LittleEndian(body.AsSpan(i * 16 + 8));
+                if (offset < end || length <= 0 || length > item.Size - offset)
+                    problem = $"range {i} [{offset}, +{length}) is out of order, empty or outside the file (size {item.Size})";
+                ranges.Add((offset, length));
+                end = offset + length;
+            }
+            if (problem is null)
+            {
+                item.Needed = ranges;
+                return;
+            }
+        }
+        item.Failure = new FerryProtocolException(FerryErrorCode.FieldInvalid, $"The server's put_ready for '{item.RemotePath}' is malformed: {problem}.", isFatal: false);
+    }
+
+    /// <summary>
+    /// Sends one file's data and its put_end: for a delta put exactly the needed ranges; otherwise first the chunks of a
+    /// resumed prefix whose hash differs from the server's, then everything from put_ready's offset, over this connection
+    /// or, for a shared upload, over several. The whole-file checksum is computed in the same pass over the file (in a
+    /// pass of its own when ranges move at once or only some of the file is sent). A local failure before any data frame
+    /// abandons the upload with an empty put_end (the server answers an error, which is replaced by the local one); a
+    /// failure inside a data frame breaks the connection.
+    /// </summary>
+    private async Task SendUploadAsync(PutItem item, PutRun run, CancellationToken ct)
+    {
+        var checksum = run.Options.Checksum;
         item.StartedAt = Stopwatch.GetTimestamp();
         SafeFileHandle handle;
         try
         {
             if (item.Failure is not null)
                 throw item.Failure;
-            handle = File.OpenHandle(item.File.LocalPath, FileMode.Open, FileAccess.Read, FileShare.Read, FileOptions.SequentialScan);
+            handle = File.OpenHandle(item.File.LocalPath, FileMode.Open, FileAccess.Read, FileShare.Read, FileOptions.Asynchronous);
             if (RandomAccess.GetLength(handle) != item.Size)
             {
                 handle.Dispose();
@@ -340,138 +433,102 @@ public sealed partial class FerryClient
 
         using (handle)
         {
-            observer.OnStarted(item.File, item.Size, item.Offset);
-            using var whole = checksum.CreateHasher();
-            var progress = new ProgressThrottle(item.File, observer);
-            var verifiedEnd = 0L;
-            if (item.Offset > 0)
+            run.Observer.OnStarted(item.File, item.Size, item.Offset);
+            var progress = new ProgressThrottle(item.File, run.Observer);
+            progress.Report(item.Offset);
+            void Moved(long bytes)
             {
-                verifiedEnd = item.Offset / item.ChunkSize * item.ChunkSize;
-                await VerifyResumedPrefixAsync(item, handle, verifiedEnd, checksum, whole, progress, ct).ConfigureAwait(false);
+                item.AddSent(bytes);
+                run.DataMoved?.Invoke(bytes);
             }
-            await SendRangeAsync(item, handle, verifiedEnd, item.Size - verifiedEnd, whole, progress, ct).ConfigureAwait(false);
-            item.LocalHash = Convert.ToHexStringLower(whole.GetHashAndReset());
+            void MovedInOrder(long bytes)
+            {
+                Moved(bytes);
+                progress.Add(bytes);
+            }
+            ValueTask<int> Read(Memory<byte> buffer, long position, CancellationToken token) => RandomAccess.ReadAsync(handle, buffer, position, token);
+
+            using var whole = checksum.CreateHasher();
+            if (item.Needed is { } needed)
+            {
+                foreach (var (offset, length) in needed)
+                    item.AddWire(await SendRangeAsync(item.Id, handle, item.File.LocalPath, offset, length, null, Moved, run.Shaping, ct).ConfigureAwait(false));
+                item.LocalHash = item.KnownHash
+                    ?? await HashLocalAsync(Read, item.File.LocalPath, 0, item.Size, checksum, whole, ct).ConfigureAwait(false);
+            }
+            else
+            {
+                var verifiedEnd = 0L;
+                if (item.Offset > 0)
+                {
+                    verifiedEnd = item.Offset / item.ChunkSize * item.ChunkSize;
+                    var local = await ChunkHashes.ComputeAsync(Read, verifiedEnd, item.ChunkSize, checksum, whole, ct).ConfigureAwait(false);
+                    var h = checksum.HashBytes;
+                    for (var i = 0; i < local.Length / h; i++)
+                    {
+                        if (!local.AsSpan(i * h, h).SequenceEqual(item.ChunkHashes.AsSpan(i * h, h)))
+                            item.AddWire(await SendRangeAsync(item.Id, handle, item.File.LocalPath, (long)i * item.ChunkSize, item.ChunkSize, null, Moved, run.Shaping, ct).ConfigureAwait(false));
+                    }
+                    progress.Report(verifiedEnd);
+                }
+                var ranges = item.Token is not null ? Ranges(verifiedEnd, item.Size, run.Streams) : [(verifiedEnd, item.Size - verifiedEnd)];
+                if (ranges.Count == 1)
+                {
+                    item.AddWire(await SendRangeAsync(item.Id, handle, item.File.LocalPath, verifiedEnd, item.Size - verifiedEnd, whole, MovedInOrder, run.Shaping, ct).ConfigureAwait(false));
+                    item.LocalHash = Convert.ToHexStringLower(whole.GetHashAndReset());
+                }
+                else
+                {
+                    // Ranges leave out of order: the rest of the whole-file hash is a read of its own, alongside.
+                    var hashing = Task.Run(() => HashLocalAsync(Read, item.File.LocalPath, verifiedEnd, item.Size - verifiedEnd, checksum, whole, ct), ct);
+                    await SendSharedRangesAsync(item, handle, ranges, MovedInOrder, run.Shaping, ct).ConfigureAwait(false);
+                    item.LocalHash = await hashing.ConfigureAwait(false);
+                }
+            }
             progress.Finish(item.Size);
         }
         _writer.WriteHeader(new PutEndMessage { Id = item.Id, Hash = item.LocalHash }, FerryJsonContext.Default.PutEndMessage);
         await _writer.FlushAsync(ct).ConfigureAwait(false);
     }
 
-    /// <summary>Hashes the prefix the server kept, chunk by chunk, and sends again every chunk whose hash differs.</summary>
-    private async Task VerifyResumedPrefixAsync(PutItem item, SafeFileHandle handle, long verifiedEnd, ChecksumAlgorithm checksum,
-        ChecksumAlgorithm.Hasher whole, ProgressThrottle progress, CancellationToken ct)
+    /// <summary>Hashes [<paramref name="start"/>, start+<paramref name="length"/>) into <paramref name="whole"/> (which may hold a prefix already) and returns the hex of the result.</summary>
+    private static async Task<string> HashLocalAsync(ChecksumAlgorithm.ReadAt read, string localPath, long start, long length,
+        ChecksumAlgorithm checksum, ChecksumAlgorithm.Hasher whole, CancellationToken ct)
     {
-        var buffer = ArrayPool<byte>.Shared.Rent(IoBlockSize);
         try
         {
-            using var chunkHasher = checksum.CreateHasher();
-            var hashBytes = checksum.HashBytes;
-            for (long start = 0, index = 0; start < verifiedEnd; start += item.ChunkSize, index++)
-            {
-                var length = Math.Min(item.ChunkSize, verifiedEnd - start);
-                for (long done = 0; done < length;)
-                {
-                    var want = (int)Math.Min(buffer.Length, length - done);
-                    var n = await LocalFiles.ReadFullyAsync(handle, buffer.AsMemory(0, want), start + done, ct).ConfigureAwait(false);
-                    if (n < want)
-                        throw new IOException($"'{item.File.LocalPath}' shrank while being uploaded.");
-                    whole.Append(buffer.AsSpan(0, n));
-                    chunkHasher.Append(buffer.AsSpan(0, n));
-                    done += n;
-                }
-                var local = chunkHasher.GetHashAndReset();
-                var remote = item.ChunkHashes.AsSpan((int)(index * hashBytes), hashBytes);
-                if (!local.AsSpan().SequenceEqual(remote))
-                    await SendRangeAsync(item, handle, start, length, hasher: null, progress: null, ct).ConfigureAwait(false);
-                progress.Report(start + length);
-            }
+            await ChunkHashes.ComputeAsync((buffer, position, token) => read(buffer, start + position, token), length, 0, checksum, whole, ct).ConfigureAwait(false);
         }
-        finally
+        catch (IOException ex)
         {
-            ArrayPool<byte>.Shared.Return(buffer);
+            throw new IOException($"'{localPath}' shrank while being uploaded.", ex);
         }
+        return Convert.ToHexStringLower(whole.GetHashAndReset());
     }
 
     /// <summary>
-    /// Sends [<paramref name="start"/>, start+<paramref name="length"/>) as put_data frames: read into a pooled buffer,
-    /// hashed, handed to the frame writer (which sees every body byte, as a frame MAC needs).
+    /// Sends a shared upload's ranges at once: the first on this connection, each other one on a new connection that joins
+    /// the upload with its token, sends its range and ends its part (§5.2.1).
     /// </summary>
-    private async Task SendRangeAsync(PutItem item, SafeFileHandle handle, long start, long length, ChecksumAlgorithm.Hasher? hasher,
-        ProgressThrottle? progress, CancellationToken ct)
+    private Task SendSharedRangesAsync(PutItem item, SafeFileHandle handle, List<(long Offset, long Length)> ranges, Action<long> sent,
+        RangeShaping shaping, CancellationToken ct) => OverConnectionsAsync(ranges, async (client, range, token) =>
     {
-        var buffer = ArrayPool<byte>.Shared.Rent(IoBlockSize);
-        try
+        if (ReferenceEquals(client, this))
         {
-            while (length > 0)
-            {
-                var frame = Math.Min(length, PutDataFrameBytes);
-                _writer.WriteHeader(new PutDataMessage { Id = item.Id, Offset = start, BodySize = frame }, FerryJsonContext.Default.PutDataMessage, frame);
-                for (long sent = 0; sent < frame;)
-                {
-                    var want = (int)Math.Min(IoBlockSize, frame - sent);
-                    var n = await LocalFiles.ReadFullyAsync(handle, buffer.AsMemory(0, want), start + sent, ct).ConfigureAwait(false);
-                    if (n < want)
-                        throw Break(new IOException($"'{item.File.LocalPath}' shrank while being uploaded; the connection was closed because the frame could not be completed."));
-                    hasher?.Append(buffer.AsSpan(0, want));
-                    var flushed = await _writer.WriteBodyAsync(buffer.AsMemory(0, want), ct).ConfigureAwait(false);
-                    if (flushed.IsCompleted)
-                        throw Break(new IOException("The server stopped reading the upload."));
-                    sent += want;
-                    item.BytesSent += want;
-                    progress?.Report(start + sent);
-                }
-                start += frame;
-                length -= frame;
-            }
+            item.AddWire(await SendRangeAsync(item.Id, handle, item.File.LocalPath, range.Offset, range.Length, null, sent, shaping, token).ConfigureAwait(false));
+            await _writer.FlushAsync(token).ConfigureAwait(false);
+            return;
         }
-        finally
-        {
-            ArrayPool<byte>.Shared.Return(buffer);
-        }
-    }
+        var id = client.NextTransferId();
+        client._writer.WriteHeader(new PutJoinMessage { Id = id, Token = item.Token }, FerryJsonContext.Default.PutJoinMessage);
+        await client._writer.FlushAsync(token).ConfigureAwait(false);
+        await client.ReadReplyAsync(CommandNames.PutReady, token).ConfigureAwait(false);
+        await client._reader.SkipBodyAsync(token).ConfigureAwait(false);
+        var wire = await client.SendRangeAsync(id, handle, item.File.LocalPath, range.Offset, range.Length, null, sent, shaping, token).ConfigureAwait(false);
+        item.AddWire(wire);
+        client._writer.WriteHeader(new PutEndMessage { Id = id, Part = true }, FerryJsonContext.Default.PutEndMessage);
+        await client._writer.FlushAsync(token).ConfigureAwait(false);
+        await client.ReadReplyAsync(CommandNames.Done, token).ConfigureAwait(false);
+    }, ct);
 
-    /// <summary>Reports progress at most once per <see cref="Step"/> bytes, so observers do not run on every buffer.</summary>
-    private sealed class ProgressThrottle(FileTransfer file, TransferObserver observer)
-    {
-        private const long Step = 1024 * 1024;
-        private long _last = -1;
-
-        public void Report(long done)
-        {
-            if (done - _last < Step)
-                return;
-            _last = done;
-            observer.OnProgress(file, done);
-        }
-
-        public void Finish(long done)
-        {
-            if (done != _last)
-            {
-                _last = done;
-                observer.OnProgress(file, done);
-            }
-        }
-    }
-
-    private sealed class PutItem(FileTransfer file)
-    {
-        public FileTransfer File { get; } = file;
-        public string RemotePath { get; set; } = file.RemotePath;
-        public long Id { get; set; }
-        public long Size { get; set; }
-        public long? ModifiedUnixSeconds { get; set; }
-        public long Offset { get; set; }
-        public int ChunkSize { get; set; }
-        public byte[] ChunkHashes { get; set; } = [];
-        public long BytesSent { get; set; }
-        public long StartedAt { get; set; }
-        public string? LocalHash { get; set; }
-        public TaskCompletionSource<bool> Ready { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
-        public TransferResult? Result { get; set; }
-        public Exception? Failure { get; set; }
-        /// <summary>The server's already_exists, kept until the server's copy has been compared with the local file.</summary>
-        public FerryRemoteException? Existing { get; set; }
-        public bool Reported { get; set; }
-    }
 }

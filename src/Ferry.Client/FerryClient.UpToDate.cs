@@ -68,14 +68,11 @@ public sealed partial class FerryClient
             _writer.WriteHeader(new HashesMessage { Path = item.RemotePath, Checksum = checksum.Name, ChunkSize = CompareChunkSize, Length = item.Size },
                 FerryJsonContext.Default.HashesMessage);
             await _writer.FlushAsync(ct).ConfigureAwait(false);
-            var header = await ReadFileReplyAsync(CommandNames.HashList, ct).ConfigureAwait(false);
+            var header = await ReadReplyAsync(CommandNames.HashList, ct).ConfigureAwait(false);
             var list = header.Deserialize(FerryJsonContext.Default.HashListMessage);
             if (list.ChunkSize != CompareChunkSize || header.BodyLength != wholeChunks * h)
                 return (-1L, Array.Empty<byte>()); // an answer that cannot be compared (the reader skips its body)
-            var hashes = new byte[header.BodyLength];
-            for (var filled = 0; filled < hashes.Length;)
-                filled += await _reader.ReadBodyAsync(hashes.AsMemory(filled), ct).ConfigureAwait(false);
-            return (list.Size, hashes);
+            return (list.Size, await ReadBodyBytesAsync(header.BodyLength, ct).ConfigureAwait(false));
         }, cancellationToken).ConfigureAwait(false);
         if (size != item.Size)
             return null;
@@ -83,49 +80,30 @@ public sealed partial class FerryClient
         if (remoteTail is null)
             return null;
 
-        var buffer = ArrayPool<byte>.Shared.Rent(IoBlockSize);
-        try
+        using var handle = File.OpenHandle(item.File.LocalPath, FileMode.Open, FileAccess.Read, FileShare.Read, FileOptions.Asynchronous);
+        if (RandomAccess.GetLength(handle) != item.Size)
+            return null; // the local file changed meanwhile
+        using var whole = checksum.CreateHasher();
+        var localHashes = await ChunkHashes.ComputeAsync((buffer, position, ct) => RandomAccess.ReadAsync(handle, buffer, position, ct),
+            tailStart, CompareChunkSize, checksum, whole, cancellationToken).ConfigureAwait(false);
+        if (!localHashes.AsSpan().SequenceEqual(remoteHashes))
+            return null;
+        var localTail = new byte[tailLength];
+        if (await LocalFiles.ReadFullyAsync(handle, localTail, tailStart, cancellationToken).ConfigureAwait(false) != tailLength
+            || !localTail.AsSpan().SequenceEqual(remoteTail))
+            return null; // different, or the local file shrank meanwhile
+        whole.Append(localTail);
+        return new TransferResult
         {
-            using var handle = File.OpenHandle(item.File.LocalPath, FileMode.Open, FileAccess.Read, FileShare.Read, FileOptions.SequentialScan);
-            if (RandomAccess.GetLength(handle) != item.Size)
-                return null; // the local file changed meanwhile
-            using var chunk = checksum.CreateHasher();
-            using var whole = checksum.CreateHasher();
-            for (var i = 0L; i <= wholeChunks; i++)
-            {
-                var start = i * CompareChunkSize;
-                var end = Math.Min(start + CompareChunkSize, item.Size);
-                for (var position = start; position < end;)
-                {
-                    var n = await LocalFiles.ReadFullyAsync(handle, buffer.AsMemory(0, (int)Math.Min(buffer.Length, end - position)), position, cancellationToken).ConfigureAwait(false);
-                    if (n == 0)
-                        return null; // the local file shrank meanwhile
-                    whole.Append(buffer.AsSpan(0, n));
-                    if (i < wholeChunks)
-                        chunk.Append(buffer.AsSpan(0, n));
-                    else if (!buffer.AsSpan(0, n).SequenceEqual(remoteTail.AsSpan((int)(position - start), n)))
-                        return null;
-                    position += n;
-                }
-                if (i < wholeChunks && !chunk.GetHashAndReset().AsSpan().SequenceEqual(remoteHashes.AsSpan((int)(i * h), h)))
-                    return null;
-            }
-            return new TransferResult
-            {
-                LocalPath = item.File.LocalPath,
-                RemotePath = item.RemotePath,
-                Bytes = item.Size,
-                BytesTransferred = 0,
-                Elapsed = Stopwatch.GetElapsedTime(started),
-                Checksum = checksum.Name,
-                Hash = Convert.ToHexStringLower(whole.GetHashAndReset()),
-                AlreadyUpToDate = true,
-            };
-        }
-        finally
-        {
-            ArrayPool<byte>.Shared.Return(buffer);
-        }
+            LocalPath = item.File.LocalPath,
+            RemotePath = item.RemotePath,
+            Bytes = item.Size,
+            BytesTransferred = 0,
+            Elapsed = Stopwatch.GetElapsedTime(started),
+            Checksum = checksum.Name,
+            Hash = Convert.ToHexStringLower(whole.GetHashAndReset()),
+            AlreadyUpToDate = true,
+        };
     }
 
     /// <summary>Reads <paramref name="length"/> bytes of a remote file from <paramref name="offset"/> (a ranged get without the whole-file hash); null if the server sends another length.</summary>
@@ -135,20 +113,16 @@ public sealed partial class FerryClient
         _writer.WriteHeader(new GetMessage { Id = id, Path = path, Offset = offset, Length = length, Checksum = checksum.Name, NoHash = true },
             FerryJsonContext.Default.GetMessage);
         await _writer.FlushAsync(ct).ConfigureAwait(false);
-        var header = await ReadFileReplyAsync(CommandNames.FileData, ct).ConfigureAwait(false);
+        var header = await ReadReplyAsync(CommandNames.FileData, ct).ConfigureAwait(false);
         var file = header.Deserialize(FerryJsonContext.Default.FileDataMessage);
         byte[]? bytes = null;
         if (file.Id == id && header.BodyLength == length)
-        {
-            bytes = new byte[length];
-            for (var filled = 0; filled < length;)
-                filled += await _reader.ReadBodyAsync(bytes.AsMemory(filled), ct).ConfigureAwait(false);
-        }
+            bytes = await ReadBodyBytesAsync(length, ct).ConfigureAwait(false);
         else
         {
             await _reader.SkipBodyAsync(ct).ConfigureAwait(false);
         }
-        await ReadFileReplyAsync(CommandNames.Done, ct).ConfigureAwait(false);
+        await ReadReplyAsync(CommandNames.Done, ct).ConfigureAwait(false);
         return bytes;
     }, cancellationToken);
 }

@@ -224,14 +224,14 @@ public sealed partial class FerryClient : IAsyncDisposable
     }
 
     /// <summary>Sends <paramref name="data"/> as an echo body and returns the server's reply (ASCII upper-cased).</summary>
-    public async Task<byte[]> EchoAsync(ReadOnlyMemory<byte> data, CancellationToken cancellationToken = default)
+    public Task<byte[]> EchoAsync(ReadOnlyMemory<byte> data, CancellationToken cancellationToken = default) => RunAsync(async cancellationToken =>
     {
         _writer.WriteHeader(new EchoMessage { BodySize = data.Length }, FerryJsonContext.Default.EchoMessage, data.Length);
         // Send and receive at once: the server streams its reply while the body is still arriving.
         var send = SendBodyAsync(data, cancellationToken);
         try
         {
-            var header = await ReadReplyHeaderAsync(CommandNames.Echo, cancellationToken).ConfigureAwait(false);
+            var header = await ReadReplyAsync(CommandNames.Echo, cancellationToken).ConfigureAwait(false);
             if (header.BodyLength != data.Length)
                 throw new FerryProtocolException(FerryErrorCode.UnexpectedFrame,
                     $"The server answered an echo of {data.Length} bytes with {header.BodyLength} bytes.", isFatal: true);
@@ -248,7 +248,7 @@ public sealed partial class FerryClient : IAsyncDisposable
             await send.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
             throw;
         }
-    }
+    }, cancellationToken);
 
     private async Task SendBodyAsync(ReadOnlyMemory<byte> data, CancellationToken cancellationToken)
     {
@@ -259,38 +259,16 @@ public sealed partial class FerryClient : IAsyncDisposable
     }
 
     /// <summary>Says goodbye and waits for the server's ok.</summary>
-    public async Task ByeAsync(CancellationToken cancellationToken = default)
+    public Task ByeAsync(CancellationToken cancellationToken = default) => RunAsync(async ct =>
     {
         _writer.WriteHeader(new ByeMessage(), FerryJsonContext.Default.ByeMessage);
-        await _writer.FlushAsync(cancellationToken).ConfigureAwait(false);
-        await ReadReplyAsync(CommandNames.Ok, FerryJsonContext.Default.OkMessage, cancellationToken).ConfigureAwait(false);
-    }
+        await _writer.FlushAsync(ct).ConfigureAwait(false);
+        return await ReadReplyAsync(CommandNames.Ok, FerryJsonContext.Default.OkMessage, ct).ConfigureAwait(false);
+    }, cancellationToken);
 
     internal FrameReader Reader => _reader;
     internal FrameWriter Writer => _writer;
     internal Socket Socket => _socket;
-
-    /// <summary>Reads the next frame; an error frame becomes <see cref="FerryRemoteException"/>, any other unexpected frame a protocol error.</summary>
-    internal async ValueTask<FrameHeader> ReadReplyHeaderAsync(string expected, CancellationToken cancellationToken)
-    {
-        var header = await _reader.ReadFrameAsync(cancellationToken).ConfigureAwait(false)
-            ?? throw new FerryProtocolException(FerryErrorCode.TruncatedFrame, "The server closed the connection without answering.", isFatal: true);
-        if (ReferenceEquals(header.Command, CommandNames.Error) || header.Command == CommandNames.Error)
-        {
-            var error = header.Deserialize(FerryJsonContext.Default.ErrorMessage);
-            throw new FerryRemoteException(FerryErrorCodes.FromWire(error.Code), error.Code, error.Message);
-        }
-        if (header.Command != expected)
-            throw new FerryProtocolException(FerryErrorCode.UnexpectedFrame,
-                $"Expected a '{expected}' frame from the server but got '{header.Command}'.", isFatal: true);
-        return header;
-    }
-
-    internal async ValueTask<T> ReadReplyAsync<T>(string expected, JsonTypeInfo<T> typeInfo, CancellationToken cancellationToken)
-    {
-        var header = await ReadReplyHeaderAsync(expected, cancellationToken).ConfigureAwait(false);
-        return header.Deserialize(typeInfo);
-    }
 
     private static async ValueTask DisposeQuietlyAsync(FerryClient? client, Stream? transport, Socket socket)
     {

@@ -1,25 +1,369 @@
+using System.Diagnostics;
+using System.IO.Hashing;
+using Ferry.Client.Transfers;
+using Ferry.Protocol.Errors;
+using Ferry.Protocol.Files;
 using Ferry.Protocol.Messages;
+using Ferry.Sync.Chunking;
+using Ferry.Sync.Delta;
 
 namespace Ferry.Client.Sync;
 
-/// <summary>Placeholder for the <see cref="IRemoteTree"/> over a <see cref="FerryClient"/>; replaced by the real implementation.</summary>
+/// <summary>
+/// <see cref="IRemoteTree"/> over one <see cref="FerryClient"/> connection (docs/protocol.md §5.9). Every byte of file
+/// data goes through the client's one upload and download pipeline: whole files as pipelined puts and gets, deltas as a
+/// put with a chunk list whose needed ranges the same range sender sends, or as ranged gets into a file assembled beside
+/// the destination. One call at a time, like the client.
+/// </summary>
 public sealed class RemoteTree(FerryClient client) : IRemoteTree
 {
-    public FerryClient Client { get; } = client;
+    /// <summary>Files handled per window: their chunk lists and items are all that a push or pull holds in memory at once.</summary>
+    private const int Window = FerryClient.PutBatchSize;
 
-    public Task<IReadOnlyList<ScanEntry>?> ScanAsync(string path, bool hashes, CancellationToken cancellationToken) => throw new NotImplementedException();
+    /// <summary>Whole files at least this large ask the server for a resume point, so an interrupted push does not start over.</summary>
+    private const long ResumableSize = 16L * 1024 * 1024;
 
-    public Task MakeDirectoryAsync(string path, CancellationToken cancellationToken) => throw new NotImplementedException();
+    /// <summary>Most basis files a delta put may name (§5.9.3).</summary>
+    private const int MaxBasis = 16;
 
-    public Task SetAttributesAsync(string path, int? mode, long? modifiedNs, CancellationToken cancellationToken) => throw new NotImplementedException();
+    private static readonly PutOptions PushOptions = new() { Force = true, Checksum = ChecksumAlgorithm.Xxh3 };
+    private static readonly GetOptions PullOptions = new() { Force = true, Resume = true, Checksum = ChecksumAlgorithm.Xxh3 };
 
-    public Task CreateSymlinkAsync(string path, string target, CancellationToken cancellationToken) => throw new NotImplementedException();
+    public FerryClient Client { get; } = client ?? throw new ArgumentNullException(nameof(client));
 
-    public Task RemoveAsync(string path, bool recursive, CancellationToken cancellationToken) => throw new NotImplementedException();
+    public Task<IReadOnlyList<ScanEntry>?> ScanAsync(string path, bool hashes, CancellationToken cancellationToken) =>
+        Client.ScanAsync(path, hashes, cancellationToken);
 
-    public Task<IReadOnlyList<FileSyncOutcome>> PushFilesAsync(IReadOnlyList<FilePush> files, FileSyncOptions options, IFileSyncObserver observer,
-        CancellationToken cancellationToken) => throw new NotImplementedException();
+    public Task MakeDirectoryAsync(string path, CancellationToken cancellationToken) => Client.MkdirAsync(path, parents: true, cancellationToken);
 
-    public Task<IReadOnlyList<FileSyncOutcome>> PullFilesAsync(IReadOnlyList<FilePull> files, FileSyncOptions options, IFileSyncObserver observer,
-        CancellationToken cancellationToken) => throw new NotImplementedException();
+    public Task SetAttributesAsync(string path, int? mode, long? modifiedNs, CancellationToken cancellationToken) =>
+        Client.SetAttributesAsync(path, mode, modifiedNs, cancellationToken);
+
+    public Task CreateSymlinkAsync(string path, string target, CancellationToken cancellationToken) =>
+        Client.CreateSymlinkAsync(path, target, cancellationToken);
+
+    public Task RemoveAsync(string path, bool recursive, CancellationToken cancellationToken) => Client.RemoveAsync(path, recursive, cancellationToken);
+
+    public async Task<IReadOnlyList<FileSyncOutcome>> PushFilesAsync(IReadOnlyList<FilePush> files, FileSyncOptions options,
+        IFileSyncObserver observer, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(files);
+        ArgumentNullException.ThrowIfNull(options);
+        ArgumentNullException.ThrowIfNull(observer);
+        var shaping = Shaping(options);
+        var outcomes = new List<FileSyncOutcome>(files.Count);
+        for (var first = 0; first < files.Count; first += Window)
+        {
+            var window = files.Skip(first).Take(Window).ToList();
+            var items = new List<PutItem>(window.Count);
+            foreach (var file in window)
+                items.Add(await PreparePushAsync(file, options, cancellationToken).ConfigureAwait(false));
+            var run = new PutRun(PushOptions, new PushObserver(items, observer)) { Shaping = shaping, DataMoved = observer.DataMoved };
+            await Client.PutItemsAsync(items, run, cancellationToken).ConfigureAwait(false);
+
+            // A delta the server assembled into something else (a basis changed meanwhile) goes again, whole, once.
+            var again = items.Where(i => i.Basis is not null && IsMismatch(i.Failure)).ToList();
+            var retries = again.ToDictionary<PutItem, PutItem, PutItem>(i => i, WholePush, ReferenceEqualityComparer.Instance);
+            if (retries.Count > 0)
+            {
+                var retryItems = retries.Values.ToList();
+                var retryRun = run with { Observer = new PushObserver(retryItems, observer) };
+                await Client.PutItemsAsync(retryItems, retryRun, cancellationToken).ConfigureAwait(false);
+            }
+            foreach (var item in items)
+            {
+                if (retries.TryGetValue(item, out var retry))
+                {
+                    var outcome = PushOutcome(retry, extraWire: item.WireBytes);
+                    outcomes.Add(outcome);
+                }
+                else
+                {
+                    var outcome = PushOutcome(item, 0);
+                    outcomes.Add(outcome);
+                    if (item.Failure is not null && !item.Reported)
+                        observer.FileFinished(outcome); // refused before the pipeline saw it
+                }
+            }
+        }
+        return outcomes;
+    }
+
+    /// <summary>A push item: whole (small, new, or no basis), or a delta with the local chunk list cut as the server will cut its bases.</summary>
+    private static async Task<PutItem> PreparePushAsync(FilePush file, FileSyncOptions options, CancellationToken cancellationToken)
+    {
+        var item = new PutItem(new FileTransfer(file.LocalPath, file.RemotePath))
+        {
+            Size = file.Size,
+            Mode = file.Mode & 0x1FF,
+            ModifiedNs = file.ModifiedNs,
+            ForceReplace = true,
+            ResumeIfKept = file.Size >= ResumableSize,
+        };
+        try
+        {
+            item.RemotePath = RemotePath.Normalize(file.RemotePath);
+            if (item.RemotePath.Length == 0)
+                throw new FerryException(FerryErrorCode.IsADirectory, "The remote root is a directory; name the file to send.");
+            if (file.Basis.Count == 0 || file.Size < options.WholeFileThreshold)
+                return item;
+            var chunking = ChunkingParameters.ForFileLength(Math.Max(file.Size, file.BasisSize));
+            var (hash, chunks) = await ChunkLocalAsync(file.LocalPath, chunking, options, cancellationToken).ConfigureAwait(false);
+            if (chunks.Count == 0 || chunks[^1].End != file.Size)
+                throw new FerryException(FerryErrorCode.IoError, $"'{file.LocalPath}' changed since it was scanned; it is sent on the next run.");
+            item.Basis = file.Basis.Take(MaxBasis).Select(RemotePath.Normalize).ToArray();
+            item.AverageChunkSize = chunking.AverageSize;
+            item.ChunkList = ChunkListCodec.Encode(new ChunkList(chunks, ChunkIdWidth.Bits64));
+            item.KnownHash = hash;
+        }
+        catch (Exception ex) when (ex is FerryException or IOException or UnauthorizedAccessException)
+        {
+            item.Failure = ex;
+        }
+        return item;
+    }
+
+    /// <summary>The same file as an ordinary whole put (after a delta's checksum_mismatch).</summary>
+    private static PutItem WholePush(PutItem delta) => new(delta.File)
+    {
+        RemotePath = delta.RemotePath,
+        Size = delta.Size,
+        Mode = delta.Mode,
+        ModifiedNs = delta.ModifiedNs,
+        ForceReplace = true,
+        ResumeIfKept = delta.Size >= ResumableSize,
+    };
+
+    private static FileSyncOutcome PushOutcome(PutItem item, long extraWire)
+    {
+        var wire = item.WireBytes + extraWire;
+        if (item.Failure is not null)
+            return new FileSyncOutcome(item.RemotePath, CodeOf(item.Failure), item.Failure.Message, wire, 0, item.Basis is not null);
+        return new FileSyncOutcome(item.RemotePath, null, null, wire, Math.Max(0, item.Size - item.BytesSent), item.Basis is not null);
+    }
+
+    public async Task<IReadOnlyList<FileSyncOutcome>> PullFilesAsync(IReadOnlyList<FilePull> files, FileSyncOptions options,
+        IFileSyncObserver observer, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(files);
+        ArgumentNullException.ThrowIfNull(options);
+        ArgumentNullException.ThrowIfNull(observer);
+        var shaping = Shaping(options);
+        var outcomes = new FileSyncOutcome?[files.Count];
+        for (var first = 0; first < files.Count; first += Window)
+        {
+            var whole = new List<(int Index, FilePull File)>();
+            for (var i = first; i < Math.Min(files.Count, first + Window); i++)
+            {
+                var file = files[i];
+                if (file.Basis.Count == 0 || file.Size < options.WholeFileThreshold)
+                {
+                    whole.Add((i, file));
+                    continue;
+                }
+                var (outcome, fallBack) = await PullDeltaAsync(file, options, shaping, observer, cancellationToken).ConfigureAwait(false);
+                if (fallBack)
+                    whole.Add((i, file));
+                else
+                    outcomes[i] = Finish(observer, outcome!);
+            }
+            if (whole.Count > 0)
+            {
+                var results = await PullWholeAsync(whole.Select(w => w.File).ToList(), shaping, observer, cancellationToken).ConfigureAwait(false);
+                for (var k = 0; k < whole.Count; k++)
+                    outcomes[whole[k].Index] = Finish(observer, results[k]);
+            }
+        }
+        return outcomes.Select(o => o!).ToList();
+    }
+
+    private static FileSyncOutcome Finish(IFileSyncObserver observer, FileSyncOutcome outcome)
+    {
+        observer.FileFinished(outcome);
+        return outcome;
+    }
+
+    /// <summary>Whole files through the download pipeline: each into its part file, checked against the server's hash, given mode and time, renamed.</summary>
+    private async Task<List<FileSyncOutcome>> PullWholeAsync(List<FilePull> files, RangeShaping shaping, IFileSyncObserver observer, CancellationToken cancellationToken)
+    {
+        var items = files.Select(f =>
+        {
+            var item = FerryClient.PrepareGet(new FileTransfer(f.LocalPath, f.RemotePath), PullOptions);
+            item.ForceReplace = true;
+            item.Mode = f.Mode & 0x1FF;
+            item.ModifiedNs = f.ModifiedNs;
+            return item;
+        }).ToList();
+        var run = new GetRun(PullOptions, TransferObserver.None) { Shaping = shaping, DataMoved = observer.DataMoved };
+        await Client.GetItemsAsync(items, run, cancellationToken).ConfigureAwait(false);
+        return items.Select(i => i.Failure is not null
+            ? new FileSyncOutcome(i.File.LocalPath, CodeOf(i.Failure), i.Failure.Message, i.WireBytes, 0, false)
+            : new FileSyncOutcome(i.File.LocalPath, null, null, i.WireBytes, i.Offset, false)).ToList();
+    }
+
+    /// <summary>
+    /// A delta pull (§5.9.2): the server's chunk list, a plan against the local bases, the missing ranges fetched with
+    /// pipelined ranged gets, the file assembled in its part file beside the destination, checked against the list's hash
+    /// and renamed. Returns fallBack when the file should be fetched whole instead (the hash did not match, or the
+    /// server cannot give a chunk list); a failure that a whole fetch would meet as well is an outcome.
+    /// </summary>
+    private async Task<(FileSyncOutcome? Outcome, bool FallBack)> PullDeltaAsync(FilePull file, FileSyncOptions options, RangeShaping shaping,
+        IFileSyncObserver observer, CancellationToken cancellationToken)
+    {
+        var local = Path.GetFullPath(file.LocalPath);
+        var chunking = ChunkingParameters.ForFileLength(Math.Max(file.Size, file.BasisSize));
+        ChunkListMessage message;
+        ChunkList list;
+        try
+        {
+            (message, list) = await Client.ChunksAsync(RemotePath.Normalize(file.RemotePath), chunking.AverageSize, cancellationToken).ConfigureAwait(false);
+        }
+        catch (FerryRemoteException ex) when (!Client.IsBroken)
+        {
+            return (new FileSyncOutcome(file.LocalPath, CodeOf(ex), ex.Message, 0, 0, true), false);
+        }
+        catch (FerryException) when (!Client.IsBroken)
+        {
+            return (null, true); // a chunk list this client cannot use: the file comes whole
+        }
+
+        var index = new ChunkIndex();
+        foreach (var basis in file.Basis)
+        {
+            try
+            {
+                var (_, chunks) = await ChunkLocalAsync(basis, chunking, options, cancellationToken).ConfigureAwait(false);
+                index.AddFile(Path.GetFullPath(basis), chunks);
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+            {
+                // A basis that is gone or unreadable just offers nothing.
+            }
+        }
+        var plan = DeltaPlanner.Plan(list, index);
+        var partPath = LocalFiles.PartPathFor(local);
+        Microsoft.Win32.SafeHandles.SafeFileHandle? handle = null;
+        var wire = 0L;
+        try
+        {
+            handle = PartFile.OpenForWriting(partPath); // never through a link planted at its name
+            RandomAccess.SetLength(handle, 0);
+            RandomAccess.SetLength(handle, plan.TargetLength);
+            foreach (var step in plan.Steps.OfType<CopyFromBasisStep>())
+                await CopyFromBasisAsync(plan.BasisFiles[step.BasisFileId], step, handle, cancellationToken).ConfigureAwait(false);
+            var ranges = plan.Steps.OfType<WriteNewChunksStep>().Select(s => (s.TargetOffset, s.Length)).ToList();
+            wire = await Client.FetchRangesAsync(RemotePath.Normalize(file.RemotePath), ranges, handle, shaping, observer.DataMoved, cancellationToken).ConfigureAwait(false);
+            foreach (var step in plan.Steps.OfType<CopyFromTargetStep>())
+                await CopyWithinAsync(handle, step, cancellationToken).ConfigureAwait(false);
+
+            using var whole = ChecksumAlgorithm.Xxh3.CreateHasher();
+            var target = handle;
+            await ChunkHashes.ComputeAsync((buffer, position, token) => RandomAccess.ReadAsync(target, buffer, position, token),
+                plan.TargetLength, 0, ChecksumAlgorithm.Xxh3, whole, cancellationToken).ConfigureAwait(false);
+            if (!string.Equals(Convert.ToHexStringLower(whole.GetHashAndReset()), message.Hash, StringComparison.OrdinalIgnoreCase))
+            {
+                handle.Dispose();
+                handle = null;
+                PartFile.TryDelete(partPath);
+                return (null, true); // a basis or the server's file changed meanwhile: fetch it whole
+            }
+            var committing = handle;
+            handle = null;
+            PartFile.Commit(committing, partPath, local, overwrite: true,
+                DateTime.UnixEpoch.AddTicks(file.ModifiedNs / TimeSpan.NanosecondsPerTick), (UnixFileMode)(file.Mode & 0x1FF));
+            return (new FileSyncOutcome(file.LocalPath, null, null, wire, plan.BytesFromBasis + plan.BytesRepeated, true), false);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or FerryException && !Client.IsBroken)
+        {
+            handle?.Dispose();
+            handle = null;
+            if (IsMismatch(ex))
+            {
+                PartFile.TryDelete(partPath);
+                return (null, true);
+            }
+            return (new FileSyncOutcome(file.LocalPath, CodeOf(ex), ex.Message, wire, 0, true), false);
+        }
+        finally
+        {
+            handle?.Dispose();
+        }
+    }
+
+    private static async Task CopyFromBasisAsync(string basis, CopyFromBasisStep step, Microsoft.Win32.SafeHandles.SafeFileHandle target, CancellationToken ct)
+    {
+        using var source = File.OpenHandle(basis, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete, FileOptions.Asynchronous);
+        await CopyAsync(source, step.SourceOffset, target, step.TargetOffset, step.Length, ct).ConfigureAwait(false);
+    }
+
+    private static Task CopyWithinAsync(Microsoft.Win32.SafeHandles.SafeFileHandle file, CopyFromTargetStep step, CancellationToken ct) =>
+        CopyAsync(file, step.SourceOffset, file, step.TargetOffset, step.Length, ct);
+
+    /// <summary>Copies a range; a source that ends early leaves zeros, which the whole-file check then refuses.</summary>
+    private static async Task CopyAsync(Microsoft.Win32.SafeHandles.SafeFileHandle source, long from, Microsoft.Win32.SafeHandles.SafeFileHandle target, long to, long length, CancellationToken ct)
+    {
+        var buffer = System.Buffers.ArrayPool<byte>.Shared.Rent(1024 * 1024);
+        try
+        {
+            for (long done = 0; done < length;)
+            {
+                var want = (int)Math.Min(buffer.Length, length - done);
+                var n = await LocalFiles.ReadFullyAsync(source, buffer.AsMemory(0, want), from + done, ct).ConfigureAwait(false);
+                if (n == 0)
+                    return;
+                await RandomAccess.WriteAsync(target, buffer.AsMemory(0, n), to + done, ct).ConfigureAwait(false);
+                done += n;
+            }
+        }
+        finally
+        {
+            System.Buffers.ArrayPool<byte>.Shared.Return(buffer);
+        }
+    }
+
+    /// <summary>A local file's whole-content hash (hex) and chunk list, through the hash cache when the options give one.</summary>
+    private static async Task<(string Hash, IReadOnlyList<Chunk> Chunks)> ChunkLocalAsync(string path, ChunkingParameters chunking, FileSyncOptions options,
+        CancellationToken cancellationToken)
+    {
+        if (options.LocalDigester is { } digester)
+        {
+            var result = await digester.DigestAsync(path, chunking, cancellationToken).ConfigureAwait(false);
+            if (result.ChangedWhileReading)
+                throw new IOException($"'{path}' changed while it was being read.");
+            return (result.Digest.ContentHash.ToString("x32", System.Globalization.CultureInfo.InvariantCulture), result.Digest.Chunks!);
+        }
+        using var handle = File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete, FileOptions.Asynchronous);
+        var hasher = new XxHash128();
+        var chunks = new List<Chunk>();
+        await foreach (var chunk in new FastCdcChunker(chunking).ChunkFileAsync(handle, RandomAccess.GetLength(handle), 1, hasher, cancellationToken: cancellationToken).ConfigureAwait(false))
+            chunks.Add(chunk);
+        return (Convert.ToHexStringLower(hasher.GetHashAndReset()), chunks);
+    }
+
+    private static RangeShaping Shaping(FileSyncOptions options) =>
+        new(options.Compress, options.BandwidthLimit is { } limit ? new BandwidthLimiter(limit) : null);
+
+    private static bool IsMismatch(Exception? error) => error is FerryException { Code: FerryErrorCode.ChecksumMismatch };
+
+    private static string CodeOf(Exception error) => error is FerryRemoteException remote ? remote.WireCode
+        : error is FerryException ferry ? ferry.Code.ToWire()
+        : FerryErrorCode.IoError.ToWire();
+
+    /// <summary>Turns the pipeline's per-file reports into <see cref="IFileSyncObserver.FileFinished"/>, except a delta's mismatch, which is tried again whole.</summary>
+    private sealed class PushObserver(IReadOnlyList<PutItem> items, IFileSyncObserver observer) : TransferObserver
+    {
+        private readonly Dictionary<FileTransfer, PutItem> _byFile = items.ToDictionary<PutItem, FileTransfer, PutItem>(i => i.File, i => i, ReferenceEqualityComparer.Instance);
+
+        public override void OnCompleted(FileTransfer file, TransferResult result)
+        {
+            if (_byFile.TryGetValue(file, out var item))
+                observer.FileFinished(PushOutcome(item, 0));
+        }
+
+        public override void OnFailed(FileTransfer file, Exception error)
+        {
+            if (_byFile.TryGetValue(file, out var item) && !(item.Basis is not null && IsMismatch(error)))
+                observer.FileFinished(PushOutcome(item, 0) with { ErrorCode = CodeOf(error), ErrorMessage = error.Message });
+        }
+    }
 }

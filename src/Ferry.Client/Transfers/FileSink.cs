@@ -7,20 +7,21 @@ namespace Ferry.Client.Transfers;
 /// <summary>
 /// Writes a received body to a file at increasing offsets, hashing it on the way, while the network keeps being read:
 /// bytes are gathered into one of two pooled 1 MiB buffers, and a full buffer is hashed and written in the background
-/// while the other fills. At most one write is in flight, so the file and the hash see the bytes in order.
+/// while the other fills. At most one write is in flight, so the file and the hash see the bytes in order. Without a
+/// hasher (a range of a file assembled from several connections) it only writes.
 /// </summary>
 internal sealed class FileSink : IAsyncDisposable
 {
     private const int BufferSize = 1024 * 1024;
     private readonly SafeFileHandle _handle;
-    private readonly ChecksumAlgorithm.Hasher _hasher;
+    private readonly ChecksumAlgorithm.Hasher? _hasher;
     private byte[] _filling = ArrayPool<byte>.Shared.Rent(BufferSize);
     private byte[] _writing = ArrayPool<byte>.Shared.Rent(BufferSize);
     private int _filled;
     private long _position;
     private Task _pending = Task.CompletedTask;
 
-    public FileSink(SafeFileHandle handle, long position, ChecksumAlgorithm.Hasher hasher)
+    public FileSink(SafeFileHandle handle, long position, ChecksumAlgorithm.Hasher? hasher)
     {
         _handle = handle;
         _position = position;
@@ -63,7 +64,7 @@ internal sealed class FileSink : IAsyncDisposable
         _filled = 0;
         _pending = Task.Run(async () =>
         {
-            _hasher.Append(buffer.AsSpan(0, count));
+            _hasher?.Append(buffer.AsSpan(0, count));
             await RandomAccess.WriteAsync(_handle, buffer.AsMemory(0, count), offset, cancellationToken).ConfigureAwait(false);
         }, cancellationToken);
     }

@@ -24,6 +24,56 @@ internal static partial class PartFile
     /// <summary>Opens an existing part file for reading, with the same checks (a resume must not read a linked file either).</summary>
     public static SafeFileHandle OpenForReading(string path) => Open(path, write: false);
 
+    /// <summary>
+    /// Commits a finished download: the data goes to disk (fsync) before it gets its final name, so a crash never leaves
+    /// the name on missing data; the mode (when given) and modification time (when given: the caller passes null when
+    /// the user asked not to preserve it) are set on the part file first, so the file appears under its name complete;
+    /// then the rename (the handle is closed by then), replacing an existing file only with <paramref name="overwrite"/>. A mode or time the file
+    /// system refuses does not fail the download: the data is what matters. Throws <see cref="IOException"/> when the
+    /// rename fails (for example the target appeared and <paramref name="overwrite"/> is off).
+    /// </summary>
+    public static void Commit(SafeFileHandle handle, string partPath, string finalPath, bool overwrite, DateTime? modifiedUtc, UnixFileMode? mode = null)
+    {
+        if (mode is { } bits && !OperatingSystem.IsWindows())
+        {
+            try
+            {
+                File.SetUnixFileMode(handle, bits);
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+            {
+            }
+        }
+        if (modifiedUtc is { } time)
+        {
+            try
+            {
+                File.SetLastWriteTimeUtc(handle, time);
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or ArgumentException)
+            {
+            }
+        }
+        // The stream takes the handle over and closes it.
+        using (var stream = new FileStream(handle, FileAccess.ReadWrite, bufferSize: 0, handle.IsAsync))
+            stream.Flush(flushToDisk: true);
+        File.Move(partPath, finalPath, overwrite);
+    }
+
+    /// <summary>Deletes <paramref name="path"/>; false when it could not be deleted.</summary>
+    public static bool TryDelete(string path)
+    {
+        try
+        {
+            File.Delete(path);
+            return true;
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            return false;
+        }
+    }
+
     private static SafeFileHandle Open(string path, bool write)
     {
         if (!OperatingSystem.IsLinux())

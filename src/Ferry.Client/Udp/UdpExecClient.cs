@@ -86,8 +86,7 @@ public static class UdpExecClient
                             accepted = true;
                             break;
                         case UdpKind.Error:
-                            var error = JsonSerializer.Deserialize(datagram.Payload.Span, FerryJsonContext.Default.ErrorMessage)!;
-                            throw new FerryRemoteException(FerryErrorCodes.FromWire(error.Code), error.Code, error.Message);
+                            throw JsonSerializer.Deserialize(datagram.Payload.Span, FerryJsonContext.Default.ErrorMessage)!.ToException();
                         case UdpKind.Chunk:
                             accepted = true;
                             if (datagram.Count == 0 || datagram.Count > 1 << 20 || datagram.Index >= datagram.Count)

@@ -1,4 +1,5 @@
 using System.Text.Json.Serialization;
+using Ferry.Protocol.Errors;
 using Ferry.Protocol.Framing;
 
 namespace Ferry.Protocol.Messages;
@@ -38,6 +39,9 @@ public sealed record ErrorMessage
     [JsonPropertyName("message")] public required string Message { get; init; }
     /// <summary>True when the sender closes the connection after this frame.</summary>
     [JsonPropertyName("fatal")] [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)] public bool Fatal { get; init; }
+
+    /// <summary>The exception a peer's error frame becomes on this side: its code mapped (unknown codes kept as sent), its message as is.</summary>
+    public FerryRemoteException ToException() => new(FerryErrorCodes.FromWire(Code), Code, Message);
 }
 
 /// <summary>Generic success reply for commands that return nothing else.</summary>

@@ -211,12 +211,8 @@ internal sealed class HashesHandler : ICommandHandler
         var chunks = length / request.ChunkSize; // whole chunks only
         if (chunks > MaxChunks)
             throw new FerryException(FerryErrorCode.FieldInvalid, $"At most {MaxChunks} chunk hashes per request; use larger chunks.");
-        var hashes = new byte[chunks * checksum.HashBytes];
-        for (long i = 0; i < chunks; i++)
-        {
-            var hash = await FileHashing.HashAsync(file, i * request.ChunkSize, request.ChunkSize, checksum, cancellationToken).ConfigureAwait(false);
-            hash.CopyTo(hashes, i * checksum.HashBytes);
-        }
+        var hashes = await ChunkHashes.ComputeAsync(file.ReadAsync, chunks * request.ChunkSize, request.ChunkSize, checksum, whole: null, cancellationToken)
+            .ConfigureAwait(false);
 
         context.Writer.WriteHeader(new HashListMessage { Size = file.Length, ChunkSize = request.ChunkSize, BodySize = hashes.Length },
             FerryJsonContext.Default.HashListMessage, hashes.Length);

@@ -1,0 +1,194 @@
+using System.Text.Json;
+using Ferry.Client.Transfers;
+using Ferry.Protocol.Errors;
+using Ferry.Protocol.Files;
+using Ferry.Protocol.Framing;
+using Ferry.Protocol.Messages;
+using Ferry.Sync.Delta;
+
+namespace Ferry.Client;
+
+// The synchronization commands (docs/protocol.md §5.9) as single exchanges; Sync/RemoteTree.cs builds transfers on them
+// and on the put and get pipelines.
+public sealed partial class FerryClient
+{
+    /// <summary>Largest scan page body accepted (10,000 entries of long names fit many times over).</summary>
+    private const long MaxScanPageBytes = 64L * 1024 * 1024;
+
+    /// <summary>Largest chunk-list body accepted: the 64-bit encoding of the most chunks a list may hold, with room to spare.</summary>
+    private const long MaxChunkListBytes = 128L * 1024 * 1024;
+
+    /// <summary>Every entry below <paramref name="path"/> (§5.9.1), page by page; null when nothing is there (<c>not_found</c>).</summary>
+    internal async Task<IReadOnlyList<ScanEntry>?> ScanAsync(string path, bool hashes, CancellationToken cancellationToken)
+    {
+        var normalized = RemotePath.Normalize(path);
+        try
+        {
+            return await RunAsync(async ct =>
+            {
+                _writer.WriteHeader(new ScanMessage { Path = normalized, Hashes = hashes }, FerryJsonContext.Default.ScanMessage);
+                await _writer.FlushAsync(ct).ConfigureAwait(false);
+                var entries = new List<ScanEntry>();
+                string? problem = null;
+                while (true)
+                {
+                    var header = await ReadReplyAsync(CommandNames.ScanList, ct).ConfigureAwait(false);
+                    var page = header.Deserialize(FerryJsonContext.Default.ScanListMessage);
+                    if (header.BodyLength > MaxScanPageBytes)
+                        throw new FerryProtocolException(FerryErrorCode.BodyTooLarge, $"A scan page of '{normalized}' is {header.BodyLength} bytes, more than this client accepts.", isFatal: true);
+                    if (header.BodyLength > 0)
+                    {
+                        List<ScanEntry>? list;
+                        try
+                        {
+                            list = await JsonSerializer.DeserializeAsync(_reader.OpenBodyStream(), FerryJsonContext.Default.ListScanEntry, ct).ConfigureAwait(false);
+                        }
+                        catch (JsonException ex)
+                        {
+                            throw new FerryProtocolException(FerryErrorCode.FieldInvalid, $"The server sent a scan page that is not a JSON array of entries: {ex.Message}", isFatal: true, ex);
+                        }
+                        foreach (var entry in list ?? [])
+                        {
+                            // A name must be what a plain relative path normalizes to: a server cannot point the client outside the tree.
+                            if (entry.Name.Length > 0 && !IsPlainRelative(entry.Name))
+                                problem ??= $"The server's scan of '{normalized}' lists an entry named '{entry.Name}', which is not a plain relative path.";
+                            entries.Add(entry);
+                        }
+                    }
+                    if (!page.More)
+                        break;
+                }
+                if (problem is not null)
+                    throw new FerryProtocolException(FerryErrorCode.PathInvalid, problem, isFatal: false);
+                return (IReadOnlyList<ScanEntry>?)entries;
+            }, cancellationToken).ConfigureAwait(false);
+        }
+        catch (FerryRemoteException ex) when (ex.Code == FerryErrorCode.NotFound && !_broken)
+        {
+            return null;
+        }
+    }
+
+    private static bool IsPlainRelative(string name)
+    {
+        try
+        {
+            return RemotePath.Normalize(name) == name;
+        }
+        catch (FerryException)
+        {
+            return false;
+        }
+    }
+
+    /// <summary>Sets mode and/or modification time (§5.9.5).</summary>
+    internal Task SetAttributesAsync(string path, int? mode, long? modifiedNs, CancellationToken cancellationToken)
+    {
+        if (mode is null && modifiedNs is null)
+            throw new ArgumentException("Give a mode, a modification time or both.");
+        var normalized = RemotePath.Normalize(path);
+        return SimpleAsync(w => w.WriteHeader(new SetAttributesMessage { Path = normalized, Mode = mode, ModifiedNs = modifiedNs },
+            FerryJsonContext.Default.SetAttributesMessage), cancellationToken);
+    }
+
+    /// <summary>Creates, or replaces a file or link with, a symbolic link (§5.9.5).</summary>
+    internal Task CreateSymlinkAsync(string path, string target, CancellationToken cancellationToken)
+    {
+        var normalized = RemotePath.Normalize(path);
+        return SimpleAsync(w => w.WriteHeader(new SymlinkMessage { Path = normalized, Target = target, Force = true },
+            FerryJsonContext.Default.SymlinkMessage), cancellationToken);
+    }
+
+    /// <summary>A remote file's chunk list cut with <paramref name="averageSize"/> (§5.9.2), decoded and checked against its size.</summary>
+    internal Task<(ChunkListMessage Message, ChunkList List)> ChunksAsync(string path, int averageSize, CancellationToken cancellationToken) => RunAsync(async ct =>
+    {
+        var id = NextTransferId();
+        _writer.WriteHeader(new ChunksMessage { Id = id, Path = path, AverageSize = averageSize }, FerryJsonContext.Default.ChunksMessage);
+        await _writer.FlushAsync(ct).ConfigureAwait(false);
+        var header = await ReadReplyAsync(CommandNames.ChunkList, ct).ConfigureAwait(false);
+        var message = header.Deserialize(FerryJsonContext.Default.ChunkListMessage);
+        if (message.Id != id)
+            throw new FerryProtocolException(FerryErrorCode.UnexpectedFrame, $"The server answered chunks {message.Id} where {id} was expected.", isFatal: true);
+        if (header.BodyLength > MaxChunkListBytes)
+            throw new FerryProtocolException(FerryErrorCode.BodyTooLarge, $"The chunk list of '{path}' is {header.BodyLength} bytes, more than this client accepts.", isFatal: true);
+        var body = await ReadBodyBytesAsync(header.BodyLength, ct).ConfigureAwait(false);
+        // From here the stream is in step: a list that does not decode or does not add up fails this file only.
+        ChunkList list;
+        try
+        {
+            list = ChunkListCodec.Decode(body);
+        }
+        catch (ChunkListFormatException ex)
+        {
+            throw new FerryProtocolException(FerryErrorCode.FieldInvalid, $"The chunk list of '{path}' does not decode: {ex.Message}", isFatal: false, ex);
+        }
+        if (list.TotalLength != message.Size || message.Size < 0)
+            throw new FerryProtocolException(FerryErrorCode.FieldInvalid,
+                $"The chunk list of '{path}' describes {list.TotalLength} bytes but the file has {message.Size}.", isFatal: false);
+        if (message.Hash is not { Length: 32 } || !message.Hash.All(char.IsAsciiHexDigit))
+            throw new FerryProtocolException(FerryErrorCode.FieldInvalid, $"The chunk list of '{path}' carries no valid hash.", isFatal: false);
+        return (message, list);
+    }, cancellationToken);
+
+    /// <summary>
+    /// Fetches ranges of a remote file without its hash, pipelined (up to <see cref="GetWindow"/> requests out), each written
+    /// in place at its offset through <paramref name="handle"/> (§5.9.2). Returns the body bytes received; a local write
+    /// failure is thrown once the replies are in (the connection stays usable).
+    /// </summary>
+    internal async Task<long> FetchRangesAsync(string remotePath, IReadOnlyList<(long Offset, long Length)> ranges, Microsoft.Win32.SafeHandles.SafeFileHandle handle,
+        RangeShaping shaping, Action<long>? received, CancellationToken cancellationToken)
+    {
+        if (ranges.Count == 0)
+            return 0;
+        EnsureUsable();
+        var ids = ranges.Select(_ => NextTransferId()).ToList();
+        using var window = new SemaphoreSlim(GetWindow, GetWindow);
+        var wire = 0L;
+        Exception? localError = null;
+        await RunDuplexAsync(async ct =>
+        {
+            for (var i = 0; i < ranges.Count; i++)
+            {
+                if (!window.Wait(0, CancellationToken.None))
+                {
+                    await _writer.FlushAsync(ct).ConfigureAwait(false);
+                    await window.WaitAsync(ct).ConfigureAwait(false);
+                }
+                _writer.WriteHeader(new GetMessage
+                {
+                    Id = ids[i],
+                    Path = remotePath,
+                    Offset = ranges[i].Offset,
+                    Length = ranges[i].Length,
+                    NoHash = true,
+                    Encoding = shaping.Compress ? RangeShaping.Zstd : null,
+                }, FerryJsonContext.Default.GetMessage);
+            }
+            await _writer.FlushAsync(ct).ConfigureAwait(false);
+        }, async ct =>
+        {
+            for (var i = 0; i < ranges.Count; i++)
+            {
+                var (offset, length) = ranges[i];
+                try
+                {
+                    var got = await ReceiveRangeAsync(ids[i], remotePath, offset, length,
+                        (_, _) => ValueTask.FromResult(new FileSink(handle, offset, hasher: null)), received, shaping, ct).ConfigureAwait(false);
+                    wire += got.WireBytes;
+                    localError ??= got.LocalError;
+                    if (got.RawBytes != length)
+                        localError ??= new FerryException(FerryErrorCode.ChecksumMismatch, $"'{remotePath}' changed on the server during the transfer.");
+                }
+                catch (FerryRemoteException ex) when (!_broken)
+                {
+                    // The file went away (or became unreadable) between requests: its other replies still come, in order.
+                    localError ??= ex;
+                }
+                window.Release();
+            }
+        }, cancellationToken).ConfigureAwait(false);
+        if (localError is not null)
+            System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(localError);
+        return wire;
+    }
+}
