@@ -466,8 +466,8 @@ public sealed partial class FerryClient
             return;
         }
         var overwrite = run.Options.Force || item.ForceReplace;
-        DateTime? modified = item.ModifiedNs is { } ns ? DateTime.UnixEpoch.AddTicks(ns / TimeSpan.NanosecondsPerTick)
-            : run.Options.PreserveModifiedTime && file.ModifiedUnixSeconds > 0 ? DateTimeOffset.FromUnixTimeSeconds(file.ModifiedUnixSeconds).UtcDateTime
+        long? modified = item.ModifiedNs is { } ns ? ns
+            : run.Options.PreserveModifiedTime && file.ModifiedUnixSeconds > 0 ? file.ModifiedUnixSeconds * 1_000_000_000
             : null;
         var committing = handle!;
         handle = null; // the commit closes it

@@ -71,4 +71,21 @@ internal static unsafe partial class Libc
     /// <summary>utimensat(2): times[0] is the access time, times[1] the modification time.</summary>
     [LibraryImport("libc", EntryPoint = "utimensat", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
     public static partial int UtimensAt(int directoryFd, string path, Timespec* times, int flags);
+
+    /// <summary>futimens(3): utimensat on an open descriptor.</summary>
+    [LibraryImport("libc", EntryPoint = "futimens", SetLastError = true)]
+    public static partial int Futimens(Microsoft.Win32.SafeHandles.SafeFileHandle fd, Timespec* times);
+
+    /// <summary>The {access: omitted, modification: <paramref name="unixNs"/>} pair utimensat and futimens take.</summary>
+    public static void ModificationOnly(long unixNs, Timespec* times)
+    {
+        var seconds = Math.DivRem(unixNs, 1_000_000_000, out var rest);
+        if (rest < 0)
+        {
+            seconds--;
+            rest += 1_000_000_000;
+        }
+        times[0] = new Timespec { Seconds = 0, Nanoseconds = UtimeOmit };
+        times[1] = new Timespec { Seconds = seconds, Nanoseconds = rest };
+    }
 }

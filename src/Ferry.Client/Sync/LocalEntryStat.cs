@@ -62,8 +62,7 @@ public static unsafe class LocalEntryStat
             return;
         }
         var times = stackalloc Libc.Timespec[2];
-        times[0] = new Libc.Timespec { Seconds = 0, Nanoseconds = Libc.UtimeOmit };
-        times[1] = new Libc.Timespec { Seconds = Math.DivRem(modifiedNs, 1_000_000_000, out var rest) - (rest < 0 ? 1 : 0), Nanoseconds = rest < 0 ? rest + 1_000_000_000 : rest };
+        Libc.ModificationOnly(modifiedNs, times);
         if (Libc.UtimensAt(Libc.AtFdCwd, path, times, Libc.AtSymlinkNoFollow) != 0)
         {
             var errno = Marshal.GetLastPInvokeError();

@@ -103,6 +103,8 @@ internal sealed class PlanRun(SyncEngine engine, SyncRequest request, string loc
                 if (_push)
                 {
                     await engine.Remote.CreateSymlinkAsync(RemotePath(action.Path), action.Target!, cancellationToken).ConfigureAwait(false);
+                    if (action.ModifiedNs is { } linkTime)
+                        await engine.Remote.SetAttributesAsync(RemotePath(action.Path), null, linkTime, cancellationToken).ConfigureAwait(false);
                 }
                 else
                 {
@@ -110,6 +112,8 @@ internal sealed class PlanRun(SyncEngine engine, SyncRequest request, string loc
                     if (LocalEntryStat.Read(path, action.Path) is { Type: not Ferry.Protocol.Messages.ScanEntryTypes.Directory })
                         File.Delete(path);
                     File.CreateSymbolicLink(path, action.Target!);
+                    if (action.ModifiedNs is { } linkTime)
+                        LocalEntryStat.SetModifiedTime(path, linkTime);
                 }
                 break;
             case SyncActionKind.SetAttributes:

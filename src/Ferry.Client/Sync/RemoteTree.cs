@@ -269,8 +269,7 @@ public sealed class RemoteTree(FerryClient client) : IRemoteTree
             }
             var committing = handle;
             handle = null;
-            PartFile.Commit(committing, partPath, local, overwrite: true,
-                DateTime.UnixEpoch.AddTicks(file.ModifiedNs / TimeSpan.NanosecondsPerTick), (UnixFileMode)(file.Mode & 0x1FF));
+            PartFile.Commit(committing, partPath, local, overwrite: true, file.ModifiedNs, (UnixFileMode)(file.Mode & 0x1FF));
             return (new FileSyncOutcome(file.LocalPath, null, null, wire, plan.BytesFromBasis + plan.BytesRepeated, true), false);
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or FerryException && !Client.IsBroken)

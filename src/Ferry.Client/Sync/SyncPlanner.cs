@@ -78,7 +78,10 @@ public static class SyncPlanner
                     if (existing?.Type == ScanEntryTypes.Directory)
                         problems.Add(FolderInTheWay(name, "symbolic link"));
                     else if (existing?.Type != ScanEntryTypes.Link || existing.Target != entry.Target)
-                        links.Add(new SyncAction { Kind = SyncActionKind.CreateLink, Path = name, Target = entry.Target ?? "" });
+                        links.Add(new SyncAction { Kind = SyncActionKind.CreateLink, Path = name, Target = entry.Target ?? "", ModifiedNs = entry.ModifiedNs });
+                    else if (!SameTime(entry.ModifiedNs, existing.ModifiedNs))
+                        // A link's own time is all that can differ (links have no mode of their own on Linux).
+                        fileAttributes.Add(new SyncAction { Kind = SyncActionKind.SetAttributes, Path = name, ModifiedNs = entry.ModifiedNs });
                     break;
                 default:
                     skipped.Add(new SyncSkip(name, "not a regular file, folder or symbolic link"));

@@ -32,7 +32,7 @@ internal static partial class PartFile
     /// system refuses does not fail the download: the data is what matters. Throws <see cref="IOException"/> when the
     /// rename fails (for example the target appeared and <paramref name="overwrite"/> is off).
     /// </summary>
-    public static void Commit(SafeFileHandle handle, string partPath, string finalPath, bool overwrite, DateTime? modifiedUtc, UnixFileMode? mode = null)
+    public static void Commit(SafeFileHandle handle, string partPath, string finalPath, bool overwrite, long? modifiedNs, UnixFileMode? mode = null)
     {
         if (mode is { } bits && !OperatingSystem.IsWindows())
         {
@@ -44,16 +44,8 @@ internal static partial class PartFile
             {
             }
         }
-        if (modifiedUtc is { } time)
-        {
-            try
-            {
-                File.SetLastWriteTimeUtc(handle, time);
-            }
-            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or ArgumentException)
-            {
-            }
-        }
+        if (modifiedNs is { } time)
+            SetModifiedTime(handle, time);
         // The stream takes the handle over and closes it.
         using (var stream = new FileStream(handle, FileAccess.ReadWrite, bufferSize: 0, handle.IsAsync))
             stream.Flush(flushToDisk: true);
@@ -180,4 +172,26 @@ internal static partial class PartFile
 
     [LibraryImport("libc")]
     private static partial uint geteuid();
+
+    /// <summary>
+    /// Sets the file's modification time to the nanosecond (futimens on Linux; the managed API, which rounds to 100 ns,
+    /// elsewhere). A time the file system refuses is left as it is.
+    /// </summary>
+    private static unsafe void SetModifiedTime(SafeFileHandle handle, long unixNs)
+    {
+        if (OperatingSystem.IsLinux())
+        {
+            var times = stackalloc Interop.Libc.Timespec[2];
+            Interop.Libc.ModificationOnly(unixNs, times);
+            _ = Interop.Libc.Futimens(handle, times);
+            return;
+        }
+        try
+        {
+            File.SetLastWriteTimeUtc(handle, DateTime.UnixEpoch.AddTicks(unixNs / TimeSpan.NanosecondsPerTick));
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or ArgumentException)
+        {
+        }
+    }
 }
