@@ -15,8 +15,8 @@
 #   scatter    the SIZE file with 164 scattered 64 KiB regions overwritten
 #   append     the SIZE file appended by 1%
 #   touch      the SIZE file with only its modification time changed
-#   tree-same  a tree of TREE files (default 10000) of mixed sizes (1 KiB - 4 MiB, log-uniform, capped at about
-#              1 GiB in all), nothing changed
+#   tree-same  a tree of TREE files (default 10000) of mixed sizes (1 KiB - 4 MiB, log-uniform, scaled down to
+#              at most --tree-bytes in all, default 1 GiB), nothing changed
 #   tree-1pct  the tree with 1% of its files edited, 1% added, 1% deleted, 1% renamed and 1% chmod-ed
 #   tree-fresh the tree into an empty destination
 #   small-fresh 1000 files of 4 KiB into an empty destination
@@ -31,7 +31,8 @@
 #   bench/sync.sh --runs 3 --size 64M --tree 2000  # quick
 #   bench/sync.sh --cases insert,tree-1pct --links shaped
 #
-# Options: --runs N (1-50), --size SIZE (default 1G), --tree N (files, default 10000), --links lo,shaped,
+# Options: --runs N (1-50), --size SIZE (default 1G), --tree N (files, default 10000), --tree-bytes SIZE (the tree's
+#          total is scaled down to this, default 1G), --links lo,shaped,
 #          --rate RATE (tc rate, default 100mbit), --cases LIST (default all), --no-build, --raw FILE (every run as
 #          TSV), --timeout SECONDS (per command, default 900), --tools rsync,ferry (one alone for a partial run),
 #          --jit (measure the framework-dependent Release build rather than the native executable).
@@ -45,6 +46,7 @@ cd "$repo"
 runs=5
 size_arg=1G
 tree_files=10000
+tree_bytes_arg=1G
 links_arg=lo,shaped
 rate=100mbit
 cases_arg=all
@@ -66,6 +68,7 @@ while (($#)); do
         --runs) runs="${2:?}"; shift 2 ;;
         --size) size_arg="${2:?}"; shift 2 ;;
         --tree) tree_files="${2:?}"; shift 2 ;;
+        --tree-bytes) tree_bytes_arg="${2:?}"; shift 2 ;;
         --links) links_arg="${2:?}"; shift 2 ;;
         --rate) rate="${2:?}"; shift 2 ;;
         --cases) cases_arg="${2:?}"; shift 2 ;;
@@ -133,7 +136,8 @@ trap 'echo "sync.sh: interrupted" >&2; exit 130' INT
 trap 'echo "sync.sh: terminated" >&2; exit 143' TERM
 
 # Files: the big file three times (source, two destinations) plus its basis, the tree likewise.
-tree_cap=$((1 << 30))
+tree_cap="$(parse_size "$tree_bytes_arg")" || die "--tree-bytes: cannot read '$tree_bytes_arg'"
+((tree_cap >= 1 << 20)) || die "--tree-bytes must be at least 1M"
 need=$((6 * size + 6 * tree_cap + (512 << 20)))
 make_work_folder ferry-sync-bench "$need" $((1 << 30))
 echo "work folder: $tmpfs_desc" >&2
