@@ -103,7 +103,7 @@ public sealed partial class FerryClient
                 throw Lied(-1);
             return list;
         }
-        catch (ZstdException ex)
+        catch (Exception ex) when (ex is ZstdException or EndOfStreamException)
         {
             throw new FerryProtocolException(FerryErrorCode.FieldInvalid, $"The server sent a scan page of '{path}' that is not valid zstd: {ex.Message}", isFatal: true, ex);
         }
