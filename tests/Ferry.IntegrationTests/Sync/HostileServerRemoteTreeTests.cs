@@ -244,6 +244,7 @@ public class HostileServerRemoteTreeTests
     [InlineData("rawsize_missing", FerryErrorCode.FieldInvalid, "rawsize missing")]
     [InlineData("garbage", FerryErrorCode.FieldInvalid, "not valid zstd")]
     [InlineData("truncated", FerryErrorCode.FieldInvalid, "not valid zstd")]
+    [InlineData("huge_window", FerryErrorCode.FieldInvalid, "not valid zstd")]
     [InlineData("trailing_garbage", FerryErrorCode.FieldInvalid, "zstd")]
     [InlineData("not_json", FerryErrorCode.FieldInvalid, "not a JSON array")]
     [InlineData("other_encoding", FerryErrorCode.FieldInvalid, "did not ask for")]
@@ -272,6 +273,7 @@ public class HostileServerRemoteTreeTests
                             "rawsize_missing" => (packed, null),
                             "garbage" => (Encoding.ASCII.GetBytes("definitely not a zstd frame"), json.Length),
                             "truncated" => (packed[..^8], json.Length),
+                            "huge_window" => (HugeWindowFrame(json), json.Length),
                             "trailing_garbage" => ([.. packed, .. "xyzw"u8.ToArray()], json.Length),
                             "not_json" => (packed, 17),
                             _ => (packed, json.Length),
@@ -338,6 +340,16 @@ public class HostileServerRemoteTreeTests
 
         Assert.Equal([("d", "dir", 0L, 5L, (int?)493), ("d/f", "file", 3L, 7L, 420)], entries!.Select(e => (e.Name, e.Type, e.Size, e.ModifiedNs, e.Mode)));
         Assert.False(client.IsBroken);
+    }
+
+    /// <summary>
+    /// A hand-made zstd frame holding <paramref name="content"/> as one raw block, whose header asks for a 128 MiB window
+    /// (window descriptor exponent 17: 2^(10+17)) and gives no content size, so a decoder that streams it would allocate it.
+    /// </summary>
+    private static byte[] HugeWindowFrame(byte[] content)
+    {
+        var blockHeader = 1 | (content.Length << 3); // last block, raw
+        return [0x28, 0xB5, 0x2F, 0xFD, 0x00, 17 << 3, (byte)blockHeader, (byte)(blockHeader >> 8), (byte)(blockHeader >> 16), .. content];
     }
 
     private sealed class Recorder(List<FileSyncOutcome> finished) : IFileSyncObserver
