@@ -68,7 +68,8 @@ public sealed partial class FerryClient
     /// <summary>
     /// One page's entries: a plain body is JSON; a zstd body is decompressed as it streams into the JSON reader, and
     /// must come to exactly its rawsize, itself at most <see cref="ScanListMessage.MaxPageBytes"/> (§5.9.1). Anything
-    /// else breaks the connection: a page that lies cannot make this client hold more than the bound.
+    /// else breaks the connection. No buffer of rawsize bytes is ever made, and zstd's window is capped, so a page that
+    /// lies cannot make this client hold more than the bound.
     /// </summary>
     private async Task<List<ScanEntry>?> ReadScanPageAsync(string path, ScanListMessage page, long bodyLength, CancellationToken ct)
     {
