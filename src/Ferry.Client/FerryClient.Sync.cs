@@ -5,6 +5,8 @@ using Ferry.Protocol.Files;
 using Ferry.Protocol.Framing;
 using Ferry.Protocol.Messages;
 using Ferry.Sync.Delta;
+using ZstdSharp;
+using ZstdSharp.Unsafe;
 
 namespace Ferry.Client;
 
@@ -12,8 +14,8 @@ namespace Ferry.Client;
 // and on the put and get pipelines.
 public sealed partial class FerryClient
 {
-    /// <summary>Largest scan page body accepted (10,000 entries of long names fit many times over).</summary>
-    private const long MaxScanPageBytes = 64L * 1024 * 1024;
+    /// <summary>The window a compressed scan page may ask for: a page of at most <see cref="ScanListMessage.MaxPageBytes"/> needs no more.</summary>
+    private const int MaxScanWindowLog = 26;
 
     /// <summary>Largest chunk-list body accepted: the 64-bit encoding of the most chunks a list may hold, with room to spare.</summary>
     private const long MaxChunkListBytes = 128L * 1024 * 1024;
@@ -26,7 +28,9 @@ public sealed partial class FerryClient
         {
             return await RunAsync(async ct =>
             {
-                _writer.WriteHeader(new ScanMessage { Path = normalized, Hashes = hashes }, FerryJsonContext.Default.ScanMessage);
+                // Every server that serves scan takes the encoding field (§5.9.1); pages may still come plain.
+                var encoding = ServerSupports(CommandNames.Scan) ? RangeShaping.Zstd : null;
+                _writer.WriteHeader(new ScanMessage { Path = normalized, Hashes = hashes, Encoding = encoding }, FerryJsonContext.Default.ScanMessage);
                 await _writer.FlushAsync(ct).ConfigureAwait(false);
                 var entries = new List<ScanEntry>();
                 string? problem = null;
@@ -34,19 +38,11 @@ public sealed partial class FerryClient
                 {
                     var header = await ReadReplyAsync(CommandNames.ScanList, ct).ConfigureAwait(false);
                     var page = header.Deserialize(FerryJsonContext.Default.ScanListMessage);
-                    if (header.BodyLength > MaxScanPageBytes)
+                    if (header.BodyLength > ScanListMessage.MaxPageBytes)
                         throw new FerryProtocolException(FerryErrorCode.BodyTooLarge, $"A scan page of '{normalized}' is {header.BodyLength} bytes, more than this client accepts.", isFatal: true);
-                    if (header.BodyLength > 0)
+                    if (page.Encoding is not null || header.BodyLength > 0)
                     {
-                        List<ScanEntry>? list;
-                        try
-                        {
-                            list = await JsonSerializer.DeserializeAsync(_reader.OpenBodyStream(), FerryJsonContext.Default.ListScanEntry, ct).ConfigureAwait(false);
-                        }
-                        catch (JsonException ex)
-                        {
-                            throw new FerryProtocolException(FerryErrorCode.FieldInvalid, $"The server sent a scan page that is not a JSON array of entries: {ex.Message}", isFatal: true, ex);
-                        }
+                        var list = await ReadScanPageAsync(normalized, page, header.BodyLength, ct).ConfigureAwait(false);
                         foreach (var entry in list ?? [])
                         {
                             // A name must be what a plain relative path normalizes to: a server cannot point the client outside the tree.
@@ -66,6 +62,55 @@ public sealed partial class FerryClient
         catch (FerryRemoteException ex) when (ex.Code == FerryErrorCode.NotFound && !_broken)
         {
             return null;
+        }
+    }
+
+    /// <summary>
+    /// One page's entries: a plain body is JSON; a zstd body is decompressed as it streams into the JSON reader, and
+    /// must come to exactly its rawsize, itself at most <see cref="ScanListMessage.MaxPageBytes"/> (§5.9.1). Anything
+    /// else breaks the connection. No buffer of rawsize bytes is ever made, and zstd's window is capped, so a page that
+    /// lies cannot make this client hold more than the bound.
+    /// </summary>
+    private async Task<List<ScanEntry>?> ReadScanPageAsync(string path, ScanListMessage page, long bodyLength, CancellationToken ct)
+    {
+        if (page.Encoding is null)
+        {
+            try
+            {
+                return await JsonSerializer.DeserializeAsync(_reader.OpenBodyStream(), FerryJsonContext.Default.ListScanEntry, ct).ConfigureAwait(false);
+            }
+            catch (JsonException ex)
+            {
+                throw new FerryProtocolException(FerryErrorCode.FieldInvalid, $"The server sent a scan page that is not a JSON array of entries: {ex.Message}", isFatal: true, ex);
+            }
+        }
+        if (page.Encoding != RangeShaping.Zstd)
+            throw new FerryProtocolException(FerryErrorCode.FieldInvalid, $"The server sent a scan page of '{path}' in encoding '{page.Encoding}', which this client did not ask for.", isFatal: true);
+        if (page.RawSize is not { } rawSize || rawSize <= 0 || bodyLength <= 0)
+            throw new FerryProtocolException(FerryErrorCode.FieldInvalid, $"The server sent a zstd scan page of '{path}' with rawsize {page.RawSize?.ToString() ?? "missing"} and a body of {bodyLength} bytes.", isFatal: true);
+        if (rawSize > ScanListMessage.MaxPageBytes)
+            throw new FerryProtocolException(FerryErrorCode.BodyTooLarge, $"The server sent a zstd scan page of '{path}' that claims {rawSize} bytes, more than the {ScanListMessage.MaxPageBytes} this client accepts.", isFatal: true);
+        FerryProtocolException Lied(long actual) => new(FerryErrorCode.FieldInvalid,
+            $"The server sent a zstd scan page of '{path}' that decompresses to {(actual < 0 ? "more than " + rawSize : actual)} bytes, not the {rawSize} of its rawsize.", isFatal: true);
+        using var decompressor = new Decompressor();
+        decompressor.SetParameter(ZSTD_dParameter.ZSTD_d_windowLogMax, MaxScanWindowLog);
+        await using var unpacked = new DecompressionStream(_reader.OpenBodyStream(), decompressor, leaveOpen: false);
+        await using var exact = new ExactLengthReadStream(unpacked, rawSize, Lied);
+        try
+        {
+            var list = await JsonSerializer.DeserializeAsync(exact, FerryJsonContext.Default.ListScanEntry, ct).ConfigureAwait(false);
+            // The JSON reader reads to the end; make sure the end was reached (and the whole body used).
+            if (await exact.ReadAsync(new byte[1], ct).ConfigureAwait(false) != 0 || _reader.BodyRemaining != 0)
+                throw Lied(-1);
+            return list;
+        }
+        catch (Exception ex) when (ex is ZstdException or EndOfStreamException)
+        {
+            throw new FerryProtocolException(FerryErrorCode.FieldInvalid, $"The server sent a scan page of '{path}' that is not valid zstd: {ex.Message}", isFatal: true, ex);
+        }
+        catch (JsonException ex)
+        {
+            throw new FerryProtocolException(FerryErrorCode.FieldInvalid, $"The server sent a zstd scan page of '{path}' that is not a JSON array of entries: {ex.Message}", isFatal: true, ex);
         }
     }
 

@@ -10,16 +10,28 @@ public sealed record ScanMessage
     [JsonPropertyName("path")] public string? Path { get; init; }
     /// <summary>Include each file's XXH3-128 (from the server's hash cache where it can).</summary>
     [JsonPropertyName("hashes")] public bool Hashes { get; init; }
+    /// <summary><c>zstd</c> asks for each page body as one zstd frame (§5.9.1); null for plain JSON pages.</summary>
+    [JsonPropertyName("encoding")] public string? Encoding { get; init; }
 }
 
 /// <summary>One page of a scan: the body is a UTF-8 JSON array of <see cref="ScanEntry"/>; <see cref="More"/> says another page follows.</summary>
 public sealed record ScanListMessage
 {
+    /// <summary>
+    /// Largest page a client accepts, as a plain body or as the <see cref="RawSize"/> of a zstd one (§5.9.1): 10,000
+    /// entries of long names fit many times over, and a client never holds more than this for one page.
+    /// </summary>
+    public const int MaxPageBytes = 64 * 1024 * 1024;
+
     [JsonPropertyName("cmd")] public string Cmd => CommandNames.ScanList;
     [JsonPropertyName("path")] public string? Path { get; init; }
     [JsonPropertyName("count")] public int Count { get; init; }
     [JsonPropertyName("more")] public bool More { get; init; }
     [JsonPropertyName("bodysize")] public long BodySize { get; init; }
+    /// <summary><c>zstd</c> when the body is one zstd frame of the page's JSON; null for a plain JSON body.</summary>
+    [JsonPropertyName("encoding")] public string? Encoding { get; init; }
+    /// <summary>The length of the page's JSON, when <see cref="Encoding"/> is set.</summary>
+    [JsonPropertyName("rawsize")] public int? RawSize { get; init; }
 }
 
 /// <summary>One entry of a scan (§5.9.1).</summary>
@@ -29,9 +41,14 @@ public sealed record ScanEntry
     [JsonPropertyName("name")] public required string Name { get; init; }
     /// <summary><c>file</c>, <c>dir</c>, <c>link</c> or <c>other</c> (<see cref="ScanEntryTypes"/>).</summary>
     [JsonPropertyName("type")] public required string Type { get; init; }
-    [JsonPropertyName("size")] public long Size { get; init; }
-    /// <summary>Modification time, nanoseconds since the Unix epoch.</summary>
-    [JsonPropertyName("mtime_ns")] public long ModifiedNs { get; init; }
+    /// <summary>Bytes of a file; left out when 0 (folders, links, others, empty files) to keep pages small.</summary>
+    [JsonPropertyName("size")]
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)]
+    public long Size { get; init; }
+    /// <summary>Modification time, nanoseconds since the Unix epoch; left out when 0 (others carry none).</summary>
+    [JsonPropertyName("mtime_ns")]
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)]
+    public long ModifiedNs { get; init; }
     /// <summary>Permission bits (0 to 0o777); absent for links and other types.</summary>
     [JsonPropertyName("mode")] public int? Mode { get; init; }
     /// <summary>A link's target text, never followed.</summary>

@@ -236,6 +236,122 @@ public class HostileServerRemoteTreeTests
         Assert.False(File.Exists(local.Combine("f.txt")));
     }
 
+    [Theory]
+    [InlineData("rawsize_short", FerryErrorCode.FieldInvalid, "decompresses to more than")]
+    [InlineData("rawsize_long", FerryErrorCode.FieldInvalid, "not the")]
+    [InlineData("rawsize_huge", FerryErrorCode.FieldInvalid, "not the 67108864")]
+    [InlineData("rawsize_above_max", FerryErrorCode.BodyTooLarge, "more than the")]
+    [InlineData("rawsize_missing", FerryErrorCode.FieldInvalid, "rawsize missing")]
+    [InlineData("garbage", FerryErrorCode.FieldInvalid, "not valid zstd")]
+    [InlineData("truncated", FerryErrorCode.FieldInvalid, "not valid zstd")]
+    [InlineData("huge_window", FerryErrorCode.FieldInvalid, "not valid zstd")]
+    [InlineData("trailing_garbage", FerryErrorCode.FieldInvalid, "zstd")]
+    [InlineData("not_json", FerryErrorCode.FieldInvalid, "not a JSON array")]
+    [InlineData("other_encoding", FerryErrorCode.FieldInvalid, "did not ask for")]
+    public async Task A_zstd_scan_page_that_lies_breaks_the_connection_with_a_clear_error_and_no_large_allocation(string lie, FerryErrorCode code, string says)
+    {
+        var json = Encoding.UTF8.GetBytes(string.Concat("[", string.Join(",", Enumerable.Range(0, 200).Select(i => $$"""{"name":"f{{i}}","type":"file","size":{{i + 1}}}""")), "]"));
+        string? asked = null;
+        await using var fake = FakeServer.Start(async (header, reader, writer, ct) =>
+        {
+            switch (header.Command)
+            {
+                case CommandNames.Hello:
+                    Hello(writer);
+                    break;
+                case CommandNames.Scan:
+                    asked = header.Deserialize(FerryJsonContext.Default.ScanMessage).Encoding;
+                    using (var compressor = new ZstdSharp.Compressor(3))
+                    {
+                        var packed = compressor.Wrap(lie == "not_json" ? Encoding.UTF8.GetBytes("{not json at all}") : json).ToArray();
+                        var (body, raw) = lie switch
+                        {
+                            "rawsize_short" => (packed, (int?)json.Length - 1),
+                            "rawsize_long" => (packed, json.Length + 1),
+                            "rawsize_huge" => (packed, ScanListMessage.MaxPageBytes),
+                            "rawsize_above_max" => (packed, ScanListMessage.MaxPageBytes + 1),
+                            "rawsize_missing" => (packed, null),
+                            "garbage" => (Encoding.ASCII.GetBytes("definitely not a zstd frame"), json.Length),
+                            "truncated" => (packed[..^8], json.Length),
+                            "huge_window" => (HugeWindowFrame(json), json.Length),
+                            "trailing_garbage" => ([.. packed, .. "xyzw"u8.ToArray()], json.Length),
+                            "not_json" => (packed, 17),
+                            _ => (packed, json.Length),
+                        };
+                        writer.WriteHeader(new ScanListMessage
+                        {
+                            Path = "",
+                            Count = 200,
+                            More = false,
+                            BodySize = body.Length,
+                            Encoding = lie == "other_encoding" ? "brotli" : "zstd",
+                            RawSize = raw,
+                        }, FerryJsonContext.Default.ScanListMessage, body.Length);
+                        writer.WriteBody(body);
+                    }
+                    break;
+                default:
+                    writer.WriteHeader(new OkMessage(), FerryJsonContext.Default.OkMessage);
+                    break;
+            }
+            await Task.CompletedTask;
+        });
+        await using var client = await ConnectAsync(fake);
+        var tree = new RemoteTree(client);
+
+        var before = GC.GetTotalAllocatedBytes(precise: true);
+        var error = await Assert.ThrowsAsync<FerryProtocolException>(() => tree.ScanAsync("", hashes: false, Token));
+        var allocated = GC.GetTotalAllocatedBytes(precise: true) - before;
+
+        Assert.Equal("zstd", asked);
+        Assert.Equal(code, error.Code);
+        Assert.Contains(says, error.Message, StringComparison.Ordinal);
+        Assert.True(client.IsBroken);
+        // A rawsize of up to 64 MiB that the body does not back is never allocated up front (the whole process counts here).
+        Assert.True(allocated < 32L * 1024 * 1024, $"{allocated} bytes allocated while reading a lying page");
+    }
+
+    [Fact]
+    public async Task A_zstd_scan_page_that_adds_up_is_read_by_the_client()
+    {
+        var json = Encoding.UTF8.GetBytes("""[{"name":"d","type":"dir","mtime_ns":5,"mode":493},{"name":"d/f","type":"file","size":3,"mtime_ns":7,"mode":420}]""");
+        await using var fake = FakeServer.Start(async (header, reader, writer, ct) =>
+        {
+            switch (header.Command)
+            {
+                case CommandNames.Hello:
+                    Hello(writer);
+                    break;
+                case CommandNames.Scan:
+                    using (var compressor = new ZstdSharp.Compressor(3))
+                    {
+                        var packed = compressor.Wrap(json).ToArray();
+                        writer.WriteHeader(new ScanListMessage { Path = "", Count = 2, More = false, BodySize = packed.Length, Encoding = "zstd", RawSize = json.Length },
+                            FerryJsonContext.Default.ScanListMessage, packed.Length);
+                        writer.WriteBody(packed);
+                    }
+                    break;
+            }
+            await Task.CompletedTask;
+        });
+        await using var client = await ConnectAsync(fake);
+
+        var entries = await new RemoteTree(client).ScanAsync("", hashes: false, Token);
+
+        Assert.Equal([("d", "dir", 0L, 5L, (int?)493), ("d/f", "file", 3L, 7L, 420)], entries!.Select(e => (e.Name, e.Type, e.Size, e.ModifiedNs, e.Mode)));
+        Assert.False(client.IsBroken);
+    }
+
+    /// <summary>
+    /// A hand-made zstd frame holding <paramref name="content"/> as one raw block, whose header asks for a 128 MiB window
+    /// (window descriptor exponent 17: 2^(10+17)) and gives no content size, so a decoder that streams it would allocate it.
+    /// </summary>
+    private static byte[] HugeWindowFrame(byte[] content)
+    {
+        var blockHeader = 1 | (content.Length << 3); // last block, raw
+        return [0x28, 0xB5, 0x2F, 0xFD, 0x00, 17 << 3, (byte)blockHeader, (byte)(blockHeader >> 8), (byte)(blockHeader >> 16), .. content];
+    }
+
     private sealed class Recorder(List<FileSyncOutcome> finished) : IFileSyncObserver
     {
         public void DataMoved(long bytes) { }

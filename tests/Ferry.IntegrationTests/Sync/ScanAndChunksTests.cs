@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using Xunit.Abstractions;
 using System.Text.Json;
 using Ferry.Protocol.Messages;
 using Ferry.Sync.Chunking;
@@ -10,7 +11,7 @@ namespace Ferry.IntegrationTests.Sync;
 
 /// <summary>scan and chunks (docs/protocol.md §5.9.1, §5.9.2), at the frame level.</summary>
 [System.Runtime.Versioning.UnsupportedOSPlatform("windows")]
-public class ScanAndChunksTests : IAsyncLifetime
+public class ScanAndChunksTests(ITestOutputHelper output) : IAsyncLifetime
 {
     private TestServer _server = null!;
     private SyncPeer _peer = null!;
@@ -32,23 +33,62 @@ public class ScanAndChunksTests : IAsyncLifetime
     private string Root(string relative) => Path.Combine(_server.Root, relative);
 
     /// <summary>Every page of a scan, with the pages' counts and more flags.</summary>
-    private async Task<(List<ScanEntry> Entries, List<(int Count, bool More)> Pages)> ScanAsync(string path, bool hashes = false)
+    private async Task<(List<ScanEntry> Entries, List<(int Count, bool More)> Pages)> ScanAsync(string path, bool hashes = false, string? encoding = null)
     {
-        await _peer.SendAsync(new { cmd = "scan", path, hashes });
+        var (entries, pages, _) = await ScanPagesAsync(path, hashes, encoding);
+        return (entries, pages);
+    }
+
+    /// <summary>
+    /// Every page of a scan; a zstd page is checked to decompress to exactly its rawsize. Also the bytes of the pages'
+    /// headers and bodies as they crossed the wire.
+    /// </summary>
+    private async Task<(List<ScanEntry> Entries, List<(int Count, bool More)> Pages, long WireBytes)> ScanPagesAsync(string path, bool hashes, string? encoding)
+    {
+        await _peer.SendAsync(encoding is null ? new { cmd = "scan", path, hashes } : new { cmd = "scan", path, hashes, encoding });
         var entries = new List<ScanEntry>();
         var pages = new List<(int, bool)>();
+        var wire = 0L;
         while (true)
         {
             var frame = await _peer.ReadAsync();
             Assert.True(frame.Command == "scan_list", frame.Json);
+            wire += System.Text.Encoding.UTF8.GetByteCount(frame.Json) + frame.Body.Length;
             var page = JsonSerializer.Deserialize(frame.Json, FerryJsonContext.Default.ScanListMessage)!;
-            var body = JsonSerializer.Deserialize(frame.Body, FerryJsonContext.Default.ListScanEntry)!;
+            var json = frame.Body;
+            if (page.Encoding is not null)
+            {
+                Assert.Equal("zstd", page.Encoding);
+                Assert.Equal(encoding, page.Encoding);
+                Assert.True(frame.Body.Length < page.RawSize, frame.Json);
+                using var decompressor = new ZstdSharp.Decompressor();
+                json = decompressor.Unwrap(frame.Body).ToArray();
+                Assert.Equal(page.RawSize, json.Length);
+            }
+            else
+            {
+                Assert.Null(page.RawSize);
+            }
+            var body = JsonSerializer.Deserialize(json, FerryJsonContext.Default.ListScanEntry)!;
             Assert.Equal(page.Count, body.Count);
             entries.AddRange(body);
             pages.Add((page.Count, page.More));
             if (!page.More)
-                return (entries, pages);
+                return (entries, pages, wire);
         }
+    }
+
+    /// <summary>A tree with files (one empty), folders, links (one pointing out) and a FIFO.</summary>
+    private async Task MakeMixedTreeAsync()
+    {
+        Directory.CreateDirectory(Root("b/sub"));
+        Directory.CreateDirectory(Root("a/empty"));
+        await File.WriteAllBytesAsync(Root("b/sub/z.bin"), RandomBytes(70_000, 13));
+        await File.WriteAllTextAsync(Root("B.txt"), "upper");
+        await File.WriteAllTextAsync(Root("a/zero.txt"), "");
+        File.CreateSymbolicLink(Root("b/out"), _outside.Path);
+        File.CreateSymbolicLink(Root("b/up"), "../B.txt");
+        MakeFifo(Root("b/pipe"));
     }
 
     private static void MakeFifo(string path)
@@ -97,6 +137,71 @@ public class ScanAndChunksTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_zstd_scan_lists_exactly_what_a_plain_one_does_and_so_does_the_client()
+    {
+        await MakeMixedTreeAsync();
+
+        var (plain, plainPages) = await ScanAsync("", hashes: true);
+        var (compressed, compressedPages) = await ScanAsync("", hashes: true, encoding: "zstd");
+
+        Assert.Equal(plainPages, compressedPages);
+        Assert.Equal(plain, compressed);
+        Assert.Equal(["B.txt", "a", "a/empty", "a/zero.txt", "b", "b/out", "b/pipe", "b/sub", "b/sub/z.bin", "b/up"], compressed.Select(e => e.Name));
+        await using var client = await _server.ConnectAsync();
+        var viaClient = await new Ferry.Client.Sync.RemoteTree(client).ScanAsync("", hashes: true, TestTimeouts.Token());
+        Assert.Equal(plain, viaClient);
+    }
+
+    [Fact]
+    public async Task Pages_leave_out_zero_sizes_and_times_and_absent_modes()
+    {
+        await MakeMixedTreeAsync();
+        await _peer.SendAsync(new { cmd = "scan", path = "" });
+        var frame = await _peer.ReadAsync();
+        var json = System.Text.Encoding.UTF8.GetString(frame.Body);
+
+        Assert.DoesNotContain("\"size\":0", json, StringComparison.Ordinal);
+        Assert.DoesNotContain("\"mtime_ns\":0", json, StringComparison.Ordinal);
+        Assert.DoesNotContain("null", json, StringComparison.Ordinal);
+        Assert.Contains("""{"name":"b/pipe","type":"other"}""", json, StringComparison.Ordinal);
+        Assert.Contains("""{"name":"a/zero.txt","type":"file","mtime_ns":""", json, StringComparison.Ordinal);
+        Assert.Contains("\"size\":70000,", json, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_scan_in_an_unknown_encoding_is_refused()
+    {
+        Assert.Equal("field_invalid", await _peer.AskAsync(new { cmd = "scan", path = "", encoding = "gzip" }));
+    }
+
+    [Fact]
+    public async Task Scan_pages_of_a_two_thousand_file_tree_are_several_times_smaller_compressed()
+    {
+        for (var d = 0; d < 20; d++)
+        {
+            Directory.CreateDirectory(Root($"project/module{d:D2}/src"));
+            for (var f = 0; f < 100; f++)
+            {
+                var file = Root($"project/module{d:D2}/src/source_file_{f:D3}.cs");
+                await File.WriteAllBytesAsync(file, RandomBytes(100 + d * 100 + f, d * 100 + f));
+                // Times spread over years, to the nanosecond's worth of ticks, as a real tree's are: no easy runs for zstd.
+                File.SetLastWriteTimeUtc(file, new DateTime(2020, 1, 1, 0, 0, 0, DateTimeKind.Utc).AddTicks(Random.Shared.NextInt64(TimeSpan.TicksPerDay * 1500)));
+            }
+        }
+
+        foreach (var hashes in new[] { false, true })
+        {
+            var (plain, _, plainBytes) = await ScanPagesAsync("", hashes, encoding: null);
+            var (compressed, _, compressedBytes) = await ScanPagesAsync("", hashes, encoding: "zstd");
+
+            Assert.Equal(plain, compressed);
+            Assert.Equal(2041, plain.Count);
+            output.WriteLine($"scan pages of {plain.Count} entries (hashes {hashes}): {plainBytes} bytes plain, {compressedBytes} bytes zstd ({(double)plainBytes / compressedBytes:F1}x)");
+            Assert.True(compressedBytes * 2 < plainBytes, $"{compressedBytes} bytes compressed against {plainBytes} plain");
+        }
+    }
+
+    [Fact]
     public async Task Scan_of_a_file_is_one_nameless_entry_and_missing_or_escaping_paths_are_errors()
     {
         await File.WriteAllTextAsync(Root("one.txt"), "1");
@@ -110,17 +215,27 @@ public class ScanAndChunksTests : IAsyncLifetime
         Assert.Equal("path_escapes_root", await _peer.AskAsync(new { cmd = "scan", path = "out" }));
     }
 
-    [Fact]
-    public async Task A_scan_of_more_than_ten_thousand_entries_comes_in_pages()
+    [Theory]
+    [InlineData(null)]
+    [InlineData("zstd")]
+    public async Task A_scan_of_more_than_ten_thousand_entries_comes_in_pages(string? encoding)
     {
         Directory.CreateDirectory(Root("many"));
         for (var i = 0; i < 10_050; i++)
             File.Create(Root($"many/{i:D5}")).Dispose();
 
-        var (entries, pages) = await ScanAsync("");
+        var (entries, pages) = await ScanAsync("", encoding: encoding);
         Assert.Equal([(10_000, true), (51, false)], pages);
         Assert.Equal("many", entries[0].Name);
         Assert.Equal(Enumerable.Range(0, 10_050).Select(i => $"many/{i:D5}"), entries.Skip(1).Select(e => e.Name));
+
+        if (encoding is not null)
+        {
+            // The client asks for zstd pages on its own and reads every page.
+            await using var client = await _server.ConnectAsync();
+            var viaClient = await new Ferry.Client.Sync.RemoteTree(client).ScanAsync("", hashes: false, TestTimeouts.Token());
+            Assert.Equal(entries, viaClient);
+        }
     }
 
     [Fact]

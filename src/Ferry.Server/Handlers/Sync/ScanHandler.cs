@@ -1,4 +1,6 @@
+using System.Buffers;
 using System.Text.Json;
+using Ferry.Protocol.Errors;
 using Ferry.Protocol.Files;
 using Ferry.Protocol.Framing;
 using Ferry.Protocol.Messages;
@@ -17,6 +19,9 @@ internal sealed class ScanHandler(SyncDigests digests) : ICommandHandler
     /// <summary>A larger tree is refused: the client syncs smaller parts.</summary>
     public const int MaxEntries = 1_000_000;
 
+    /// <summary>zstd level of compressed pages: fast, since pages go out while the tree is walked.</summary>
+    private const int CompressionLevel = 3;
+
     public string Command => CommandNames.Scan;
 
     public Auth.Permissions RequiredPermission => Auth.Permissions.Read;
@@ -27,6 +32,10 @@ internal sealed class ScanHandler(SyncDigests digests) : ICommandHandler
         var path = RemotePath.Normalize(request.Path ?? "");
         var store = context.Session.Store;
         var cache = request.Hashes ? await digests.ForAsync(store, cancellationToken).ConfigureAwait(false) : null;
+        if (request.Encoding is not null && request.Encoding != CompressedData.Zstd)
+            throw new FerryException(FerryErrorCode.FieldInvalid, $"Unknown scan encoding '{request.Encoding}'; only '{CompressedData.Zstd}' is served.");
+        // One compressor for the whole scan, fast level as for compressed gets (§5.9.4).
+        using var compressor = request.Encoding is null ? null : new ZstdSharp.Compressor(level: CompressionLevel);
         var page = new List<ScanEntry>(EntriesPerPage);
         try
         {
@@ -36,7 +45,7 @@ internal sealed class ScanHandler(SyncDigests digests) : ICommandHandler
                 {
                     if (page.Count == EntriesPerPage)
                     {
-                        await SendPageAsync(context, path, page, more: true, cancellationToken).ConfigureAwait(false);
+                        await SendPageAsync(context, compressor, path, page, more: true, cancellationToken).ConfigureAwait(false);
                         page.Clear();
                     }
                     page.Add(entry);
@@ -48,15 +57,40 @@ internal sealed class ScanHandler(SyncDigests digests) : ICommandHandler
             if (cache is not null)
                 await digests.SaveAsync(cache, cancellationToken).ConfigureAwait(false);
         }
-        await SendPageAsync(context, path, page, more: false, cancellationToken).ConfigureAwait(false);
+        await SendPageAsync(context, compressor, path, page, more: false, cancellationToken).ConfigureAwait(false);
     }
 
-    private static async ValueTask SendPageAsync(CommandContext context, string path, List<ScanEntry> page, bool more, CancellationToken cancellationToken)
+    /// <summary>
+    /// Sends one page: with a <paramref name="compressor"/>, as one zstd frame of the JSON with its length as rawsize,
+    /// unless that does not make it smaller (or the JSON is above what a client accepts): then as plain JSON (§5.9.1).
+    /// </summary>
+    private static async ValueTask SendPageAsync(CommandContext context, ZstdSharp.Compressor? compressor, string path, List<ScanEntry> page, bool more,
+        CancellationToken cancellationToken)
     {
-        var body = JsonSerializer.SerializeToUtf8Bytes(page, FerryJsonContext.Default.ListScanEntry);
-        context.Writer.WriteHeader(new ScanListMessage { Path = path, Count = page.Count, More = more, BodySize = body.Length },
-            FerryJsonContext.Default.ScanListMessage, body.Length);
-        context.Writer.WriteBody(body);
-        await context.FlushAsync(cancellationToken).ConfigureAwait(false);
+        var json = JsonSerializer.SerializeToUtf8Bytes(page, FerryJsonContext.Default.ListScanEntry);
+        byte[]? packed = compressor is not null && json.Length <= ScanListMessage.MaxPageBytes
+            ? ArrayPool<byte>.Shared.Rent(json.Length)
+            : null;
+        try
+        {
+            var compressed = packed is null ? 0 : CompressedData.TryCompress(compressor!, json, packed);
+            ReadOnlyMemory<byte> body = compressed > 0 ? packed.AsMemory(0, compressed) : json;
+            context.Writer.WriteHeader(new ScanListMessage
+            {
+                Path = path,
+                Count = page.Count,
+                More = more,
+                BodySize = body.Length,
+                Encoding = compressed > 0 ? CompressedData.Zstd : null,
+                RawSize = compressed > 0 ? json.Length : null,
+            }, FerryJsonContext.Default.ScanListMessage, body.Length);
+            context.Writer.WriteBody(body.Span);
+            await context.FlushAsync(cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            if (packed is not null)
+                ArrayPool<byte>.Shared.Return(packed);
+        }
     }
 }
