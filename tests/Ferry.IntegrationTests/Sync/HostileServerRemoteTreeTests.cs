@@ -12,6 +12,7 @@ using Ferry.Testing;
 namespace Ferry.IntegrationTests.Sync;
 
 /// <summary>A server that lies to <see cref="RemoteTree"/>: names that climb out, ranges outside the file, chunk lists and zstd blocks that do not add up.</summary>
+[Collection(nameof(MemorySensitive))] // one test measures allocation across the whole process
 public class HostileServerRemoteTreeTests
 {
     private static CancellationToken Token => TestTimeouts.Token();
