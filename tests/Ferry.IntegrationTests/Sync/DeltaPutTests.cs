@@ -10,27 +10,8 @@ namespace Ferry.IntegrationTests.Sync;
 
 /// <summary>The delta put (docs/protocol.md §5.9.3) at the frame level: reuse, and chunk lists and data that lie.</summary>
 [System.Runtime.Versioning.UnsupportedOSPlatform("windows")]
-public class DeltaPutTests : IAsyncLifetime
+public class DeltaPutTests : SyncWireTest
 {
-    private TestServer _server = null!;
-    private SyncPeer _peer = null!;
-    private readonly TempDirectory _outside = new("ferry-outside");
-
-    public async Task InitializeAsync()
-    {
-        _server = await TestServer.StartAsync();
-        _peer = await SyncPeer.ConnectAsync(_server);
-    }
-
-    public async Task DisposeAsync()
-    {
-        await _peer.DisposeAsync();
-        await _server.DisposeAsync();
-        _outside.Dispose();
-    }
-
-    private string Root(string relative) => Path.Combine(_server.Root, relative);
-
     internal static byte[] ChunkListOf(byte[] data, int avg) =>
         ChunkListCodec.Encode(new ChunkList(new FastCdcChunker(ChunkingParameters.ForAverageSize(avg)).Chunk(data), ChunkIdWidth.Bits64));
 
@@ -66,16 +47,16 @@ public class DeltaPutTests : IAsyncLifetime
     /// <summary>A whole delta put: sends exactly the needed ranges; returns the bytes sent and the put_end reply.</summary>
     private async Task<(long Sent, string Reply)> DeltaPutAsync(string path, byte[] data, string[] basis, int avg, object? extra = null)
     {
-        var (needed, reply) = await OpenAsync(_peer, path, data, basis, avg, extra: extra);
+        var (needed, reply) = await OpenAsync(Peer, path, data, basis, avg, extra: extra);
         Assert.True(needed is not null, reply);
         long sent = 0;
         foreach (var (offset, length) in needed)
         {
-            await _peer.SendAsync(new { cmd = "put_data", id = 1, offset, bodysize = length }, data.AsMemory((int)offset, (int)length));
+            await Peer.SendAsync(new { cmd = "put_data", id = 1, offset, bodysize = length }, data.AsMemory((int)offset, (int)length));
             sent += length;
         }
-        await _peer.SendAsync(new { cmd = "put_end", id = 1, hash = Hex(data) });
-        return (sent, await _peer.ReadCodeAsync());
+        await Peer.SendAsync(new { cmd = "put_end", id = 1, hash = Hex(data) });
+        return (sent, await Peer.ReadCodeAsync());
     }
 
     private static byte[] Insert(byte[] data, int at, byte[] inserted) => [.. data.AsSpan(0, at), .. inserted, .. data.AsSpan(at)];
@@ -94,7 +75,7 @@ public class DeltaPutTests : IAsyncLifetime
         Assert.Equal(fresh, await File.ReadAllBytesAsync(Root("big.bin")));
         Assert.Equal((UnixFileMode)416, File.GetUnixFileMode(Root("big.bin")));
         Assert.Equal(1_700_000_000_000_000_000L, (File.GetLastWriteTimeUtc(Root("big.bin")) - DateTime.UnixEpoch).Ticks * 100);
-        Assert.Equal(["big.bin"], Directory.GetFileSystemEntries(_server.Root).Select(Path.GetFileName));
+        Assert.Equal(["big.bin"], Directory.GetFileSystemEntries(Server.Root).Select(Path.GetFileName));
     }
 
     [Fact]
@@ -128,7 +109,7 @@ public class DeltaPutTests : IAsyncLifetime
         Assert.Equal((UnixFileMode)384, File.GetUnixFileMode(Root("same.bin")));
         Assert.Equal(new DateTime(2020, 9, 13, 12, 26, 40, DateTimeKind.Utc), File.GetLastWriteTimeUtc(Root("same.bin")));
         Assert.Equal(data, await File.ReadAllBytesAsync(Root("same.bin")));
-        Assert.Equal(["same.bin"], Directory.GetFileSystemEntries(_server.Root).Select(Path.GetFileName));
+        Assert.Equal(["same.bin"], Directory.GetFileSystemEntries(Server.Root).Select(Path.GetFileName));
     }
 
     [Fact]
@@ -138,26 +119,26 @@ public class DeltaPutTests : IAsyncLifetime
         await File.WriteAllBytesAsync(Root("keep.bin"), data);
         var list = ChunkListOf(data, 1024);
 
-        var (needed, reply) = await OpenAsync(_peer, "keep.bin", RandomBytes(50_001, 1), ["keep.bin"], 1024, list);
+        var (needed, reply) = await OpenAsync(Peer, "keep.bin", RandomBytes(50_001, 1), ["keep.bin"], 1024, list);
         Assert.Equal((null, "field_invalid"), (needed, reply));
-        (needed, reply) = await OpenAsync(_peer, "keep.bin", data, ["keep.bin"], 1024, RandomBytes(300, 27));
+        (needed, reply) = await OpenAsync(Peer, "keep.bin", data, ["keep.bin"], 1024, RandomBytes(300, 27));
         Assert.Equal((null, "field_invalid"), (needed, reply));
-        (needed, reply) = await OpenAsync(_peer, "keep.bin", data, ["keep.bin"], 1024, []);
+        (needed, reply) = await OpenAsync(Peer, "keep.bin", data, ["keep.bin"], 1024, []);
         Assert.Equal((null, "field_invalid"), (needed, reply));
         // A list of many tiny chunks: more than a file of this size can have.
         var tiny = ChunkListCodec.Encode(new ChunkList(Enumerable.Range(0, 50_000).Select(i => new Chunk(i, 1, new ChunkId((ulong)i))).ToList(), ChunkIdWidth.Bits64));
-        (needed, reply) = await OpenAsync(_peer, "keep.bin", data, ["keep.bin"], 1024, tiny);
+        (needed, reply) = await OpenAsync(Peer, "keep.bin", data, ["keep.bin"], 1024, tiny);
         Assert.Equal((null, "field_invalid"), (needed, reply));
 
         Assert.Equal(data, await File.ReadAllBytesAsync(Root("keep.bin")));
-        Assert.Equal(["keep.bin"], Directory.GetFileSystemEntries(_server.Root).Select(Path.GetFileName));
+        Assert.Equal(["keep.bin"], Directory.GetFileSystemEntries(Server.Root).Select(Path.GetFileName));
         Assert.Equal("pong", await PingAsync());
     }
 
     private async Task<string> PingAsync()
     {
-        await _peer.SendAsync(new { cmd = "echo" });
-        var frame = await _peer.ReadAsync();
+        await Peer.SendAsync(new { cmd = "echo" });
+        var frame = await Peer.ReadAsync();
         return frame.Command == "echo" ? "pong" : frame.Json;
     }
 
@@ -167,23 +148,23 @@ public class DeltaPutTests : IAsyncLifetime
         var old = RandomBytes(400_000, 28);
         await File.WriteAllBytesAsync(Root("f.bin"), old);
         var fresh = Insert(old, 200_000, RandomBytes(20_000, 29));
-        var (needed, _) = await OpenAsync(_peer, "f.bin", fresh, ["f.bin"], 4096);
+        var (needed, _) = await OpenAsync(Peer, "f.bin", fresh, ["f.bin"], 4096);
         Assert.NotNull(needed);
         Assert.NotEmpty(needed);
         // Overwrites bytes the server copied itself (the first 10,000 come from the old file).
-        await _peer.SendAsync(new { cmd = "put_data", id = 1, offset = 0, bodysize = 10_000 }, new byte[10_000]);
+        await Peer.SendAsync(new { cmd = "put_data", id = 1, offset = 0, bodysize = 10_000 }, new byte[10_000]);
         foreach (var (offset, length) in needed)
-            await _peer.SendAsync(new { cmd = "put_data", id = 1, offset, bodysize = length }, fresh.AsMemory((int)offset, (int)length));
-        await _peer.SendAsync(new { cmd = "put_end", id = 1, hash = Hex(fresh) });
-        Assert.Equal("field_invalid", await _peer.ReadCodeAsync());
+            await Peer.SendAsync(new { cmd = "put_data", id = 1, offset, bodysize = length }, fresh.AsMemory((int)offset, (int)length));
+        await Peer.SendAsync(new { cmd = "put_end", id = 1, hash = Hex(fresh) });
+        Assert.Equal("field_invalid", await Peer.ReadCodeAsync());
         Assert.Equal(old, await File.ReadAllBytesAsync(Root("f.bin")));
 
         // A range that starts inside a needed one but runs past its end is refused as well.
-        (needed, _) = await OpenAsync(_peer, "f.bin", fresh, ["f.bin"], 4096);
+        (needed, _) = await OpenAsync(Peer, "f.bin", fresh, ["f.bin"], 4096);
         var (start, count) = needed![0];
-        await _peer.SendAsync(new { cmd = "put_data", id = 1, offset = start, bodysize = count + 1 }, fresh.AsMemory((int)start, (int)count + 1));
-        await _peer.SendAsync(new { cmd = "put_end", id = 1, hash = Hex(fresh) });
-        Assert.Equal("field_invalid", await _peer.ReadCodeAsync());
+        await Peer.SendAsync(new { cmd = "put_data", id = 1, offset = start, bodysize = count + 1 }, fresh.AsMemory((int)start, (int)count + 1));
+        await Peer.SendAsync(new { cmd = "put_end", id = 1, hash = Hex(fresh) });
+        Assert.Equal("field_invalid", await Peer.ReadCodeAsync());
         Assert.Equal(old, await File.ReadAllBytesAsync(Root("f.bin")));
     }
 
@@ -191,29 +172,29 @@ public class DeltaPutTests : IAsyncLifetime
     public async Task A_basis_that_escapes_the_root_is_refused_and_nothing_outside_is_read()
     {
         var secret = RandomBytes(100_000, 30);
-        await File.WriteAllBytesAsync(_outside.Combine("secret.bin"), secret);
-        Directory.CreateSymbolicLink(Root("out"), _outside.Path);
-        File.CreateSymbolicLink(Root("lnk.bin"), _outside.Combine("secret.bin"));
-        foreach (var basis in new[] { "../" + Path.GetFileName(_outside.Path) + "/secret.bin", "out/secret.bin", "lnk.bin" })
+        await File.WriteAllBytesAsync(Outside.Combine("secret.bin"), secret);
+        Directory.CreateSymbolicLink(Root("out"), Outside.Path);
+        File.CreateSymbolicLink(Root("lnk.bin"), Outside.Combine("secret.bin"));
+        foreach (var basis in new[] { "../" + Path.GetFileName(Outside.Path) + "/secret.bin", "out/secret.bin", "lnk.bin" })
         {
-            var (needed, reply) = await OpenAsync(_peer, "guess.bin", secret, [basis], 4096);
+            var (needed, reply) = await OpenAsync(Peer, "guess.bin", secret, [basis], 4096);
             Assert.Equal((null, "path_escapes_root"), (needed, reply));
         }
-        Assert.Equal("path_invalid", (await OpenAsync(_peer, "guess.bin", secret, ["/etc/passwd\0"], 4096)).Reply);
+        Assert.Equal("path_invalid", (await OpenAsync(Peer, "guess.bin", secret, ["/etc/passwd\0"], 4096)).Reply);
         Assert.False(File.Exists(Root("guess.bin")));
-        Assert.Equal("field_invalid", (await OpenAsync(_peer, "guess.bin", secret, Enumerable.Repeat("a", 17).ToArray(), 4096)).Reply);
+        Assert.Equal("field_invalid", (await OpenAsync(Peer, "guess.bin", secret, Enumerable.Repeat("a", 17).ToArray(), 4096)).Reply);
     }
 
     [Fact]
     public async Task Resume_shared_sha256_and_a_bad_avg_cannot_be_combined_with_basis()
     {
         var data = RandomBytes(10_000, 31);
-        Assert.Equal("field_invalid", (await OpenAsync(_peer, "x.bin", data, [], 1024, extra: new { resume = true })).Reply);
-        Assert.Equal("field_invalid", (await OpenAsync(_peer, "x.bin", data, [], 1024, extra: new { shared = true })).Reply);
-        Assert.Equal("field_invalid", (await OpenAsync(_peer, "x.bin", data, [], 1024, extra: new { checksum = "sha256" })).Reply);
-        Assert.Equal("field_invalid", (await OpenAsync(_peer, "x.bin", data, [], 1000, ChunkListOf(data, 1024))).Reply);
-        Assert.Equal("field_invalid", (await OpenAsync(_peer, "x.bin", data, [], 1024, extra: new { mtime = 5, mtime_ns = 5 })).Reply);
-        Assert.Empty(Directory.GetFileSystemEntries(_server.Root));
+        Assert.Equal("field_invalid", (await OpenAsync(Peer, "x.bin", data, [], 1024, extra: new { resume = true })).Reply);
+        Assert.Equal("field_invalid", (await OpenAsync(Peer, "x.bin", data, [], 1024, extra: new { shared = true })).Reply);
+        Assert.Equal("field_invalid", (await OpenAsync(Peer, "x.bin", data, [], 1024, extra: new { checksum = "sha256" })).Reply);
+        Assert.Equal("field_invalid", (await OpenAsync(Peer, "x.bin", data, [], 1000, ChunkListOf(data, 1024))).Reply);
+        Assert.Equal("field_invalid", (await OpenAsync(Peer, "x.bin", data, [], 1024, extra: new { mtime = 5, mtime_ns = 5 })).Reply);
+        Assert.Empty(Directory.GetFileSystemEntries(Server.Root));
     }
 
     [Fact]
@@ -222,11 +203,11 @@ public class DeltaPutTests : IAsyncLifetime
         var old = RandomBytes(100_000, 32);
         await File.WriteAllBytesAsync(Root("h.bin"), old);
         var fresh = Insert(old, 50_000, RandomBytes(5_000, 33));
-        var (needed, _) = await OpenAsync(_peer, "h.bin", fresh, ["h.bin"], 1024);
+        var (needed, _) = await OpenAsync(Peer, "h.bin", fresh, ["h.bin"], 1024);
         foreach (var (offset, length) in needed!)
-            await _peer.SendAsync(new { cmd = "put_data", id = 1, offset, bodysize = length }, new byte[length]); // not the real bytes
-        await _peer.SendAsync(new { cmd = "put_end", id = 1, hash = Hex(fresh) });
-        Assert.Equal("checksum_mismatch", await _peer.ReadCodeAsync());
+            await Peer.SendAsync(new { cmd = "put_data", id = 1, offset, bodysize = length }, new byte[length]); // not the real bytes
+        await Peer.SendAsync(new { cmd = "put_end", id = 1, hash = Hex(fresh) });
+        Assert.Equal("checksum_mismatch", await Peer.ReadCodeAsync());
         Assert.Equal(old, await File.ReadAllBytesAsync(Root("h.bin")));
     }
 
@@ -253,24 +234,24 @@ public class DeltaPutTests : IAsyncLifetime
         var old = RandomBytes(200_000, 36);
         await File.WriteAllBytesAsync(Root("r.bin"), old);
         var fresh = RandomBytes(300_000, 37);
-        var (needed, _) = await OpenAsync(_peer, "r.bin", fresh, ["r.bin"], 1024);
+        var (needed, _) = await OpenAsync(Peer, "r.bin", fresh, ["r.bin"], 1024);
         Assert.Equal([(0L, 300_000L)], needed);
-        await _peer.SendAsync(new { cmd = "put_data", id = 1, offset = 0, bodysize = 250_000 }, fresh.AsMemory(0, 250_000));
+        await Peer.SendAsync(new { cmd = "put_data", id = 1, offset = 0, bodysize = 250_000 }, fresh.AsMemory(0, 250_000));
         Assert.Equal("pong", await PingAsync()); // the data is written
         // The connection drops: the part file is kept for a later attempt, once the server noticed.
-        await _peer.DisposeAsync();
-        _peer = await SyncPeer.ConnectAsync(_server);
+        await Peer.DisposeAsync();
+        Peer = await SyncPeer.ConnectAsync(Server);
         using var deadline = new CancellationTokenSource(TestTimeouts.Default);
         List<(long Offset, long Length)>? again;
         string reply;
-        while (((again, reply) = await OpenAsync(_peer, "r.bin", fresh, ["r.bin"], 1024)).reply == "transfer_in_progress")
+        while (((again, reply) = await OpenAsync(Peer, "r.bin", fresh, ["r.bin"], 1024)).reply == "transfer_in_progress")
             deadline.Token.ThrowIfCancellationRequested();
         Assert.True(again is not null, reply);
         Assert.InRange(again.Sum(r => r.Length), 50_000, 60_000);
         foreach (var (offset, length) in again)
-            await _peer.SendAsync(new { cmd = "put_data", id = 1, offset, bodysize = length }, fresh.AsMemory((int)offset, (int)length));
-        await _peer.SendAsync(new { cmd = "put_end", id = 1, hash = Hex(fresh) });
-        Assert.Equal("done", await _peer.ReadCodeAsync());
+            await Peer.SendAsync(new { cmd = "put_data", id = 1, offset, bodysize = length }, fresh.AsMemory((int)offset, (int)length));
+        await Peer.SendAsync(new { cmd = "put_end", id = 1, hash = Hex(fresh) });
+        Assert.Equal("done", await Peer.ReadCodeAsync());
         Assert.Equal(fresh, await File.ReadAllBytesAsync(Root("r.bin")));
     }
 
@@ -294,25 +275,25 @@ public class DeltaPutTests : IAsyncLifetime
         var old = System.Text.Encoding.UTF8.GetBytes(string.Concat(Enumerable.Range(0, 20_000).Select(i => $"line {i}\n")));
         await File.WriteAllBytesAsync(Root("z.txt"), old);
         var fresh = Insert(old, 60_000, System.Text.Encoding.UTF8.GetBytes(string.Concat(Enumerable.Range(0, 2_000).Select(i => $"new {i}\n"))));
-        var (needed, _) = await OpenAsync(_peer, "z.txt", fresh, ["z.txt"], 1024);
+        var (needed, _) = await OpenAsync(Peer, "z.txt", fresh, ["z.txt"], 1024);
         using var compressor = new ZstdSharp.Compressor(3);
         foreach (var (offset, length) in needed!)
         {
             var packed = compressor.Wrap(fresh.AsSpan((int)offset, (int)length)).ToArray();
-            await _peer.SendAsync(new { cmd = "put_data", id = 1, offset, bodysize = packed.Length, encoding = "zstd", rawsize = length }, packed);
+            await Peer.SendAsync(new { cmd = "put_data", id = 1, offset, bodysize = packed.Length, encoding = "zstd", rawsize = length }, packed);
         }
-        await _peer.SendAsync(new { cmd = "put_end", id = 1, hash = Hex(fresh) });
-        Assert.Equal("done", await _peer.ReadCodeAsync());
+        await Peer.SendAsync(new { cmd = "put_end", id = 1, hash = Hex(fresh) });
+        Assert.Equal("done", await Peer.ReadCodeAsync());
         Assert.Equal(fresh, await File.ReadAllBytesAsync(Root("z.txt")));
 
         // A small body whose raw size runs past the needed range is refused.
         var newer = Insert(fresh, 10_000, RandomBytes(3000, 39));
-        (needed, _) = await OpenAsync(_peer, "z.txt", newer, ["z.txt"], 1024);
+        (needed, _) = await OpenAsync(Peer, "z.txt", newer, ["z.txt"], 1024);
         var (start, count) = needed![0];
         var tooLong = compressor.Wrap(newer.AsSpan((int)start, (int)count + 500)).ToArray();
-        await _peer.SendAsync(new { cmd = "put_data", id = 1, offset = start, bodysize = tooLong.Length, encoding = "zstd", rawsize = count + 500 }, tooLong);
-        await _peer.SendAsync(new { cmd = "put_end", id = 1, hash = Hex(newer) });
-        Assert.Equal("field_invalid", await _peer.ReadCodeAsync());
+        await Peer.SendAsync(new { cmd = "put_data", id = 1, offset = start, bodysize = tooLong.Length, encoding = "zstd", rawsize = count + 500 }, tooLong);
+        await Peer.SendAsync(new { cmd = "put_end", id = 1, hash = Hex(newer) });
+        Assert.Equal("field_invalid", await Peer.ReadCodeAsync());
         Assert.Equal(fresh, await File.ReadAllBytesAsync(Root("z.txt")));
     }
 
@@ -322,7 +303,7 @@ public class DeltaPutTests : IAsyncLifetime
         Directory.CreateDirectory(Root("few"));
         for (var i = 0; i < 101; i++)
             File.Create(Root($"few/{i}")).Dispose();
-        var store = new Ferry.Server.Storage.LocalFileStore(_server.Root);
+        var store = new Ferry.Server.Storage.LocalFileStore(Server.Root);
         var seen = 0;
         var refused = await Assert.ThrowsAsync<Ferry.Protocol.Errors.FerryException>(async () =>
             await store.ScanAsync("", 100, null, _ => { seen++; return ValueTask.CompletedTask; }, CancellationToken.None));

@@ -11,27 +11,8 @@ namespace Ferry.IntegrationTests.Sync;
 
 /// <summary>scan and chunks (docs/protocol.md §5.9.1, §5.9.2), at the frame level.</summary>
 [System.Runtime.Versioning.UnsupportedOSPlatform("windows")]
-public class ScanAndChunksTests(ITestOutputHelper output) : IAsyncLifetime
+public class ScanAndChunksTests(ITestOutputHelper output) : SyncWireTest
 {
-    private TestServer _server = null!;
-    private SyncPeer _peer = null!;
-    private readonly TempDirectory _outside = new("ferry-outside");
-
-    public async Task InitializeAsync()
-    {
-        _server = await TestServer.StartAsync();
-        _peer = await SyncPeer.ConnectAsync(_server);
-    }
-
-    public async Task DisposeAsync()
-    {
-        await _peer.DisposeAsync();
-        await _server.DisposeAsync();
-        _outside.Dispose();
-    }
-
-    private string Root(string relative) => Path.Combine(_server.Root, relative);
-
     /// <summary>Every page of a scan, with the pages' counts and more flags.</summary>
     private async Task<(List<ScanEntry> Entries, List<(int Count, bool More)> Pages)> ScanAsync(string path, bool hashes = false, string? encoding = null)
     {
@@ -45,13 +26,13 @@ public class ScanAndChunksTests(ITestOutputHelper output) : IAsyncLifetime
     /// </summary>
     private async Task<(List<ScanEntry> Entries, List<(int Count, bool More)> Pages, long WireBytes)> ScanPagesAsync(string path, bool hashes, string? encoding)
     {
-        await _peer.SendAsync(encoding is null ? new { cmd = "scan", path, hashes } : new { cmd = "scan", path, hashes, encoding });
+        await Peer.SendAsync(encoding is null ? new { cmd = "scan", path, hashes } : new { cmd = "scan", path, hashes, encoding });
         var entries = new List<ScanEntry>();
         var pages = new List<(int, bool)>();
         var wire = 0L;
         while (true)
         {
-            var frame = await _peer.ReadAsync();
+            var frame = await Peer.ReadAsync();
             Assert.True(frame.Command == "scan_list", frame.Json);
             wire += System.Text.Encoding.UTF8.GetByteCount(frame.Json) + frame.Body.Length;
             var page = JsonSerializer.Deserialize(frame.Json, FerryJsonContext.Default.ScanListMessage)!;
@@ -86,7 +67,7 @@ public class ScanAndChunksTests(ITestOutputHelper output) : IAsyncLifetime
         await File.WriteAllBytesAsync(Root("b/sub/z.bin"), RandomBytes(70_000, 13));
         await File.WriteAllTextAsync(Root("B.txt"), "upper");
         await File.WriteAllTextAsync(Root("a/zero.txt"), "");
-        File.CreateSymbolicLink(Root("b/out"), _outside.Path);
+        File.CreateSymbolicLink(Root("b/out"), Outside.Path);
         File.CreateSymbolicLink(Root("b/up"), "../B.txt");
         MakeFifo(Root("b/pipe"));
     }
@@ -109,9 +90,9 @@ public class ScanAndChunksTests(ITestOutputHelper output) : IAsyncLifetime
         await File.WriteAllTextAsync(Root("a/.ferry-part.123"), "hidden");
         File.SetUnixFileMode(Root("B.txt"), (UnixFileMode)0x1A4);
         File.SetUnixFileMode(Root("b"), (UnixFileMode)0x1C0);
-        await File.WriteAllTextAsync(_outside.Combine("secret.txt"), "outside");
-        File.CreateSymbolicLink(Root("b/out"), _outside.Path);
-        File.CreateSymbolicLink(Root("b/file-out"), _outside.Combine("secret.txt"));
+        await File.WriteAllTextAsync(Outside.Combine("secret.txt"), "outside");
+        File.CreateSymbolicLink(Root("b/out"), Outside.Path);
+        File.CreateSymbolicLink(Root("b/file-out"), Outside.Combine("secret.txt"));
         MakeFifo(Root("b/pipe"));
         File.SetLastWriteTimeUtc(Root("B.txt"), new DateTime(2024, 1, 2, 3, 4, 5, DateTimeKind.Utc).AddTicks(1234567));
 
@@ -122,8 +103,8 @@ public class ScanAndChunksTests(ITestOutputHelper output) : IAsyncLifetime
         Assert.Equal(("file", 5L, 0x1A4), (byName["B.txt"].Type, byName["B.txt"].Size, byName["B.txt"].Mode!.Value));
         Assert.Equal((new DateTime(2024, 1, 2, 3, 4, 5, DateTimeKind.Utc).AddTicks(1234567) - DateTime.UnixEpoch).Ticks * 100, byName["B.txt"].ModifiedNs);
         Assert.Equal(("dir", 0x1C0), (byName["b"].Type, byName["b"].Mode!.Value));
-        Assert.Equal(("link", _outside.Path, null), (byName["b/out"].Type, byName["b/out"].Target, byName["b/out"].Hash));
-        Assert.Equal(("link", _outside.Combine("secret.txt")), (byName["b/file-out"].Type, byName["b/file-out"].Target));
+        Assert.Equal(("link", Outside.Path, null), (byName["b/out"].Type, byName["b/out"].Target, byName["b/out"].Hash));
+        Assert.Equal(("link", Outside.Combine("secret.txt")), (byName["b/file-out"].Type, byName["b/file-out"].Target));
         Assert.Equal(("other", null), (byName["b/pipe"].Type, byName["b/pipe"].Hash));
         Assert.Equal(Hex(data), byName["b/sub/z.bin"].Hash);
         Assert.Equal(Hex("upper"u8.ToArray()), byName["B.txt"].Hash);
@@ -147,7 +128,7 @@ public class ScanAndChunksTests(ITestOutputHelper output) : IAsyncLifetime
         Assert.Equal(plainPages, compressedPages);
         Assert.Equal(plain, compressed);
         Assert.Equal(["B.txt", "a", "a/empty", "a/zero.txt", "b", "b/out", "b/pipe", "b/sub", "b/sub/z.bin", "b/up"], compressed.Select(e => e.Name));
-        await using var client = await _server.ConnectAsync();
+        await using var client = await Server.ConnectAsync();
         var viaClient = await new Ferry.Client.Sync.RemoteTree(client).ScanAsync("", hashes: true, TestTimeouts.Token());
         Assert.Equal(plain, viaClient);
     }
@@ -156,8 +137,8 @@ public class ScanAndChunksTests(ITestOutputHelper output) : IAsyncLifetime
     public async Task Pages_leave_out_zero_sizes_and_times_and_absent_modes()
     {
         await MakeMixedTreeAsync();
-        await _peer.SendAsync(new { cmd = "scan", path = "" });
-        var frame = await _peer.ReadAsync();
+        await Peer.SendAsync(new { cmd = "scan", path = "" });
+        var frame = await Peer.ReadAsync();
         var json = System.Text.Encoding.UTF8.GetString(frame.Body);
 
         Assert.DoesNotContain("\"size\":0", json, StringComparison.Ordinal);
@@ -171,7 +152,7 @@ public class ScanAndChunksTests(ITestOutputHelper output) : IAsyncLifetime
     [Fact]
     public async Task A_scan_in_an_unknown_encoding_is_refused()
     {
-        Assert.Equal("field_invalid", await _peer.AskAsync(new { cmd = "scan", path = "", encoding = "gzip" }));
+        Assert.Equal("field_invalid", await Peer.AskAsync(new { cmd = "scan", path = "", encoding = "gzip" }));
     }
 
     [Fact]
@@ -209,10 +190,10 @@ public class ScanAndChunksTests(ITestOutputHelper output) : IAsyncLifetime
         var single = Assert.Single(entries);
         Assert.Equal(("", "file", 1L, Hex("1"u8.ToArray())), (single.Name, single.Type, single.Size, single.Hash));
 
-        Assert.Equal("not_found", await _peer.AskAsync(new { cmd = "scan", path = "missing" }));
-        Assert.Equal("path_escapes_root", await _peer.AskAsync(new { cmd = "scan", path = "../" + Path.GetFileName(_outside.Path) }));
-        Directory.CreateSymbolicLink(Root("out"), _outside.Path);
-        Assert.Equal("path_escapes_root", await _peer.AskAsync(new { cmd = "scan", path = "out" }));
+        Assert.Equal("not_found", await Peer.AskAsync(new { cmd = "scan", path = "missing" }));
+        Assert.Equal("path_escapes_root", await Peer.AskAsync(new { cmd = "scan", path = "../" + Path.GetFileName(Outside.Path) }));
+        Directory.CreateSymbolicLink(Root("out"), Outside.Path);
+        Assert.Equal("path_escapes_root", await Peer.AskAsync(new { cmd = "scan", path = "out" }));
     }
 
     [Theory]
@@ -232,7 +213,7 @@ public class ScanAndChunksTests(ITestOutputHelper output) : IAsyncLifetime
         if (encoding is not null)
         {
             // The client asks for zstd pages on its own and reads every page.
-            await using var client = await _server.ConnectAsync();
+            await using var client = await Server.ConnectAsync();
             var viaClient = await new Ferry.Client.Sync.RemoteTree(client).ScanAsync("", hashes: false, TestTimeouts.Token());
             Assert.Equal(entries, viaClient);
         }
@@ -243,8 +224,8 @@ public class ScanAndChunksTests(ITestOutputHelper output) : IAsyncLifetime
     {
         var data = RandomBytes(1_500_000, 12);
         await File.WriteAllBytesAsync(Root("c.bin"), data);
-        await _peer.SendAsync(new { cmd = "chunks", id = 7, path = "c.bin", avg = 8192 });
-        var frame = await _peer.ReadAsync();
+        await Peer.SendAsync(new { cmd = "chunks", id = 7, path = "c.bin", avg = 8192 });
+        var frame = await Peer.ReadAsync();
         Assert.True(frame.Command == "chunk_list", frame.Json);
         var reply = JsonSerializer.Deserialize(frame.Json, FerryJsonContext.Default.ChunkListMessage)!;
         Assert.Equal((7L, 1_500_000L, 8192, Hex(data)), (reply.Id, reply.Size, reply.AverageSize, reply.Hash));
@@ -265,7 +246,7 @@ public class ScanAndChunksTests(ITestOutputHelper output) : IAsyncLifetime
     public async Task Chunks_refuses_an_average_that_is_not_a_power_of_two_from_64_to_4_MiB(int avg)
     {
         await File.WriteAllTextAsync(Root("c.txt"), "abc");
-        Assert.Equal("field_invalid", await _peer.AskAsync(new { cmd = "chunks", id = 1, path = "c.txt", avg }));
+        Assert.Equal("field_invalid", await Peer.AskAsync(new { cmd = "chunks", id = 1, path = "c.txt", avg }));
     }
 
     [Fact]
@@ -273,12 +254,12 @@ public class ScanAndChunksTests(ITestOutputHelper output) : IAsyncLifetime
     {
         Directory.CreateDirectory(Root("d"));
         MakeFifo(Root("p"));
-        await File.WriteAllTextAsync(_outside.Combine("s"), "secret");
-        File.CreateSymbolicLink(Root("l"), _outside.Combine("s"));
-        Assert.Equal("is_a_directory", await _peer.AskAsync(new { cmd = "chunks", id = 1, path = "d", avg = 64 }));
-        Assert.Equal("not_found", await _peer.AskAsync(new { cmd = "chunks", id = 1, path = "nope", avg = 64 }));
-        Assert.Equal("io_error", await _peer.AskAsync(new { cmd = "chunks", id = 1, path = "p", avg = 64 }));
-        Assert.Equal("path_escapes_root", await _peer.AskAsync(new { cmd = "chunks", id = 1, path = "l", avg = 64 }));
+        await File.WriteAllTextAsync(Outside.Combine("s"), "secret");
+        File.CreateSymbolicLink(Root("l"), Outside.Combine("s"));
+        Assert.Equal("is_a_directory", await Peer.AskAsync(new { cmd = "chunks", id = 1, path = "d", avg = 64 }));
+        Assert.Equal("not_found", await Peer.AskAsync(new { cmd = "chunks", id = 1, path = "nope", avg = 64 }));
+        Assert.Equal("io_error", await Peer.AskAsync(new { cmd = "chunks", id = 1, path = "p", avg = 64 }));
+        Assert.Equal("path_escapes_root", await Peer.AskAsync(new { cmd = "chunks", id = 1, path = "l", avg = 64 }));
     }
 
     [Fact]
@@ -286,7 +267,7 @@ public class ScanAndChunksTests(ITestOutputHelper output) : IAsyncLifetime
     {
         using (var sparse = File.Create(Root("big.bin")))
             sparse.SetLength(128L * 1024 * 1024);
-        Assert.Equal("field_invalid", await _peer.AskAsync(new { cmd = "chunks", id = 1, path = "big.bin", avg = 64 }));
-        Assert.Equal("chunk_list", await _peer.AskAsync(new { cmd = "chunks", id = 2, path = "big.bin", avg = 256 * 1024 }));
+        Assert.Equal("field_invalid", await Peer.AskAsync(new { cmd = "chunks", id = 1, path = "big.bin", avg = 64 }));
+        Assert.Equal("chunk_list", await Peer.AskAsync(new { cmd = "chunks", id = 2, path = "big.bin", avg = 256 * 1024 }));
     }
 }

@@ -5,28 +5,9 @@ namespace Ferry.IntegrationTests.Sync;
 
 /// <summary>setattr, symlink and put's mode and mtime_ns (docs/protocol.md §5.9.3, §5.9.5), at the frame level.</summary>
 [System.Runtime.Versioning.UnsupportedOSPlatform("windows")]
-public class SetAttributesAndSymlinkTests : IAsyncLifetime
+public class SetAttributesAndSymlinkTests : SyncWireTest
 {
     private const long SomeTimeNs = 1_764_000_000_123_456_789;
-
-    private TestServer _server = null!;
-    private SyncPeer _peer = null!;
-    private readonly TempDirectory _outside = new("ferry-outside");
-
-    public async Task InitializeAsync()
-    {
-        _server = await TestServer.StartAsync();
-        _peer = await SyncPeer.ConnectAsync(_server);
-    }
-
-    public async Task DisposeAsync()
-    {
-        await _peer.DisposeAsync();
-        await _server.DisposeAsync();
-        _outside.Dispose();
-    }
-
-    private string Root(string relative) => Path.Combine(_server.Root, relative);
 
     private static long MtimeNs(string path) => (File.GetLastWriteTimeUtc(path) - DateTime.UnixEpoch).Ticks * 100;
 
@@ -36,7 +17,7 @@ public class SetAttributesAndSymlinkTests : IAsyncLifetime
     public void The_hello_lists_the_sync_commands()
     {
         foreach (var command in new[] { "scan", "chunks", "setattr", "symlink" })
-            Assert.Contains(command, _peer.Features);
+            Assert.Contains(command, Peer.Features);
     }
 
     [Fact]
@@ -44,13 +25,13 @@ public class SetAttributesAndSymlinkTests : IAsyncLifetime
     {
         await File.WriteAllTextAsync(Root("f.txt"), "x");
         Directory.CreateDirectory(Root("d"));
-        Assert.Equal("ok", await _peer.AskAsync(new { cmd = "setattr", path = "f.txt", mode = 0b111_101_101 | 0xE00, mtime_ns = SomeTimeNs }));
+        Assert.Equal("ok", await Peer.AskAsync(new { cmd = "setattr", path = "f.txt", mode = 0b111_101_101 | 0xE00, mtime_ns = SomeTimeNs }));
         Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute | UnixFileMode.GroupRead | UnixFileMode.GroupExecute
             | UnixFileMode.OtherRead | UnixFileMode.OtherExecute, File.GetUnixFileMode(Root("f.txt")));
         // .NET keeps 100 ns ticks: the time is right to that precision.
         Assert.Equal(SomeTimeNs / 100 * 100, MtimeNs(Root("f.txt")));
 
-        Assert.Equal("ok", await _peer.AskAsync(new { cmd = "setattr", path = "d", mode = 448 }));
+        Assert.Equal("ok", await Peer.AskAsync(new { cmd = "setattr", path = "d", mode = 448 }));
         Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute, File.GetUnixFileMode(Root("d")));
     }
 
@@ -58,23 +39,23 @@ public class SetAttributesAndSymlinkTests : IAsyncLifetime
     public async Task Setattr_refuses_nothing_to_set_negative_modes_and_missing_paths()
     {
         await File.WriteAllTextAsync(Root("f.txt"), "x");
-        Assert.Equal("field_invalid", await _peer.AskAsync(new { cmd = "setattr", path = "f.txt" }));
-        Assert.Equal("field_invalid", await _peer.AskAsync(new { cmd = "setattr", path = "f.txt", mode = -1 }));
-        Assert.Equal("not_found", await _peer.AskAsync(new { cmd = "setattr", path = "nope", mode = 420 }));
-        Assert.Equal("path_escapes_root", await _peer.AskAsync(new { cmd = "setattr", path = "../x", mode = 420 }));
-        Assert.Equal("path_invalid", await _peer.AskAsync(new { cmd = "setattr", path = ".ferry-part.x", mode = 420 }));
+        Assert.Equal("field_invalid", await Peer.AskAsync(new { cmd = "setattr", path = "f.txt" }));
+        Assert.Equal("field_invalid", await Peer.AskAsync(new { cmd = "setattr", path = "f.txt", mode = -1 }));
+        Assert.Equal("not_found", await Peer.AskAsync(new { cmd = "setattr", path = "nope", mode = 420 }));
+        Assert.Equal("path_escapes_root", await Peer.AskAsync(new { cmd = "setattr", path = "../x", mode = 420 }));
+        Assert.Equal("path_invalid", await Peer.AskAsync(new { cmd = "setattr", path = ".ferry-part.x", mode = 420 }));
     }
 
     [Fact]
     public async Task Setattr_on_a_link_sets_only_the_links_own_time_never_its_target()
     {
-        var target = _outside.Combine("victim.txt");
+        var target = Outside.Combine("victim.txt");
         await File.WriteAllTextAsync(target, "outside");
         File.SetUnixFileMode(target, UnixFileMode.UserRead | UnixFileMode.UserWrite);
         var before = MtimeNs(target);
         File.CreateSymbolicLink(Root("l"), target);
 
-        Assert.Equal("ok", await _peer.AskAsync(new { cmd = "setattr", path = "l", mode = 511, mtime_ns = SomeTimeNs }));
+        Assert.Equal("ok", await Peer.AskAsync(new { cmd = "setattr", path = "l", mode = 511, mtime_ns = SomeTimeNs }));
         Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(target));
         Assert.Equal(before, MtimeNs(target));
         Assert.Equal(SomeTimeNs / 100 * 100, LinkMtimeNs(Root("l")));
@@ -85,15 +66,15 @@ public class SetAttributesAndSymlinkTests : IAsyncLifetime
     {
         Directory.CreateDirectory(Root("d"));
         await File.WriteAllTextAsync(Root("d/f.txt"), "in");
-        Assert.Equal("ok", await _peer.AskAsync(new { cmd = "setattr", path = "d/f.txt", mode = 384 }));
+        Assert.Equal("ok", await Peer.AskAsync(new { cmd = "setattr", path = "d/f.txt", mode = 384 }));
 
-        var victim = _outside.Combine("f.txt");
+        var victim = Outside.Combine("f.txt");
         await File.WriteAllTextAsync(victim, "outside");
         File.SetUnixFileMode(victim, UnixFileMode.UserRead | UnixFileMode.UserWrite);
         Directory.Delete(Root("d"), recursive: true);
-        Directory.CreateSymbolicLink(Root("d"), _outside.Path);
+        Directory.CreateSymbolicLink(Root("d"), Outside.Path);
 
-        Assert.Equal("path_escapes_root", await _peer.AskAsync(new { cmd = "setattr", path = "d/f.txt", mode = 511, mtime_ns = SomeTimeNs }));
+        Assert.Equal("path_escapes_root", await Peer.AskAsync(new { cmd = "setattr", path = "d/f.txt", mode = 511, mtime_ns = SomeTimeNs }));
         Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(victim));
         Assert.NotEqual(SomeTimeNs / 100 * 100, MtimeNs(victim));
     }
@@ -103,11 +84,11 @@ public class SetAttributesAndSymlinkTests : IAsyncLifetime
     {
         Directory.CreateDirectory(Root("a/b"));
         await File.WriteAllTextAsync(Root("top.txt"), "top");
-        Assert.Equal("ok", await _peer.AskAsync(new { cmd = "symlink", path = "a/b/l", target = "../../top.txt" }));
+        Assert.Equal("ok", await Peer.AskAsync(new { cmd = "symlink", path = "a/b/l", target = "../../top.txt" }));
         Assert.Equal("../../top.txt", new FileInfo(Root("a/b/l")).LinkTarget);
         Assert.Equal("top", await File.ReadAllTextAsync(Root("a/b/l")));
         // A link to something missing is fine: only where it points is checked.
-        Assert.Equal("ok", await _peer.AskAsync(new { cmd = "symlink", path = "dangling", target = "not/yet" }));
+        Assert.Equal("ok", await Peer.AskAsync(new { cmd = "symlink", path = "dangling", target = "not/yet" }));
         Assert.Equal("not/yet", new FileInfo(Root("dangling")).LinkTarget);
     }
 
@@ -120,7 +101,7 @@ public class SetAttributesAndSymlinkTests : IAsyncLifetime
     [InlineData("", "path_invalid")]
     public async Task Symlink_targets_that_leave_the_root_or_are_not_relative_are_refused(string target, string code)
     {
-        Assert.Equal(code, await _peer.AskAsync(new { cmd = "symlink", path = "l", target }));
+        Assert.Equal(code, await Peer.AskAsync(new { cmd = "symlink", path = "l", target }));
         Assert.False(File.Exists(Root("l")) || new FileInfo(Root("l")).LinkTarget is not null);
     }
 
@@ -131,8 +112,8 @@ public class SetAttributesAndSymlinkTests : IAsyncLifetime
         File.CreateSymbolicLink(Root("up"), ".");
         Directory.CreateDirectory(Root("deep/er"));
         File.CreateSymbolicLink(Root("deep/er/in"), "../..");
-        Assert.Equal("path_escapes_root", await _peer.AskAsync(new { cmd = "symlink", path = "up/l", target = "../x" }));
-        Assert.Equal("path_escapes_root", await _peer.AskAsync(new { cmd = "symlink", path = "deep/er/in/l2", target = "../x" }));
+        Assert.Equal("path_escapes_root", await Peer.AskAsync(new { cmd = "symlink", path = "up/l", target = "../x" }));
+        Assert.Equal("path_escapes_root", await Peer.AskAsync(new { cmd = "symlink", path = "deep/er/in/l2", target = "../x" }));
         Assert.False(new FileInfo(Root("l")).Exists || new FileInfo(Root("l")).LinkTarget is not null);
         Assert.False(new FileInfo(Root("l2")).LinkTarget is not null);
     }
@@ -140,9 +121,9 @@ public class SetAttributesAndSymlinkTests : IAsyncLifetime
     [Fact]
     public async Task Symlink_through_a_link_that_leads_out_is_refused()
     {
-        Directory.CreateSymbolicLink(Root("out"), _outside.Path);
-        Assert.Equal("path_escapes_root", await _peer.AskAsync(new { cmd = "symlink", path = "out/l", target = "x" }));
-        Assert.Empty(Directory.GetFileSystemEntries(_outside.Path));
+        Directory.CreateSymbolicLink(Root("out"), Outside.Path);
+        Assert.Equal("path_escapes_root", await Peer.AskAsync(new { cmd = "symlink", path = "out/l", target = "x" }));
+        Assert.Empty(Directory.GetFileSystemEntries(Outside.Path));
     }
 
     [Fact]
@@ -150,33 +131,33 @@ public class SetAttributesAndSymlinkTests : IAsyncLifetime
     {
         await File.WriteAllTextAsync(Root("f"), "file");
         await File.WriteAllTextAsync(Root("t"), "target");
-        Assert.Equal("already_exists", await _peer.AskAsync(new { cmd = "symlink", path = "f", target = "t" }));
-        Assert.Equal("ok", await _peer.AskAsync(new { cmd = "symlink", path = "f", target = "t", force = true }));
+        Assert.Equal("already_exists", await Peer.AskAsync(new { cmd = "symlink", path = "f", target = "t" }));
+        Assert.Equal("ok", await Peer.AskAsync(new { cmd = "symlink", path = "f", target = "t", force = true }));
         Assert.Equal("t", new FileInfo(Root("f")).LinkTarget);
 
         // A link at the name that points out: replaced, and what it pointed at is untouched.
-        var victim = _outside.Combine("v");
+        var victim = Outside.Combine("v");
         await File.WriteAllTextAsync(victim, "outside");
         File.CreateSymbolicLink(Root("o"), victim);
-        Assert.Equal("ok", await _peer.AskAsync(new { cmd = "symlink", path = "o", target = "t", force = true }));
+        Assert.Equal("ok", await Peer.AskAsync(new { cmd = "symlink", path = "o", target = "t", force = true }));
         Assert.Equal("t", new FileInfo(Root("o")).LinkTarget);
         Assert.Equal("outside", await File.ReadAllTextAsync(victim));
 
         Directory.CreateDirectory(Root("d"));
-        Assert.Equal("is_a_directory", await _peer.AskAsync(new { cmd = "symlink", path = "d", target = "t", force = true }));
+        Assert.Equal("is_a_directory", await Peer.AskAsync(new { cmd = "symlink", path = "d", target = "t", force = true }));
         Assert.True(Directory.Exists(Root("d")) && new DirectoryInfo(Root("d")).LinkTarget is null);
-        Assert.DoesNotContain(Directory.GetFileSystemEntries(_server.Root), e => Path.GetFileName(e).StartsWith(".ferry-", StringComparison.Ordinal));
+        Assert.DoesNotContain(Directory.GetFileSystemEntries(Server.Root), e => Path.GetFileName(e).StartsWith(".ferry-", StringComparison.Ordinal));
     }
 
     [Fact]
     public async Task Put_applies_mode_and_mtime_ns_before_the_rename()
     {
         var data = RandomBytes(1000, 4);
-        await _peer.SendAsync(new { cmd = "put", id = 1, path = "p.bin", size = data.Length, mode = 0x1ED | 0x800, mtime_ns = SomeTimeNs });
-        Assert.Equal("put_ready", await _peer.ReadCodeAsync());
-        await _peer.SendAsync(new { cmd = "put_data", id = 1, offset = 0, bodysize = data.Length }, data);
-        await _peer.SendAsync(new { cmd = "put_end", id = 1, hash = Hex(data) });
-        Assert.Equal("done", await _peer.ReadCodeAsync());
+        await Peer.SendAsync(new { cmd = "put", id = 1, path = "p.bin", size = data.Length, mode = 0x1ED | 0x800, mtime_ns = SomeTimeNs });
+        Assert.Equal("put_ready", await Peer.ReadCodeAsync());
+        await Peer.SendAsync(new { cmd = "put_data", id = 1, offset = 0, bodysize = data.Length }, data);
+        await Peer.SendAsync(new { cmd = "put_end", id = 1, hash = Hex(data) });
+        Assert.Equal("done", await Peer.ReadCodeAsync());
         Assert.Equal((UnixFileMode)0x1ED, File.GetUnixFileMode(Root("p.bin")));
         Assert.Equal(SomeTimeNs / 100 * 100, MtimeNs(Root("p.bin")));
     }
@@ -184,8 +165,8 @@ public class SetAttributesAndSymlinkTests : IAsyncLifetime
     [Fact]
     public async Task Put_with_both_mtime_and_mtime_ns_or_a_negative_mode_is_refused()
     {
-        Assert.Equal("field_invalid", await _peer.AskAsync(new { cmd = "put", id = 1, path = "x", size = 1, mtime = 1, mtime_ns = 1 }));
-        Assert.Equal("field_invalid", await _peer.AskAsync(new { cmd = "put", id = 2, path = "x", size = 1, mode = -5 }));
-        Assert.Empty(Directory.GetFileSystemEntries(_server.Root));
+        Assert.Equal("field_invalid", await Peer.AskAsync(new { cmd = "put", id = 1, path = "x", size = 1, mtime = 1, mtime_ns = 1 }));
+        Assert.Equal("field_invalid", await Peer.AskAsync(new { cmd = "put", id = 2, path = "x", size = 1, mode = -5 }));
+        Assert.Empty(Directory.GetFileSystemEntries(Server.Root));
     }
 }
