@@ -22,6 +22,9 @@ internal sealed class LocalUpload : IUpload
     public const string MetaSuffix = ".meta";
     private const int ReadBufferSize = 1024 * 1024;
 
+    /// <summary>Writes up to this size are made on the calling thread (see <see cref="WriteAsync(ReadOnlyMemory{byte}, long, CancellationToken)"/>).</summary>
+    private const int InlineWriteBytes = 128 * 1024;
+
     private readonly LocalFileStore _store;
     private readonly JailedEntry _target;
     private readonly string _partName;
@@ -231,6 +234,13 @@ internal sealed class LocalUpload : IUpload
                 $"Data at offset {offset} with {data.Length} bytes does not fit a file of {Request.Size} bytes.");
         try
         {
+            if (data.Length <= InlineWriteBytes)
+            {
+                // A small write lands in the page cache in microseconds: handing it to another thread costs more.
+                RandomAccess.Write(_handle, data.Span, offset);
+                HashInOrder(data.Span, ref offset);
+                return;
+            }
             // The disk write runs while this thread hashes the same bytes.
             var write = RandomAccess.WriteAsync(_handle, data, offset, cancellationToken);
             HashInOrder(data.Span, ref offset);
