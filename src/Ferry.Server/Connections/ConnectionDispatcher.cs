@@ -67,8 +67,9 @@ internal sealed class ConnectionDispatcher
         using var writer = new FrameWriter(connection.Output, _options.Frames);
         await using var session = new Session(_store);
         var context = new CommandContext(connection, reader, writer, session, _options, _features);
-        // Replies held back while more requests were buffered (see DispatchAsync) go out before the reader waits.
-        reader.BeforeWaiting = context.FlushAsync;
+        // Replies held back while more requests were buffered (see DispatchAsync) go out before the reader waits for the
+        // next frame. Only there: inside a command, a handler that reads frames (exec's input) writes concurrently.
+        Func<CancellationToken, ValueTask> sendHeldReplies = context.FlushAsync;
         var aborted = connection.ConnectionClosed;
         var reason = "peer closed";
 
@@ -85,7 +86,16 @@ internal sealed class ConnectionDispatcher
                 FrameHeader header;
                 try
                 {
-                    var next = await reader.ReadFrameAsync(waitForFrame.Token).ConfigureAwait(false);
+                    FrameHeader? next;
+                    reader.BeforeWaiting = sendHeldReplies;
+                    try
+                    {
+                        next = await reader.ReadFrameAsync(waitForFrame.Token).ConfigureAwait(false);
+                    }
+                    finally
+                    {
+                        reader.BeforeWaiting = null;
+                    }
                     if (next is null)
                         break;
                     header = next.Value;
