@@ -25,6 +25,10 @@ public sealed class FrameReader : IDisposable
     private FrameMac? _mac;
     private bool _trailerPending;
 
+    /// <summary>
+    /// A reader over <paramref name="input"/>, which it does not complete or dispose. <paramref name="limits"/> defaults
+    /// to <see cref="FrameLimits.Default"/>, <paramref name="timeouts"/> to none, <paramref name="time"/> to the system clock.
+    /// </summary>
     public FrameReader(PipeReader input, FrameLimits? limits = null, FrameReadTimeouts? timeouts = null, TimeProvider? time = null)
     {
         _input = input;
@@ -35,7 +39,7 @@ public sealed class FrameReader : IDisposable
     }
 
     /// <summary>Verifies every following frame's MAC trailer with <paramref name="key"/> (docs/security.md §4).</summary>
-    public void EnableMac(byte[] key)
+    internal void EnableMac(byte[] key)
     {
         if (_bodyRemaining != 0)
             throw new InvalidOperationException("Enable the MAC between frames.");
@@ -317,6 +321,7 @@ public sealed class FrameReader : IDisposable
             isFatal: true);
     }
 
+    /// <summary>Returns the reader's pooled buffers; the pipe itself is left to its owner.</summary>
     public void Dispose()
     {
         _deadline?.Dispose();
