@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.IO.Pipelines;
+using System.Runtime.CompilerServices;
 using Ferry.Protocol.Errors;
 
 namespace Ferry.Protocol.Framing;
@@ -68,6 +69,8 @@ public sealed class FrameReader : IDisposable
     /// <see cref="FrameDecoder"/>), for a stream that ends inside a frame (<see cref="FerryErrorCode.TruncatedFrame"/>)
     /// and for missed deadlines.
     /// </summary>
+    // Pooled state machines: a frame that waits for the network would otherwise allocate one box per call, per frame.
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     public async ValueTask<FrameHeader?> ReadFrameAsync(CancellationToken cancellationToken)
     {
         if (_bodyRemaining > 0)
@@ -172,6 +175,7 @@ public sealed class FrameReader : IDisposable
     /// Copies up to <paramref name="destination"/>.Length bytes of the current body. Returns 0 once the body is done.
     /// Throws <see cref="FerryErrorCode.TruncatedFrame"/> if the stream ends before the declared length.
     /// </summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     public async ValueTask<int> ReadBodyAsync(Memory<byte> destination, CancellationToken cancellationToken)
     {
         if (_bodyRemaining == 0 || destination.IsEmpty)
@@ -280,6 +284,7 @@ public sealed class FrameReader : IDisposable
     /// <summary>A read-only stream over the rest of the current body; it ends where the body ends.</summary>
     public Stream OpenBodyStream() => new BodyStream(this);
 
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     private async ValueTask<ReadResult> ReadWithDeadlineAsync(TimeSpan timeout, FerryErrorCode onTimeout, CancellationToken cancellationToken)
     {
         if (timeout == Timeout.InfiniteTimeSpan)
