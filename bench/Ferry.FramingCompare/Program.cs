@@ -42,8 +42,8 @@ var header = JsonSerializer.SerializeToUtf8Bytes(new EchoFrame { Cmd = "echo", B
 var body = new byte[bodyBytes];
 Random.Shared.NextBytes(body);
 Console.WriteLine($"{connections} connections, {seconds} s after a 2 s warm-up, frames of 4 + {header.Length} + {bodyBytes} bytes, {Environment.ProcessorCount} cores");
-Console.WriteLine("| server | requests/s | server bytes allocated per frame |");
-Console.WriteLine("| --- | ---: | ---: |");
+Console.WriteLine("| server | requests/s | server CPU µs per frame | server bytes allocated per frame |");
+Console.WriteLine("| --- | ---: | ---: | ---: |");
 foreach (var kind in new[] { "ferry", "dotnetty" })
 {
     // Ferry: the prefix counts the JSON header, the body follows. DotNetty: the prefix counts header and body, the
@@ -52,12 +52,14 @@ foreach (var kind in new[] { "ferry", "dotnetty" })
     BinaryPrimitives.WriteInt32LittleEndian(request, kind == "ferry" ? header.Length : header.Length + bodyBytes);
     header.CopyTo(request, 4);
     body.CopyTo(request, 4 + header.Length);
-    var (rps, perFrame) = await MeasureAsync(kind, request, connections, TimeSpan.FromSeconds(seconds));
-    Console.WriteLine($"| {kind} | {rps.ToString("N0", CultureInfo.InvariantCulture)} | {perFrame.ToString("N0", CultureInfo.InvariantCulture)} |");
+    var (rps, cpuMicros, perFrame) = await MeasureAsync(kind, request, connections, TimeSpan.FromSeconds(seconds));
+    Console.WriteLine($"| {kind} | {rps.ToString("N0", CultureInfo.InvariantCulture)} | {cpuMicros.ToString("N1", CultureInfo.InvariantCulture)} | {perFrame.ToString("N0", CultureInfo.InvariantCulture)} |");
 }
 return 0;
 
-static async Task<(double Rps, double BytesPerFrame)> MeasureAsync(string kind, byte[] request, int connections, TimeSpan duration)
+// CPU time per frame is the server process's user + system time over the measured frames: on a shared machine it
+// says more about the server's cost than requests/s, which the client and other load also bound.
+static async Task<(double Rps, double CpuMicrosPerFrame, double BytesPerFrame)> MeasureAsync(string kind, byte[] request, int connections, TimeSpan duration)
 {
     var self = Environment.GetCommandLineArgs()[0];
     var start = self.EndsWith(".dll", StringComparison.Ordinal)
@@ -101,11 +103,15 @@ static async Task<(double Rps, double BytesPerFrame)> MeasureAsync(string kind, 
 
         await Task.Delay(TimeSpan.FromSeconds(2));
         var before = await StatsAsync(server);
+        server.Refresh();
+        var cpuBefore = server.TotalProcessorTime;
         var clock = Stopwatch.StartNew();
         Volatile.Write(ref measuring, true);
         await Task.Delay(duration);
         Volatile.Write(ref measuring, false);
         var elapsed = clock.Elapsed;
+        server.Refresh();
+        var cpu = server.TotalProcessorTime - cpuBefore;
         var after = await StatsAsync(server);
         var counted = Interlocked.Read(ref completed);
         await stop.CancelAsync();
@@ -113,7 +119,7 @@ static async Task<(double Rps, double BytesPerFrame)> MeasureAsync(string kind, 
         foreach (var socket in sockets)
             socket.Dispose();
         var frames = Math.Max(1, after.Frames - before.Frames);
-        return (counted / elapsed.TotalSeconds, (double)(after.Allocated - before.Allocated) / frames);
+        return (counted / elapsed.TotalSeconds, cpu.TotalMicroseconds / frames, (double)(after.Allocated - before.Allocated) / frames);
     }
     finally
     {
