@@ -27,6 +27,12 @@ public sealed partial class FerryClient
     /// <summary>Chunk-list bytes one pipelined batch carries at most before it is sent (more files wait for the next batch).</summary>
     private const long MaxBatchBodyBytes = 64L * 1024 * 1024;
 
+    /// <summary>
+    /// Largest file sent as one put_file frame. Such a frame cannot be refused before its body is sent (an existing
+    /// file without force costs its bytes), so only files whose round trip would cost more than their bytes go that way.
+    /// </summary>
+    internal const long OneFrameMaxSize = 128 * 1024;
+
     /// <summary>Resume chunk sizes a server may use; outside them put_ready is treated as malformed (tiny chunks would make the hash list huge).</summary>
     private const int MinChunkSize = 4096, MaxChunkSize = 1024 * 1024 * 1024;
 
@@ -217,13 +223,25 @@ public sealed partial class FerryClient
     {
         var options = run.Options;
         var observer = run.Observer;
+        // Small whole files go in one put_file frame each (§5.2.2): no put_ready round trip, two frames fewer per file.
+        var oneFrame = ServerSupports(CommandNames.PutFile) && run.Streams <= 1 && !run.Shaping.Compress;
         foreach (var item in batch)
+        {
             item.Id = NextTransferId();
+            item.InOneFrame = oneFrame && item.Basis is null && item.Size <= OneFrameMaxSize;
+        }
 
         await RunDuplexAsync(async ct =>
         {
             foreach (var item in batch)
             {
+                if (item.InOneFrame)
+                {
+                    await SendInOneFrameAsync(item, run, ct).ConfigureAwait(false);
+                    if (_output.UnflushedBytes >= 64 * 1024)
+                        await _writer.FlushAsync(ct).ConfigureAwait(false);
+                    continue;
+                }
                 var list = item.ChunkList;
                 _writer.WriteHeader(new PutMessage
                 {
@@ -252,7 +270,7 @@ public sealed partial class FerryClient
             // Each file's data follows as soon as its put_ready is in; the server answers in request order.
             foreach (var item in batch)
             {
-                if (!await item.Ready.Task.WaitAsync(ct).ConfigureAwait(false))
+                if (item.InOneFrame || !await item.Ready.Task.WaitAsync(ct).ConfigureAwait(false))
                     continue;
                 await SendUploadAsync(item, run, ct).ConfigureAwait(false);
             }
@@ -260,6 +278,27 @@ public sealed partial class FerryClient
         {
             foreach (var item in batch)
             {
+                if (item.InOneFrame)
+                {
+                    // Its reply is done (or an error) in this same place of the order, if the sender could send it.
+                    if (!await item.Ready.Task.WaitAsync(ct).ConfigureAwait(false))
+                    {
+                        Fail(item, item.Failure!, observer);
+                        continue;
+                    }
+                    try
+                    {
+                        AcceptDone(item, await ReadReplyAsync(CommandNames.Done, ct).ConfigureAwait(false), options, observer);
+                    }
+                    catch (FerryRemoteException ex) when (!_broken)
+                    {
+                        if (ex.Code == FerryErrorCode.AlreadyExists && !options.Force && !item.ForceReplace)
+                            item.Existing = ex;
+                        else
+                            Fail(item, ex, observer);
+                    }
+                    continue;
+                }
                 try
                 {
                     var header = await ReadReplyAsync(CommandNames.PutReady, ct).ConfigureAwait(false);
@@ -280,38 +319,17 @@ public sealed partial class FerryClient
 
             foreach (var item in batch)
             {
-                if (!item.Ready.Task.Result)
+                if (item.InOneFrame || !item.Ready.Task.Result)
                     continue;
                 try
                 {
                     var header = await ReadReplyAsync(CommandNames.Done, ct).ConfigureAwait(false);
-                    var done = header.Deserialize(FerryJsonContext.Default.TransferDoneMessage);
                     if (item.Failure is not null)
                     {
                         Fail(item, item.Failure, observer); // abandoned by the sender; its own error is the one to report
                         continue;
                     }
-                    if (done.Id != item.Id)
-                        throw Break(new FerryProtocolException(FerryErrorCode.UnexpectedFrame,
-                            $"The server answered upload {done.Id} where upload {item.Id} was expected.", isFatal: true));
-                    if (done.Size != item.Size || !string.Equals(done.Hash, item.LocalHash, StringComparison.OrdinalIgnoreCase))
-                    {
-                        Fail(item, new FerryException(FerryErrorCode.ChecksumMismatch,
-                            $"The server stored '{item.RemotePath}' with size {done.Size} and checksum {done.Hash}, but the local file has size {item.Size} and checksum {item.LocalHash}."), observer);
-                        continue;
-                    }
-                    item.Result = new TransferResult
-                    {
-                        LocalPath = item.File.LocalPath,
-                        RemotePath = item.RemotePath,
-                        Bytes = item.Size,
-                        BytesTransferred = item.BytesSent,
-                        ResumedFrom = item.Offset,
-                        Elapsed = Stopwatch.GetElapsedTime(item.StartedAt),
-                        Checksum = options.Checksum.Name,
-                        Hash = item.LocalHash!,
-                    };
-                    observer.OnCompleted(item.File, item.Result);
+                    AcceptDone(item, header, options, observer);
                 }
                 catch (FerryRemoteException ex) when (!_broken)
                 {
@@ -319,6 +337,89 @@ public sealed partial class FerryClient
                 }
             }
         }, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>An upload's <c>done</c>: the server must have stored exactly the file that was sent.</summary>
+    private void AcceptDone(PutItem item, FrameHeader header, PutOptions options, TransferObserver observer)
+    {
+        var done = header.Deserialize(FerryJsonContext.Default.TransferDoneMessage);
+        if (done.Id != item.Id)
+            throw Break(new FerryProtocolException(FerryErrorCode.UnexpectedFrame,
+                $"The server answered upload {done.Id} where upload {item.Id} was expected.", isFatal: true));
+        if (done.Size != item.Size || !string.Equals(done.Hash, item.LocalHash, StringComparison.OrdinalIgnoreCase))
+        {
+            Fail(item, new FerryException(FerryErrorCode.ChecksumMismatch,
+                $"The server stored '{item.RemotePath}' with size {done.Size} and checksum {done.Hash}, but the local file has size {item.Size} and checksum {item.LocalHash}."), observer);
+            return;
+        }
+        item.Result = new TransferResult
+        {
+            LocalPath = item.File.LocalPath,
+            RemotePath = item.RemotePath,
+            Bytes = item.Size,
+            BytesTransferred = item.BytesSent,
+            ResumedFrom = item.Offset,
+            Elapsed = Stopwatch.GetElapsedTime(item.StartedAt),
+            Checksum = options.Checksum.Name,
+            Hash = item.LocalHash!,
+        };
+        observer.OnCompleted(item.File, item.Result);
+    }
+
+    /// <summary>
+    /// Sends a small file as one put_file frame: read whole (a file that no longer has its scanned size is not sent),
+    /// hashed, then header and body copied into the output without a flush of their own. Marks
+    /// <see cref="PutItem.Ready"/> with whether a frame went, which tells the receive loop whether a reply comes.
+    /// </summary>
+    private async Task SendInOneFrameAsync(PutItem item, PutRun run, CancellationToken ct)
+    {
+        var size = (int)item.Size;
+        var buffer = ArrayPool<byte>.Shared.Rent(size + 1);
+        try
+        {
+            item.StartedAt = Stopwatch.GetTimestamp();
+            try
+            {
+                using var handle = File.OpenHandle(item.File.LocalPath, FileMode.Open, FileAccess.Read, FileShare.Read);
+                // One byte more than expected shows a file that grew as surely as a short read shows one that shrank.
+                var read = await LocalFiles.ReadFullyAsync(handle, buffer.AsMemory(0, size + 1), 0, ct).ConfigureAwait(false);
+                if (read != size)
+                    throw new FerryException(FerryErrorCode.IoError, $"'{item.File.LocalPath}' changed size while waiting to be uploaded; try again.");
+            }
+            catch (Exception ex) when (ex is FerryException or IOException or UnauthorizedAccessException)
+            {
+                item.Failure = ex; // reported by the receive loop, like every other outcome
+                item.Ready.TrySetResult(false);
+                return;
+            }
+            var options = run.Options;
+            item.LocalHash = Convert.ToHexStringLower(options.Checksum.Hash(buffer.AsSpan(0, size)));
+            run.Observer.OnStarted(item.File, item.Size, 0);
+            if (run.Shaping.Limiter is { } limiter)
+                await limiter.TakeAsync(size, ct).ConfigureAwait(false);
+            _writer.WriteHeader(new PutFileMessage
+            {
+                Id = item.Id,
+                Path = item.RemotePath,
+                Checksum = options.Checksum.Name,
+                Hash = item.LocalHash,
+                Force = options.Force || item.ForceReplace,
+                ModifiedUnixSeconds = item.ModifiedNs is null ? item.ModifiedUnixSeconds : null,
+                ModifiedNs = item.ModifiedNs,
+                Mode = item.Mode,
+                BodySize = size,
+            }, FerryJsonContext.Default.PutFileMessage, size);
+            _writer.WriteBody(buffer.AsSpan(0, size));
+            item.AddSent(size);
+            item.AddWire(size);
+            run.DataMoved?.Invoke(size);
+            new ProgressThrottle(item.File, run.Observer).Finish(item.Size);
+            item.Ready.TrySetResult(true);
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
     }
 
     private static void Fail(PutItem item, Exception error, TransferObserver observer)

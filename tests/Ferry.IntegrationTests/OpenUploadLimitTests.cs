@@ -83,7 +83,9 @@ public class OpenUploadLimitTests
     {
         await using var login = await LoginServer.StartAsync([("alice", null), ("bob", null)], o => o with { MaxOpenUploadsPerUser = 4 });
         using var local = new TempDirectory("ferry-uploads-local");
-        var files = Enumerable.Range(0, 6).Select(i => new FileTransfer(TestFiles.Create(local.Combine($"{i}.bin"), 100, seed: i), $"{i}.bin")).ToList();
+        // Larger than one put_file frame carries, so each upload stays open on the server while the batch is held.
+        var size = 128 * 1024 + 1; // the client sends files up to 128 KiB in one frame (docs/protocol.md §5.2.2)
+        var files = Enumerable.Range(0, 6).Select(i => new FileTransfer(TestFiles.Create(local.Combine($"{i}.bin"), size, seed: i), $"{i}.bin")).ToList();
 
         // alice pipelines six puts in one batch and holds the first open: four are open, two refused.
         await using var alice = await login.LoginAsync("alice");

@@ -14,7 +14,8 @@ public class PartialUploadSweepTests
     {
         await using var login = await LoginServer.StartAsync([("alice", null)], o => o with { PartialUploadTtl = TimeSpan.FromHours(1) });
         using var local = new TempDirectory("ferry-sweep-local");
-        var source = TestFiles.Create(local.Combine("live.bin"), 100_000, seed: 5);
+        // Larger than what goes in one put_file frame, so the upload holds a part file while it waits.
+        var source = TestFiles.Create(local.Combine("live.bin"), 300_000, seed: 5);
         var home = login.Home("alice");
 
         await using var alice = await login.LoginAsync("alice");

@@ -101,24 +101,25 @@ public class QuotaTests
     [Fact]
     public async Task A_changed_quota_is_set_on_the_same_tracker_so_uploads_in_progress_still_count()
     {
-        await using var login = await LoginServer.StartAsync([("alice", 10_000)]);
+        // Files larger than one put_file frame carries, so the first upload stays open (reserved) while it is held.
+        await using var login = await LoginServer.StartAsync([("alice", 1_000_000)]);
         using var local = new TempDirectory("ferry-quota-local");
-        var first = TestFiles.Create(local.Combine("first.bin"), 6_000, seed: 1);
-        var second = TestFiles.Create(local.Combine("second.bin"), 6_000, seed: 2);
-        var third = TestFiles.Create(local.Combine("third.bin"), 5_000, seed: 3);
+        var first = TestFiles.Create(local.Combine("first.bin"), 600_000, seed: 1);
+        var second = TestFiles.Create(local.Combine("second.bin"), 600_000, seed: 2);
+        var third = TestFiles.Create(local.Combine("third.bin"), 500_000, seed: 3);
 
-        // An upload of 6000 bytes is open (reserved) while the quota changes.
+        // An upload of 600000 bytes is open (reserved) while the quota changes.
         await using var holder = await login.LoginAsync("alice");
         using var hold = new HoldingObserver();
         var held = Task.Run(() => holder.PutFilesAsync([new FileTransfer(first, "first.bin")], observer: hold, cancellationToken: TestTimeouts.Token()));
         await hold.Started.WaitAsync(TestTimeouts.Token());
-        login.ChangeQuotas([("alice", 11_000)]);
+        login.ChangeQuotas([("alice", 1_100_000)]);
 
         // A connection that logs in after the reload sees the same reservation, under the new limit.
         await using var other = await login.LoginAsync("alice");
         var refused = await Record.ExceptionAsync(() => other.PutFileAsync(second, "second.bin", cancellationToken: TestTimeouts.Token()));
         Assert.True(refused is FerryException { Code: FerryErrorCode.QuotaExceeded }, refused?.ToString());
-        await other.PutFileAsync(third, "third.bin", cancellationToken: TestTimeouts.Token()); // 6000 + 5000 = 11000 fits the new limit only
+        await other.PutFileAsync(third, "third.bin", cancellationToken: TestTimeouts.Token()); // 600000 + 500000 fits the new limit only
 
         hold.Release();
         var batch = await held.WaitAsync(TestTimeouts.Token());

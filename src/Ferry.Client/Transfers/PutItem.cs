@@ -53,6 +53,9 @@ internal sealed class PutItem(FileTransfer file)
     public void AddSent(long bytes) => Interlocked.Add(ref _bytesSent, bytes);
     public void AddWire(long bytes) => Interlocked.Add(ref _wireBytes, bytes);
 
+    /// <summary>Sent whole in one put_file frame (§5.2.2) instead of put, put_data and put_end.</summary>
+    public bool InOneFrame { get; set; }
+
     public long StartedAt { get; set; }
     public string? LocalHash { get; set; }
     public TaskCompletionSource<bool> Ready { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);

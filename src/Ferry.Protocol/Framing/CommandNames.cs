@@ -16,6 +16,7 @@ internal static class CommandNames
     public const string PutData = "put_data";
     public const string PutJoin = "put_join";
     public const string PutEnd = "put_end";
+    public const string PutFile = "put_file";
     public const string Done = "done";
     public const string Get = "get";
     public const string FileData = "file";
@@ -46,6 +47,6 @@ internal static class CommandNames
     public const string Symlink = "symlink";
 
     internal static readonly (byte[] Utf8, string Name)[] Known =
-        new[] { PutData, FileData, Put, PutEnd, Done, PutReady, Get, Hello, Auth, AuthOk, Error, Ok, Echo, List, Listing, Stat, StatResult, Mkdir, Remove, Move, Hashes, HashList, Bye, PutJoin, Stdout, Stderr, Stdin, StdinEnd, Exec, ExecStarted, Signal, Exit, ExecDone, Scan, ScanList, Chunks, ChunkList, SetAttributes, Symlink }
+        new[] { PutData, FileData, Put, PutFile, PutEnd, Done, PutReady, Get, Hello, Auth, AuthOk, Error, Ok, Echo, List, Listing, Stat, StatResult, Mkdir, Remove, Move, Hashes, HashList, Bye, PutJoin, Stdout, Stderr, Stdin, StdinEnd, Exec, ExecStarted, Signal, Exit, ExecDone, Scan, ScanList, Chunks, ChunkList, SetAttributes, Symlink }
             .Select(n => (Encoding.UTF8.GetBytes(n), n)).ToArray();
 }

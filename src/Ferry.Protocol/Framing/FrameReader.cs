@@ -284,15 +284,23 @@ public sealed class FrameReader : IDisposable
     /// <summary>A read-only stream over the rest of the current body; it ends where the body ends.</summary>
     public Stream OpenBodyStream() => new BodyStream(this);
 
+    /// <summary>
+    /// Called when a read is about to wait for the peer because nothing new is buffered. A server that holds back
+    /// replies while more requests are already buffered sends them here, so a peer that waits for a reply before it
+    /// sends more is never kept waiting.
+    /// </summary>
+    public Func<CancellationToken, ValueTask>? BeforeWaiting { get; set; }
+
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     private async ValueTask<ReadResult> ReadWithDeadlineAsync(TimeSpan timeout, FerryErrorCode onTimeout, CancellationToken cancellationToken)
     {
-        if (timeout == Timeout.InfiniteTimeSpan)
-            return await _input.ReadAsync(cancellationToken).ConfigureAwait(false);
-
         // Fast path: data already buffered needs no timer.
         if (_input.TryRead(out var ready))
             return ready;
+        if (BeforeWaiting is { } beforeWaiting)
+            await beforeWaiting(cancellationToken).ConfigureAwait(false);
+        if (timeout == Timeout.InfiniteTimeSpan)
+            return await _input.ReadAsync(cancellationToken).ConfigureAwait(false);
 
         if (_deadline is null || !_deadline.TryReset())
         {

@@ -18,6 +18,7 @@ namespace Ferry.Protocol.Messages;
 [JsonSerializable(typeof(EchoMessage))]
 [JsonSerializable(typeof(ByeMessage))]
 [JsonSerializable(typeof(PutMessage))]
+[JsonSerializable(typeof(PutFileMessage))]
 [JsonSerializable(typeof(PutReadyMessage))]
 [JsonSerializable(typeof(PutDataMessage))]
 [JsonSerializable(typeof(PutJoinMessage))]

@@ -45,6 +45,19 @@ internal sealed class ConnectionDispatcher
         _logger = logger;
     }
 
+    /// <summary>
+    /// Commands a client pipelines by the hundred and that answer at once (§3.4): their replies may wait for the next
+    /// flush, which comes when the reader finds nothing more buffered, when a slower command begins, or at
+    /// <see cref="HeldRepliesLimit"/>.
+    /// </summary>
+    private static readonly FrozenSet<string> QuickCommands = new[]
+    {
+        CommandNames.PutFile, CommandNames.Put, CommandNames.PutData, CommandNames.PutEnd, CommandNames.Mkdir,
+        CommandNames.SetAttributes, CommandNames.Symlink, CommandNames.Stat,
+    }.ToFrozenSet(StringComparer.Ordinal);
+
+    private const int HeldRepliesLimit = 64 * 1024;
+
     /// <param name="connection">The connection to serve.</param>
     /// <param name="stopping">Signalled when the server stops: the loop ends at the next frame boundary.</param>
     public async Task RunAsync(FerryConnection connection, CancellationToken stopping)
@@ -54,6 +67,8 @@ internal sealed class ConnectionDispatcher
         using var writer = new FrameWriter(connection.Output, _options.Frames);
         await using var session = new Session(_store);
         var context = new CommandContext(connection, reader, writer, session, _options, _features);
+        // Replies held back while more requests were buffered (see DispatchAsync) go out before the reader waits.
+        reader.BeforeWaiting = context.FlushAsync;
         var aborted = connection.ConnectionClosed;
         var reason = "peer closed";
 
@@ -177,8 +192,13 @@ internal sealed class ConnectionDispatcher
         try
         {
             DispatchLog.CommandStarted(_logger, header.Command);
+            // Replies to a pipelined batch of quick file commands are sent together (one write for many, not one each);
+            // anything that may take long first sends what earlier commands answered.
+            if (!QuickCommands.Contains(header.Command))
+                await context.FlushAsync(aborted).ConfigureAwait(false);
             await handler.HandleAsync(context, aborted).ConfigureAwait(false);
-            await context.FlushAsync(aborted).ConfigureAwait(false);
+            if (!QuickCommands.Contains(header.Command) || writer.Output.UnflushedBytes >= HeldRepliesLimit)
+                await context.FlushAsync(aborted).ConfigureAwait(false);
             if (header.Command is not (CommandNames.Hello or CommandNames.Bye))
                 session.CompletedCommand = true;
             ServerLog.CommandDone(_logger, header.Command, Stopwatch.GetElapsedTime(started).TotalMilliseconds);

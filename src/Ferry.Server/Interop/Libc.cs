@@ -130,6 +130,7 @@ internal static unsafe partial class Libc
     public const int Eperm = 1;
     public const int Exdev = 18;
     public const int Enotdir = 20;
+    public const int Eisdir = 21;
     public const int Einval = 22;
     public const int Enosys = 38;
     public const int Eloop = 40;

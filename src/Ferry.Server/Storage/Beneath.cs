@@ -210,6 +210,34 @@ internal static unsafe class Beneath
         return fd >= 0 ? Own(fd) : throw Error(Marshal.GetLastPInvokeError(), what);
     }
 
+    /// <summary>
+    /// Creates <paramref name="name"/> in <paramref name="directory"/> as a new empty file open for reading and writing,
+    /// replacing whatever had the name (a link there is removed, never followed: O_EXCL with O_NOFOLLOW).
+    /// </summary>
+    public static SafeFileHandle CreateReplacing(SafeFileHandle directory, string name, string what)
+    {
+        const int Flags = Libc.OpenReadWrite | Libc.OpenCreate | Libc.OpenExclusive | Libc.OpenNoFollow | Libc.CloseOnExec;
+        const uint OwnerOnly = 0x180; // 0600 until the caller gives the file its mode and owner
+        var fd = Libc.openat(directory, name, Flags, OwnerOnly);
+        if (fd < 0 && Marshal.GetLastPInvokeError() == Libc.Eexist)
+        {
+            // Most names are new, so the common case costs one call; a leftover (or a planted link) is removed first.
+            Unlink(directory, name, directory: false, what, throwIfMissing: false);
+            fd = Libc.openat(directory, name, Flags, OwnerOnly);
+        }
+        return fd >= 0 ? Own(fd) : throw Error(Marshal.GetLastPInvokeError(), what);
+    }
+
+    /// <summary>Removes a file's name when it is there; a missing name or a folder of that name is left alone.</summary>
+    public static void UnlinkFileIfPresent(SafeFileHandle directory, string name, string what)
+    {
+        if (Libc.unlinkat(directory, name, 0) == 0)
+            return;
+        var errno = Marshal.GetLastPInvokeError();
+        if (errno is not (Libc.Enoent or Libc.Eisdir))
+            throw Error(errno, what);
+    }
+
     /// <summary>The type bits (S_IFMT) of what <paramref name="handle"/> is, without following it if it is a link.</summary>
     public static ushort TypeOf(SafeFileHandle handle) => (ushort)(StatOf(handle).Mode & Libc.FileTypeMask);
 

@@ -82,6 +82,32 @@ public sealed record DataOwnership(UnixFileMode FileMode, UnixFileMode Directory
         }
     }
 
+    /// <summary>
+    /// <see cref="CreateFile"/> for a name in a folder held open: replaces whatever has the name, never through a link,
+    /// with one openat in the common case (no path walk through /proc).
+    /// </summary>
+    public SafeFileHandle CreateFileAt(SafeFileHandle folder, string name, string what)
+    {
+        var handle = Beneath.CreateReplacing(folder, name, what);
+        try
+        {
+            Apply(handle);
+            return handle;
+        }
+        catch
+        {
+            handle.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>Writes a new small file the same way as <see cref="CreateFileAt"/>.</summary>
+    public void WriteNewFileAt(SafeFileHandle folder, string name, ReadOnlySpan<byte> content, string what)
+    {
+        using var handle = CreateFileAt(folder, name, what);
+        RandomAccess.Write(handle, content, 0);
+    }
+
     /// <summary>Writes a new small file the same way as <see cref="CreateFile"/>.</summary>
     public void WriteNewFile(string path, ReadOnlySpan<byte> content)
     {

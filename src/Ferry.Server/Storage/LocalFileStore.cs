@@ -530,14 +530,11 @@ internal sealed partial class LocalFileStore : IFileStore
         var entry = OpenParent(path);
         try
         {
-            var target = entry.Path;
-            if (entry.Directory is not null && new FileInfo(target).LinkTarget is not null)
-                Guard(() => { using var _ = TryOpen(path, Libc.OpenPath); return 0; }); // a link out of the root is refused as anywhere
-            if (Directory.Exists(target))
+            var (isDirectory, exists, replaced) = Inspect(entry, path);
+            if (isDirectory)
                 throw new FerryException(FerryErrorCode.IsADirectory, $"'{path}' is a directory.");
             // Counted now to refuse early; the commit measures again what it really replaces (mv may have moved it away).
-            var replaced = CountedSize(target);
-            if (File.Exists(target) && !request.Force)
+            if (exists && !request.Force)
                 throw new FerryException(FerryErrorCode.AlreadyExists, $"'{path}' already exists; use --force to replace it.");
             var partName = LocalUpload.PartNameFor(entry.Name);
             var part = entry.FullPathOf(partName);
@@ -607,7 +604,7 @@ internal sealed partial class LocalFileStore : IFileStore
     {
         lock (_namespaceGate)
         {
-            var replaced = CountedSize(target.Path);
+            var replaced = CountedSize(target);
             try
             {
                 Quota.CheckCommit(size, replaced);
@@ -622,6 +619,33 @@ internal sealed partial class LocalFileStore : IFileStore
                 File.Move(target.PathOf(partName), target.Path, overwrite: force);
             Quota.Commit(size, replaced);
         }
+    }
+
+    /// <summary>
+    /// What an upload's target is now: a folder (refused), something there (a file, or a link, counted as there the way
+    /// <see cref="File.Exists(string)"/> counts it), and the bytes it counts for in the quota. One statx relative to the
+    /// open folder; only a link at the name takes the longer way, which refuses a link out of the root as anywhere.
+    /// </summary>
+    private (bool IsDirectory, bool Exists, long CountedSize) Inspect(JailedEntry entry, string path)
+    {
+        if (entry.Directory is { } folder)
+        {
+            var st = Beneath.StatAt(folder, entry.Name);
+            var type = st is { } found ? found.Mode & Libc.FileTypeMask : 0;
+            if (type != Libc.FileTypeLink)
+                return (type == Libc.FileTypeDirectory, st is not null, type == Libc.FileTypeRegular ? (long)st!.Value.Size : 0);
+            Guard(() => { using var _ = TryOpen(path, Libc.OpenPath); return 0; });
+        }
+        var target = entry.Path;
+        return (Directory.Exists(target), File.Exists(target), CountedSize(target));
+    }
+
+    /// <summary>The bytes an entry counts for in the quota: a regular file's length; links and directories count 0.</summary>
+    private static long CountedSize(JailedEntry entry)
+    {
+        if (entry.Directory is not { } folder)
+            return CountedSize(entry.Path);
+        return Beneath.StatAt(folder, entry.Name) is { } st && (st.Mode & Libc.FileTypeMask) == Libc.FileTypeRegular ? (long)st.Size : 0;
     }
 
     /// <summary>The bytes a name counts for in the quota: a regular file's length; links and directories count 0.</summary>

@@ -78,16 +78,33 @@ internal sealed class LocalUpload : IUpload
 
         // Never through a link a command planted under the part name; the file keeps owner and mode when renamed.
         var partPath = target.PathOf(partName);
-        var metaPath = target.PathOf(partName + MetaSuffix);
-        var fresh = store.Ownership.CreateFile(partPath, FileOptions.Asynchronous);
+        var metaName = partName + MetaSuffix;
+        var folder = target.Directory;
+        var fresh = folder is not null
+            ? store.Ownership.CreateFileAt(folder, partName, request.Path)
+            : store.Ownership.CreateFile(partPath, FileOptions.Asynchronous);
         try
         {
             // Only an upload of at least one whole chunk can ever be resumed; smaller ones skip the .meta file, which
             // is most of the cost of a small file.
-            if (request.Size >= request.ChunkSize)
-                store.Ownership.WriteNewFile(metaPath, JsonSerializer.SerializeToUtf8Bytes(info, StorageJsonContext.Default.PartialUploadInfo));
-            else if (File.Exists(metaPath) || new FileInfo(metaPath).LinkTarget is not null)
-                File.Delete(metaPath);
+            var meta = request.Size >= request.ChunkSize
+                ? JsonSerializer.SerializeToUtf8Bytes(info, StorageJsonContext.Default.PartialUploadInfo)
+                : null;
+            if (folder is not null)
+            {
+                if (meta is not null)
+                    store.Ownership.WriteNewFileAt(folder, metaName, meta, request.Path);
+                else
+                    Beneath.UnlinkFileIfPresent(folder, metaName, request.Path);
+            }
+            else
+            {
+                var metaPath = target.PathOf(metaName);
+                if (meta is not null)
+                    store.Ownership.WriteNewFile(metaPath, meta);
+                else if (File.Exists(metaPath) || new FileInfo(metaPath).LinkTarget is not null)
+                    File.Delete(metaPath);
+            }
             var upload = new LocalUpload(store, request, target, partName, part, fresh)
             {
                 _hasher = request.ConcurrentWrites ? null : request.Checksum.CreateHasher(),
@@ -97,7 +114,7 @@ internal sealed class LocalUpload : IUpload
         catch
         {
             fresh.Dispose();
-            File.Delete(partPath);
+            DeleteInFolder(target, partName);
             throw;
         }
     }
@@ -293,8 +310,8 @@ internal sealed class LocalUpload : IUpload
             ApplyAttributes();
             // fsync before the rename, so a crash never leaves the final name on data that is not on disk. Disposing the
             // stream closes the handle.
-            using (var stream = new FileStream(_handle, FileAccess.ReadWrite, bufferSize: 0, isAsync: _handle.IsAsync))
-                stream.Flush(flushToDisk: true);
+            RandomAccess.FlushToDisk(_handle);
+            _handle.Dispose();
 
             try
             {
@@ -311,7 +328,8 @@ internal sealed class LocalUpload : IUpload
                 await AbortAsync(keepForResume: false).ConfigureAwait(false);
                 throw;
             }
-            File.Delete(_target.PathOf(_metaName));
+            if (Request.Size >= Request.ChunkSize) // smaller uploads have no .meta file (Open removed any stale one)
+                DeleteInFolder(_target, _metaName);
             _ended = true;
             _target.Dispose();
             _store.UploadEnded(_part, keepForResume: false);
@@ -361,8 +379,8 @@ internal sealed class LocalUpload : IUpload
         _hasher?.Dispose();
         if (!keepForResume)
         {
-            TryDelete(_target.PathOf(_partName));
-            TryDelete(_target.PathOf(_metaName));
+            TryDeleteInFolder(_target, _partName);
+            TryDeleteInFolder(_target, _metaName);
         }
         _target.Dispose();
         // Ended (and a kept part counted) before the reservation goes, so the quota never forgets the bytes in between.
@@ -373,9 +391,18 @@ internal sealed class LocalUpload : IUpload
 
     public ValueTask DisposeAsync() => AbortAsync(keepForResume: true);
 
-    private static void TryDelete(string path)
+    /// <summary>Removes a file's name in the upload's folder (relative to the open folder on Linux); a missing name is fine.</summary>
+    private static void DeleteInFolder(JailedEntry target, string name)
     {
-        try { File.Delete(path); } catch (IOException) { } catch (UnauthorizedAccessException) { }
+        if (target.Directory is { } folder)
+            Beneath.UnlinkFileIfPresent(folder, name, name);
+        else
+            File.Delete(target.PathOf(name));
+    }
+
+    private static void TryDeleteInFolder(JailedEntry target, string name)
+    {
+        try { DeleteInFolder(target, name); } catch (IOException) { } catch (UnauthorizedAccessException) { }
     }
 }
 
