@@ -63,7 +63,7 @@ public class EchoRoundTripBenchmarks
         _client = await FerryClient.ConnectAsync(new ServerAddress("127.0.0.1", endPoint.Port), new FerryClientOptions
         {
             UseTls = false,
-            KnownServers = new KnownServers(Path.Combine(_root, "known_servers")),
+            TrustStore = new KnownServers(Path.Combine(_root, "known_servers")),
         }, startup.Token).ConfigureAwait(false);
 
         // Self-check: the server answers with the body upper-cased.

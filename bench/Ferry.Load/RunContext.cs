@@ -100,7 +100,7 @@ internal sealed class RunContext : IAsyncDisposable
         UseTls = UseTls,
         Credentials = Credentials,
         ConnectTimeout = ConnectTimeout,
-        KnownServers = new KnownServers(Path.Combine(TempDirectory, "known_servers")),
+        TrustStore = new KnownServers(Path.Combine(TempDirectory, "known_servers")),
         TrustOnFirstUse = true,
         OnFirstUse = (server, fingerprint) => Note($"first connection to {server}: pinned its certificate {fingerprint} for this run."),
         Agent = $"ferry-load/{typeof(RunContext).Assembly.GetName().Version?.ToString(3)}",

@@ -74,7 +74,7 @@ public sealed partial class FerryClient
     /// idle_timeout error) just before closing. A local check that sends nothing; only meaningful between requests,
     /// where it tells an interactive client to reconnect before sending a request that would be lost.
     /// </summary>
-    public bool HasServerHungUp()
+    internal bool HasServerHungUp()
     {
         if (_broken)
             return true;

@@ -10,7 +10,7 @@ namespace Ferry.Client;
 public sealed partial class FerryClient
 {
     /// <summary>Largest listing body accepted (a JSON array of entries). About 4 million entries.</summary>
-    public const long MaxListingBytes = 512L * 1024 * 1024;
+    internal const long MaxListingBytes = 512L * 1024 * 1024;
 
     /// <summary>
     /// Lists a directory, or the one entry of a file (§5.5). With <paramref name="recursive"/> every entry below
@@ -18,7 +18,18 @@ public sealed partial class FerryClient
     /// Throws <see cref="FerryRemoteException"/> (<c>not_found</c>, <c>path_*</c>) or, for a malformed path,
     /// <see cref="FerryException"/> before anything is sent.
     /// </summary>
-    public async Task<IReadOnlyList<FileEntry>> ListAsync(string path, bool recursive = false, CancellationToken cancellationToken = default)
+    public async Task<IReadOnlyList<RemoteEntry>> ListAsync(string path, bool recursive = false, CancellationToken cancellationToken = default) =>
+        (await ListEntriesAsync(path, recursive, cancellationToken).ConfigureAwait(false)).Select(RemoteEntry.From).ToList();
+
+    /// <summary>
+    /// One entry's kind, size and modification time. Throws <see cref="FerryRemoteException"/> with <c>not_found</c> when
+    /// absent, <see cref="FerryException"/> with <c>path_invalid</c> for a malformed path before anything is sent.
+    /// </summary>
+    public async Task<RemoteEntry> StatAsync(string path, CancellationToken cancellationToken = default) =>
+        RemoteEntry.From(await StatEntryAsync(path, cancellationToken).ConfigureAwait(false));
+
+    /// <summary><see cref="ListAsync"/> as the wire has it: the CLI prints these fields unchanged.</summary>
+    internal async Task<IReadOnlyList<FileEntry>> ListEntriesAsync(string path, bool recursive = false, CancellationToken cancellationToken = default)
     {
         var normalized = RemotePath.Normalize(path);
         return await RunAsync(async ct =>
@@ -43,8 +54,8 @@ public sealed partial class FerryClient
         }, cancellationToken).ConfigureAwait(false);
     }
 
-    /// <summary>One entry's type, size and modification time. Throws <see cref="FerryRemoteException"/> with <c>not_found</c> when absent.</summary>
-    public async Task<FileEntry> StatAsync(string path, CancellationToken cancellationToken = default)
+    /// <summary><see cref="StatAsync"/> as the wire has it.</summary>
+    internal async Task<FileEntry> StatEntryAsync(string path, CancellationToken cancellationToken = default)
     {
         var normalized = RemotePath.Normalize(path);
         return await RunAsync(async ct =>

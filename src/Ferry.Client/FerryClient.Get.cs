@@ -14,10 +14,10 @@ namespace Ferry.Client;
 public sealed partial class FerryClient
 {
     /// <summary>Downloads requested before their replies are read (bounds what the server may have queued for us).</summary>
-    public const int GetWindow = 32;
+    internal const int GetWindow = 32;
 
     /// <summary>Chunk size asked for when comparing a partial download with the server's file.</summary>
-    public const int ResumeChunkSize = 4 * 1024 * 1024;
+    internal const int ResumeChunkSize = 4 * 1024 * 1024;
 
     /// <summary>
     /// Downloads one file to <paramref name="localPath"/> (the full local name, not a directory). The data goes to
@@ -27,7 +27,11 @@ public sealed partial class FerryClient
     /// <see cref="FerryException"/> for a local refusal or a checksum mismatch, <see cref="IOException"/> for a failing
     /// connection or disk.
     /// </summary>
+    /// <param name="remotePath">The file to read from (put) or the remote path to fetch (get).</param>
+    /// <param name="localPath">The full name to write to, not a directory.</param>
+    /// <param name="options">Replace, resume and modification time; default <c>GetOptions.Default</c>.</param>
     /// <param name="progress">Receives the bytes of the file done so far (including a resumed prefix).</param>
+    /// <param name="cancellationToken">Cancels the transfer; the connection is then unusable (<see cref="IsBroken"/>).</param>
     public async Task<TransferResult> GetFileAsync(string remotePath, string localPath, GetOptions? options = null,
         IProgress<long>? progress = null, CancellationToken cancellationToken = default)
     {
@@ -38,7 +42,7 @@ public sealed partial class FerryClient
     }
 
     /// <summary>
-    /// Downloads many files over this one connection, pipelined: up to <see cref="GetWindow"/> requests are out while
+    /// Downloads many files over this one connection, pipelined: up to 32 requests are out while
     /// replies stream back. Files that are refused (remotely or locally) are reported in
     /// <see cref="BatchTransferResult.Failed"/> and the others go on; a broken connection throws. Local parent
     /// directories must exist (see <see cref="GetTreeAsync"/>).
@@ -67,7 +71,7 @@ public sealed partial class FerryClient
             try
             {
                 // The size decides the ranges.
-                var entry = await StatAsync(item.RemotePath, cancellationToken).ConfigureAwait(false);
+                var entry = await StatEntryAsync(item.RemotePath, cancellationToken).ConfigureAwait(false);
                 if (entry.Type != "file")
                     item.Failure = new FerryException(FerryErrorCode.IsADirectory, $"'{item.RemotePath}' is not a file.");
                 item.Size = entry.Size;
@@ -122,7 +126,7 @@ public sealed partial class FerryClient
 
     /// <summary>
     /// Downloads the tree under <paramref name="remoteDirectory"/> so that <paramref name="localDirectory"/> becomes its
-    /// copy: one recursive listing, local directories created, then every file as in <see cref="GetFilesAsync"/>. Names
+    /// copy: one recursive listing, local directories created, then every file as in <see cref="GetFilesAsync(IReadOnlyList{FileTransfer}, GetOptions?, TransferObserver?, CancellationToken)"/>. Names
     /// in the listing are checked like any remote path, so a server cannot make the client write outside
     /// <paramref name="localDirectory"/>.
     /// </summary>
@@ -131,7 +135,7 @@ public sealed partial class FerryClient
     {
         var remoteRoot = RemotePath.Normalize(remoteDirectory);
         var started = Stopwatch.GetTimestamp();
-        var entries = await ListAsync(remoteRoot, recursive: true, cancellationToken).ConfigureAwait(false);
+        var entries = await ListEntriesAsync(remoteRoot, recursive: true, cancellationToken).ConfigureAwait(false);
         Directory.CreateDirectory(localDirectory);
         var failures = new List<TransferFailure>();
         var files = new List<FileTransfer>();

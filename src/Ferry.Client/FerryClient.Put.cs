@@ -13,7 +13,7 @@ namespace Ferry.Client;
 public sealed partial class FerryClient
 {
     /// <summary>Files whose <c>put</c> frames are sent before their data (§5.2 "Pipelining many small files").</summary>
-    public const int PutBatchSize = 256;
+    internal const int PutBatchSize = 256;
 
     /// <summary>Bytes read from disk, hashed and written to the socket per step.</summary>
     internal const int IoBlockSize = 1024 * 1024;
@@ -43,7 +43,11 @@ public sealed partial class FerryClient
     /// before any data is sent), <see cref="FerryException"/> for a local problem (no such file, malformed remote path)
     /// and <see cref="IOException"/> for a failing connection.
     /// </summary>
+    /// <param name="localPath">The file to read from (put) or the remote path to fetch (get).</param>
+    /// <param name="remotePath">The full name to write to, not a directory.</param>
+    /// <param name="options">Replace, resume and modification time; default <c>PutOptions.Default</c>.</param>
     /// <param name="progress">Receives the bytes of the file done so far (including a resumed prefix).</param>
+    /// <param name="cancellationToken">Cancels the transfer; the connection is then unusable (<see cref="IsBroken"/>).</param>
     public async Task<TransferResult> PutFileAsync(string localPath, string remotePath, PutOptions? options = null,
         IProgress<long>? progress = null, CancellationToken cancellationToken = default)
     {
@@ -54,7 +58,7 @@ public sealed partial class FerryClient
     }
 
     /// <summary>
-    /// Uploads many files over this one connection, pipelined: for each batch of <see cref="PutBatchSize"/> files every
+    /// Uploads many files over this one connection, pipelined: for each batch of 256 files every
     /// <c>put</c> goes out at once, and each file's data follows as soon as its <c>put_ready</c> is in, so a batch costs
     /// about two round trips however small its files. A file the server refuses, or a local file that cannot be read,
     /// is reported in <see cref="BatchTransferResult.Failed"/> and the others go on; a broken connection throws.
@@ -69,7 +73,7 @@ public sealed partial class FerryClient
 
     /// <summary>
     /// Uploads one file over <paramref name="streams"/> connections (this one and up to streams−1 new ones to the same
-    /// server): the same pipeline as <see cref="PutFilesAsync"/> (the same put, resume check, already-there check,
+    /// server): the same pipeline as <see cref="PutFilesAsync(IReadOnlyList{FileTransfer}, PutOptions?, TransferObserver?, CancellationToken)"/> (the same put, resume check, already-there check,
     /// modification time and checksum), with the file's ranges sent at once as a shared upload (docs/protocol.md §5.2.1).
     /// A file of one range goes as an ordinary put. Throws like <see cref="PutFileAsync"/>.
     /// </summary>
@@ -131,7 +135,7 @@ public sealed partial class FerryClient
     /// <summary>
     /// Uploads the tree under <paramref name="localDirectory"/> so that <paramref name="remoteDirectory"/> becomes its copy:
     /// the remote directory and every subdirectory are created as needed (mkdir -p, pipelined), then every file goes as
-    /// in <see cref="PutFilesAsync"/>. Symbolic links inside the tree are not followed nor sent; they are listed in
+    /// in <see cref="PutFilesAsync(IReadOnlyList{FileTransfer}, PutOptions?, TransferObserver?, CancellationToken)"/>. Symbolic links inside the tree are not followed nor sent; they are listed in
     /// <see cref="BatchTransferResult.SkippedLinks"/>.
     /// </summary>
     public async Task<BatchTransferResult> PutTreeAsync(string localDirectory, string remoteDirectory, PutOptions? options = null,

@@ -9,13 +9,28 @@ using Ferry.Protocol.Auth;
 using Ferry.Protocol.Errors;
 using Ferry.Protocol.Framing;
 using Ferry.Protocol.Messages;
+using Microsoft.Extensions.Logging;
 
 namespace Ferry.Client;
 
 /// <summary>
-/// A connection to a Ferry server. Created by <see cref="ConnectAsync"/>, which also exchanges hellos.
-/// One command at a time per client (commands are answered in order); open several clients for parallel work.
+/// A connection to a Ferry server. Created by <see cref="ConnectAsync"/>, which also sets up TLS, exchanges hellos and
+/// logs in.
 /// </summary>
+/// <remarks>
+/// <para>
+/// One client is one TCP connection and runs one command at a time: the protocol answers commands in order, so calls
+/// on one client must not overlap (await each before starting the next: overlapping calls interleave frames and break
+/// the connection). For concurrent operations open one client per operation, or keep a small
+/// pool of clients; connections are cheap to open on a LAN (one round trip for TCP, one for TLS, one for hello and
+/// login). Clients are independent and may be used from different threads.
+/// </para>
+/// <para>
+/// A command cancelled through its token, or ended by a fatal protocol error, leaves the connection out of step with
+/// the server: <see cref="IsBroken"/> turns true and every later command fails. Dispose such a client and connect
+/// again. <see cref="DisposeAsync"/> closes the connection; <see cref="ByeAsync"/> first says goodbye politely.
+/// </para>
+/// </remarks>
 public sealed partial class FerryClient : IAsyncDisposable
 {
     private const int TransportBufferSize = 256 * 1024;
@@ -25,6 +40,7 @@ public sealed partial class FerryClient : IAsyncDisposable
     private readonly PipeWriter _output;
     private readonly FrameReader _reader;
     private readonly FrameWriter _writer;
+    private int _disposed;
 
     private FerryClient(Socket socket, Stream transport, FerryClientOptions options)
     {
@@ -37,13 +53,23 @@ public sealed partial class FerryClient : IAsyncDisposable
         _writer = new FrameWriter(_output, options.Frames);
     }
 
+    /// <summary>The options this client connected with.</summary>
     public FerryClientOptions Options { get; }
 
     /// <summary>The server this client is connected to.</summary>
     public ServerAddress Address { get; private set; }
 
     /// <summary>The server's hello: its protocol version and features.</summary>
-    public HelloMessage ServerHello { get; private set; } = null!;
+    internal HelloMessage ServerHello { get; private set; } = null!;
+
+    /// <summary>The protocol version the server speaks (docs/protocol.md §3).</summary>
+    public int ServerProtocolVersion => ServerHello.Version;
+
+    /// <summary>The features the server announced in its hello (for example <c>exec</c>, <c>sync</c>); see <see cref="ServerSupports"/>.</summary>
+    public IReadOnlyList<string> ServerFeatures => ServerHello.Features ?? [];
+
+    /// <summary>The server's software name and version as it announced them, for logs; null when it sent none.</summary>
+    public string? ServerAgent => ServerHello.Agent;
 
     /// <summary>The user this connection is logged in as; null on a server without authentication.</summary>
     public string? User { get; private set; }
@@ -65,11 +91,13 @@ public sealed partial class FerryClient : IAsyncDisposable
     /// server requires it (docs/security.md §3). Throws <see cref="SocketException"/> when the server cannot be reached,
     /// <see cref="FerryException"/> for a refused certificate (certificate_mismatch), a failed login
     /// (authentication_failed, server_not_authenticated) or a refusal (busy, version), <see cref="TimeoutException"/>
-    /// past <see cref="FerryClientOptions.ConnectTimeout"/>.
+    /// past <see cref="FerryClientOptions.ConnectTimeout"/>, and <see cref="OperationCanceledException"/> when
+    /// <paramref name="cancellationToken"/> is cancelled. <paramref name="options"/> defaults to <see cref="FerryClientOptions.Default"/>.
     /// </summary>
     public static async Task<FerryClient> ConnectAsync(ServerAddress address, FerryClientOptions? options = null, CancellationToken cancellationToken = default)
     {
-        options ??= new FerryClientOptions();
+        options ??= FerryClientOptions.Default;
+        var logger = options.LoggerFactory.CreateLogger<FerryClient>();
         ArgumentOutOfRangeException.ThrowIfLessThan(options.ConnectAttempts, 1, nameof(options.ConnectAttempts));
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         timeout.CancelAfter(options.ConnectTimeout);
@@ -79,11 +107,14 @@ public sealed partial class FerryClient : IAsyncDisposable
             {
                 try
                 {
-                    return await ConnectOnceAsync(address, options, timeout.Token).ConfigureAwait(false);
+                    var client = await ConnectOnceAsync(address, options, logger, timeout.Token).ConfigureAwait(false);
+                    ClientLog.Connected(logger, address.ToString(), client.IsTls, client.User);
+                    return client;
                 }
                 catch (Exception ex) when (attempt < options.ConnectAttempts && IsPassingRefusal(ex) && !timeout.IsCancellationRequested)
                 {
                     var wait = RetryDelay(attempt);
+                    ClientLog.ConnectRetry(logger, address.ToString(), ex.Message, attempt + 1, (long)wait.TotalMilliseconds);
                     options.OnConnectRetry?.Invoke(ex, wait);
                     await Task.Delay(wait, timeout.Token).ConfigureAwait(false);
                 }
@@ -117,7 +148,7 @@ public sealed partial class FerryClient : IAsyncDisposable
     }
 
     /// <summary>One connection attempt: TCP, TLS, hellos and the login. Cancelled through <paramref name="timeout"/>.</summary>
-    private static async Task<FerryClient> ConnectOnceAsync(ServerAddress address, FerryClientOptions options, CancellationToken timeout)
+    private static async Task<FerryClient> ConnectOnceAsync(ServerAddress address, FerryClientOptions options, ILogger logger, CancellationToken timeout)
     {
         var socket = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
         FerryClient? client = null;
@@ -160,7 +191,10 @@ public sealed partial class FerryClient : IAsyncDisposable
             // Pinned only now: a certificate is worth remembering once its server proved it knows the key (or, without
             // credentials, once it answered as a Ferry server that was not expected to prove anything).
             if (firstUse is not null)
+            {
                 ServerTrust.PinFirstUse(address, options, firstUse);
+                ClientLog.PinnedOnFirstUse(logger, address.ToString(), firstUse, options.TrustStore.ToString() ?? "");
+            }
             return client;
         }
         catch
@@ -280,8 +314,11 @@ public sealed partial class FerryClient : IAsyncDisposable
             socket.Dispose();
     }
 
+    /// <summary>Closes the connection at once, without a goodbye; a command still running fails. Safe to call more than once.</summary>
     public async ValueTask DisposeAsync()
     {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+            return;
         _reader.Dispose();
         _writer.Dispose();
         await _input.CompleteAsync().ConfigureAwait(false);

@@ -1,10 +1,20 @@
+using Ferry.Client.Security;
 using Ferry.Protocol.Framing;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
 
 namespace Ferry.Client;
 
-/// <summary>Client settings.</summary>
+/// <summary>
+/// How a <see cref="FerryClient"/> connects: TLS and trust, the login, timeouts and retries, logging. Immutable: derive
+/// variants with <c>with</c>. Each property documents its default; <c>new FerryClientOptions()</c> is TLS with trust on
+/// first use into an in-memory <see cref="TrustStore"/>, no credentials, a 10 s connect timeout and 3 attempts.
+/// </summary>
 public sealed record FerryClientOptions
 {
+    /// <summary>The defaults (a shared instance: its in-memory <see cref="TrustStore"/> is shared by every client using it).</summary>
+    public static FerryClientOptions Default { get; } = new();
+
     /// <summary>Time allowed for the TCP connect and the hello exchange. Default 10 s.</summary>
     public TimeSpan ConnectTimeout { get; init; } = TimeSpan.FromSeconds(10);
 
@@ -21,17 +31,32 @@ public sealed record FerryClientOptions
     /// <summary>Called before each retry of the connection with what ended the previous attempt and the wait before the next.</summary>
     public Action<Exception, TimeSpan>? OnConnectRetry { get; init; }
 
-    /// <summary>Frame bounds applied to what the server sends.</summary>
+    /// <summary>Frame bounds applied to what the server sends. Default <see cref="FrameLimits.Default"/> (64 KiB headers).</summary>
     public FrameLimits Frames { get; init; } = FrameLimits.Default;
 
     /// <summary>Use TLS (default). Off means plain TCP, where frames are authenticated with MACs after login.</summary>
     public bool UseTls { get; init; } = true;
 
-    /// <summary>The login to use when the server requires one.</summary>
-    public Security.ClientCredentials? Credentials { get; init; }
+    /// <summary>
+    /// The login to use when the server requires one. Default none: only servers without authentication are accepted
+    /// (<c>authentication_required</c> otherwise). With credentials, a server that does not prove it knows the key is
+    /// refused (<c>server_not_authenticated</c>).
+    /// </summary>
+    public ClientCredentials? Credentials { get; init; }
 
-    /// <summary>Certificate pins; default ~/.config/ferry/known_servers.</summary>
-    public Security.KnownServers? KnownServers { get; init; }
+    /// <summary>
+    /// Certificate pins checked, and on first use written, by TLS connections. Default: a new, empty
+    /// <see cref="InMemoryServerTrustStore"/> per options instance (shared by copies made with <c>with</c>), so nothing
+    /// is written to disk and first-use pins last as long as the options do. The <c>ferry</c> command uses its
+    /// <c>known_servers</c> file instead.
+    /// </summary>
+    public IServerTrustStore TrustStore { get; init; } = new InMemoryServerTrustStore();
+
+    /// <summary>
+    /// Where the client logs connection attempts, retries and first-use pins (categories <c>Ferry.Client.*</c>). Default
+    /// <see cref="NullLoggerFactory.Instance"/>: nothing is logged.
+    /// </summary>
+    public ILoggerFactory LoggerFactory { get; init; } = NullLoggerFactory.Instance;
 
     /// <summary>Accept a certificate that chains to a trusted CA and matches the host name, without a pin. Default false.</summary>
     public bool TrustCaSigned { get; init; }

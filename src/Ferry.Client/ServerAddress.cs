@@ -7,8 +7,10 @@ namespace Ferry.Client;
 /// <summary>A <c>HOST:PORT</c> as users type it: <c>127.0.0.1:7447</c>, <c>[::1]:7447</c>, <c>localhost:7447</c>, or a host alone (default port).</summary>
 public readonly record struct ServerAddress(string Host, int Port)
 {
+    /// <summary>The port a Ferry server listens on unless told otherwise: 7447.</summary>
     public const int DefaultPort = 7447;
 
+    /// <summary><c>HOST:PORT</c>, with an IPv6 host in brackets: the form trust stores and messages use.</summary>
     public override string ToString() => Host.Contains(':') ? $"[{Host}]:{Port}" : $"{Host}:{Port}";
 
     /// <summary>Parses <paramref name="text"/>; the error names what was wrong with it.</summary>
@@ -72,7 +74,7 @@ public readonly record struct ServerAddress(string Host, int Port)
     }
 
     /// <summary>Parses an address to listen on: the host must be an IP literal.</summary>
-    public static bool TryParseListen(string? text, [NotNullWhen(true)] out IPEndPoint? endPoint, [NotNullWhen(false)] out string? error)
+    internal static bool TryParseListen(string? text, [NotNullWhen(true)] out IPEndPoint? endPoint, [NotNullWhen(false)] out string? error)
     {
         endPoint = null;
         if (!TryParse(text, out var address, out error))

@@ -24,7 +24,7 @@ public class AcceptLoopTests
         await using var client = await server.ConnectAsync(new Ferry.Client.FerryClientOptions
         {
             UseTls = true,
-            KnownServers = new Ferry.Client.Security.KnownServers(Path.Combine(clientState.Path, "known_servers")),
+            TrustStore = new Ferry.Client.Security.KnownServers(Path.Combine(clientState.Path, "known_servers")),
         });
         Assert.Equal("STILL HERE", Encoding.UTF8.GetString(await client.EchoAsync("still here"u8.ToArray(), TestTimeouts.Token())));
     }

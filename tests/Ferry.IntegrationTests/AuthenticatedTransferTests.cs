@@ -31,7 +31,7 @@ public class AuthenticatedTransferTests : IDisposable
         {
             UseTls = tls,
             Credentials = new ClientCredentials("carol", s_key),
-            KnownServers = new KnownServers(_config.Combine("known_servers")),
+            TrustStore = new KnownServers(_config.Combine("known_servers")),
         }, TestTimeouts.Token());
         Assert.Equal("carol", client.User);
         using var local = new TempDirectory();
@@ -50,7 +50,7 @@ public class AuthenticatedTransferTests : IDisposable
         Assert.Empty(down.Failed);
         Assert.Equal(20, down.Completed.Count);
         Assert.Equal("file 7", File.ReadAllText(local.Combine("copy", "d1", "7.txt")));
-        Assert.Contains(await client.ListAsync("", cancellationToken: TestTimeouts.Token()), e => e.Name == "tree" && e.Type == "dir");
+        Assert.Contains(await client.ListAsync("", cancellationToken: TestTimeouts.Token()), e => e.Name == "tree" && e.Kind == RemoteEntryKind.Directory);
         Assert.False(client.IsBroken);
     }
 }

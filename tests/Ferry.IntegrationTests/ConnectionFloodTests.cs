@@ -82,7 +82,7 @@ public class ConnectionFloodTests : IDisposable
             {
                 UseTls = true,
                 Credentials = new ClientCredentials("alice", key),
-                KnownServers = new KnownServers(_client.Combine("known_servers")),
+                TrustStore = new KnownServers(_client.Combine("known_servers")),
             }, TestTimeouts.Token());
             Assert.Equal("UP", Encoding.UTF8.GetString(await alice.EchoAsync("up"u8.ToArray(), TestTimeouts.Token())));
 
@@ -167,7 +167,7 @@ public class ConnectionFloodTests : IDisposable
         {
             UseTls = true,
             Credentials = new ClientCredentials("alice", key),
-            KnownServers = new KnownServers(_client.Combine("known_servers")),
+            TrustStore = new KnownServers(_client.Combine("known_servers")),
         }, TestTimeouts.Token());
         Assert.Equal("OK", Encoding.UTF8.GetString(await alice.EchoAsync("ok"u8.ToArray(), TestTimeouts.Token())));
         Assert.True(await stalled1.IsClosedByPeerAsync());

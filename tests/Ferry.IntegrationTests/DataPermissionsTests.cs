@@ -33,7 +33,7 @@ public class DataPermissionsTests
         {
             UseTls = false,
             Credentials = new ClientCredentials("alice", key),
-            KnownServers = new KnownServers(known.Combine("known_servers")),
+            TrustStore = new KnownServers(known.Combine("known_servers")),
         });
         await client.MkdirAsync("folder", cancellationToken: TestTimeouts.Token());
         await client.PutFileAsync(source, "folder/note.txt", cancellationToken: TestTimeouts.Token());

@@ -83,7 +83,7 @@ public sealed class SandboxedServer : IAsyncLifetime
         {
             UseTls = true,
             Credentials = new ClientCredentials(user, key),
-            KnownServers = new KnownServers(Client.Combine("known_servers")),
+            TrustStore = new KnownServers(Client.Combine("known_servers")),
         }, TestTimeouts.Token());
         var stdout = new MemoryStream();
         var stderr = new MemoryStream();

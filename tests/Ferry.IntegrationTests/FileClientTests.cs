@@ -158,7 +158,7 @@ public class FileClientTests
         var ct = TestTimeouts.Token();
 
         await client.MkdirAsync("x/y", parents: true, ct);
-        Assert.Equal("dir", (await client.StatAsync("x/y", ct)).Type);
+        Assert.Equal(Ferry.Client.RemoteEntryKind.Directory, (await client.StatAsync("x/y", ct)).Kind);
         Assert.Equal(FerryErrorCode.AlreadyExists, (await Assert.ThrowsAsync<FerryRemoteException>(() => client.MkdirAsync("x", cancellationToken: ct))).Code);
         Assert.Equal(FerryErrorCode.NotFound, (await Assert.ThrowsAsync<FerryRemoteException>(() => client.StatAsync("nothing", ct))).Code);
         Assert.Equal(FerryErrorCode.DirectoryNotEmpty, (await Assert.ThrowsAsync<FerryRemoteException>(() => client.RemoveAsync("x", cancellationToken: ct))).Code);

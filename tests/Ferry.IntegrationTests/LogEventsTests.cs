@@ -56,6 +56,20 @@ public partial class LogEventsTests
     }
 
     [Fact]
+    public void The_client_library_ids_repeat_the_list()
+    {
+        // Ferry.Client cannot reference the server's list, so it keeps its own copy of its block; the two must agree.
+        var client = typeof(Ferry.Client.ClientLogEvents)
+            .GetFields(BindingFlags.Public | BindingFlags.NonPublic | BindingFlags.Static)
+            .Where(f => f.IsLiteral && f.FieldType == typeof(int))
+            .ToDictionary(f => "Client" + f.Name, f => (int)f.GetRawConstantValue()!);
+        Assert.NotEmpty(client);
+        var listed = Constants().ToDictionary(c => c.Name, c => c.Id);
+        foreach (var (name, id) in client)
+            Assert.True(listed.TryGetValue(name, out var listedId) && listedId == id, $"ClientLogEvents: {name} = {id} is not LogEvents.{name}");
+    }
+
+    [Fact]
     public void No_log_line_in_the_sources_writes_its_id_as_a_number()
     {
         // Reflection sees only the value; a literal that happens to equal a listed id would pass the test above.

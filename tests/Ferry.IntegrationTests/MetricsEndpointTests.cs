@@ -90,7 +90,7 @@ public partial class MetricsEndpointTests
         // of known_servers owner-only, and the data root below work must stay passable for the account commands run as.)
         Assert.True(ServerAddress.TryParse(address, out var serverAddress, out _));
         await using (var open = await FerryClient.ConnectAsync(serverAddress.Value,
-            new FerryClientOptions { Credentials = new ClientCredentials("alice", key), KnownServers = new KnownServers(work.Combine("client", "known_servers")) },
+            new FerryClientOptions { Credentials = new ClientCredentials("alice", key), TrustStore = new KnownServers(work.Combine("client", "known_servers")) },
             TestTimeouts.Token()))
         {
             var during = await ScrapeAsync(http, url);

@@ -12,7 +12,7 @@ namespace Ferry.IntegrationTests;
 /// A UDP socket on 127.0.0.1 that speaks the datagram protocol by hand (docs/protocol.md §7), to replay, tamper and count
 /// bytes as an attacker would. It counts every byte it sends and receives.
 /// </summary>
-public sealed class RawUdpPeer(IPEndPoint server) : IDisposable
+internal sealed class RawUdpPeer(IPEndPoint server) : IDisposable
 {
     private readonly Socket _socket = Bound();
     private readonly byte[] _buffer = new byte[65536];

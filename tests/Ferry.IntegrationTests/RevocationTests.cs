@@ -35,7 +35,7 @@ public class RevocationTests : IDisposable
         {
             UseTls = tls,
             Credentials = new ClientCredentials("alice", key),
-            KnownServers = new KnownServers(_work.Combine("known_servers")),
+            TrustStore = new KnownServers(_work.Combine("known_servers")),
         }, TestTimeouts.Token());
         await File.WriteAllTextAsync(_work.Combine("first.txt"), "first");
         await client.PutFileAsync(_work.Combine("first.txt"), "first.txt", cancellationToken: TestTimeouts.Token());

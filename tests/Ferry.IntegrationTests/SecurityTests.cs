@@ -62,7 +62,7 @@ public class SecurityTests : IDisposable
     {
         UseTls = tls,
         Credentials = new ClientCredentials(user, key),
-        KnownServers = Known,
+        TrustStore = Known,
     };
 
     [Fact]
@@ -437,7 +437,7 @@ public class SecurityTests : IDisposable
     public async Task A_client_without_credentials_is_told_how_to_log_in()
     {
         await using var server = await StartAsync();
-        var ex = await Assert.ThrowsAsync<FerryException>(() => FerryClient.ConnectAsync(server.Address, new FerryClientOptions { KnownServers = Known }, TestTimeouts.Token()));
+        var ex = await Assert.ThrowsAsync<FerryException>(() => FerryClient.ConnectAsync(server.Address, new FerryClientOptions { TrustStore = Known }, TestTimeouts.Token()));
         Assert.Equal(FerryErrorCode.AuthenticationRequired, ex.Code);
         Assert.Contains("ferry login", ex.Message);
     }

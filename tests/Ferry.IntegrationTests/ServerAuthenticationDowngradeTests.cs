@@ -22,7 +22,7 @@ public class ServerAuthenticationDowngradeTests : IDisposable
 
     private KnownServers Known => new(_config.Combine("known_servers"));
 
-    private FerryClientOptions Login(bool tls) => new() { UseTls = tls, Credentials = new ClientCredentials("alice", s_key), KnownServers = Known };
+    private FerryClientOptions Login(bool tls) => new() { UseTls = tls, Credentials = new ClientCredentials("alice", s_key), TrustStore = Known };
 
     /// <summary>Answers hello like a server in --insecure-no-auth mode, and accepts any upload.</summary>
     private static Task NoAuthImpostor(FrameHeader header, FrameReader reader, FrameWriter writer, CancellationToken ct)
@@ -99,7 +99,7 @@ public class ServerAuthenticationDowngradeTests : IDisposable
     {
         await using var server = await StartRealServerAsync(tls: true);
         var ex = await Assert.ThrowsAsync<FerryException>(() =>
-            FerryClient.ConnectAsync(server.Address, new FerryClientOptions { KnownServers = Known }, TestTimeouts.Token()));
+            FerryClient.ConnectAsync(server.Address, new FerryClientOptions { TrustStore = Known }, TestTimeouts.Token()));
         Assert.Equal(FerryErrorCode.AuthenticationRequired, ex.Code);
         Assert.Contains(server.Server.CertificateFingerprint!, ex.Message);
         Assert.Null(Known.Find(server.Address.ToString()));

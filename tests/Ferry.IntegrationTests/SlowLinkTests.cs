@@ -126,7 +126,7 @@ public class SlowLinkTests : IDisposable
             {
                 UseTls = true,
                 Credentials = new ClientCredentials("carol", s_key),
-                KnownServers = new KnownServers(_config.Combine("known_servers")),
+                TrustStore = new KnownServers(_config.Combine("known_servers")),
             }
             : new FerryClientOptions { UseTls = false }, TestTimeouts.Token());
 }

@@ -120,7 +120,7 @@ public class SymlinkRaceTests(ITestOutputHelper output)
                     escapes.Enqueue($"get read '{text}'");
                 File.Delete(download);
             }
-            IReadOnlyList<Ferry.Protocol.Messages.FileEntry>? listed = null;
+            IReadOnlyList<RemoteEntry>? listed = null;
             if (await TryAsync("ls", async () => listed = await client.ListAsync("d", cancellationToken: ct)))
             {
                 foreach (var entry in listed!.Where(e => OutsideOnly[..2].Contains(e.Name)))

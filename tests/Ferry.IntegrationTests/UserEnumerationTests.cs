@@ -51,7 +51,7 @@ public class UserEnumerationTests : IDisposable
             {
                 UseTls = false,
                 Credentials = new ClientCredentials(user, Handshake.NewKey()),
-                KnownServers = new KnownServers(_client.Combine("known_servers")),
+                TrustStore = new KnownServers(_client.Combine("known_servers")),
             }, TestTimeouts.Token()));
             Assert.Equal(FerryErrorCode.AuthenticationFailed, ex.Code);
         }

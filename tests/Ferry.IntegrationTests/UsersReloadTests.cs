@@ -40,7 +40,7 @@ public class UsersReloadTests : IDisposable
         FerryClient.ConnectAsync(ParseAddress(address), new FerryClientOptions
         {
             Credentials = new ClientCredentials(user, key),
-            KnownServers = new KnownServers(_work.Combine("known_servers")),
+            TrustStore = new KnownServers(_work.Combine("known_servers")),
             // The server is a separate process doing TLS; a loaded machine may take longer than the 10 s default.
             ConnectTimeout = TestTimeouts.Default,
         }, TestTimeouts.Token());

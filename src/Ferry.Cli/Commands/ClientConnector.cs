@@ -40,13 +40,16 @@ internal static class ClientConnector
     {
         var error = parse.InvocationConfiguration.Error;
         var user = parse.GetValue(User);
+        var known = KnownServers.Default;
         return new FerryClientOptions
         {
+            // The command remembers pins across runs in its known_servers file; the library's default keeps them in memory.
+            TrustStore = known,
             UseTls = !parse.GetValue(Plain),
             TrustCaSigned = parse.GetValue(TrustCa),
             Credentials = credentials ?? CredentialStore.Default.Find(address.ToString(), user),
             OnFirstUse = (server, fingerprint) =>
-                error.WriteLine($"ferry: first connection to {server}; its certificate fingerprint {fingerprint} is now pinned in {KnownServers.Default.Path}."),
+                error.WriteLine($"ferry: first connection to {server}; its certificate fingerprint {fingerprint} is now pinned in {known.Path}."),
         };
     }
 

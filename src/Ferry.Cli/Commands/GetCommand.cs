@@ -57,7 +57,7 @@ internal static class GetCommand
                 Ferry.Protocol.Messages.FileEntry? entry;
                 try
                 {
-                    entry = await client.StatAsync(remote, ct).ConfigureAwait(false);
+                    entry = await client.StatEntryAsync(remote, ct).ConfigureAwait(false);
                 }
                 catch (FerryRemoteException ex) when (!client.IsBroken)
                 {

@@ -25,7 +25,7 @@ internal static class ListCommand
         {
             await using var client = await ClientConnector.ConnectAsync(parse, address, ct).ConfigureAwait(false);
             var listed = parse.GetValue(path) ?? "";
-            var entries = await client.ListAsync(listed, parse.GetValue(recursive), ct).ConfigureAwait(false);
+            var entries = await client.ListEntriesAsync(listed, parse.GetValue(recursive), ct).ConfigureAwait(false);
             if (CommonOptions.JsonOutput(parse, json) is { } lines)
             {
                 foreach (var e in entries)

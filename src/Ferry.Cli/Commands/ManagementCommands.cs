@@ -24,7 +24,7 @@ internal static class ManagementCommands
         command.SetAction((parse, ct) => CommonOptions.RunClientAsync(parse, server, async address =>
         {
             await using var client = await ClientConnector.ConnectAsync(parse, address, ct).ConfigureAwait(false);
-            var entry = await client.StatAsync(parse.GetValue(path)!, ct).ConfigureAwait(false);
+            var entry = await client.StatEntryAsync(parse.GetValue(path)!, ct).ConfigureAwait(false);
             var remotePath = RemotePath.Normalize(parse.GetValue(path));
             if (CommonOptions.JsonOutput(parse, json) is { } lines)
             {

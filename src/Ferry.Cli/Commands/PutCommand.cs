@@ -152,7 +152,7 @@ internal static class PutCommand
     {
         try
         {
-            return await client.StatAsync(path, ct).ConfigureAwait(false);
+            return await client.StatEntryAsync(path, ct).ConfigureAwait(false);
         }
         catch (FerryRemoteException ex) when (ex.Code == FerryErrorCode.NotFound)
         {

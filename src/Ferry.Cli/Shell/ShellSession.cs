@@ -183,7 +183,7 @@ internal sealed class ShellSession(ParseResult parse, ServerAddress address, Cli
                     await ChangeDirectoryAsync(client, words, command.Token).ConfigureAwait(false);
                     break;
                 case "ls" when !words.Skip(1).Any(w => w.StartsWith('-')) && words.Count <= 2:
-                    var entries = await client.ListAsync(words.Count > 1 ? Resolve(words[1]) : _cwd, cancellationToken: command.Token).ConfigureAwait(false);
+                    var entries = await client.ListEntriesAsync(words.Count > 1 ? Resolve(words[1]) : _cwd, cancellationToken: command.Token).ConfigureAwait(false);
                     await ListCommand.WritePlainAsync(_output, entries).ConfigureAwait(false);
                     break;
                 case "put":
@@ -253,7 +253,7 @@ internal sealed class ShellSession(ParseResult parse, ServerAddress address, Cli
         var target = words.Count == 1 ? "" : words[1] == "-" ? _previous : Resolve(words[1]);
         if (target.Length > 0)
         {
-            var entry = await client.StatAsync(target, cancellationToken).ConfigureAwait(false);
+            var entry = await client.StatEntryAsync(target, cancellationToken).ConfigureAwait(false);
             if (entry.Type != "dir")
                 throw new FerryException(FerryErrorCode.NotADirectory, $"'/{target}' is not a directory.");
         }
@@ -297,7 +297,7 @@ internal sealed class ShellSession(ParseResult parse, ServerAddress address, Cli
         if (words.Count is < 2 or > 3)
             throw new FerryException(FerryErrorCode.FieldInvalid, "Usage: get [-f] REMOTE [LOCAL]");
         var remote = Resolve(words[1]);
-        var entry = await client.StatAsync(remote, cancellationToken).ConfigureAwait(false);
+        var entry = await client.StatEntryAsync(remote, cancellationToken).ConfigureAwait(false);
         var name = remote.Length == 0 ? "home" : RemotePath.FileName(remote);
         var local = words.Count == 3 ? LocalPath(words[2]) : name;
         if (Directory.Exists(local) && (entry.Type != "dir" || words.Count == 3))

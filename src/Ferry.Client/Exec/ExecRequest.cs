@@ -81,6 +81,7 @@ public sealed record ExecOptions
     /// <summary>Largest stdin frame; input is read and sent in pieces of at most this size. Default 64 KiB.</summary>
     public int StdinChunkBytes { get; init; } = 64 * 1024;
 
+    /// <summary>The defaults documented on each property.</summary>
     public static ExecOptions Default { get; } = new();
 
     /// <summary>UTF-8 (without a byte order mark), or the console's output encoding on Windows.</summary>

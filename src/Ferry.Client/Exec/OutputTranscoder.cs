@@ -7,7 +7,7 @@ namespace Ferry.Client.Exec;
 /// across two writes (a GBK or UTF-8 sequence cut at a frame boundary) is kept by the decoder until its rest arrives.
 /// Bytes that are not valid in the source encoding become U+FFFD (or the target encoding's replacement).
 /// </summary>
-public sealed class OutputTranscoder
+internal sealed class OutputTranscoder
 {
     private const int CharBufferSize = 4096;
     private readonly Decoder _decoder;

@@ -1,7 +1,7 @@
 namespace Ferry.Client.Security;
 
 /// <summary>Where the client keeps its files: <c>$FERRY_CONFIG_DIR</c>, else <c>$XDG_CONFIG_HOME/ferry</c>, else <c>~/.config/ferry</c>.</summary>
-public static class ClientConfig
+internal static class ClientConfig
 {
     public static string Directory
     {

@@ -26,6 +26,7 @@ public sealed record ClientCredentials(string User, byte[] Key)
         return key.Length == Handshake.KeyBytes;
     }
 
+    /// <summary>The user name only: the key never appears in logs or exception messages.</summary>
     public override string ToString() => $"{User} (key hidden)";
 }
 
@@ -33,7 +34,7 @@ public sealed record ClientCredentials(string User, byte[] Key)
 /// Stored logins (<c>credentials.json</c> in the client config folder, owner-only), one per server; FERRY_USER and
 /// FERRY_KEY override them.
 /// </summary>
-public sealed class CredentialStore(string path)
+internal sealed class CredentialStore(string path)
 {
     public static CredentialStore Default => new(Path.Combine(ClientConfig.Directory, "credentials.json"));
 
@@ -92,7 +93,7 @@ public sealed class CredentialStore(string path)
     }
 }
 
-public sealed class StoredLogin
+internal sealed class StoredLogin
 {
     [JsonPropertyName("user")] public string? User { get; set; }
     [JsonPropertyName("key")] public string? Key { get; set; }

@@ -6,16 +6,16 @@ namespace Ferry.Client.Security;
 /// <summary>
 /// Certificate pins, like ssh's known_hosts: one line per server, <c>HOST:PORT SHA256:fingerprint</c>. The first
 /// connection to a server records its fingerprint (trust on first use); later connections must present the same one.
+/// The ferry command's store; a library's default is <see cref="InMemoryServerTrustStore"/>.
 /// </summary>
-public sealed class KnownServers(string path)
+internal sealed class KnownServers(string path) : IServerTrustStore
 {
     public static KnownServers Default => new(System.IO.Path.Combine(ClientConfig.Directory, "known_servers"));
 
     public string Path { get; } = path;
 
     /// <summary>SHA-256 of the certificate, written "SHA256:" + base64 without padding (the form ssh prints).</summary>
-    public static string Fingerprint(X509Certificate certificate) =>
-        "SHA256:" + Convert.ToBase64String(SHA256.HashData(certificate.GetRawCertData())).TrimEnd('=');
+    public static string Fingerprint(X509Certificate certificate) => InMemoryServerTrustStore.Fingerprint(certificate);
 
     /// <summary>The pinned fingerprint for <paramref name="server"/>, or null if none.</summary>
     public string? Find(string server)
@@ -40,4 +40,6 @@ public sealed class KnownServers(string path)
         lines.Add($"{server} {fingerprint}");
         ClientConfig.WritePrivateFile(Path, string.Join('\n', lines) + "\n");
     }
+
+    public override string ToString() => Path;
 }

@@ -7,7 +7,7 @@ namespace Ferry.Client.Security;
 
 /// <summary>
 /// Decides whether to trust a server's TLS certificate: a CA-signed certificate when the user allows it, otherwise
-/// the fingerprint pinned for that server in known_servers (recorded on first use, like ssh). A first-use fingerprint
+/// the fingerprint pinned for that server in the trust store (recorded on first use, like ssh). A first-use fingerprint
 /// is only returned, not pinned: the caller pins it with <see cref="PinFirstUse"/> once the server has proved that it
 /// knows the user's key, so an impostor that fails the proof never becomes the pinned server.
 /// </summary>
@@ -17,7 +17,7 @@ internal static class ServerTrust
         CancellationToken cancellationToken)
     {
         var server = address.ToString();
-        var known = options.KnownServers ?? KnownServers.Default;
+        var known = options.TrustStore;
         FerryException? refusal = null;
         string? firstUse = null;
         byte[]? certificateDer = null;
@@ -47,7 +47,7 @@ internal static class ServerTrust
                         if (!options.TrustOnFirstUse)
                         {
                             refusal = new FerryException(FerryErrorCode.CertificateMismatch,
-                                $"{server} is not in {known.Path} and trust on first use is off; its fingerprint is {fingerprint}.");
+                                $"{server} is not in {known} and trust on first use is off; its fingerprint is {fingerprint}.");
                             return false;
                         }
                         firstUse = fingerprint;
@@ -57,7 +57,7 @@ internal static class ServerTrust
                         return true;
                     refusal = new FerryException(FerryErrorCode.CertificateMismatch,
                         $"WARNING: the certificate of {server} has CHANGED (pinned {pinned}, now {fingerprint}). Someone may be intercepting the " +
-                        $"connection. If the server's certificate really was replaced, remove its line from {known.Path} and connect again.");
+                        $"connection. If the server's certificate really was replaced, remove its line from {known} and connect again.");
                     return false;
                 },
             }, cancellationToken).ConfigureAwait(false);
@@ -76,11 +76,11 @@ internal static class ServerTrust
         return (tls, certificateDer!, firstUse);
     }
 
-    /// <summary>Records a first-use fingerprint in known_servers; called only after the server's proof verified.</summary>
+    /// <summary>Records a first-use fingerprint in the trust store; called only after the server's proof verified.</summary>
     public static void PinFirstUse(ServerAddress address, FerryClientOptions options, string fingerprint)
     {
         var server = address.ToString();
-        (options.KnownServers ?? KnownServers.Default).Pin(server, fingerprint);
+        options.TrustStore.Pin(server, fingerprint);
         options.OnFirstUse?.Invoke(server, fingerprint);
     }
 }

@@ -8,4 +8,4 @@ namespace Ferry.Client.Sync;
 /// <param name="ModifiedNs">Modification time to give it, nanoseconds since the Unix epoch.</param>
 /// <param name="Basis">Local files it may share content with, best first (its old version, a file it was renamed from); empty for a whole-file get.</param>
 /// <param name="BasisSize">The size of the first basis; 0 without a basis.</param>
-public sealed record FilePull(string RemotePath, string LocalPath, long Size, int Mode, long ModifiedNs, IReadOnlyList<string> Basis, long BasisSize);
+internal sealed record FilePull(string RemotePath, string LocalPath, long Size, int Mode, long ModifiedNs, IReadOnlyList<string> Basis, long BasisSize);

@@ -8,4 +8,4 @@ namespace Ferry.Client.Sync;
 /// <param name="ModifiedNs">Modification time to give it, nanoseconds since the Unix epoch.</param>
 /// <param name="Basis">Remote files it may share content with, best first (its old version, a file it was renamed from); empty for a plain whole-file put.</param>
 /// <param name="BasisSize">The size of the first basis (both sides cut chunks for the larger of the two sizes); 0 without a basis.</param>
-public sealed record FilePush(string LocalPath, string RemotePath, long Size, int Mode, long ModifiedNs, IReadOnlyList<string> Basis, long BasisSize);
+internal sealed record FilePush(string LocalPath, string RemotePath, long Size, int Mode, long ModifiedNs, IReadOnlyList<string> Basis, long BasisSize);

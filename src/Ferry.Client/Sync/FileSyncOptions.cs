@@ -3,7 +3,7 @@ using Ferry.Sync.Caching;
 namespace Ferry.Client.Sync;
 
 /// <summary>How files move during a sync.</summary>
-public sealed record FileSyncOptions
+internal sealed record FileSyncOptions
 {
     /// <summary>Compress data with zstd per block, sending raw any block that does not shrink (§5.9.4). Off by default.</summary>
     public bool Compress { get; init; }

@@ -7,7 +7,7 @@ namespace Ferry.Client.Sync;
 /// <param name="BytesSent">File data that crossed the connection for this file (after compression).</param>
 /// <param name="BytesReused">Bytes of the new file the receiver took from files it already had.</param>
 /// <param name="Delta">True when the file went as a delta rather than whole.</param>
-public sealed record FileSyncOutcome(string Path, string? ErrorCode, string? ErrorMessage, long BytesSent, long BytesReused, bool Delta)
+internal sealed record FileSyncOutcome(string Path, string? ErrorCode, string? ErrorMessage, long BytesSent, long BytesReused, bool Delta)
 {
     public bool Succeeded => ErrorCode is null;
 }

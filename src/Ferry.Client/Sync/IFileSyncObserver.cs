@@ -1,7 +1,7 @@
 namespace Ferry.Client.Sync;
 
 /// <summary>Told as a batch transfer progresses; called from the transfer's own tasks, so implementations must be thread-safe and quick.</summary>
-public interface IFileSyncObserver
+internal interface IFileSyncObserver
 {
     /// <summary><paramref name="bytes"/> more bytes of file data that had to move have moved (reused bytes never count).</summary>
     void DataMoved(long bytes);

@@ -7,7 +7,7 @@ namespace Ferry.Client.Sync;
 /// home on one server. Paths are remote paths (§5.1). Every method throws <see cref="Protocol.Errors.FerryRemoteException"/>
 /// for a refusal that concerns the whole call; the batch transfers report per-file failures in their outcomes instead.
 /// </summary>
-public interface IRemoteTree
+internal interface IRemoteTree
 {
     /// <summary>Every entry below <paramref name="path"/> (§5.9.1), or null when nothing is there.</summary>
     Task<IReadOnlyList<ScanEntry>?> ScanAsync(string path, bool hashes, CancellationToken cancellationToken);

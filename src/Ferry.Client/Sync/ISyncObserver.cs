@@ -4,7 +4,7 @@ namespace Ferry.Client.Sync;
 /// Told what a sync does, in plan order. <see cref="DataMoved"/> may come from transfer tasks at any time, so
 /// implementations must be thread-safe; the other calls come one at a time.
 /// </summary>
-public interface ISyncObserver
+internal interface ISyncObserver
 {
     /// <summary>The plan is made; nothing has been changed yet.</summary>
     void Planned(SyncPlan plan);

@@ -8,7 +8,7 @@ namespace Ferry.Client.Sync;
 /// it while walking: an excluded folder's contents are excluded with it, and the folders holding excluded entries are
 /// protected from deletion.
 /// </summary>
-public static class ListingFilter
+internal static class ListingFilter
 {
     /// <summary>Filters <paramref name="entries"/> (every entry's parent folder listed before it, see <see cref="ScanValidator"/>).</summary>
     /// <param name="entries">The listing.</param>

@@ -9,7 +9,7 @@ namespace Ferry.Client.Sync;
 /// a scan (§5.9.1), size, permission bits and modification time in nanoseconds. On systems without statx the managed API
 /// stands in (100 ns times; FIFOs and devices then look like files or are reported by .NET as they can).
 /// </summary>
-public static unsafe class LocalEntryStat
+internal unsafe class LocalEntryStat
 {
     private const int PermissionMask = 0x1FF; // 0777: a sync carries the permission bits only (§5.9: set-id and sticky bits are never set)
 

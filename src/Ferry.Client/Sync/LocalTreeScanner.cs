@@ -9,7 +9,7 @@ namespace Ferry.Client.Sync;
 /// without following symbolic links, with nanosecond times, permission bits and link targets, and with the filter
 /// applied as it walks (an excluded folder is not entered).
 /// </summary>
-public static class LocalTreeScanner
+internal static class LocalTreeScanner
 {
     /// <summary>Names the server keeps to itself (§5.9.1) are left out on this side too, so that both sides list alike.</summary>
     public const string ReservedPrefix = ".ferry-";

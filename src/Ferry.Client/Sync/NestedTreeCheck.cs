@@ -8,7 +8,7 @@ namespace Ferry.Client.Sync;
 /// run, and --delete would then remove the source. Scans carry no inode numbers, so the check compares listings: a
 /// folder of one side whose whole subtree equals the other side, entry for entry to the nanosecond, is that side.
 /// </summary>
-public static class NestedTreeCheck
+internal static class NestedTreeCheck
 {
     /// <summary>The folder of one side that is the other side, or null. Equal whole listings are not a match (a sync that has converged).</summary>
     public static string? FindNested(IReadOnlyList<ScanEntry> source, IReadOnlyList<ScanEntry> destination) =>

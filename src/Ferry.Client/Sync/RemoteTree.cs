@@ -15,7 +15,7 @@ namespace Ferry.Client.Sync;
 /// put with a chunk list whose needed ranges the same range sender sends, or as ranged gets into a file assembled beside
 /// the destination. One call at a time, like the client.
 /// </summary>
-public sealed class RemoteTree(FerryClient client) : IRemoteTree
+internal sealed class RemoteTree(FerryClient client) : IRemoteTree
 {
     /// <summary>Files handled per window: their chunk lists and items are all that a push or pull holds in memory at once.</summary>
     private const int Window = FerryClient.PutBatchSize;

@@ -7,7 +7,7 @@ namespace Ferry.Client.Sync;
 /// Checks a server's scan (§5.9.1) before anything acts on it: a listing that lies could otherwise make a pull write or
 /// delete outside the local folder.
 /// </summary>
-public static class ScanValidator
+internal static class ScanValidator
 {
     /// <summary>
     /// Throws unless every name is a safe relative path (<see cref="SyncPaths.IsSafeRelative"/>), named once, below a

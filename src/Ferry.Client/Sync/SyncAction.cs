@@ -7,7 +7,7 @@ namespace Ferry.Client.Sync;
 /// One step of a sync plan. <see cref="Path"/> is relative to both roots, '/'-separated ("" is the destination root
 /// itself). The itemized <see cref="Line"/> is what both a dry run and the real run print for it.
 /// </summary>
-public sealed record SyncAction
+internal sealed record SyncAction
 {
     public required SyncActionKind Kind { get; init; }
 

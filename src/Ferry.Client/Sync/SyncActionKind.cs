@@ -1,7 +1,7 @@
 namespace Ferry.Client.Sync;
 
 /// <summary>What one step of a sync plan does to the destination.</summary>
-public enum SyncActionKind
+internal enum SyncActionKind
 {
     /// <summary>Create a folder (replacing a file or link of the same name).</summary>
     MakeDirectory,

@@ -1,7 +1,7 @@
 namespace Ferry.Client.Sync;
 
 /// <summary>Which way a sync goes.</summary>
-public enum SyncDirection
+internal enum SyncDirection
 {
     /// <summary>A local folder onto the server.</summary>
     Push,

@@ -15,7 +15,7 @@ namespace Ferry.Client.Sync;
 /// (<see cref="ScanValidator"/>) before anything acts on it; two sides that are one tree (one inside the other) are
 /// refused (<see cref="NestedTreeCheck"/>).
 /// </remarks>
-public sealed class SyncEngine(IRemoteTree remote)
+internal sealed class SyncEngine(IRemoteTree remote)
 {
     private readonly IRemoteTree _remote = remote ?? throw new ArgumentNullException(nameof(remote));
 

@@ -6,7 +6,7 @@ namespace Ferry.Client.Sync;
 /// <param name="Entries">The entries that take part, in tree order.</param>
 /// <param name="ProtectedFolders">Folders that hold an excluded entry, with all their parents: never deleted.</param>
 /// <param name="Errors">Entries or folders that could not be read (any error stops --delete).</param>
-public sealed record SyncListing(IReadOnlyList<ScanEntry> Entries, IReadOnlySet<string> ProtectedFolders, IReadOnlyList<SyncProblem> Errors)
+internal sealed record SyncListing(IReadOnlyList<ScanEntry> Entries, IReadOnlySet<string> ProtectedFolders, IReadOnlyList<SyncProblem> Errors)
 {
     /// <summary>Adds <paramref name="path"/>'s parent folders to <paramref name="protectedFolders"/>.</summary>
     internal static void ProtectParents(string path, HashSet<string> protectedFolders)

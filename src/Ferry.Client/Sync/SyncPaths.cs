@@ -1,7 +1,7 @@
 namespace Ferry.Client.Sync;
 
 /// <summary>Relative '/'-separated paths as a sync orders and relates them.</summary>
-public static class SyncPaths
+internal static class SyncPaths
 {
     /// <summary>
     /// Depth-first order, a folder right before its contents, names by ordinal within a folder: ordinal order with '/'

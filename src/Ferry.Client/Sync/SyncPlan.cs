@@ -1,7 +1,7 @@
 namespace Ferry.Client.Sync;
 
 /// <summary>What a sync will do, in the order it does it (see <see cref="SyncPlanner"/>).</summary>
-public sealed record SyncPlan
+internal sealed record SyncPlan
 {
     public required IReadOnlyList<SyncAction> Actions { get; init; }
 

@@ -1,7 +1,7 @@
 namespace Ferry.Client.Sync;
 
 /// <summary>What the planner is allowed to do.</summary>
-public sealed record SyncPlanOptions
+internal sealed record SyncPlanOptions
 {
     /// <summary>Remove destination entries the source lacks.</summary>
     public bool Delete { get; init; }

@@ -16,7 +16,7 @@ namespace Ferry.Client.Sync;
 /// match. A file sent is given a basis: its old version when it changed, and when it is new, a destination-only file of
 /// the same size (and the same hash when both are known): a renamed file then costs no data.</para>
 /// </remarks>
-public static class SyncPlanner
+internal static class SyncPlanner
 {
     /// <summary>The permission bits a sync carries (§5.9).</summary>
     public const int ModeMask = 0x1FF;

@@ -4,4 +4,4 @@ namespace Ferry.Client.Sync;
 /// <param name="Path">Relative path.</param>
 /// <param name="Code">Stable error code (docs/errors.md).</param>
 /// <param name="Message">A sentence for the user.</param>
-public sealed record SyncProblem(string Path, string Code, string Message);
+internal sealed record SyncProblem(string Path, string Code, string Message);

@@ -1,7 +1,7 @@
 namespace Ferry.Client.Sync;
 
 /// <summary>What a sync did (for a dry run: what it would do; bytes are then 0).</summary>
-public sealed record SyncReport
+internal sealed record SyncReport
 {
     public required SyncPlan Plan { get; init; }
 

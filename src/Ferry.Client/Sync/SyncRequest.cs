@@ -3,7 +3,7 @@ using Ferry.Sync.Filtering;
 namespace Ferry.Client.Sync;
 
 /// <summary>One sync: which way, between which folders, and what it may do.</summary>
-public sealed record SyncRequest
+internal sealed record SyncRequest
 {
     public required SyncDirection Direction { get; init; }
 

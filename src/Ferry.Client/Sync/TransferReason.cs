@@ -1,7 +1,7 @@
 namespace Ferry.Client.Sync;
 
 /// <summary>Why a file is sent.</summary>
-public enum TransferReason
+internal enum TransferReason
 {
     /// <summary>The destination has no file of that name.</summary>
     New,

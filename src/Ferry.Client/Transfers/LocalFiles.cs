@@ -3,7 +3,7 @@ using Microsoft.Win32.SafeHandles;
 namespace Ferry.Client.Transfers;
 
 /// <summary>Local file-system helpers for transfers: partial-download names, exact reads, tree walks.</summary>
-public static class LocalFiles
+internal static class LocalFiles
 {
     /// <summary>
     /// Prefix of temporary files, the same on both sides (docs/protocol.md §5.2): a download goes to

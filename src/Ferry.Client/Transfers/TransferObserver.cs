@@ -15,8 +15,10 @@ public abstract class TransferObserver
     /// <summary><paramref name="bytesDone"/> of the file's bytes are done (including a resumed prefix); called at most every MiB or so.</summary>
     public virtual void OnProgress(FileTransfer file, long bytesDone) { }
 
+    /// <summary>The file arrived intact (its checksum verified).</summary>
     public virtual void OnCompleted(FileTransfer file, TransferResult result) { }
 
+    /// <summary>The file did not arrive; the batch goes on with the others.</summary>
     public virtual void OnFailed(FileTransfer file, Exception error) { }
 
     private sealed class NoObserver : TransferObserver;

@@ -15,11 +15,12 @@ public sealed record PutOptions
     public bool Resume { get; init; }
 
     /// <summary>Checksum of the whole file and of the resume chunks. Default xxh3-128.</summary>
-    public ChecksumAlgorithm Checksum { get; init; } = ChecksumAlgorithm.Default;
+    internal ChecksumAlgorithm Checksum { get; init; } = ChecksumAlgorithm.Default;
 
     /// <summary>Give the remote file the local file's modification time. Default true.</summary>
     public bool PreserveModifiedTime { get; init; } = true;
 
+    /// <summary>The defaults documented on each property.</summary>
     public static PutOptions Default { get; } = new();
 }
 
@@ -40,10 +41,11 @@ public sealed record GetOptions
     public bool Resume { get; init; }
 
     /// <summary>Checksum the server computes over the whole file and the client checks. Default xxh3-128.</summary>
-    public ChecksumAlgorithm Checksum { get; init; } = ChecksumAlgorithm.Default;
+    internal ChecksumAlgorithm Checksum { get; init; } = ChecksumAlgorithm.Default;
 
     /// <summary>Give the local file the remote file's modification time. Default true.</summary>
     public bool PreserveModifiedTime { get; init; } = true;
 
+    /// <summary>The defaults documented on each property.</summary>
     public static GetOptions Default { get; } = new();
 }

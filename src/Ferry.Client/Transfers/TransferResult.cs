@@ -8,6 +8,7 @@ public sealed record FileTransfer(string LocalPath, string RemotePath);
 /// <summary>A file that arrived intact: the server (put) or the client (get) checked the whole-file checksum.</summary>
 public sealed record TransferResult
 {
+    /// <summary>The local file, as given.</summary>
     public required string LocalPath { get; init; }
 
     /// <summary>The remote path, normalized (docs/protocol.md §5.1).</summary>
@@ -25,6 +26,7 @@ public sealed record TransferResult
     /// <summary>From the first data byte to the checked checksum.</summary>
     public TimeSpan Elapsed { get; init; }
 
+    /// <summary><see cref="Elapsed"/> in seconds.</summary>
     public double Seconds => Elapsed.TotalSeconds;
 
     /// <summary>The checksum algorithm's wire name (<c>xxh3-128</c> or <c>sha256</c>).</summary>
@@ -50,7 +52,9 @@ public sealed record TransferFailure(string LocalPath, string RemotePath, Except
 /// <summary>The outcome of a multi-file transfer: which files arrived and which did not, in the order given.</summary>
 public sealed record BatchTransferResult
 {
+    /// <summary>The files that arrived intact.</summary>
     public required IReadOnlyList<TransferResult> Completed { get; init; }
+    /// <summary>The files that did not, each with its error.</summary>
     public required IReadOnlyList<TransferFailure> Failed { get; init; }
 
     /// <summary>Local symbolic links found in an uploaded tree and skipped (never followed), as local paths.</summary>

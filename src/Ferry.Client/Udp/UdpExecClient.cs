@@ -9,7 +9,7 @@ using Ferry.Protocol.Messages;
 namespace Ferry.Client.Udp;
 
 /// <summary>Retry policy for UDP exec.</summary>
-public sealed record UdpExecOptions
+internal sealed record UdpExecOptions
 {
     /// <summary>Wait before the first retransmission; doubled each time up to <see cref="MaxRetryDelay"/>. Default 200 ms.</summary>
     public TimeSpan InitialRetryDelay { get; init; } = TimeSpan.FromMilliseconds(200);
@@ -30,7 +30,7 @@ public sealed record UdpExecOptions
 /// and the request id; the server's first answer is an address token (for this address and this boot of the server) that
 /// every later datagram carries.
 /// </summary>
-public static class UdpExecClient
+internal static class UdpExecClient
 {
     public static async Task<UdpExecResult> ExecAsync(ServerAddress server, ClientCredentials credentials, ExecMessage request, UdpExecOptions? options = null,
         CancellationToken cancellationToken = default)

@@ -8,7 +8,7 @@ namespace Ferry.Protocol.Auth;
 /// The authentication handshake's cryptography (docs/security.md §3), as pure functions shared by both sides.
 /// Algorithms are fixed by the protocol version: HMAC-SHA256 over a canonical transcript, HKDF-SHA256 for session keys.
 /// </summary>
-public static class Handshake
+internal static class Handshake
 {
     /// <summary>Bytes in each side's challenge.</summary>
     public const int ChallengeBytes = 32;

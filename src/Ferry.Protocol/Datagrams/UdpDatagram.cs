@@ -17,7 +17,7 @@ namespace Ferry.Protocol.Datagrams;
 /// direction, and a fresh random nonce per datagram (at most a few tens of thousands of datagrams use one key, far
 /// below the 2^32 random-nonce limit of GCM).
 /// </summary>
-public sealed record UdpDatagram(UdpKind Kind, string User, ulong RequestId, long TimestampMs, uint Index, uint Count, ReadOnlyMemory<byte> Token,
+internal sealed record UdpDatagram(UdpKind Kind, string User, ulong RequestId, long TimestampMs, uint Index, uint Count, ReadOnlyMemory<byte> Token,
     ReadOnlyMemory<byte> Payload)
 {
     /// <summary>Largest datagram Ferry sends: fits a 1500-byte Ethernet MTU with IPv6 and UDP headers.</summary>

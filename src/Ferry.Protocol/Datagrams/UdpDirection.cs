@@ -1,7 +1,7 @@
 namespace Ferry.Protocol.Datagrams;
 
 /// <summary>Which side sealed a datagram. Each direction has its own key, so a datagram cannot be reflected back as the other side's.</summary>
-public enum UdpDirection
+internal enum UdpDirection
 {
     ClientToServer,
     ServerToClient,

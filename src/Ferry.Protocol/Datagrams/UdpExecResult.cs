@@ -7,7 +7,7 @@ namespace Ferry.Protocol.Datagrams;
 /// The result of a command run over UDP, before it is cut into chunks:
 /// <c>u32 n | n bytes of JSON {"code","timed_out","truncated","stdout","stderr"} | stdout | stderr</c>.
 /// </summary>
-public sealed record UdpExecResult(int Code, bool TimedOut, bool Truncated, byte[] Stdout, byte[] Stderr)
+internal sealed record UdpExecResult(int Code, bool TimedOut, bool Truncated, byte[] Stdout, byte[] Stderr)
 {
     public byte[] Encode()
     {

@@ -1,7 +1,7 @@
 namespace Ferry.Protocol.Datagrams;
 
 /// <summary>Kinds of UDP datagram (docs/protocol.md §7).</summary>
-public enum UdpKind : byte
+internal enum UdpKind : byte
 {
     /// <summary>Client → server: run the command in the payload (JSON, as the exec frame's fields).</summary>
     Exec = 1,

@@ -20,6 +20,19 @@ public static class FerryErrorCodes
     public static FerryErrorCode FromWire(string? name) =>
         name is not null && s_fromWire.TryGetValue(name, out var code) ? code : FerryErrorCode.InternalError;
 
+    /// <summary>
+    /// Whether an operation that failed with <paramref name="code"/> may succeed when tried again unchanged, a little
+    /// later: the server or a user was at a limit (server_busy, too_many_connections, too_many_uploads,
+    /// exec_limit_reached, udp_request_limit, transfer_in_progress, authentication_throttled), the server was shutting
+    /// down, or the connection timed out or dropped mid-frame (login_timeout, idle_timeout, header_timeout,
+    /// truncated_frame). Everything else repeats the same way until something changes.
+    /// </summary>
+    public static bool IsTransient(this FerryErrorCode code) => code is
+        FerryErrorCode.ServerBusy or FerryErrorCode.ServerShuttingDown or FerryErrorCode.TooManyConnections
+        or FerryErrorCode.TooManyUploads or FerryErrorCode.ExecLimitReached or FerryErrorCode.UdpRequestLimit
+        or FerryErrorCode.TransferInProgress or FerryErrorCode.AuthenticationThrottled or FerryErrorCode.LoginTimeout
+        or FerryErrorCode.IdleTimeout or FerryErrorCode.HeaderTimeout or FerryErrorCode.TruncatedFrame;
+
     /// <summary>All codes with their wire names, in numeric order (docs/errors.md is generated from the same list).</summary>
     public static IEnumerable<(FerryErrorCode Code, string Wire)> All =>
         s_toWire.OrderBy(kv => (int)kv.Key).Select(kv => (kv.Key, kv.Value));

@@ -9,7 +9,7 @@ namespace Ferry.Protocol.Files;
 /// The checksums a transfer can name (docs/protocol.md §5.4): <c>xxh3-128</c> (default; fast enough never to limit a
 /// transfer) and <c>sha256</c> (for comparing with published digests). Values travel as lower-case hex.
 /// </summary>
-public sealed class ChecksumAlgorithm
+internal sealed class ChecksumAlgorithm
 {
     public const string Xxh3Name = "xxh3-128";
     public const string Sha256Name = "sha256";

@@ -7,7 +7,7 @@ namespace Ferry.Protocol.Files;
 /// one hash per whole chunk <c>[i*C, (i+1)*C)</c> of a prefix, in order, raw bytes back to back. The same single pass can
 /// feed a whole-file hasher, so a resumed transfer reads its prefix once.
 /// </summary>
-public static class ChunkHashes
+internal static class ChunkHashes
 {
     private const int ReadBlockSize = 1024 * 1024;
 

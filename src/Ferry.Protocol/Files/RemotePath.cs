@@ -7,7 +7,7 @@ namespace Ferry.Protocol.Files;
 /// The syntax of remote paths (docs/protocol.md §5.1): '/'-separated, relative to the user's root. This is the first of
 /// two gates; the server's store also refuses symbolic links that lead out of the root.
 /// </summary>
-public static class RemotePath
+internal static class RemotePath
 {
     /// <summary>Longest path accepted, in UTF-8 bytes.</summary>
     public const int MaxPathBytes = 4096;

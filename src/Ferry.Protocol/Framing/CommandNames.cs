@@ -3,7 +3,7 @@ using System.Text;
 namespace Ferry.Protocol.Framing;
 
 /// <summary>The command names of docs/protocol.md. The header parser interns these so a known command costs no allocation.</summary>
-public static class CommandNames
+internal static class CommandNames
 {
     public const string Hello = "hello";
     public const string Auth = "auth";

@@ -1,6 +1,7 @@
 using System.Text.Json;
 using System.Text.Json.Serialization.Metadata;
 using Ferry.Protocol.Errors;
+using Ferry.Protocol.Messages;
 
 namespace Ferry.Protocol.Framing;
 
@@ -10,6 +11,7 @@ namespace Ferry.Protocol.Framing;
 /// </summary>
 public readonly struct FrameHeader
 {
+    /// <summary>A header as <see cref="FrameDecoder.ParseHeader"/> returns it; <paramref name="json"/> must be the header's JSON object.</summary>
     public FrameHeader(string command, long bodyLength, ReadOnlyMemory<byte> json)
     {
         Command = command;
@@ -25,6 +27,21 @@ public readonly struct FrameHeader
 
     /// <summary>The header's UTF-8 JSON bytes (already validated as UTF-8 and as a JSON object).</summary>
     public ReadOnlyMemory<byte> Json { get; }
+
+    /// <summary>True for an error frame (<c>{"cmd":"error","code":...,"message":...}</c>), which <see cref="ToException"/> turns into an exception.</summary>
+    public bool IsError => Command == CommandNames.Error;
+
+    /// <summary>
+    /// The exception an error frame stands for: its code mapped to <see cref="FerryErrorCode"/> (unknown codes become
+    /// <see cref="FerryErrorCode.InternalError"/>, with <see cref="FerryRemoteException.WireCode"/> as sent) and its
+    /// message. Throws <see cref="InvalidOperationException"/> when this is not an error frame.
+    /// </summary>
+    public FerryRemoteException ToException()
+    {
+        if (!IsError)
+            throw new InvalidOperationException($"A '{Command}' frame is not an error frame.");
+        return Deserialize(FerryJsonContext.Default.ErrorMessage).ToException();
+    }
 
     /// <summary>
     /// Deserializes the header into its typed message. A missing required field or a wrongly typed field raises a

@@ -15,6 +15,7 @@ public sealed record FrameLimits
     /// <summary>Maximum nesting depth of the header JSON. Default 32.</summary>
     public int MaxHeaderDepth { get; init; } = 32;
 
+    /// <summary>The defaults above: 64 KiB headers nested at most 32 deep.</summary>
     public static FrameLimits Default { get; } = new();
 
     /// <summary>Throws <see cref="ArgumentOutOfRangeException"/> naming the setting when a value is unusable.</summary>

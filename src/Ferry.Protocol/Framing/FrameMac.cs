@@ -8,7 +8,7 @@ namespace Ferry.Protocol.Framing;
 /// by a 32-byte trailer, HMAC-SHA256(direction key, u64 sequence | 4-byte prefix | header | body). The sequence number
 /// starts at 0 and counts frames, so a frame cannot be dropped, replayed or reordered unnoticed.
 /// </summary>
-public sealed class FrameMac : IDisposable
+internal sealed class FrameMac : IDisposable
 {
     /// <summary>Bytes in the trailer.</summary>
     public const int TrailerBytes = 32;

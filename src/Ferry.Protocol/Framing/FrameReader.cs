@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.IO.Pipelines;
+using System.Runtime.CompilerServices;
 using Ferry.Protocol.Errors;
 
 namespace Ferry.Protocol.Framing;
@@ -25,6 +26,10 @@ public sealed class FrameReader : IDisposable
     private FrameMac? _mac;
     private bool _trailerPending;
 
+    /// <summary>
+    /// A reader over <paramref name="input"/>, which it does not complete or dispose. <paramref name="limits"/> defaults
+    /// to <see cref="FrameLimits.Default"/>, <paramref name="timeouts"/> to none, <paramref name="time"/> to the system clock.
+    /// </summary>
     public FrameReader(PipeReader input, FrameLimits? limits = null, FrameReadTimeouts? timeouts = null, TimeProvider? time = null)
     {
         _input = input;
@@ -35,7 +40,7 @@ public sealed class FrameReader : IDisposable
     }
 
     /// <summary>Verifies every following frame's MAC trailer with <paramref name="key"/> (docs/security.md §4).</summary>
-    public void EnableMac(byte[] key)
+    internal void EnableMac(byte[] key)
     {
         if (_bodyRemaining != 0)
             throw new InvalidOperationException("Enable the MAC between frames.");
@@ -64,6 +69,8 @@ public sealed class FrameReader : IDisposable
     /// <see cref="FrameDecoder"/>), for a stream that ends inside a frame (<see cref="FerryErrorCode.TruncatedFrame"/>)
     /// and for missed deadlines.
     /// </summary>
+    // Pooled state machines: a frame that waits for the network would otherwise allocate one box per call, per frame.
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     public async ValueTask<FrameHeader?> ReadFrameAsync(CancellationToken cancellationToken)
     {
         if (_bodyRemaining > 0)
@@ -168,6 +175,7 @@ public sealed class FrameReader : IDisposable
     /// Copies up to <paramref name="destination"/>.Length bytes of the current body. Returns 0 once the body is done.
     /// Throws <see cref="FerryErrorCode.TruncatedFrame"/> if the stream ends before the declared length.
     /// </summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     public async ValueTask<int> ReadBodyAsync(Memory<byte> destination, CancellationToken cancellationToken)
     {
         if (_bodyRemaining == 0 || destination.IsEmpty)
@@ -283,6 +291,7 @@ public sealed class FrameReader : IDisposable
     /// </summary>
     public Func<CancellationToken, ValueTask>? BeforeWaiting { get; set; }
 
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     private async ValueTask<ReadResult> ReadWithDeadlineAsync(TimeSpan timeout, FerryErrorCode onTimeout, CancellationToken cancellationToken)
     {
         // Fast path: data already buffered needs no timer.
@@ -325,6 +334,7 @@ public sealed class FrameReader : IDisposable
             isFatal: true);
     }
 
+    /// <summary>Returns the reader's pooled buffers; the pipe itself is left to its owner.</summary>
     public void Dispose()
     {
         _deadline?.Dispose();

@@ -3,6 +3,7 @@ using System.Buffers.Binary;
 using System.IO.Pipelines;
 using System.Text.Json;
 using System.Text.Json.Serialization.Metadata;
+using Ferry.Protocol.Errors;
 
 namespace Ferry.Protocol.Framing;
 
@@ -23,6 +24,10 @@ public sealed class FrameWriter : IDisposable
     private FrameMac? _mac;
     private Memory<byte> _bodyMemory;
 
+    /// <summary>
+    /// A writer into <paramref name="output"/>, which it does not complete or dispose. Nothing reaches the peer until
+    /// <see cref="FlushAsync"/>. <paramref name="limits"/> defaults to <see cref="FrameLimits.Default"/>.
+    /// </summary>
     public FrameWriter(PipeWriter output, FrameLimits? limits = null)
     {
         _output = output;
@@ -36,10 +41,10 @@ public sealed class FrameWriter : IDisposable
     }
 
     /// <summary>True once <see cref="EnableMac"/> was called: every frame from then on carries a MAC trailer.</summary>
-    public bool MacEnabled => _mac is not null;
+    internal bool MacEnabled => _mac is not null;
 
     /// <summary>Authenticates every following frame with <paramref name="key"/> (docs/security.md §4).</summary>
-    public void EnableMac(byte[] key)
+    internal void EnableMac(byte[] key)
     {
         EnsureComplete();
         _mac = new FrameMac(key);
@@ -139,7 +144,20 @@ public sealed class FrameWriter : IDisposable
         Consume(count);
     }
 
+    /// <summary>Sends what was written so far to the peer; waits while the pipe is over its pause threshold (back-pressure).</summary>
     public ValueTask<FlushResult> FlushAsync(CancellationToken cancellationToken) => _output.FlushAsync(cancellationToken);
+
+    /// <summary>
+    /// Writes an error frame for <paramref name="error"/>: its stable code (wire name) and message. Set
+    /// <paramref name="fatal"/> when the connection closes after this frame, so the peer knows not to send more. The
+    /// peer's <see cref="FrameHeader.ToException"/> turns it back into an exception with the same code.
+    /// </summary>
+    public void WriteError(FerryException error, bool fatal = false)
+    {
+        ArgumentNullException.ThrowIfNull(error);
+        var wire = error is FerryRemoteException remote ? remote.WireCode : error.Code.ToWire();
+        WriteHeader(new Messages.ErrorMessage { Code = wire, Message = error.Message, Fatal = fatal }, Messages.FerryJsonContext.Default.ErrorMessage);
+    }
 
     /// <summary>Throws if the current frame's body is not complete.</summary>
     public void EnsureComplete()
@@ -149,7 +167,7 @@ public sealed class FrameWriter : IDisposable
     }
 
     /// <summary>Writes a 4-byte little-endian length and the given header bytes, as they are (tests use this for hostile frames).</summary>
-    public static void WriteRawHeader(IBufferWriter<byte> output, ReadOnlySpan<byte> headerJson)
+    internal static void WriteRawHeader(IBufferWriter<byte> output, ReadOnlySpan<byte> headerJson)
     {
         var span = output.GetSpan(FrameDecoder.PrefixLength + headerJson.Length);
         BinaryPrimitives.WriteInt32LittleEndian(span, headerJson.Length);
@@ -173,6 +191,7 @@ public sealed class FrameWriter : IDisposable
         _output.Advance(FrameMac.TrailerBytes);
     }
 
+    /// <summary>Releases the JSON buffers; the pipe itself is left to its owner.</summary>
     public void Dispose()
     {
         _jsonWriter.Dispose();

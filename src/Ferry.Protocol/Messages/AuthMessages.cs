@@ -7,7 +7,7 @@ namespace Ferry.Protocol.Messages;
 /// The client's answer to the server's challenge (docs/security.md §3): who it is, its own challenge, and its proof.
 /// Byte fields are base64 (standard alphabet, padded).
 /// </summary>
-public sealed record AuthMessage
+internal sealed record AuthMessage
 {
     [JsonPropertyName("cmd")] public string Cmd => CommandNames.Auth;
     [JsonPropertyName("user")] public required string User { get; init; }
@@ -16,7 +16,7 @@ public sealed record AuthMessage
 }
 
 /// <summary>The server accepted the client and proves that it knows the key too.</summary>
-public sealed record AuthOkMessage
+internal sealed record AuthOkMessage
 {
     [JsonPropertyName("cmd")] public string Cmd => CommandNames.AuthOk;
     [JsonPropertyName("proof")] public required byte[] Proof { get; init; }

@@ -7,7 +7,7 @@ namespace Ferry.Protocol.Messages;
 /// Runs a command (docs/protocol.md §6): <see cref="Argv"/> directly, or <see cref="Shell"/> through /bin/sh -c.
 /// The connection is then the command's until the client sends exec_done.
 /// </summary>
-public sealed record ExecMessage
+internal sealed record ExecMessage
 {
     [JsonPropertyName("cmd")] public string Cmd => CommandNames.Exec;
     [JsonPropertyName("id")] public long Id { get; init; }
@@ -20,7 +20,7 @@ public sealed record ExecMessage
 }
 
 /// <summary>The command started. Output bytes are in <see cref="Encoding"/> (a .NET/IANA name such as utf-8 or gbk).</summary>
-public sealed record ExecStartedMessage
+internal sealed record ExecStartedMessage
 {
     [JsonPropertyName("cmd")] public string Cmd => CommandNames.ExecStarted;
     [JsonPropertyName("id")] public long Id { get; init; }
@@ -28,7 +28,7 @@ public sealed record ExecStartedMessage
 }
 
 /// <summary>A piece of the command's stdout or stderr (the frame's cmd says which), as the body.</summary>
-public sealed record ExecOutputMessage
+internal sealed record ExecOutputMessage
 {
     [JsonIgnore] public bool IsError { get; init; }
     [JsonPropertyName("cmd")] public string Cmd => IsError ? CommandNames.Stderr : CommandNames.Stdout;
@@ -37,7 +37,7 @@ public sealed record ExecOutputMessage
 }
 
 /// <summary>Bytes for the command's stdin (body), or with cmd stdin_end and no body, the end of input.</summary>
-public sealed record ExecInputMessage
+internal sealed record ExecInputMessage
 {
     [JsonIgnore] public bool IsEnd { get; init; }
     [JsonPropertyName("cmd")] public string Cmd => IsEnd ? CommandNames.StdinEnd : CommandNames.Stdin;
@@ -46,7 +46,7 @@ public sealed record ExecInputMessage
 }
 
 /// <summary>Asks the server to stop the command: its whole process tree is killed.</summary>
-public sealed record ExecSignalMessage
+internal sealed record ExecSignalMessage
 {
     [JsonPropertyName("cmd")] public string Cmd => CommandNames.Signal;
     [JsonPropertyName("id")] public long Id { get; init; }
@@ -57,7 +57,7 @@ public sealed record ExecSignalMessage
 /// <summary>
 /// The command ended. <see cref="Code"/> is its exit status; a death by signal N is 128+N, as shells report it.
 /// </summary>
-public sealed record ExecExitMessage
+internal sealed record ExecExitMessage
 {
     [JsonPropertyName("cmd")] public string Cmd => CommandNames.Exit;
     [JsonPropertyName("id")] public long Id { get; init; }
@@ -68,7 +68,7 @@ public sealed record ExecExitMessage
 }
 
 /// <summary>The client has read exit; the connection returns to ordinary requests.</summary>
-public sealed record ExecDoneMessage
+internal sealed record ExecDoneMessage
 {
     [JsonPropertyName("cmd")] public string Cmd => CommandNames.ExecDone;
     [JsonPropertyName("id")] public long Id { get; init; }

@@ -52,4 +52,4 @@ namespace Ferry.Protocol.Messages;
 [JsonSerializable(typeof(ChunkListMessage))]
 [JsonSerializable(typeof(SetAttributesMessage))]
 [JsonSerializable(typeof(SymlinkMessage))]
-public sealed partial class FerryJsonContext : JsonSerializerContext;
+internal sealed partial class FerryJsonContext : JsonSerializerContext;

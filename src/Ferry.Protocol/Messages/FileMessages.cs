@@ -8,7 +8,7 @@ namespace Ferry.Protocol.Messages;
 /// (already_exists without <see cref="Force"/>, quota_exceeded, path errors) before any data is sent.
 /// The classic tutorial form — <c>filename</c> + <c>filesize</c> with the bytes as body — is also a put (§5.7).
 /// </summary>
-public sealed record PutMessage
+internal sealed record PutMessage
 {
     [JsonPropertyName("cmd")] public string Cmd => CommandNames.Put;
     /// <summary>Client-chosen id that ties put_data and put_end to this upload; unique among the connection's open uploads.</summary>
@@ -49,7 +49,7 @@ public sealed record PutMessage
 /// previous attempt (0 for a fresh upload); the body carries the hash of each complete chunk of that prefix, in order,
 /// each <c>hash length</c> bytes (16 for xxh3-128, 32 for sha256), so the client can re-send only chunks that differ.
 /// </summary>
-public sealed record PutReadyMessage
+internal sealed record PutReadyMessage
 {
     [JsonPropertyName("cmd")] public string Cmd => CommandNames.PutReady;
     [JsonPropertyName("id")] public long Id { get; init; }
@@ -63,7 +63,7 @@ public sealed record PutReadyMessage
 }
 
 /// <summary>Joins a shared upload opened on another connection, to send some of its ranges (parallel streams, §5.2.1).</summary>
-public sealed record PutJoinMessage
+internal sealed record PutJoinMessage
 {
     [JsonPropertyName("cmd")] public string Cmd => CommandNames.PutJoin;
     /// <summary>This connection's id for the upload.</summary>
@@ -72,7 +72,7 @@ public sealed record PutJoinMessage
 }
 
 /// <summary>Bytes of an open upload at <see cref="Offset"/>; the body is the data. Never answered (errors are reported at put_end).</summary>
-public sealed record PutDataMessage
+internal sealed record PutDataMessage
 {
     [JsonPropertyName("cmd")] public string Cmd => CommandNames.PutData;
     [JsonPropertyName("id")] public long Id { get; init; }
@@ -84,7 +84,7 @@ public sealed record PutDataMessage
 }
 
 /// <summary>Ends an upload: <see cref="Hash"/> is the sender's checksum of the whole file. Answered by <see cref="TransferDoneMessage"/> or an error.</summary>
-public sealed record PutEndMessage
+internal sealed record PutEndMessage
 {
     [JsonPropertyName("cmd")] public string Cmd => CommandNames.PutEnd;
     [JsonPropertyName("id")] public long Id { get; init; }
@@ -95,7 +95,7 @@ public sealed record PutEndMessage
 }
 
 /// <summary>A transfer was committed (put) or fully sent (get): the path, its size and checksum.</summary>
-public sealed record TransferDoneMessage
+internal sealed record TransferDoneMessage
 {
     [JsonPropertyName("cmd")] public string Cmd => CommandNames.Done;
     [JsonPropertyName("id")] public long Id { get; init; }
@@ -106,7 +106,7 @@ public sealed record TransferDoneMessage
 }
 
 /// <summary>Asks for a file from <see cref="Offset"/> to its end. Answered by <see cref="FileDataMessage"/> + body, then <see cref="TransferDoneMessage"/>.</summary>
-public sealed record GetMessage
+internal sealed record GetMessage
 {
     [JsonPropertyName("cmd")] public string Cmd => CommandNames.Get;
     [JsonPropertyName("id")] public long Id { get; init; }
@@ -122,7 +122,7 @@ public sealed record GetMessage
 }
 
 /// <summary>The bytes of a file from <see cref="Offset"/> to <see cref="Size"/>, as the body.</summary>
-public sealed record FileDataMessage
+internal sealed record FileDataMessage
 {
     [JsonPropertyName("cmd")] public string Cmd => CommandNames.FileData;
     [JsonPropertyName("id")] public long Id { get; init; }
@@ -137,7 +137,7 @@ public sealed record FileDataMessage
 }
 
 /// <summary>Asks for per-chunk checksums of a file (to verify a partial download before resuming it).</summary>
-public sealed record HashesMessage
+internal sealed record HashesMessage
 {
     [JsonPropertyName("cmd")] public string Cmd => CommandNames.Hashes;
     [JsonPropertyName("path")] public string? Path { get; init; }
@@ -148,7 +148,7 @@ public sealed record HashesMessage
 }
 
 /// <summary>Per-chunk hashes as the body, concatenated raw (16 or 32 bytes each).</summary>
-public sealed record HashListMessage
+internal sealed record HashListMessage
 {
     [JsonPropertyName("cmd")] public string Cmd => CommandNames.HashList;
     [JsonPropertyName("size")] public long Size { get; init; }
@@ -157,7 +157,7 @@ public sealed record HashListMessage
 }
 
 /// <summary>Lists a directory (or one file). <see cref="Recursive"/> lists the whole tree with relative paths.</summary>
-public sealed record ListMessage
+internal sealed record ListMessage
 {
     [JsonPropertyName("cmd")] public string Cmd => CommandNames.List;
     [JsonPropertyName("path")] public string? Path { get; init; }
@@ -165,7 +165,7 @@ public sealed record ListMessage
 }
 
 /// <summary>A listing: the body is a UTF-8 JSON array of <see cref="FileEntry"/>.</summary>
-public sealed record ListingMessage
+internal sealed record ListingMessage
 {
     [JsonPropertyName("cmd")] public string Cmd => CommandNames.Listing;
     [JsonPropertyName("path")] public string? Path { get; init; }
@@ -174,7 +174,7 @@ public sealed record ListingMessage
 }
 
 /// <summary>One file or directory.</summary>
-public sealed record FileEntry
+internal sealed record FileEntry
 {
     /// <summary>Name (or, in a recursive listing, the path relative to the listed directory, '/'-separated).</summary>
     [JsonPropertyName("name")] public required string Name { get; init; }
@@ -185,13 +185,13 @@ public sealed record FileEntry
 }
 
 /// <summary>Asks for one entry's details. Answered by <see cref="StatResultMessage"/>.</summary>
-public sealed record StatMessage
+internal sealed record StatMessage
 {
     [JsonPropertyName("cmd")] public string Cmd => CommandNames.Stat;
     [JsonPropertyName("path")] public string? Path { get; init; }
 }
 
-public sealed record StatResultMessage
+internal sealed record StatResultMessage
 {
     [JsonPropertyName("cmd")] public string Cmd => CommandNames.StatResult;
     [JsonPropertyName("path")] public string? Path { get; init; }
@@ -199,7 +199,7 @@ public sealed record StatResultMessage
 }
 
 /// <summary>Creates a directory; <see cref="Parents"/> creates missing parents and accepts an existing directory (mkdir -p).</summary>
-public sealed record MkdirMessage
+internal sealed record MkdirMessage
 {
     [JsonPropertyName("cmd")] public string Cmd => CommandNames.Mkdir;
     [JsonPropertyName("path")] public string? Path { get; init; }
@@ -207,7 +207,7 @@ public sealed record MkdirMessage
 }
 
 /// <summary>Removes a file, an empty directory, or with <see cref="Recursive"/> a tree.</summary>
-public sealed record RemoveMessage
+internal sealed record RemoveMessage
 {
     [JsonPropertyName("cmd")] public string Cmd => CommandNames.Remove;
     [JsonPropertyName("path")] public string? Path { get; init; }
@@ -215,7 +215,7 @@ public sealed record RemoveMessage
 }
 
 /// <summary>Renames or moves; an existing target is replaced only with <see cref="Force"/> (and never a directory).</summary>
-public sealed record MoveMessage
+internal sealed record MoveMessage
 {
     [JsonPropertyName("cmd")] public string Cmd => CommandNames.Move;
     [JsonPropertyName("from")] public string? From { get; init; }

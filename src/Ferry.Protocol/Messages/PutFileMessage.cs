@@ -8,7 +8,7 @@ namespace Ferry.Protocol.Messages;
 /// checksum, so the upload needs no put_ready round trip and no put_data or put_end frames. Answered by
 /// <see cref="TransferDoneMessage"/> or an error (the body is then skipped; nothing is stored).
 /// </summary>
-public sealed record PutFileMessage
+internal sealed record PutFileMessage
 {
     /// <summary>The largest file one put_file may carry; larger files use put (§5.2), which can resume.</summary>
     public const long MaxSize = 16 * 1024 * 1024;

@@ -5,7 +5,7 @@ using Ferry.Protocol.Framing;
 namespace Ferry.Protocol.Messages;
 
 /// <summary>Protocol constants.</summary>
-public static class ProtocolVersion
+internal static class ProtocolVersion
 {
     /// <summary>The version this build speaks. A peer with another version gets <c>version_unsupported</c>.</summary>
     public const int Current = 1;
@@ -15,7 +15,7 @@ public static class ProtocolVersion
 /// First frame of each side (docs/protocol.md §3): the protocol version and the features the sender supports, so that
 /// later capabilities are negotiated rather than guessed.
 /// </summary>
-public sealed record HelloMessage
+internal sealed record HelloMessage
 {
     [JsonPropertyName("cmd")] public string Cmd => CommandNames.Hello;
     [JsonPropertyName("version")] public required int Version { get; init; }
@@ -32,7 +32,7 @@ public sealed record HelloMessage
 }
 
 /// <summary>Every failure, in both directions: a stable <c>code</c> (docs/errors.md) and a sentence for humans.</summary>
-public sealed record ErrorMessage
+internal sealed record ErrorMessage
 {
     [JsonPropertyName("cmd")] public string Cmd => CommandNames.Error;
     [JsonPropertyName("code")] public required string Code { get; init; }
@@ -45,20 +45,20 @@ public sealed record ErrorMessage
 }
 
 /// <summary>Generic success reply for commands that return nothing else.</summary>
-public sealed record OkMessage
+internal sealed record OkMessage
 {
     [JsonPropertyName("cmd")] public string Cmd => CommandNames.Ok;
 }
 
 /// <summary>The socketserver demo: the server answers with the body upper-cased.</summary>
-public sealed record EchoMessage
+internal sealed record EchoMessage
 {
     [JsonPropertyName("cmd")] public string Cmd => CommandNames.Echo;
     [JsonPropertyName("bodysize")] public long BodySize { get; init; }
 }
 
 /// <summary>Polite end of a session; the server closes after answering <c>ok</c>.</summary>
-public sealed record ByeMessage
+internal sealed record ByeMessage
 {
     [JsonPropertyName("cmd")] public string Cmd => CommandNames.Bye;
 }

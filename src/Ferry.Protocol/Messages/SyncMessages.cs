@@ -4,7 +4,7 @@ using Ferry.Protocol.Framing;
 namespace Ferry.Protocol.Messages;
 
 /// <summary>Lists a tree for synchronization (docs/protocol.md §5.9.1). Answered by one or more <see cref="ScanListMessage"/> pages.</summary>
-public sealed record ScanMessage
+internal sealed record ScanMessage
 {
     [JsonPropertyName("cmd")] public string Cmd => CommandNames.Scan;
     [JsonPropertyName("path")] public string? Path { get; init; }
@@ -15,7 +15,7 @@ public sealed record ScanMessage
 }
 
 /// <summary>One page of a scan: the body is a UTF-8 JSON array of <see cref="ScanEntry"/>; <see cref="More"/> says another page follows.</summary>
-public sealed record ScanListMessage
+internal sealed record ScanListMessage
 {
     /// <summary>
     /// Largest page a client accepts, as a plain body or as the <see cref="RawSize"/> of a zstd one (§5.9.1): 10,000
@@ -35,7 +35,7 @@ public sealed record ScanListMessage
 }
 
 /// <summary>One entry of a scan (§5.9.1).</summary>
-public sealed record ScanEntry
+internal sealed record ScanEntry
 {
     /// <summary>Path relative to the scanned folder, '/'-separated; <c>""</c> when the scan named a file.</summary>
     [JsonPropertyName("name")] public required string Name { get; init; }
@@ -58,7 +58,7 @@ public sealed record ScanEntry
 }
 
 /// <summary>The values of <see cref="ScanEntry.Type"/>.</summary>
-public static class ScanEntryTypes
+internal static class ScanEntryTypes
 {
     public const string File = "file";
     public const string Directory = "dir";
@@ -67,7 +67,7 @@ public static class ScanEntryTypes
 }
 
 /// <summary>Asks for a file's FastCDC chunk list cut with average size <see cref="AverageSize"/> (§5.9.2).</summary>
-public sealed record ChunksMessage
+internal sealed record ChunksMessage
 {
     [JsonPropertyName("cmd")] public string Cmd => CommandNames.Chunks;
     [JsonPropertyName("id")] public long Id { get; init; }
@@ -76,7 +76,7 @@ public sealed record ChunksMessage
 }
 
 /// <summary>A file's chunk list (the body, in Ferry.Sync's ChunkListCodec encoding) and the version it describes.</summary>
-public sealed record ChunkListMessage
+internal sealed record ChunkListMessage
 {
     [JsonPropertyName("cmd")] public string Cmd => CommandNames.ChunkList;
     [JsonPropertyName("id")] public long Id { get; init; }
@@ -88,7 +88,7 @@ public sealed record ChunkListMessage
 }
 
 /// <summary>Sets a file's or folder's mode and/or modification time (§5.9.5). Answered by ok.</summary>
-public sealed record SetAttributesMessage
+internal sealed record SetAttributesMessage
 {
     [JsonPropertyName("cmd")] public string Cmd => CommandNames.SetAttributes;
     [JsonPropertyName("path")] public string? Path { get; init; }
@@ -97,7 +97,7 @@ public sealed record SetAttributesMessage
 }
 
 /// <summary>Creates a symbolic link at <see cref="Path"/> to the relative <see cref="Target"/> (§5.9.5). Answered by ok.</summary>
-public sealed record SymlinkMessage
+internal sealed record SymlinkMessage
 {
     [JsonPropertyName("cmd")] public string Cmd => CommandNames.Symlink;
     [JsonPropertyName("path")] public string? Path { get; init; }

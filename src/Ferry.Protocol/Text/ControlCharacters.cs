@@ -14,7 +14,7 @@ namespace Ferry.Protocol.Text;
 /// paragraph separators (U+2028, U+2029) and lone surrogates become <c>\u{XXXX}</c>. Everything else, backslashes
 /// included, is kept as it is. Text with nothing to escape is returned as the same instance, without allocating.
 /// </remarks>
-public static class ControlCharacters
+internal static class ControlCharacters
 {
     /// <summary>
     /// Returns <paramref name="text"/> with every control character escaped (see the type's remarks); null becomes the

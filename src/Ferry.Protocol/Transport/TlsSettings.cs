@@ -3,7 +3,7 @@ using System.Net.Security;
 namespace Ferry.Protocol.Transport;
 
 /// <summary>TLS settings both ends use, so that a Ferry client and server agree on the cheapest strong choice.</summary>
-public static class TlsSettings
+internal static class TlsSettings
 {
     /// <summary>The ALPN name of this protocol.</summary>
     public static readonly SslApplicationProtocol ApplicationProtocol = new("ferry/1");

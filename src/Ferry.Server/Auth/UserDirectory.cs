@@ -68,7 +68,7 @@ public sealed class UserDirectory
     }
 
     /// <summary>The store rooted at the user's home (created on first use).</summary>
-    public IFileStore StoreFor(UserAccount user)
+    internal IFileStore StoreFor(UserAccount user)
     {
         var home = user.HomePath(_options.Root);
         var ownership = Exec.ExecAccount.DataOwnershipFor(user, _options);

@@ -9,7 +9,7 @@ public sealed class Session : IAsyncDisposable
     internal Session(IFileStore store) => Store = store;
 
     /// <summary>Where this connection's files live (the server root; per user once users exist).</summary>
-    public IFileStore Store { get; internal set; }
+    internal IFileStore Store { get; set; }
 
     /// <summary>Uploads opened by put and not yet ended by put_end, by client id.</summary>
     internal Dictionary<long, OpenUpload> Uploads { get; } = [];

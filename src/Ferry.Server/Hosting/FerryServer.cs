@@ -39,7 +39,7 @@ public sealed class FerryServer : IHostedService, IAsyncDisposable
     private readonly byte[] _channelBinding;
     private readonly ConnectionLimiter _limiter;
 
-    public FerryServer(IOptions<FerryServerOptions> options, IEnumerable<ICommandHandler> handlers, IFileStore store, AuditLog audit, UserDirectory users,
+    internal FerryServer(IOptions<FerryServerOptions> options, IEnumerable<ICommandHandler> handlers, IFileStore store, AuditLog audit, UserDirectory users,
         FerryMetrics metrics, ILogger<FerryServer> logger, TimeProvider? time = null)
     {
         _options = options.Value;

@@ -61,7 +61,12 @@ public static class ServiceCollectionExtensions
             ? new LocalFileStore(options.Root, options.QuotaBytes, sp.GetRequiredService<UploadRegistry>(), Exec.ExecAccount.DataRootOwnership(options))
             : sp.GetRequiredService<UserDirectory>().OpenHome(options.Root, options.QuotaBytes, Exec.ExecAccount.DataOwnershipFor(null, options))); // without logins the root is the one home
         services.AddHostedService<PartialUploadSweeper>();
-        services.TryAddSingleton<FerryServer>();
+        // A factory, not TryAddSingleton<FerryServer>(): its constructor takes the file store, which is internal (its
+        // signatures carry Ferry.Protocol's internal wire records), and the container only sees public constructors.
+        services.TryAddSingleton(sp => new FerryServer(sp.GetRequiredService<IOptions<FerryServerOptions>>(), sp.GetServices<ICommandHandler>(),
+            sp.GetRequiredService<IFileStore>(), sp.GetRequiredService<AuditLog>(), sp.GetRequiredService<UserDirectory>(),
+            sp.GetRequiredService<Diagnostics.FerryMetrics>(), sp.GetRequiredService<Microsoft.Extensions.Logging.ILogger<FerryServer>>(),
+            sp.GetService<TimeProvider>()));
         services.AddHostedService(sp => sp.GetRequiredService<FerryServer>());
         return services;
     }

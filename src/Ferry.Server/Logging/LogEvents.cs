@@ -70,6 +70,12 @@ public static class LogEvents
     public const int ExecUnconfinedCommand = 6002;
     public const int ExecOwnershipFailed = 6003;
 
+    // 7000-7099: the client library (Ferry.Client), which cannot see this list: Ferry.Client/ClientLogEvents.cs
+    // repeats these values, and LogEventsTests holds both to them.
+    public const int ClientConnected = 7000;
+    public const int ClientConnectRetry = 7001;
+    public const int ClientPinnedOnFirstUse = 7002;
+
     /// <summary>Ids no longer used by any line; kept so that they are not given to a new one.</summary>
     public static IReadOnlyList<int> Retired { get; } = [5002];
 }

@@ -10,7 +10,7 @@ namespace Ferry.Server.Storage;
 /// Errors are <c>FerryException</c>s with file codes (not_found, already_exists, path_escapes_root, disk_full, ...).
 /// The local file system is the first implementation; a replicated object store is planned.
 /// </summary>
-public interface IFileStore
+internal interface IFileStore
 {
     /// <summary>Where the files are, for logs.</summary>
     string Description { get; }
@@ -69,11 +69,11 @@ public interface IFileStore
 /// <param name="ConcurrentWrites">Ranges may arrive from several connections at once: no running hash, the commit re-reads the file.</param>
 /// <param name="Mode">Permission bits to give the file before it is renamed into place (masked to 0o777; §5.9.3).</param>
 /// <param name="ModifiedNs">Modification time in nanoseconds since the epoch, instead of <paramref name="ModifiedTime"/>.</param>
-public sealed record UploadRequest(string Path, long Size, ChecksumAlgorithm Checksum, bool Force, bool Resume, DateTimeOffset? ModifiedTime, int ChunkSize,
+internal sealed record UploadRequest(string Path, long Size, ChecksumAlgorithm Checksum, bool Force, bool Resume, DateTimeOffset? ModifiedTime, int ChunkSize,
     bool ConcurrentWrites = false, int? Mode = null, long? ModifiedNs = null);
 
 /// <summary>An open file to read from.</summary>
-public interface IStoredFile : IAsyncDisposable
+internal interface IStoredFile : IAsyncDisposable
 {
     long Length { get; }
     DateTimeOffset ModifiedTime { get; }
@@ -85,7 +85,7 @@ public interface IStoredFile : IAsyncDisposable
 }
 
 /// <summary>An upload in progress.</summary>
-public interface IUpload : IAsyncDisposable
+internal interface IUpload : IAsyncDisposable
 {
     UploadRequest Request { get; }
 

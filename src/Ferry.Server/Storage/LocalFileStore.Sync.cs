@@ -12,7 +12,7 @@ namespace Ferry.Server.Storage;
 /// The synchronization operations (docs/protocol.md §5.9): setattr, symlink, scan and the kept part of a delta put. Like
 /// the rest of the store, every name is reached beneath the root's descriptor and changed through its held folder.
 /// </summary>
-public sealed partial class LocalFileStore
+internal sealed partial class LocalFileStore
 {
     /// <summary>Deepest folder tree a scan descends; deeper is refused rather than walked with a descriptor per level.</summary>
     private const int MaxScanDepth = 1024;

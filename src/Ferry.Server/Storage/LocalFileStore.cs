@@ -11,7 +11,7 @@ namespace Ferry.Server.Storage;
 /// and changed through the descriptor of its folder (<see cref="PathJail"/>, <see cref="JailedEntry"/>), so nothing
 /// that changes between a check and a use can lead outside the root.
 /// </summary>
-public sealed partial class LocalFileStore : IFileStore
+internal sealed partial class LocalFileStore : IFileStore
 {
     private readonly PathJail _jail;
     private readonly UploadRegistry _uploads;

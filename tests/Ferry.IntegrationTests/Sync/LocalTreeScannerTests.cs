@@ -169,7 +169,8 @@ public class LocalTreeScannerTests
         Assert.Equal(["src"], filtered.ProtectedFolders);
     }
 
-    public static TheoryData<string, ScanEntry[]> HostileScans => new()
+    // By name: the wire records are internal to the Ferry assemblies, so a public theory cannot take them as parameters.
+    private static readonly Dictionary<string, ScanEntry[]> s_hostileScans = new()
     {
         { "escape", [new() { Name = "../x", Type = ScanEntryTypes.File }] },
         { "absolute", [new() { Name = "/etc/passwd", Type = ScanEntryTypes.File }] },
@@ -189,10 +190,13 @@ public class LocalTreeScannerTests
         { "link without target", [new() { Name = "a", Type = ScanEntryTypes.Link }] },
     };
 
+    public static TheoryData<string> HostileScans => new(s_hostileScans.Keys);
+
     [Theory]
     [MemberData(nameof(HostileScans))]
-    public void A_scan_that_lies_is_refused_before_anything_acts_on_it(string why, ScanEntry[] entries)
+    public void A_scan_that_lies_is_refused_before_anything_acts_on_it(string why)
     {
+        var entries = s_hostileScans[why];
         var refused = Assert.Throws<FerryException>(() => ScanValidator.Validate(entries));
         Assert.Equal(FerryErrorCode.FieldInvalid, refused.Code);
         Assert.False(string.IsNullOrEmpty(why));
