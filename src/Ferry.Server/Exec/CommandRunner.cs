@@ -46,6 +46,7 @@ public sealed class CommandRunner(FerryServerOptions options, CommandSandbox san
             MaxOutputBytes = maxOutputBytes,
             Transport = transport,
             Input = input,
+            Terminal = message.Terminal is { } terminal ? TerminalRequest.From(terminal) : null,
         };
     }
 
@@ -63,7 +64,7 @@ public sealed class CommandRunner(FerryServerOptions options, CommandSandbox san
         if (!Directory.Exists(cwd))
             throw new FerryException(FerryErrorCode.NotFound, $"The working directory '{request.WorkingDirectory}' does not exist.");
 
-        using var group = Start(request.User, home, cwd, request.Argv);
+        using var group = Start(request.User, home, cwd, request.Argv, request.Terminal);
         var udp = request.Transport == CommandTransport.Udp;
         metrics.ExecStarted(udp);
         var started = Stopwatch.GetTimestamp();
@@ -82,19 +83,19 @@ public sealed class CommandRunner(FerryServerOptions options, CommandSandbox san
 
     /// <summary>Starts <paramref name="argv"/> for <paramref name="user"/> (null without logins) in <paramref name="cwd"/>, inside <paramref name="home"/>.</summary>
     /// <exception cref="FerryException">exec_failed: the program cannot be found or started, or the user cannot run commands here.</exception>
-    internal ProcessGroup Start(UserAccount? user, string home, string cwd, IReadOnlyList<string> argv)
+    internal ProcessGroup Start(UserAccount? user, string home, string cwd, IReadOnlyList<string> argv, TerminalRequest? terminal = null)
     {
-        var environment = CommandEnvironment.For(user?.Name, home);
+        var environment = CommandEnvironment.For(user?.Name, home, terminal?.Term);
         try
         {
             if (!sandbox.Confined)
             {
                 ExecLog.UnconfinedCommand(logger, user?.Name ?? "-", argv[0]);
-                return ProcessGroup.Start(argv, cwd, environment);
+                return ProcessGroup.Start(argv, cwd, environment, terminal: terminal?.Size);
             }
             sandbox.CheckHome(home, sharedRoot: !options.RequireAuthentication);
             var account = ExecAccount.For(user, options);
-            return CommandSandbox.Start(sandbox.Wrap(account, home, cwd, argv, environment));
+            return CommandSandbox.Start(sandbox.Wrap(account, home, cwd, argv, environment, terminal is not null), terminal?.Size);
         }
         catch (Win32Exception ex)
         {
