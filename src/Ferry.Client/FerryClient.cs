@@ -280,6 +280,22 @@ public sealed partial class FerryClient : IAsyncDisposable
             socket.Dispose();
     }
 
+    /// <summary>
+    /// Drops the connection at once, whatever it is doing (like ssh's ~.): a request in progress fails, and the server,
+    /// seeing its client gone, kills a command it runs for it. The client is unusable afterwards.
+    /// </summary>
+    public void Abort()
+    {
+        _broken = true;
+        try
+        {
+            _socket.Shutdown(SocketShutdown.Both);
+        }
+        catch (Exception ex) when (ex is SocketException or ObjectDisposedException)
+        {
+        }
+    }
+
     public async ValueTask DisposeAsync()
     {
         _reader.Dispose();
