@@ -186,4 +186,26 @@ public class ExecTerminalCliTests : IAsyncLifetime
         Assert.Contains("echo", flags);
         Assert.Contains("isig", flags);
     }
+
+    [Fact]
+    public async Task Ferry_shell_is_a_login_shell_on_a_terminal_with_the_built_ins_behind_an_escape_and_a_saved_history()
+    {
+        using var state = new TempDirectory("ferry-state-home");
+        using var tmux = await TmuxTerminal.StartAsync(environment: new Dictionary<string, string> { ["XDG_STATE_HOME"] = state.Path });
+        var local = tmux.Folder.Combine("upload.txt");
+        await File.WriteAllTextAsync(local, "from the local side\n");
+        tmux.Type($"cd {tmux.Folder.Path}; dotnet {FerryProcess.FerryDll} shell --plain --server {_server.Address}; echo \"[exit $?]\"");
+        await tmux.WaitForTextAsync("ferry-exec@");
+        tmux.Type("python3 -c 'import sys; print(\"tty\" if sys.stdin.isatty() else \"pipe\", 40+2)'");
+        await tmux.WaitForTextAsync("tty 42");
+        tmux.TypeLiteral("~:");
+        await tmux.WaitForTextAsync("ferry> ");
+        tmux.Type("put upload.txt");
+        await Eventually.UntilAsync(() => File.Exists(Path.Combine(_server.Root, "upload.txt")), "the upload");
+        tmux.Type("cat upload.txt; exit 6");
+        var text = await tmux.WaitForTextAsync("[exit 6]");
+        Assert.Contains("from the local side", text);
+        var history = Path.Combine(state.Path, "ferry", "history", _server.Address.ToString().Replace(':', '_'));
+        Assert.Equal(["put upload.txt"], await File.ReadAllLinesAsync(history));
+    }
 }
