@@ -27,8 +27,8 @@ public sealed class CommandRunner(FerryServerOptions options, CommandSandbox san
 
     /// <summary>
     /// Checks a request before anything starts or is acknowledged, in the same order for every transport: the server runs
-    /// commands (exec_disabled), the user may (permission_denied), argv or shell is well formed and the time limit is a
-    /// positive number of seconds (field_invalid).
+    /// commands (exec_disabled), the user may (permission_denied), argv or shell is well formed, the time limit is a
+    /// positive number of seconds and a terminal (only where the client can type and resize) is well formed (field_invalid).
     /// </summary>
     /// <exception cref="FerryException">The request is refused; nothing has run.</exception>
     internal CommandRequest Prepare(ExecMessage message, UserAccount? user, CommandTransport transport, long maxOutputBytes, ICommandInput? input = null)
@@ -37,6 +37,8 @@ public sealed class CommandRunner(FerryServerOptions options, CommandSandbox san
             throw new FerryException(FerryErrorCode.ExecDisabled, "This server does not run commands; its administrator can enable it with --allow-exec.");
         if (user is not null && !user.Allows(Permissions.Exec))
             throw new FerryException(FerryErrorCode.PermissionDenied, $"User '{user.Name}' lacks the exec permission.");
+        if (message.Terminal is not null && input is null)
+            throw new FerryException(FerryErrorCode.FieldInvalid, "A command on a terminal needs a conversation (exec over TCP); UDP commands have no terminal.");
         return new CommandRequest
         {
             User = user,
