@@ -159,6 +159,38 @@ public class ExecTerminalCliTests : IAsyncLifetime
         await AssertNoProcessWithAsync(marker);
     }
 
+    /// <summary>
+    /// The command run by a non-interactive sh: an interactive bash puts its own terminal modes back after a job killed
+    /// by a signal, which would hide a client that left the terminal raw.
+    /// </summary>
+    private static string InScript(TmuxTerminal tmux, string command)
+    {
+        var script = tmux.Folder.Combine($"run-{Guid.NewGuid():N}.sh");
+        File.WriteAllText(script, command + "\n");
+        return $"sh {script}";
+    }
+
+    [Fact]
+    public async Task Sigterm_to_the_client_leaves_the_local_terminal_as_it_was()
+    {
+        using var tmux = await TmuxTerminal.StartAsync();
+        var before = tmux.Folder.Combine("before");
+        var after = tmux.Folder.Combine("after");
+        tmux.Type($"stty -g > {before}");
+        await Eventually.UntilAsync(() => File.Exists(before) && new FileInfo(before).Length > 0, "the modes before");
+        var marker = $"{Random.Shared.Next(100, 999)}.{Random.Shared.Next(100000, 999999)}";
+        tmux.Type(InScript(tmux, FerryTty($"sleep {marker}")));
+        await Eventually.UntilAsync(() => ProcessesWith(marker).Count >= 2, "the client and the remote sleep");
+        var client = ProcessesWith(marker).Single(pid => File.ReadAllText($"/proc/{pid}/cmdline").Contains("ferry.dll", StringComparison.Ordinal));
+        using (var kill = System.Diagnostics.Process.Start("kill", ["-TERM", client.ToString(System.Globalization.CultureInfo.InvariantCulture)]))
+            await kill.WaitForExitAsync();
+        await tmux.WaitForAsync(t => System.Text.RegularExpressions.Regex.IsMatch(t, @"\[exit \d+\]"), "ferry to end");
+        tmux.Type($"stty -g > {after}");
+        await Eventually.UntilAsync(() => File.Exists(after) && new FileInfo(after).Length > 0, "the modes after");
+        Assert.Equal(await File.ReadAllTextAsync(before), await File.ReadAllTextAsync(after));
+        await AssertNoProcessWithAsync(marker);
+    }
+
     [Fact]
     public async Task Killing_the_server_leaves_the_local_terminal_as_it_was()
     {
@@ -172,7 +204,7 @@ public class ExecTerminalCliTests : IAsyncLifetime
         var modes = tmux.Folder.Combine("modes");
         tmux.Type($"stty -g > {before}");
         await Eventually.UntilAsync(() => File.Exists(before) && new FileInfo(before).Length > 0, "the modes before");
-        tmux.Type(FerryTty("bash", address));
+        tmux.Type(InScript(tmux, FerryTty("bash", address)));
         await tmux.WaitForTextAsync("ferry-exec@");
         server.Signal("KILL");
         var end = await tmux.WaitForAsync(t => System.Text.RegularExpressions.Regex.IsMatch(t, @"\[exit \d+\]"), "ferry to end");
