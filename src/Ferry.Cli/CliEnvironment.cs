@@ -31,6 +31,9 @@ public sealed record CliEnvironment
     /// </summary>
     public string? CacheDirectory { get; init; }
 
+    /// <summary>Where 'ferry shell' keeps its history per server; null for $XDG_STATE_HOME/ferry/history (or ~/.local/state/ferry/history).</summary>
+    public string? StateDirectory { get; init; }
+
     /// <summary>No terminal: plain text only.</summary>
     public static CliEnvironment Plain { get; } = new();
 

@@ -36,6 +36,9 @@ public static class ExitCodes
     /// <summary>Interrupted (Ctrl-C).</summary>
     public const int Interrupted = 130;
 
+    /// <summary>The connection to a remote terminal was dropped on purpose with ~. (as ssh reports it).</summary>
+    public const int Disconnected = 255;
+
     public static int For(FerryErrorCode code) => code switch
     {
         // The peer closed in the middle of a frame or before answering: a lost connection (server killed, network
@@ -123,6 +126,7 @@ public static class ExitCodes
         LocalIo => "local_io",
         DeleteLimit => "delete_limit",
         Interrupted => "interrupted",
+        Disconnected => "disconnected",
         _ => "remote_error",
     };
 }

@@ -46,13 +46,21 @@ public sealed partial class FerryClient
         ArgumentOutOfRangeException.ThrowIfLessThan(options.StdinChunkBytes, 1);
         var (argv, shell, cwd, timeout) = request.Validate();
         EnsureUsable();
+        ExecTerminal? terminal = null;
+        if (request.Terminal is { } wanted)
+        {
+            if (!ServerSupports(FeatureNames.ExecTerminal))
+                throw new FerryException(FerryErrorCode.FieldInvalid, "This server cannot run commands on a terminal (it does not announce exec_tty); run without one (ferry exec -T).");
+            var w = wanted.Window;
+            terminal = new ExecTerminal { Term = wanted.Term, Columns = w.Columns, Rows = w.Rows, XPixels = w.XPixels, YPixels = w.YPixels };
+        }
         cancellationToken.ThrowIfCancellationRequested();
 
         var id = NextTransferId();
         var run = new ExecRun(this, id, stdin, stdout, stderr, options);
         try
         {
-            return await run.RunAsync(new ExecMessage { Id = id, Argv = argv, Shell = shell, WorkingDirectory = cwd, TimeoutSeconds = timeout },
+            return await run.RunAsync(new ExecMessage { Id = id, Argv = argv, Shell = shell, WorkingDirectory = cwd, TimeoutSeconds = timeout, Terminal = terminal },
                 cancellationToken).ConfigureAwait(false);
         }
         catch (FerryRemoteException) when (!_broken)
@@ -131,6 +139,8 @@ public sealed partial class FerryClient
                 _started.TrySetResult(true);
 
                 _ = stdin is null ? SendStdinEndAsync() : Task.Run(PumpInputAsync, CancellationToken.None);
+                if (options.WindowChanges is { } windows)
+                    _ = Task.Run(() => PumpWindowChangesAsync(windows), CancellationToken.None);
                 var exit = await ReadOutputAsync().ConfigureAwait(false);
                 _exited.TrySetResult();
                 await FinishAsync().ConfigureAwait(false);
@@ -150,6 +160,8 @@ public sealed partial class FerryClient
                     TimedOut = exit.TimedOut,
                     Truncated = exit.Truncated,
                     Killed = exit.Killed,
+                    Signal = exit.Signal,
+                    CoreDumped = exit.CoreDumped == true,
                     Interrupted = _interrupted,
                     ServerEncoding = started.Encoding,
                     Transcoded = _stdoutTranscoder is not null,
@@ -335,6 +347,38 @@ public sealed partial class FerryClient
             finally
             {
                 ArrayPool<byte>.Shared.Return(buffer);
+            }
+        }
+
+        /// <summary>Sends each new window size as window_change until the command ends; when several wait, only the latest.</summary>
+        private async Task PumpWindowChangesAsync(System.Threading.Channels.ChannelReader<TerminalWindow> windows)
+        {
+            try
+            {
+                while (await windows.WaitToReadAsync(_stopInput.Token).ConfigureAwait(false))
+                {
+                    var window = default(TerminalWindow);
+                    var any = false;
+                    while (windows.TryRead(out var next))
+                    {
+                        window = next;
+                        any = true;
+                    }
+                    // A size the wire cannot carry is not sent; the command keeps the last one.
+                    if (!any || !ExecRequest.FitsTheWire(window))
+                        continue;
+                    var sent = await SendAsync(w =>
+                    {
+                        w.WriteHeader(new WindowChangeMessage { Id = id, Columns = window.Columns, Rows = window.Rows, XPixels = window.XPixels, YPixels = window.YPixels },
+                            FerryJsonContext.Default.WindowChangeMessage);
+                        return true;
+                    }).ConfigureAwait(false);
+                    if (!sent)
+                        return;
+                }
+            }
+            catch (OperationCanceledException)
+            {
             }
         }
 

@@ -314,6 +314,22 @@ public sealed partial class FerryClient : IAsyncDisposable
             socket.Dispose();
     }
 
+    /// <summary>
+    /// Drops the connection at once, whatever it is doing (like ssh's ~.): a request in progress fails, and the server,
+    /// seeing its client gone, kills a command it runs for it. The client is unusable afterwards.
+    /// </summary>
+    public void Abort()
+    {
+        _broken = true;
+        try
+        {
+            _socket.Shutdown(SocketShutdown.Both);
+        }
+        catch (Exception ex) when (ex is SocketException or ObjectDisposedException)
+        {
+        }
+    }
+
     /// <summary>Closes the connection at once, without a goodbye; a command still running fails. Safe to call more than once.</summary>
     public async ValueTask DisposeAsync()
     {

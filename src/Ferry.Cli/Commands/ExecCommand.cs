@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.Globalization;
+using Ferry.Cli.Terminal;
 using Ferry.Client.Exec;
 
 namespace Ferry.Cli.Commands;
@@ -31,6 +32,12 @@ internal static class ExecCommand
                 + "datagrams, lost ones resent, never run twice. No stdin; output arrives when the command ends.",
         };
         var noStdin = new Option<bool>("--no-stdin", "-n") { Description = "Do not forward standard input even when it is redirected (like ssh -n)." };
+        var tty = new Option<bool>("--tty", "-t")
+        {
+            Description = "Run the command on a remote terminal (like ssh -t), for vi, top, less, REPLs and password prompts: this terminal goes to raw "
+                + "mode, every key (Ctrl-C too) goes to the remote terminal, window size changes follow, and '~.' after Enter drops the connection.",
+        };
+        var noTty = new Option<bool>("--no-tty", "-T") { Description = "Never use a remote terminal (the default for exec)." };
         var json = CommonOptions.Json();
         json.Description = "Print the output as JSON objects, one per line on stdout: 'stdout' and 'stderr' pieces (UTF-8 text), then 'exit' with the exit code.";
         var words = new Argument<string[]>("command")
@@ -39,10 +46,11 @@ internal static class ExecCommand
             Arity = ArgumentArity.OneOrMore,
         };
         var command = new Command("exec", "Run a command on the server. Its output streams back as it is produced, standard input is forwarded when it is "
-            + "redirected (not from a terminal), Ctrl-C interrupts it, and ferry exits with its exit code (124 after a timeout).\n\n"
-            + "Examples:\n  ferry exec -- \"ls -l; pwd\"\n  ferry exec -- wc -l notes.txt\n  cat data.csv | ferry exec -- sort -u\n  ferry exec --cwd logs --timeout 30 -- tail -n 100 app.log\n  ferry exec --json -- uname -a")
+            + "redirected (not from a terminal), Ctrl-C interrupts it, and ferry exits with its exit code (124 after a timeout, 128+N when signal N killed it). "
+            + "With -t it runs on a remote terminal instead, for interactive programs.\n\n"
+            + "Examples:\n  ferry exec -- \"ls -l; pwd\"\n  ferry exec -- wc -l notes.txt\n  cat data.csv | ferry exec -- sort -u\n  ferry exec --cwd logs --timeout 30 -- tail -n 100 app.log\n  ferry exec --json -- uname -a\n  ferry exec -t -- vi notes.txt")
         {
-            server, raw, cwd, timeout, udp, noStdin, json, words,
+            server, raw, cwd, timeout, udp, noStdin, tty, noTty, json, words,
         };
         command.SetAction((parse, ct) => CommonOptions.RunClientAsync(parse, server, async address =>
         {
@@ -57,10 +65,18 @@ internal static class ExecCommand
             request = request with { WorkingDirectory = parse.GetValue(cwd) };
 
             var lines = CommonOptions.JsonOutput(parse, json);
+            var onTerminal = parse.GetValue(tty) && !parse.GetValue(noTty);
+            if (onTerminal && (parse.GetValue(udp) || parse.GetValue(json)))
+                return await CommonOptions.FailAsync(parse, json, ExitCodes.Usage, ExitCodes.ErrorCode(ExitCodes.Usage), "--tty cannot be combined with --udp or --json.").ConfigureAwait(false);
             if (parse.GetValue(udp))
                 return await RunOverUdpAsync(parse, address, request, lines, ct).ConfigureAwait(false);
 
             await using var client = await ClientConnector.ConnectAsync(parse, address, ct).ConfigureAwait(false);
+            if (onTerminal)
+            {
+                var keys = parse.GetValue(noStdin) ? null : environment.RedirectedInput?.Invoke();
+                return await new TerminalSession(parse, address.ToString()).RunAsync(client, request, keys, ct).ConfigureAwait(false);
+            }
             var (stdout, stderr) = OpenOutput(parse, lines);
             await using var _ = stdout;
             await using var __ = stderr;

@@ -14,6 +14,14 @@ internal sealed class LineEditor(TextWriter output)
 
     public IReadOnlyList<string> History => _history;
 
+    /// <summary>Lines from an earlier run, oldest first, to browse with Up.</summary>
+    public void Remember(IEnumerable<string> lines)
+    {
+        _history.AddRange(lines.Where(l => l.Trim().Length > 0));
+        if (_history.Count > MaxHistory)
+            _history.RemoveRange(0, _history.Count - MaxHistory);
+    }
+
     /// <summary>Reads one line (blocking). Null at end of input; "" after Ctrl-C.</summary>
     public string? ReadLine(string prompt)
     {

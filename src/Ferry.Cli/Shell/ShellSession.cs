@@ -2,11 +2,13 @@ using System.CommandLine;
 using System.Globalization;
 using System.Text;
 using Ferry.Cli.Commands;
+using Ferry.Cli.Terminal;
 using Ferry.Client;
 using Ferry.Client.Exec;
 using Ferry.Client.Transfers;
 using Ferry.Protocol.Errors;
 using Ferry.Protocol.Files;
+using Ferry.Protocol.Framing;
 
 namespace Ferry.Cli.Shell;
 
@@ -14,8 +16,9 @@ namespace Ferry.Cli.Shell;
 /// <c>ferry shell</c>: a prompt, a remote working directory, and one connection for everything typed. Each line runs through
 /// the remote /bin/sh -c in that directory, except the built-ins (cd, pwd, ls, put, get, lcd, lpwd, help, quit).
 /// </summary>
-internal sealed class ShellSession(ParseResult parse, ServerAddress address, CliEnvironment environment)
+internal sealed class ShellSession(ParseResult parse, ServerAddress address, CliEnvironment environment, bool useTerminal = false)
 {
+    private readonly ShellHistory _history = ShellHistory.For(address.ToString(), environment.StateDirectory);
     /// <summary>While waiting at the prompt, the connection is kept alive with an echo this often (servers drop silent ones).</summary>
     internal static TimeSpan KeepAliveInterval { get; set; } = TimeSpan.FromSeconds(60);
 
@@ -68,7 +71,10 @@ internal sealed class ShellSession(ParseResult parse, ServerAddress address, Cli
             await using var stderr = CliStreams.Open(_error, isError: true);
             _stdout = stdout;
             _stderr = stderr;
+            if (useTerminal && environment.InputIsTerminal && LocalTerminal.IsInteractive && _client.ServerSupports(FeatureNames.ExecTerminal))
+                return await RunOnTerminalAsync(quit.Token).ConfigureAwait(false);
             using var input = OpenInput();
+            input.Editor?.Remember(_history.Load());
             if (input.Interactive)
                 await _output.WriteLineAsync($"Connected to {address}{(_client.User is { } u ? $" as {u}" : "")}. Type 'help' for the built-in commands, 'quit' or Ctrl-D to leave.").ConfigureAwait(false);
 
@@ -80,6 +86,8 @@ internal sealed class ShellSession(ParseResult parse, ServerAddress address, Cli
                 line = line.Trim();
                 if (line.Length == 0 || line.StartsWith('#'))
                     continue;
+                if (input.Interactive)
+                    _history.Add(line);
                 if (line is "quit" or "exit" or "logout")
                     return ExitCodes.Success;
                 await RunLineAsync(line, quit.Token).ConfigureAwait(false);
@@ -95,6 +103,22 @@ internal sealed class ShellSession(ParseResult parse, ServerAddress address, Cli
             if (_client is not null)
                 await _client.DisposeAsync().ConfigureAwait(false);
         }
+    }
+
+    /// <summary>
+    /// A login shell on a remote terminal, on a connection of its own; the built-ins run through '~:' on this session's
+    /// other connection, with their lines kept in the history.
+    /// </summary>
+    private async Task<int> RunOnTerminalAsync(CancellationToken cancellationToken)
+    {
+        await using var terminalClient = await ClientConnector.ConnectAsync(parse, address, cancellationToken).ConfigureAwait(false);
+        var session = new TerminalSession(parse, address.ToString(), async (line, ct) =>
+        {
+            _history.Add(line);
+            await RunLineAsync(line, ct).ConfigureAwait(false);
+            await _output.FlushAsync(ct).ConfigureAwait(false);
+        });
+        return await session.RunAsync(terminalClient, new ExecRequest(), redirectedInput: null, cancellationToken).ConfigureAwait(false);
     }
 
     private string Prompt => $"ferry {(_client?.User is { } user ? user + "@" : "")}{address}:/{_cwd}$ ";

@@ -22,6 +22,23 @@ public sealed record ExecRequest
     /// <summary>Time after which the server kills the command and its children (exit 124); it can only shorten the server's own limit.</summary>
     public TimeSpan? Timeout { get; init; }
 
+    /// <summary>
+    /// Run on a remote pseudo-terminal (stdout then carries everything the command writes, and stdin is what is typed);
+    /// without <see cref="Argv"/> and <see cref="Shell"/>, the server starts a login shell on it. Null: pipes.
+    /// </summary>
+    public RemoteTerminal? Terminal { get; init; }
+
+    /// <summary>A window size the wire can carry; throws field_invalid otherwise.</summary>
+    internal static void CheckWindow(TerminalWindow window)
+    {
+        if (!FitsTheWire(window))
+            throw new FerryException(FerryErrorCode.FieldInvalid, $"A terminal window is 0 to {ushort.MaxValue} cells and pixels each way, not {window}.");
+    }
+
+    internal static bool FitsTheWire(TerminalWindow window) =>
+        window.Columns is >= 0 and <= ushort.MaxValue && window.Rows is >= 0 and <= ushort.MaxValue
+        && window.XPixels is >= 0 and <= ushort.MaxValue && window.YPixels is >= 0 and <= ushort.MaxValue;
+
     /// <summary>Runs <paramref name="argv"/>[0] directly with the rest as its arguments.</summary>
     public static ExecRequest Command(params string[] argv) => new() { Argv = argv };
 
@@ -33,7 +50,13 @@ public sealed record ExecRequest
     {
         var hasArgv = Argv is { Count: > 0 };
         var hasShell = !string.IsNullOrEmpty(Shell);
-        if (hasArgv == hasShell)
+        if (Terminal is { } terminal)
+        {
+            if (terminal.Term is { Length: > 0 } term && (term.Length > 64 || !term.All(c => char.IsAsciiLetterOrDigit(c) || c is '.' or '_' or '+' or '-')))
+                throw new FerryException(FerryErrorCode.FieldInvalid, $"The terminal type '{term}' is not a terminal name (letters, digits and ._+-, at most 64).");
+            CheckWindow(terminal.Window);
+        }
+        if (hasArgv == hasShell && !(Terminal is not null && !hasArgv && !hasShell))
             throw new FerryException(FerryErrorCode.FieldInvalid, "A command is either a program with arguments or one shell command line, not both and not neither.");
         if (hasArgv && string.IsNullOrEmpty(Argv![0]))
             throw new FerryException(FerryErrorCode.FieldInvalid, "The program name is empty.");
@@ -81,6 +104,12 @@ public sealed record ExecOptions
     /// <summary>Largest stdin frame; input is read and sent in pieces of at most this size. Default 64 KiB.</summary>
     public int StdinChunkBytes { get; init; } = 64 * 1024;
 
+    /// <summary>
+    /// New sizes of the window, for a command on a <see cref="ExecRequest.Terminal"/>: each is sent as it comes while the
+    /// command runs (the latest wins when several wait).
+    /// </summary>
+    public System.Threading.Channels.ChannelReader<TerminalWindow>? WindowChanges { get; init; }
+
     /// <summary>The defaults documented on each property.</summary>
     public static ExecOptions Default { get; } = new();
 
@@ -99,6 +128,12 @@ public sealed record ExecResult
 
     /// <summary>The server cut the output at its limit (a marker line was sent on stderr).</summary>
     public bool Truncated { get; init; }
+
+    /// <summary>The signal that ended the command, without "SIG" (INT, KILL, SEGV...), when the server reports one; null when it exited.</summary>
+    public string? Signal { get; init; }
+
+    /// <summary>With <see cref="Signal"/>: the command left a core dump.</summary>
+    public bool CoreDumped { get; init; }
 
     /// <summary>The server delivered a signal the client sent (interrupt, or a stop after the output could not be written).</summary>
     public bool Killed { get; init; }

@@ -5,7 +5,8 @@ namespace Ferry.Client.Interop;
 /// <summary>
 /// The C library calls of the sync engine's local side (Linux/glibc): statx without following links, for nanosecond
 /// modification times, permission bits and the file type (a FIFO or socket is told apart from a regular file), and
-/// utimensat, which sets a modification time to the nanosecond (the managed API rounds to 100 ns).
+/// utimensat, which sets a modification time to the nanosecond (the managed API rounds to 100 ns); and the local
+/// terminal of an interactive command (raw mode with tcgetattr/cfmakeraw/tcsetattr, the window size, polled reads).
 /// </summary>
 internal static unsafe partial class Libc
 {
@@ -88,4 +89,59 @@ internal static unsafe partial class Libc
         times[0] = new Timespec { Seconds = 0, Nanoseconds = UtimeOmit };
         times[1] = new Timespec { Seconds = seconds, Nanoseconds = rest };
     }
+
+    /// <summary>struct termios of glibc on Linux: 60 bytes, kept whole and handed back as it was.</summary>
+    [StructLayout(LayoutKind.Sequential, Size = 60)]
+    public struct Termios
+    {
+        private uint _inputFlags;
+    }
+
+    /// <summary>struct winsize.</summary>
+    [StructLayout(LayoutKind.Sequential)]
+    public struct WindowSize
+    {
+        public ushort Rows;
+        public ushort Columns;
+        public ushort XPixels;
+        public ushort YPixels;
+    }
+
+    /// <summary>struct pollfd.</summary>
+    [StructLayout(LayoutKind.Sequential)]
+    public struct PollFd
+    {
+        public int Fd;
+        public short Events;
+        public short ReturnedEvents;
+    }
+
+    public const int StdinFd = 0;
+    public const int StdoutFd = 1;
+    public const int TcsaDrain = 1; // TCSADRAIN: after pending output, as ssh does
+    public const nuint TiocGetWindowSize = 0x5413; // TIOCGWINSZ
+    public const short PollIn = 0x1; // POLLIN
+    public const int Eintr = 4;
+    public const int Eagain = 11;
+
+    [LibraryImport("libc")]
+    public static partial int isatty(int fd);
+
+    [LibraryImport("libc", SetLastError = true)]
+    public static partial int tcgetattr(int fd, Termios* termios);
+
+    [LibraryImport("libc", SetLastError = true)]
+    public static partial int tcsetattr(int fd, int action, Termios* termios);
+
+    [LibraryImport("libc")]
+    public static partial void cfmakeraw(Termios* termios);
+
+    [LibraryImport("libc", SetLastError = true)]
+    public static partial int ioctl(int fd, nuint request, WindowSize* size);
+
+    [LibraryImport("libc", SetLastError = true)]
+    public static partial int poll(PollFd* fds, nuint count, int timeoutMs);
+
+    [LibraryImport("libc", SetLastError = true)]
+    public static partial nint read(int fd, byte* buffer, nuint count);
 }

@@ -37,6 +37,7 @@ internal static class CommandNames
     public const string Stdin = "stdin";
     public const string StdinEnd = "stdin_end";
     public const string Signal = "signal";
+    public const string WindowChange = "window_change";
     public const string Exit = "exit";
     public const string ExecDone = "exec_done";
     public const string Scan = "scan";
@@ -47,6 +48,6 @@ internal static class CommandNames
     public const string Symlink = "symlink";
 
     internal static readonly (byte[] Utf8, string Name)[] Known =
-        new[] { PutData, FileData, Put, PutFile, PutEnd, Done, PutReady, Get, Hello, Auth, AuthOk, Error, Ok, Echo, List, Listing, Stat, StatResult, Mkdir, Remove, Move, Hashes, HashList, Bye, PutJoin, Stdout, Stderr, Stdin, StdinEnd, Exec, ExecStarted, Signal, Exit, ExecDone, Scan, ScanList, Chunks, ChunkList, SetAttributes, Symlink }
+        new[] { PutData, FileData, Put, PutFile, PutEnd, Done, PutReady, Get, Hello, Auth, AuthOk, Error, Ok, Echo, List, Listing, Stat, StatResult, Mkdir, Remove, Move, Hashes, HashList, Bye, PutJoin, Stdout, Stderr, Stdin, StdinEnd, Exec, ExecStarted, Signal, WindowChange, Exit, ExecDone, Scan, ScanList, Chunks, ChunkList, SetAttributes, Symlink }
             .Select(n => (Encoding.UTF8.GetBytes(n), n)).ToArray();
 }

@@ -17,6 +17,32 @@ internal sealed record ExecMessage
     [JsonPropertyName("cwd")] public string? WorkingDirectory { get; init; }
     /// <summary>Seconds before the command and its children are killed; capped by the server's limit.</summary>
     [JsonPropertyName("timeout")] public double? TimeoutSeconds { get; init; }
+    /// <summary>Run on a pseudo-terminal of this size (§6.4); null for pipes. With a terminal, neither argv nor shell starts a login shell.</summary>
+    [JsonPropertyName("tty")] public ExecTerminal? Terminal { get; init; }
+}
+
+/// <summary>
+/// The pseudo-terminal a command asks for (§6.4), as SSH's pty-req: the terminal type for TERM, and the window in
+/// character cells and (0 when unknown) pixels.
+/// </summary>
+internal sealed record ExecTerminal
+{
+    [JsonPropertyName("term")] public string? Term { get; init; }
+    [JsonPropertyName("cols")] public long Columns { get; init; }
+    [JsonPropertyName("rows")] public long Rows { get; init; }
+    [JsonPropertyName("xpixel")] public long XPixels { get; init; }
+    [JsonPropertyName("ypixel")] public long YPixels { get; init; }
+}
+
+/// <summary>The client's window changed size (§6.4): only while a command with a terminal runs; no reply.</summary>
+internal sealed record WindowChangeMessage
+{
+    [JsonPropertyName("cmd")] public string Cmd => CommandNames.WindowChange;
+    [JsonPropertyName("id")] public long Id { get; init; }
+    [JsonPropertyName("cols")] public long Columns { get; init; }
+    [JsonPropertyName("rows")] public long Rows { get; init; }
+    [JsonPropertyName("xpixel")] public long XPixels { get; init; }
+    [JsonPropertyName("ypixel")] public long YPixels { get; init; }
 }
 
 /// <summary>The command started. Output bytes are in <see cref="Encoding"/> (a .NET/IANA name such as utf-8 or gbk).</summary>
@@ -50,7 +76,7 @@ internal sealed record ExecSignalMessage
 {
     [JsonPropertyName("cmd")] public string Cmd => CommandNames.Signal;
     [JsonPropertyName("id")] public long Id { get; init; }
-    /// <summary>INT, TERM or KILL.</summary>
+    /// <summary>HUP, INT, QUIT, KILL, USR1, USR2 or TERM (§6.1).</summary>
     [JsonPropertyName("signal")] public string? Signal { get; init; }
 }
 
@@ -65,6 +91,10 @@ internal sealed record ExecExitMessage
     [JsonPropertyName("timed_out")] public bool TimedOut { get; init; }
     [JsonPropertyName("truncated")] public bool Truncated { get; init; }
     [JsonPropertyName("killed")] public bool Killed { get; init; }
+    /// <summary>The signal that ended the command, without "SIG" (INT, KILL, SEGV...); null when it exited.</summary>
+    [JsonPropertyName("signal")] public string? Signal { get; init; }
+    /// <summary>With <see cref="Signal"/>: the command left a core dump.</summary>
+    [JsonPropertyName("core_dumped")] public bool? CoreDumped { get; init; }
 }
 
 /// <summary>The client has read exit; the connection returns to ordinary requests.</summary>

@@ -44,6 +44,8 @@ namespace Ferry.Protocol.Messages;
 [JsonSerializable(typeof(ExecSignalMessage))]
 [JsonSerializable(typeof(ExecExitMessage))]
 [JsonSerializable(typeof(ExecDoneMessage))]
+[JsonSerializable(typeof(ExecTerminal))]
+[JsonSerializable(typeof(WindowChangeMessage))]
 [JsonSerializable(typeof(ScanMessage))]
 [JsonSerializable(typeof(ScanListMessage))]
 [JsonSerializable(typeof(ScanEntry))]

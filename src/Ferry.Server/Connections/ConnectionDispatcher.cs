@@ -40,7 +40,8 @@ internal sealed class ConnectionDispatcher
         _audit = audit;
         _metrics = metrics;
         _handlers = handlers.ToFrozenDictionary(h => h.Command, StringComparer.Ordinal);
-        _features = _handlers.Keys.Order(StringComparer.Ordinal).ToArray();
+        _features = _handlers.Keys.Concat(_handlers.ContainsKey(CommandNames.Exec) ? [FeatureNames.ExecTerminal] : [])
+            .Order(StringComparer.Ordinal).ToArray();
         _options = options;
         _logger = logger;
     }

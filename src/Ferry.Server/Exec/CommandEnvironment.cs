@@ -9,6 +9,8 @@ internal static class CommandEnvironment
     /// <summary>The program and arguments to start for a request (shell line or argv), checked.</summary>
     internal static List<string> ArgvOf(ExecMessage request)
     {
+        if (request.Terminal is not null && request.Shell is null && request.Argv is null)
+            return [LoginShell, "-l"];
         if (request.Shell is { Length: > 0 } shell)
         {
             if (request.Argv is { Count: > 0 })
@@ -22,8 +24,11 @@ internal static class CommandEnvironment
         return [.. argv];
     }
 
+    /// <summary>What a terminal without a command runs: bash where there is one, else sh, as a login shell.</summary>
+    internal static string LoginShell => File.Exists("/bin/bash") ? "/bin/bash" : "/bin/sh";
+
     /// <summary>The documented minimal environment (docs/protocol.md §6.3), for TCP and UDP commands alike.</summary>
-    internal static Dictionary<string, string> For(string? user, string home) => new()
+    internal static Dictionary<string, string> For(string? user, string home, string? term = null) => new()
     {
         ["PATH"] = "/usr/local/bin:/usr/bin:/bin",
         ["HOME"] = home,
@@ -32,7 +37,7 @@ internal static class CommandEnvironment
         ["USER"] = user ?? "ferry",
         ["LOGNAME"] = user ?? "ferry",
         ["SHELL"] = "/bin/sh",
-        ["TERM"] = "dumb",
+        ["TERM"] = term ?? "dumb",
         ["FERRY"] = "1",
     };
 }

@@ -14,6 +14,12 @@ internal sealed record CommandOutcome
     /// <summary>The signal number when <see cref="End"/> is <see cref="CommandEnd.Signalled"/>.</summary>
     public int Signal { get; init; }
 
+    /// <summary>With a signal: the command left a core dump (known only unconfined, see <see cref="ProcessExit.OfSandbox"/>).</summary>
+    public bool CoreDumped { get; init; }
+
+    /// <summary>The name of the signal that ended the command (INT, SEGV...), or null when it exited or timed out.</summary>
+    public string? SignalName => End == CommandEnd.Signalled ? Interop.Libc.SignalName(Signal) : null;
+
     /// <summary>Output went past the cap: the rest was dropped and the marker was written on stderr.</summary>
     public bool Truncated { get; init; }
 
@@ -35,6 +41,7 @@ internal sealed record CommandOutcome
         End = timedOut ? CommandEnd.TimedOut : exit.Signal != 0 ? CommandEnd.Signalled : CommandEnd.Exited,
         Status = exit.Status,
         Signal = exit.Signal,
+        CoreDumped = exit.CoreDumped,
         Truncated = truncated,
         SignalledByClient = signalledByClient,
     };

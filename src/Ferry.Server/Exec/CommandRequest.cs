@@ -29,4 +29,7 @@ internal sealed record CommandRequest
 
     /// <summary>What feeds the command while it runs (stdin, signals), or null: its input is closed at once.</summary>
     public ICommandInput? Input { get; init; }
+
+    /// <summary>The pseudo-terminal to run on, or null for pipes (stdout and stderr apart).</summary>
+    public TerminalRequest? Terminal { get; init; }
 }

@@ -27,8 +27,8 @@ public sealed class CommandRunner(FerryServerOptions options, CommandSandbox san
 
     /// <summary>
     /// Checks a request before anything starts or is acknowledged, in the same order for every transport: the server runs
-    /// commands (exec_disabled), the user may (permission_denied), argv or shell is well formed and the time limit is a
-    /// positive number of seconds (field_invalid).
+    /// commands (exec_disabled), the user may (permission_denied), argv or shell is well formed, the time limit is a
+    /// positive number of seconds and a terminal (only where the client can type and resize) is well formed (field_invalid).
     /// </summary>
     /// <exception cref="FerryException">The request is refused; nothing has run.</exception>
     internal CommandRequest Prepare(ExecMessage message, UserAccount? user, CommandTransport transport, long maxOutputBytes, ICommandInput? input = null)
@@ -37,6 +37,8 @@ public sealed class CommandRunner(FerryServerOptions options, CommandSandbox san
             throw new FerryException(FerryErrorCode.ExecDisabled, "This server does not run commands; its administrator can enable it with --allow-exec.");
         if (user is not null && !user.Allows(Permissions.Exec))
             throw new FerryException(FerryErrorCode.PermissionDenied, $"User '{user.Name}' lacks the exec permission.");
+        if (message.Terminal is not null && input is null)
+            throw new FerryException(FerryErrorCode.FieldInvalid, "A command on a terminal needs a conversation (exec over TCP); UDP commands have no terminal.");
         return new CommandRequest
         {
             User = user,
@@ -46,6 +48,7 @@ public sealed class CommandRunner(FerryServerOptions options, CommandSandbox san
             MaxOutputBytes = maxOutputBytes,
             Transport = transport,
             Input = input,
+            Terminal = message.Terminal is { } terminal ? TerminalRequest.From(terminal) : null,
         };
     }
 
@@ -63,7 +66,7 @@ public sealed class CommandRunner(FerryServerOptions options, CommandSandbox san
         if (!Directory.Exists(cwd))
             throw new FerryException(FerryErrorCode.NotFound, $"The working directory '{request.WorkingDirectory}' does not exist.");
 
-        using var group = Start(request.User, home, cwd, request.Argv);
+        using var group = Start(request.User, home, cwd, request.Argv, request.Terminal);
         var udp = request.Transport == CommandTransport.Udp;
         metrics.ExecStarted(udp);
         var started = Stopwatch.GetTimestamp();
@@ -82,19 +85,19 @@ public sealed class CommandRunner(FerryServerOptions options, CommandSandbox san
 
     /// <summary>Starts <paramref name="argv"/> for <paramref name="user"/> (null without logins) in <paramref name="cwd"/>, inside <paramref name="home"/>.</summary>
     /// <exception cref="FerryException">exec_failed: the program cannot be found or started, or the user cannot run commands here.</exception>
-    internal ProcessGroup Start(UserAccount? user, string home, string cwd, IReadOnlyList<string> argv)
+    internal ProcessGroup Start(UserAccount? user, string home, string cwd, IReadOnlyList<string> argv, TerminalRequest? terminal = null)
     {
-        var environment = CommandEnvironment.For(user?.Name, home);
+        var environment = CommandEnvironment.For(user?.Name, home, terminal?.Term);
         try
         {
             if (!sandbox.Confined)
             {
                 ExecLog.UnconfinedCommand(logger, user?.Name ?? "-", argv[0]);
-                return ProcessGroup.Start(argv, cwd, environment);
+                return ProcessGroup.Start(argv, cwd, environment, terminal: terminal?.Size);
             }
             sandbox.CheckHome(home, sharedRoot: !options.RequireAuthentication);
             var account = ExecAccount.For(user, options);
-            return CommandSandbox.Start(sandbox.Wrap(account, home, cwd, argv, environment));
+            return CommandSandbox.Start(sandbox.Wrap(account, home, cwd, argv, environment, terminal is not null), terminal?.Size);
         }
         catch (Win32Exception ex)
         {

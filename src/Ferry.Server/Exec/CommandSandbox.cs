@@ -38,7 +38,16 @@ public sealed class CommandSandbox(FerryServerOptions options, ILogger<CommandSa
 
     /// <summary>The command line that runs <paramref name="argv"/> confined to <paramref name="home"/> (null for none: the probe).</summary>
     /// <exception cref="Win32Exception">The program or one of the tools cannot be found.</exception>
-    internal IReadOnlyList<string> Wrap(ExecAccount? account, string? home, string cwd, IReadOnlyList<string> argv, IReadOnlyDictionary<string, string> environment)
+    /// <remarks>
+    /// On a <paramref name="terminal"/> the command must be able to take the terminal as its controlling terminal, which
+    /// bwrap's --new-session would forbid it (it exists against TIOCSTI, pushing input into an outer terminal; this
+    /// terminal is the command's own, so only its own input could be pushed): bwrap then keeps the session the server
+    /// started it in, which has no controlling terminal, and the command takes the terminal with <c>setsid --ctty</c>.
+    /// Nothing is mounted for it: the slave is inherited as 0, 1 and 2 (bwrap shows it as /dev/console for ttyname),
+    /// and /dev/tty reaches it as the controlling terminal.
+    /// </remarks>
+    internal IReadOnlyList<string> Wrap(ExecAccount? account, string? home, string cwd, IReadOnlyList<string> argv, IReadOnlyDictionary<string, string> environment,
+        bool terminal = false)
     {
         CheckVisible(argv[0], home, cwd);
         var line = new List<string>(64);
@@ -48,8 +57,10 @@ public sealed class CommandSandbox(FerryServerOptions options, ILogger<CommandSa
         line.Add(Tool(options.ExecSandboxProgram));
         if (account is null)
             line.Add("--unshare-user");
-        line.AddRange(["--unshare-pid", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try",
-            "--die-with-parent", "--new-session", "--proc", "/proc", "--dev", "/dev", "--perms", "1777", "--tmpfs", "/tmp"]);
+        line.AddRange(["--unshare-pid", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try", "--die-with-parent"]);
+        if (!terminal)
+            line.Add("--new-session");
+        line.AddRange(["--proc", "/proc", "--dev", "/dev", "--perms", "1777", "--tmpfs", "/tmp"]);
         foreach (var folder in SystemFolders)
         {
             var info = new DirectoryInfo(folder);
@@ -93,13 +104,14 @@ public sealed class CommandSandbox(FerryServerOptions options, ILogger<CommandSa
         AddLimit(line, "--nproc", limits.Processes);
         AddLimit(line, "--cpu", limits.CpuSeconds);
         AddLimit(line, "--as", limits.AddressSpaceBytes);
-        line.AddRange(["--", Tool("setsid")]);
+        line.AddRange(terminal ? ["--", Tool("setsid"), "--ctty"] : ["--", Tool("setsid")]);
         line.AddRange(argv);
         return line;
     }
 
     /// <summary>Starts a launch built by <see cref="Wrap"/>.</summary>
-    internal static ProcessGroup Start(IReadOnlyList<string> launch) => ProcessGroup.Start(launch, "/", LauncherEnvironment, sandboxed: true);
+    internal static ProcessGroup Start(IReadOnlyList<string> launch, TerminalSize? terminal = null) =>
+        ProcessGroup.Start(launch, "/", LauncherEnvironment, sandboxed: true, terminal);
 
     /// <summary>
     /// Checks that a command can be confined here, by confining one (<c>true</c>) exactly as every command will be.

@@ -1,7 +1,7 @@
 namespace Ferry.Server.Exec;
 
 /// <summary>
-/// What a client sends a running command: stdin and signals (TCP exec; a pseudo-terminal would add its size). Its task
+/// What a client sends a running command: stdin, signals and, on a terminal, window sizes (TCP exec). Its task
 /// ends normally when the client is done with the command, and fails when the client goes away; the runner then kills
 /// the command with everything it started.
 /// </summary>

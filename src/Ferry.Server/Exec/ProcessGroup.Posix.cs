@@ -16,10 +16,11 @@ internal sealed partial class ProcessGroup
     /// <summary>Where programs named without a slash are looked up: the PATH of the documented environment.</summary>
     internal static readonly string[] SearchPath = ["/usr/local/bin", "/usr/bin", "/bin"];
 
-    private static ProcessGroup Spawn(IReadOnlyList<string> argv, string workingDirectory, IReadOnlyDictionary<string, string> environment, bool sandboxed)
+    private static ProcessGroup Spawn(IReadOnlyList<string> argv, string workingDirectory, IReadOnlyDictionary<string, string> environment, bool sandboxed,
+        TerminalSize? terminal)
     {
         if (!sandboxed)
-            return SpawnHere(argv, workingDirectory, environment, sandboxed, exit: null);
+            return SpawnHere(argv, workingDirectory, environment, sandboxed, terminal, exit: null);
 
         // bwrap --die-with-parent ties the sandbox to the thread that started it (PR_SET_PDEATHSIG follows the parent
         // thread, not the process): a pool thread that retired would kill the command. So the sandbox is started by the
@@ -32,7 +33,7 @@ internal sealed partial class ProcessGroup
         {
             try
             {
-                group = SpawnHere(argv, workingDirectory, environment, sandboxed, exit);
+                group = SpawnHere(argv, workingDirectory, environment, sandboxed, terminal, exit);
             }
             catch (Exception ex)
             {
@@ -56,9 +57,15 @@ internal sealed partial class ProcessGroup
         return group!;
     }
 
-    /// <summary>Spawns from the calling thread; <paramref name="exit"/> is completed by the caller's own wait, or null to start a waiting thread.</summary>
+    /// <summary>
+    /// Spawns from the calling thread; <paramref name="exit"/> is completed by the caller's own wait, or null to start a
+    /// waiting thread. With a <paramref name="terminal"/> the command's 0, 1 and 2 are the slave of a new pseudo-terminal
+    /// instead of three pipes: unconfined, the child (a session leader through POSIX_SPAWN_SETSID, which glibc applies
+    /// before the file actions) opens the slave by its path and so acquires it as its controlling terminal; in a sandbox
+    /// bwrap only inherits the slave, and the command inside takes it as its controlling terminal (setsid --ctty).
+    /// </summary>
     private static unsafe ProcessGroup SpawnHere(IReadOnlyList<string> argv, string workingDirectory, IReadOnlyDictionary<string, string> environment, bool sandboxed,
-        TaskCompletionSource<ProcessExit>? exit)
+        TerminalSize? terminal, TaskCompletionSource<ProcessExit>? exit)
     {
         var program = Resolve(argv[0]);
         Span<int> input = stackalloc int[2];
@@ -73,16 +80,29 @@ internal sealed partial class ProcessGroup
         var signals = NativeMemory.AllocZeroed(256);
         var strings = new List<nint>();
         var started = false;
+        PseudoTerminal? pty = null;
         try
         {
-            Check(pipe2(input, CloseOnExec));
-            Check(pipe2(output, CloseOnExec));
-            Check(pipe2(error, CloseOnExec));
-
             CheckResult(posix_spawn_file_actions_init(actions));
-            CheckResult(posix_spawn_file_actions_adddup2(actions, input[0], 0));
-            CheckResult(posix_spawn_file_actions_adddup2(actions, output[1], 1));
-            CheckResult(posix_spawn_file_actions_adddup2(actions, error[1], 2));
+            if (terminal is { } size)
+            {
+                pty = PseudoTerminal.Open(size);
+                if (sandboxed)
+                    CheckResult(posix_spawn_file_actions_adddup2(actions, pty.Slave, 0));
+                else
+                    CheckResult(posix_spawn_file_actions_addopen(actions, 0, (byte*)Utf8(pty.SlavePath, strings), OpenReadWrite, 0));
+                CheckResult(posix_spawn_file_actions_adddup2(actions, 0, 1));
+                CheckResult(posix_spawn_file_actions_adddup2(actions, 0, 2));
+            }
+            else
+            {
+                Check(pipe2(input, CloseOnExec));
+                Check(pipe2(output, CloseOnExec));
+                Check(pipe2(error, CloseOnExec));
+                CheckResult(posix_spawn_file_actions_adddup2(actions, input[0], 0));
+                CheckResult(posix_spawn_file_actions_adddup2(actions, output[1], 1));
+                CheckResult(posix_spawn_file_actions_adddup2(actions, error[1], 2));
+            }
             var directory = Utf8(workingDirectory, strings);
             CheckResult(posix_spawn_file_actions_addchdir_np(actions, (byte*)directory));
 
@@ -111,6 +131,11 @@ internal sealed partial class ProcessGroup
                 throw new Win32Exception(result);
             started = true;
 
+            if (pty is not null)
+            {
+                pty.CloseSlave();
+                return new ProcessGroup(pid, pty.Input, pty.Output, Stream.Null, exit?.Task ?? Reap(pid), process: null, sandboxed, pty);
+            }
             close(input[0]);
             close(output[1]);
             close(error[1]);
@@ -130,6 +155,7 @@ internal sealed partial class ProcessGroup
                 Marshal.FreeCoTaskMem(s);
             if (!started)
             {
+                pty?.Dispose();
                 foreach (var fd in (ReadOnlySpan<int>)[input[0], input[1], output[0], output[1], error[0], error[1]])
                 {
                     if (fd >= 0)
@@ -187,7 +213,7 @@ internal sealed partial class ProcessGroup
             exit.TrySetResult(ProcessExit.Unknown);
             return;
         }
-        exit.TrySetResult(new ProcessExit(ExitStatusOf(status), TermSignalOf(status)));
+        exit.TrySetResult(new ProcessExit(ExitStatusOf(status), TermSignalOf(status), CoreDumpedOf(status)));
     }
 
     private static nint Utf8(string value, List<nint> strings)

@@ -23,8 +23,10 @@ internal sealed partial class ProcessGroup : IDisposable
     private readonly bool _sandboxed;
     private int _disposed;
 
-    private ProcessGroup(int id, Stream input, Stream output, Stream error, Task<ProcessExit> exit, Process? process, bool sandboxed)
+    private ProcessGroup(int id, Stream input, Stream output, Stream error, Task<ProcessExit> exit, Process? process, bool sandboxed,
+        PseudoTerminal? terminal = null)
     {
+        Terminal = terminal;
         Id = id;
         StandardInput = input;
         StandardOutput = output;
@@ -41,19 +43,33 @@ internal sealed partial class ProcessGroup : IDisposable
     public Stream StandardOutput { get; }
     public Stream StandardError { get; }
 
+    /// <summary>The command's terminal when it runs on one: then stdin and stdout are its master, and stderr is empty.</summary>
+    public PseudoTerminal? Terminal { get; }
+
     public bool HasExited => _exit.IsCompleted;
 
     /// <summary>The exit code once exited: the status, or 128 + N for a command ended by signal N.</summary>
     public int ExitCode => Exit.ShellCode;
 
     /// <summary>How the leader ended, once it has.</summary>
-    public ProcessExit Exit => _exit.IsCompleted ? _exit.Result : throw new InvalidOperationException("The command has not exited.");
+    public ProcessExit Exit => !_exit.IsCompleted ? throw new InvalidOperationException("The command has not exited.")
+        : _sandboxed ? ProcessExit.OfSandbox(_exit.Result) : _exit.Result;
 
     public Task WaitForExitAsync(CancellationToken cancellationToken) => _exit.WaitAsync(cancellationToken);
 
-    /// <summary>Starts <paramref name="argv"/>; <paramref name="sandboxed"/> says that argv starts bubblewrap (see remarks).</summary>
-    public static ProcessGroup Start(IReadOnlyList<string> argv, string workingDirectory, IReadOnlyDictionary<string, string> environment, bool sandboxed = false) =>
-        OperatingSystem.IsLinux() ? Spawn(argv, workingDirectory, environment, sandboxed) : StartPortable(argv, workingDirectory, environment);
+    /// <summary>
+    /// Starts <paramref name="argv"/>; <paramref name="sandboxed"/> says that argv starts bubblewrap (see remarks). With a
+    /// <paramref name="terminal"/> size the command runs on a new pseudo-terminal (Linux only).
+    /// </summary>
+    public static ProcessGroup Start(IReadOnlyList<string> argv, string workingDirectory, IReadOnlyDictionary<string, string> environment, bool sandboxed = false,
+        TerminalSize? terminal = null)
+    {
+        if (OperatingSystem.IsLinux())
+            return Spawn(argv, workingDirectory, environment, sandboxed, terminal);
+        if (terminal is not null)
+            throw new Win32Exception("Commands run on a terminal only on a Linux server.");
+        return StartPortable(argv, workingDirectory, environment);
+    }
 
     /// <summary>
     /// Bytes written to stdout and stderr that have not been read yet (Linux; 0 elsewhere, and once the pipes are
@@ -63,6 +79,8 @@ internal sealed partial class ProcessGroup : IDisposable
     {
         if (!OperatingSystem.IsLinux())
             return 0;
+        if (Terminal is not null)
+            return Terminal.UnreadBytes();
         return UnreadBytes(StandardOutput) + UnreadBytes(StandardError);
 
         static long UnreadBytes(Stream stream)
@@ -89,15 +107,19 @@ internal sealed partial class ProcessGroup : IDisposable
         }
     }
 
-    /// <summary>Sends a signal by name (INT, TERM, KILL) to the whole group.</summary>
-    public void Signal(string name)
+    /// <summary>
+    /// Sends signal number <paramref name="signal"/> (one of <see cref="Libc.SignalByName"/>'s): KILL to everything, any
+    /// other to the command's group, or on a terminal to its foreground process group, as typing it there would.
+    /// </summary>
+    public void Signal(int signal)
     {
-        var signal = Libc.SignalByName(name);
         if (OperatingSystem.IsLinux() && signal != Libc.SigKill)
         {
             // In a sandbox bwrap would die of the interrupt and take the command with it at once; the command's own
-            // group (it leads one inside the sandbox) gets the signal instead, as a terminal would deliver it.
-            var target = _sandboxed ? SandboxedCommandId() : Id;
+            // group (it leads one inside the sandbox) gets the signal instead, as a terminal would deliver it. The
+            // terminal's foreground group belongs to the command's session, which only the command's processes are in.
+            var foreground = Terminal?.ForegroundGroup() ?? 0;
+            var target = foreground > 0 ? foreground : _sandboxed ? SandboxedCommandId() : Id;
             if (target > 0)
                 _ = Libc.kill(-target, signal);
         }
@@ -137,6 +159,7 @@ internal sealed partial class ProcessGroup : IDisposable
         CloseQuietly(StandardInput);
         CloseQuietly(StandardOutput);
         CloseQuietly(StandardError);
+        Terminal?.Dispose();
         _process?.Dispose();
     }
 

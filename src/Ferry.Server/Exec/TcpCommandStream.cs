@@ -43,6 +43,8 @@ internal sealed class TcpCommandStream(CommandContext context, long id) : IComma
             TimedOut = outcome.TimedOut,
             Truncated = outcome.Truncated,
             Killed = outcome.SignalledByClient,
+            Signal = outcome.SignalName,
+            CoreDumped = outcome.SignalName is null ? null : outcome.CoreDumped,
         }, FerryJsonContext.Default.ExecExitMessage);
         await context.FlushAsync(cancellationToken).ConfigureAwait(false);
     }
@@ -88,11 +90,16 @@ internal sealed class TcpCommandStream(CommandContext context, long id) : IComma
                     case CommandNames.Signal:
                         command.Signal(frame.Deserialize(FerryJsonContext.Default.ExecSignalMessage).Signal);
                         break;
+                    case CommandNames.WindowChange:
+                        var window = frame.Deserialize(FerryJsonContext.Default.WindowChangeMessage);
+                        if (!command.Resize(TerminalSize.Of(window.Columns, window.Rows, window.XPixels, window.YPixels, isFatal: true)))
+                            throw new FerryProtocolException(FerryErrorCode.UnexpectedFrame, "window_change is only for a command that runs on a terminal (exec with tty).", isFatal: true);
+                        break;
                     case CommandNames.ExecDone:
                         return;
                     default:
                         throw new FerryProtocolException(FerryErrorCode.UnexpectedFrame,
-                            $"'{frame.Command}' arrived while a command was running; only stdin, stdin_end, signal and exec_done may.", isFatal: true);
+                            $"'{frame.Command}' arrived while a command was running; only stdin, stdin_end, signal, window_change and exec_done may.", isFatal: true);
                 }
             }
         }

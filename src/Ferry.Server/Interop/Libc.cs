@@ -59,13 +59,83 @@ internal static unsafe partial class Libc
     /// <summary>The exit status from a waitpid status (WEXITSTATUS); meaningful when <see cref="TermSignalOf"/> is 0.</summary>
     public static int ExitStatusOf(int waitStatus) => (waitStatus >> 8) & 0xff;
 
-    /// <summary>The number of a signal a client may name (INT, TERM, KILL); anything else is KILL, the one that always stops.</summary>
-    public static int SignalByName(string? name) => name switch
+    /// <summary>Whether a waitpid status says that a core was dumped (WCOREDUMP).</summary>
+    public static bool CoreDumpedOf(int waitStatus) => TermSignalOf(waitStatus) != 0 && (waitStatus & 0x80) != 0;
+
+    /// <summary>The signals a client may send a command, by the names it uses (SSH's, without "SIG").</summary>
+    private static readonly Dictionary<string, int> s_clientSignals = new(StringComparer.Ordinal)
     {
-        "INT" => SigInt,
-        "TERM" => SigTerm,
-        _ => SigKill,
+        ["HUP"] = 1, ["INT"] = SigInt, ["QUIT"] = 3, ["KILL"] = SigKill, ["USR1"] = 10, ["USR2"] = 12, ["TERM"] = SigTerm,
     };
+
+    /// <summary>The number of a signal a client may name (HUP, INT, QUIT, KILL, USR1, USR2, TERM), or 0 for any other name.</summary>
+    public static int SignalByName(string name) => s_clientSignals.GetValueOrDefault(name);
+
+    /// <summary>The names of Linux's signals 1–31 without "SIG", for the exit report; realtime signals are RT&lt;n&gt;.</summary>
+    private static readonly string[] s_signalNames =
+    [
+        "", "HUP", "INT", "QUIT", "ILL", "TRAP", "ABRT", "BUS", "FPE", "KILL", "USR1", "SEGV", "USR2", "PIPE", "ALRM", "TERM",
+        "STKFLT", "CHLD", "CONT", "STOP", "TSTP", "TTIN", "TTOU", "URG", "XCPU", "XFSZ", "VTALRM", "PROF", "WINCH", "IO", "PWR", "SYS",
+    ];
+
+    /// <summary>The name of signal <paramref name="signal"/> without "SIG" (INT, SEGV, RT2...).</summary>
+    public static string SignalName(int signal) =>
+        signal > 0 && signal < s_signalNames.Length ? s_signalNames[signal] : string.Create(System.Globalization.CultureInfo.InvariantCulture, $"RT{signal - 32}");
+
+    // Pseudo-terminals (a command run on a terminal, docs/protocol.md §6.4).
+    public const int OpenNoControllingTerminal = 0x100; // O_NOCTTY
+    public const int Eio = 5;
+    public const nuint TiocSetWindowSize = 0x5414; // TIOCSWINSZ
+    public const nuint TiocGetProcessGroup = 0x540F; // TIOCGPGRP
+    public const uint InputUtf8 = 0x4000; // IUTF8 in c_iflag
+    public const int TcsaNow = 0; // TCSANOW
+
+    /// <summary>struct winsize.</summary>
+    [StructLayout(LayoutKind.Sequential)]
+    public struct WindowSize
+    {
+        public ushort Rows;
+        public ushort Columns;
+        public ushort XPixels;
+        public ushort YPixels;
+    }
+
+    /// <summary>struct termios of glibc on Linux (60 bytes); only c_iflag is read and written here, at offset 0.</summary>
+    [StructLayout(LayoutKind.Sequential, Size = 60)]
+    public struct Termios
+    {
+        public uint InputFlags;
+    }
+
+    [LibraryImport("libc", SetLastError = true)]
+    public static partial int posix_openpt(int flags);
+
+    [LibraryImport("libc", SetLastError = true)]
+    public static partial int grantpt(int fd);
+
+    [LibraryImport("libc", SetLastError = true)]
+    public static partial int unlockpt(int fd);
+
+    [LibraryImport("libc")]
+    public static partial int ptsname_r(int fd, byte* buffer, nuint size);
+
+    [LibraryImport("libc", EntryPoint = "open", SetLastError = true)]
+    public static partial int openFlags(byte* path, int flags);
+
+    [LibraryImport("libc", EntryPoint = "ioctl", SetLastError = true)]
+    public static partial int ioctlWindow(int fd, nuint request, WindowSize* size);
+
+    [LibraryImport("libc", SetLastError = true)]
+    public static partial int tcgetattr(int fd, Termios* termios);
+
+    [LibraryImport("libc", SetLastError = true)]
+    public static partial int tcsetattr(int fd, int action, Termios* termios);
+
+    [LibraryImport("libc", SetLastError = true)]
+    public static partial int dup(int fd);
+
+    [LibraryImport("libc")]
+    public static partial int posix_spawn_file_actions_addopen(void* actions, int fd, byte* path, int flags, uint mode);
 
     [LibraryImport("libc", SetLastError = true)]
     public static partial int sigemptyset(void* set);
