@@ -43,7 +43,7 @@ public static class ExitCodes
     {
         // The peer closed in the middle of a frame or before answering: a lost connection (server killed, network
         // dropped), not a peer that broke the protocol.
-        FerryErrorCode.TruncatedFrame => Unreachable,
+        FerryErrorCode.TruncatedFrame or FerryErrorCode.ConnectFailed => Unreachable,
         >= FerryErrorCode.HeaderLengthInvalid and <= FerryErrorCode.UnexpectedFrame => Protocol,
         FerryErrorCode.VersionUnsupported or FerryErrorCode.HelloRequired => Protocol,
         FerryErrorCode.ServerBusy or FerryErrorCode.ServerShuttingDown or FerryErrorCode.TooManyConnections or FerryErrorCode.ExecLimitReached => Busy,
@@ -75,6 +75,8 @@ public static class ExitCodes
     private static (int Code, string Message) DescribeRaw(Exception ex, string server) => ex switch
     {
         FerryRemoteException r => (For(r.Code), $"{r.Message} ({r.WireCode})"),
+        // The cause says best what went wrong (nothing listening, an unknown host, a TLS failure).
+        FerryException { Code: FerryErrorCode.ConnectFailed, InnerException: { } cause } => DescribeRaw(cause, server),
         FerryException { Code: FerryErrorCode.TruncatedFrame } lost =>
             (Unreachable, $"The connection to {server} was lost: {lost.Message} Run the command again; a transfer continues where it stopped ({lost.Code.ToWire()})."),
         FerryException f => (For(f.Code), $"{f.Message} ({f.Code.ToWire()})"),

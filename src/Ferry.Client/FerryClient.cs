@@ -88,10 +88,12 @@ public sealed partial class FerryClient : IAsyncDisposable
 
     /// <summary>
     /// Connects, sets up TLS (unless <see cref="FerryClientOptions.UseTls"/> is off), exchanges hellos and logs in when the
-    /// server requires it (docs/security.md §3). Throws <see cref="SocketException"/> when the server cannot be reached,
-    /// <see cref="FerryException"/> for a refused certificate (certificate_mismatch), a failed login
-    /// (authentication_failed, server_not_authenticated) or a refusal (busy, version), <see cref="TimeoutException"/>
-    /// past <see cref="FerryClientOptions.ConnectTimeout"/>, and <see cref="OperationCanceledException"/> when
+    /// server requires it (docs/security.md §3). Throws <see cref="FerryException"/> for every failure: connect_failed
+    /// when the server cannot be reached, the TLS handshake fails or nothing answers within
+    /// <see cref="FerryClientOptions.ConnectTimeout"/> (the cause, a <see cref="SocketException"/>,
+    /// <see cref="IOException"/> or <see cref="TimeoutException"/>, is its inner exception), certificate_mismatch for a
+    /// refused certificate, authentication_failed or server_not_authenticated for a failed login, and the server's code
+    /// for a refusal (busy, version); <see cref="OperationCanceledException"/> only when
     /// <paramref name="cancellationToken"/> is cancelled. <paramref name="options"/> defaults to <see cref="FerryClientOptions.Default"/>.
     /// </summary>
     public static async Task<FerryClient> ConnectAsync(ServerAddress address, FerryClientOptions? options = null, CancellationToken cancellationToken = default)
@@ -122,7 +124,13 @@ public sealed partial class FerryClient : IAsyncDisposable
         }
         catch (OperationCanceledException) when (timeout.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
         {
-            throw new TimeoutException($"No answer from {address} within {options.ConnectTimeout.TotalSeconds:0.#} s.");
+            var message = $"No answer from {address} within {options.ConnectTimeout.TotalSeconds:0.#} s.";
+            throw new FerryException(FerryErrorCode.ConnectFailed, message, new TimeoutException(message));
+        }
+        catch (Exception ex) when (ex is SocketException or IOException or System.Security.Authentication.AuthenticationException)
+        {
+            // One exception type for library users (code and IsTransient); the cause stays inside.
+            throw new FerryException(FerryErrorCode.ConnectFailed, $"Could not connect to {address}: {ex.Message}", ex);
         }
     }
 

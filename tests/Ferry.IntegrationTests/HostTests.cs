@@ -73,7 +73,10 @@ public class HostTests
         probe.Stop();
         var retries = 0;
         var options = new FerryClientOptions { UseTls = false, ConnectAttempts = 5, OnConnectRetry = (_, _) => Interlocked.Increment(ref retries) };
-        await Assert.ThrowsAsync<System.Net.Sockets.SocketException>(() => FerryClient.ConnectAsync(new ServerAddress("127.0.0.1", port), options, TestTimeouts.Token()));
+        var unreachable = await Assert.ThrowsAsync<FerryException>(() => FerryClient.ConnectAsync(new ServerAddress("127.0.0.1", port), options, TestTimeouts.Token()));
+        Assert.Equal(FerryErrorCode.ConnectFailed, unreachable.Code);
+        Assert.True(unreachable.IsTransient);
+        Assert.IsType<System.Net.Sockets.SocketException>(unreachable.InnerException);
 
         // A login the server refuses is not retried either.
         await using var server = await TestServer.StartAsync(o => o with { RequireAuthentication = true });

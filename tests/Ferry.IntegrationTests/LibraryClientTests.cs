@@ -113,4 +113,28 @@ public class LibraryClientTests
         Assert.Equal(FerryErrorCode.NotFound, (await Assert.ThrowsAsync<FerryRemoteException>(() => client.StatAsync("d/none", ct))).Code);
         Assert.False(client.IsBroken);
     }
+
+    [Fact]
+    public async Task A_batch_reports_each_file_through_IProgress_and_each_completes_once()
+    {
+        await using var server = await TestServer.StartAsync();
+        using var local = new TempDirectory("ferry-progress");
+        TestFiles.Create(local.Combine("small.bin"), 1000, seed: 1);
+        TestFiles.Create(local.Combine("large.bin"), 3 * 1024 * 1024, seed: 2);
+        await using var client = await server.ConnectAsync();
+        var reports = new System.Collections.Concurrent.ConcurrentQueue<Ferry.Client.Transfers.TransferProgress>();
+        var result = await client.PutTreeAsync(local.Path, "t",
+            observer: Ferry.Client.Transfers.TransferObserver.FromProgress(new Reporter(reports.Enqueue)), cancellationToken: TestTimeouts.Token());
+        Assert.Empty(result.Failed);
+        var completed = reports.Where(r => r.Completed).OrderBy(r => r.Size).ToList();
+        Assert.Equal([("small.bin", 1000L), ("large.bin", 3L * 1024 * 1024)],
+            completed.Select(r => (Path.GetFileName(r.File.LocalPath), r.BytesDone)));
+        Assert.All(reports, r => Assert.InRange(r.BytesDone, 0, r.Size));
+    }
+
+    /// <summary>Reports on the calling thread (Progress&lt;T&gt; would post to a synchronization context).</summary>
+    private sealed class Reporter(Action<Ferry.Client.Transfers.TransferProgress> report) : IProgress<Ferry.Client.Transfers.TransferProgress>
+    {
+        public void Report(Ferry.Client.Transfers.TransferProgress value) => report(value);
+    }
 }

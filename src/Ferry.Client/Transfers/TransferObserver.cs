@@ -21,7 +21,40 @@ public abstract class TransferObserver
     /// <summary>The file did not arrive; the batch goes on with the others.</summary>
     public virtual void OnFailed(FileTransfer file, Exception error) { }
 
+    /// <summary>
+    /// An observer for the batch and tree transfers that reports each file's <see cref="TransferProgress"/> to
+    /// <paramref name="progress"/>: when it starts, as its bytes move (about every MiB), and when it completes.
+    /// </summary>
+    public static TransferObserver FromProgress(IProgress<TransferProgress> progress)
+    {
+        ArgumentNullException.ThrowIfNull(progress);
+        return new BatchProgressAdapter(progress);
+    }
+
     private sealed class NoObserver : TransferObserver;
+
+    private sealed class BatchProgressAdapter(IProgress<TransferProgress> progress) : TransferObserver
+    {
+        // Sizes by file, for the progress calls that carry none; the send and receive loops of a batch both report.
+        private readonly System.Collections.Concurrent.ConcurrentDictionary<FileTransfer, long> _sizes = new();
+
+        public override void OnStarted(FileTransfer file, long size, long resumedFrom)
+        {
+            _sizes[file] = size;
+            progress.Report(new TransferProgress(file, resumedFrom, size, Completed: false));
+        }
+
+        public override void OnProgress(FileTransfer file, long bytesDone) =>
+            progress.Report(new TransferProgress(file, bytesDone, _sizes.GetValueOrDefault(file, bytesDone), Completed: false));
+
+        public override void OnCompleted(FileTransfer file, TransferResult result)
+        {
+            _sizes.TryRemove(file, out _);
+            progress.Report(new TransferProgress(file, result.Bytes, result.Bytes, Completed: true));
+        }
+
+        public override void OnFailed(FileTransfer file, Exception error) => _sizes.TryRemove(file, out _);
+    }
 
     /// <summary>Adapts a single file's <see cref="IProgress{T}"/> of bytes done.</summary>
     internal sealed class ProgressAdapter(IProgress<long> progress) : TransferObserver

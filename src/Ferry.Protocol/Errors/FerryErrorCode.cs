@@ -116,4 +116,11 @@ public enum FerryErrorCode
     ResultBudgetExceeded = 410,
     /// <summary>A UDP request was not run: the user, or all users together, already have the maximum number of UDP requests remembered by the server.</summary>
     UdpRequestLimit = 411,
+
+    // Client side: never sent by a server.
+    /// <summary>
+    /// The client could not open the connection: nothing listening, an unknown host, a network error, a TLS handshake
+    /// that failed, or no hello within the connect timeout. The inner exception is the cause.
+    /// </summary>
+    ConnectFailed = 500,
 }

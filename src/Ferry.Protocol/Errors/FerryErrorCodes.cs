@@ -31,7 +31,8 @@ public static class FerryErrorCodes
         FerryErrorCode.ServerBusy or FerryErrorCode.ServerShuttingDown or FerryErrorCode.TooManyConnections
         or FerryErrorCode.TooManyUploads or FerryErrorCode.ExecLimitReached or FerryErrorCode.UdpRequestLimit
         or FerryErrorCode.TransferInProgress or FerryErrorCode.AuthenticationThrottled or FerryErrorCode.LoginTimeout
-        or FerryErrorCode.IdleTimeout or FerryErrorCode.HeaderTimeout or FerryErrorCode.TruncatedFrame;
+        or FerryErrorCode.IdleTimeout or FerryErrorCode.HeaderTimeout or FerryErrorCode.TruncatedFrame
+        or FerryErrorCode.ConnectFailed;
 
     /// <summary>All codes with their wire names, in numeric order (docs/errors.md is generated from the same list).</summary>
     public static IEnumerable<(FerryErrorCode Code, string Wire)> All =>
