@@ -108,6 +108,9 @@ public static class ExitCodes
     public static string ErrorCode(Exception ex) => ex switch
     {
         FerryRemoteException r => r.WireCode,
+        // The command line reported these as "unreachable" (or "authentication" for TLS) before the library had a code
+        // for them: scripts keep seeing what they saw.
+        FerryException { Code: FerryErrorCode.ConnectFailed, InnerException: { } cause } => ErrorCode(cause),
         FerryException f => f.Code.ToWire(),
         _ => ErrorCode(Describe(ex, "").Code),
     };
