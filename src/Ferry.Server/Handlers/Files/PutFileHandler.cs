@@ -30,28 +30,15 @@ internal sealed class PutFileHandler(FerryMetrics metrics) : ICommandHandler
                 $"A put_file carries at most {PutFileMessage.MaxSize} bytes (got {size}); send larger files with put.");
         var checksum = ChecksumAlgorithm.FromName(put.Checksum);
         var expected = ParseHash(put.Hash, checksum);
-        if (put.ModifiedUnixSeconds is not null && put.ModifiedNs is not null)
-            throw new FerryException(FerryErrorCode.FieldInvalid, "A put_file carries 'mtime' or 'mtime_ns', not both.");
+        var modified = Sync.SyncFields.ModifiedTime(put.ModifiedUnixSeconds, put.ModifiedNs, "put_file");
         Sync.SyncFields.CheckMode(put.Mode);
-        var modified = put.ModifiedUnixSeconds is { } seconds ? DateTimeOffset.FromUnixTimeSeconds(Math.Clamp(seconds, 0, 253402300799)) : (DateTimeOffset?)null;
         var request = new UploadRequest(path, size, checksum, put.Force, Resume: false, modified, PutHandler.ChunkSize,
             Mode: put.Mode, ModifiedNs: put.ModifiedNs);
 
         var upload = new MeteredUpload(await context.Session.Store.BeginUploadAsync(request, cancellationToken).ConfigureAwait(false), metrics);
         await using (upload.ConfigureAwait(false))
         {
-            byte[] hash;
-            try
-            {
-                await BodyCopy.ToUploadAsync(context.Reader, upload, 0, cancellationToken).ConfigureAwait(false);
-                hash = await upload.CommitAsync(expected, cancellationToken).ConfigureAwait(false);
-            }
-            catch (FerryException)
-            {
-                // One frame cannot be resumed: leave nothing behind.
-                await upload.AbortAsync(keepForResume: false).ConfigureAwait(false);
-                throw;
-            }
+            var hash = await BodyCopy.ToCommitOrNothingAsync(context.Reader, upload, expected, cancellationToken).ConfigureAwait(false);
             context.Writer.WriteHeader(new TransferDoneMessage
             {
                 Id = id,

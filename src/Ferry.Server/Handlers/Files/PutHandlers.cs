@@ -45,9 +45,7 @@ internal sealed class PutHandler(SharedUploads shared, FerryMetrics metrics, Syn
         if (uploads.Count >= MaxOpenUploads)
             throw new FerryException(FerryErrorCode.FieldInvalid, $"At most {MaxOpenUploads} uploads may be open at once on one connection.");
 
-        var modified = put.ModifiedUnixSeconds is { } seconds ? DateTimeOffset.FromUnixTimeSeconds(Math.Clamp(seconds, 0, 253402300799)) : (DateTimeOffset?)null;
-        if (put.ModifiedUnixSeconds is not null && put.ModifiedNs is not null)
-            throw new FerryException(FerryErrorCode.FieldInvalid, "A put carries 'mtime' or 'mtime_ns', not both.");
+        var modified = Sync.SyncFields.ModifiedTime(put.ModifiedUnixSeconds, put.ModifiedNs, "put");
         Sync.SyncFields.CheckMode(put.Mode);
         var request = new UploadRequest(path, size, checksum, put.Force, put.Resume && !put.Shared, modified, ChunkSize, ConcurrentWrites: put.Shared,
             Mode: put.Mode, ModifiedNs: put.ModifiedNs);
@@ -90,26 +88,16 @@ internal sealed class PutHandler(SharedUploads shared, FerryMetrics metrics, Syn
             metrics);
         await using (upload.ConfigureAwait(false))
         {
-            try
+            var hash = await BodyCopy.ToCommitOrNothingAsync(context.Reader, upload, expectedHash: null, cancellationToken).ConfigureAwait(false);
+            if (!context.Session.IsClassic)
             {
-                await BodyCopy.ToUploadAsync(context.Reader, upload, 0, cancellationToken).ConfigureAwait(false);
-                var hash = await upload.CommitAsync(expectedHash: null, cancellationToken).ConfigureAwait(false);
-                if (!context.Session.IsClassic)
+                context.Writer.WriteHeader(new TransferDoneMessage
                 {
-                    context.Writer.WriteHeader(new TransferDoneMessage
-                    {
-                        Path = path,
-                        Size = size,
-                        Checksum = ChecksumAlgorithm.Default.Name,
-                        Hash = Convert.ToHexStringLower(hash),
-                    }, FerryJsonContext.Default.TransferDoneMessage);
-                }
-            }
-            catch (FerryException)
-            {
-                // A classic client cannot resume: leave nothing behind.
-                await upload.AbortAsync(keepForResume: false).ConfigureAwait(false);
-                throw;
+                    Path = path,
+                    Size = size,
+                    Checksum = ChecksumAlgorithm.Default.Name,
+                    Hash = Convert.ToHexStringLower(hash),
+                }, FerryJsonContext.Default.TransferDoneMessage);
             }
         }
     }
@@ -239,6 +227,24 @@ internal static class BodyCopy
 {
     /// <summary>Bytes gathered before each write: few large writes however small the transport's pieces are.</summary>
     private const int WriteBatch = 1024 * 1024;
+
+    /// <summary>
+    /// The whole body is the file: written, verified against <paramref name="expectedHash"/> (when given) and committed;
+    /// on any failure nothing is kept, since an upload in one frame cannot be resumed (classic uploads, put_file).
+    /// </summary>
+    public static async ValueTask<byte[]> ToCommitOrNothingAsync(FrameReader reader, IUpload upload, byte[]? expectedHash, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await ToUploadAsync(reader, upload, 0, cancellationToken).ConfigureAwait(false);
+            return await upload.CommitAsync(expectedHash, cancellationToken).ConfigureAwait(false);
+        }
+        catch (FerryException)
+        {
+            await upload.AbortAsync(keepForResume: false).ConfigureAwait(false);
+            throw;
+        }
+    }
 
     public static async ValueTask ToUploadAsync(FrameReader reader, IUpload upload, long offset, CancellationToken cancellationToken)
     {

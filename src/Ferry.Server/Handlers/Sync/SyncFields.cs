@@ -5,6 +5,17 @@ namespace Ferry.Server.Handlers.Sync;
 /// <summary>Checks of the fields the sync commands share (docs/protocol.md §5.9).</summary>
 internal static class SyncFields
 {
+    /// <summary>
+    /// The modification time of a put or put_file given in whole seconds (<c>mtime</c>, clamped to years 1970-9999), or
+    /// null; a request that also carries <c>mtime_ns</c> is refused (§5.9.3).
+    /// </summary>
+    public static DateTimeOffset? ModifiedTime(long? seconds, long? nanoseconds, string command)
+    {
+        if (seconds is not null && nanoseconds is not null)
+            throw new FerryException(FerryErrorCode.FieldInvalid, $"A {command} carries 'mtime' or 'mtime_ns', not both.");
+        return seconds is { } s ? DateTimeOffset.FromUnixTimeSeconds(Math.Clamp(s, 0, 253402300799)) : null;
+    }
+
     /// <summary>A mode is 0 or more; bits above 0o777 (set-user-id, set-group-id, sticky) are masked off where it is applied.</summary>
     public static void CheckMode(int? mode)
     {
