@@ -31,15 +31,15 @@ public class PartialUploadSweepTests
         File.SetLastWriteTimeUtc(live, old);
         File.SetLastWriteTimeUtc(abandoned, old);
 
-        // What the server sweeps: the root store's own sweep (the whole root, homes included), then a pass of the sweeper.
-        var rootStore = (IFileStore)login.Server.Services.GetService(typeof(IFileStore))!;
-        rootStore.SweepPartialUploads(TimeSpan.FromHours(1));
+        // What the server sweeps: the store provider's sweep (the whole root, homes included), then a pass of the sweeper.
+        var stores = (IFileStoreProvider)login.Server.Services.GetService(typeof(IFileStoreProvider))!;
+        await stores.SweepPartialUploadsAsync(DateTimeOffset.UtcNow - TimeSpan.FromHours(1), TestTimeouts.Token());
         Assert.False(File.Exists(abandoned));
         Assert.True(File.Exists(live));
         await File.WriteAllBytesAsync(abandoned, new byte[10]);
         File.SetLastWriteTimeUtc(abandoned, old);
         var sweeper = ((IEnumerable<IHostedService>)login.Server.Services.GetService(typeof(IEnumerable<IHostedService>))!).OfType<PartialUploadSweeper>().Single();
-        sweeper.SweepOnce(TestTimeouts.Token());
+        await sweeper.SweepOnceAsync(TestTimeouts.Token());
         Assert.False(File.Exists(abandoned));
         Assert.True(File.Exists(live));
 
@@ -64,7 +64,7 @@ public class PartialUploadSweepTests
         await File.WriteAllBytesAsync(abandoned, new byte[10]);
         File.SetLastWriteTimeUtc(abandoned, DateTime.UtcNow - TimeSpan.FromHours(2));
         var sweeper = ((IEnumerable<IHostedService>)login.Server.Services.GetService(typeof(IEnumerable<IHostedService>))!).OfType<PartialUploadSweeper>().Single();
-        sweeper.SweepOnce(TestTimeouts.Token());
+        await sweeper.SweepOnceAsync(TestTimeouts.Token());
         Assert.False(File.Exists(abandoned));
     }
 }

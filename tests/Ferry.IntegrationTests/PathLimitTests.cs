@@ -35,7 +35,7 @@ public class PathLimitTests
     public async Task Mkdir_p_walks_the_path_once_and_refuses_one_level_too_deep()
     {
         await using var server = await TestServer.StartAsync();
-        var jail = ((LocalFileStore)server.Services.GetService(typeof(IFileStore))!).Jail;
+        var jail = ((LocalFileStore)((IFileStoreProvider)server.Services.GetService(typeof(IFileStoreProvider))!).ForEveryone()).Jail;
         await using var raw = await HelloAsync(server);
 
         var before = jail.LevelsWalked;
@@ -61,7 +61,7 @@ public class PathLimitTests
     {
         await using var server = await TestServer.StartAsync();
         await using var raw = await HelloAsync(server);
-        var root = ((LocalFileStore)server.Services.GetService(typeof(IFileStore))!).RootPath;
+        var root = ((LocalFileStore)((IFileStoreProvider)server.Services.GetService(typeof(IFileStoreProvider))!).ForEveryone()).RootPath;
         var room = PathJail.MaxLocalPathBytes - Encoding.UTF8.GetByteCount(root) - 1;
 
         Assert.Equal("path_too_long", await MkdirAsync(raw, OfLength(room + 1)));

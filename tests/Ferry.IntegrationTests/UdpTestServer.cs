@@ -17,7 +17,8 @@ namespace Ferry.IntegrationTests;
 internal static class UdpTestServer
 {
     /// <summary>Starts the server; <paramref name="configure"/> may change any option after the UDP defaults are set.</summary>
-    public static async Task<TestServer> StartAsync(IReadOnlyList<UserAccount> users, Func<FerryServerOptions, FerryServerOptions>? configure = null)
+    public static async Task<TestServer> StartAsync(IReadOnlyList<UserAccount> users, Func<FerryServerOptions, FerryServerOptions>? configure = null,
+        Action<Microsoft.Extensions.DependencyInjection.IServiceCollection, FerryServerOptions>? register = null)
     {
         var server = await TestServer.StartAsync(o =>
         {
@@ -31,7 +32,7 @@ internal static class UdpTestServer
             Directory.CreateDirectory(options.StateDirectory);
             UsersFile.Save(options.EffectiveUsersFile, users);
             return options;
-        });
+        }, register);
         foreach (var user in users)
             Directory.CreateDirectory(Path.Combine(server.Root, user.Name));
         return server;

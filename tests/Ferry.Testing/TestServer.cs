@@ -42,7 +42,9 @@ public sealed class TestServer : IAsyncDisposable
     public Ferry.Server.Udp.UdpExecServer UdpServer => _services.GetRequiredService<Ferry.Server.Udp.UdpExecServer>();
 
     /// <summary>Starts a server; <paramref name="configure"/> may change any option (Listen and Root are preset).</summary>
-    public static async Task<TestServer> StartAsync(Func<FerryServerOptions, FerryServerOptions>? configure = null)
+    /// <param name="register">Registers services before the server's own (a store provider, say), which then take their place.</param>
+    public static async Task<TestServer> StartAsync(Func<FerryServerOptions, FerryServerOptions>? configure = null,
+        Action<IServiceCollection, FerryServerOptions>? register = null)
     {
         var root = new TempDirectory("ferry-root");
         // Plain TCP without login unless a test asks for them: most tests are about framing and files, and the
@@ -57,10 +59,9 @@ public sealed class TestServer : IAsyncDisposable
         };
         options = configure?.Invoke(options) ?? options;
         var logs = new InMemoryLoggerProvider();
-        var services = new ServiceCollection()
-            .AddLogging(b => b.SetMinimumLevel(LogLevel.Debug).AddProvider(logs))
-            .AddFerryServer(options)
-            .BuildServiceProvider();
+        var collection = new ServiceCollection().AddLogging(b => b.SetMinimumLevel(LogLevel.Debug).AddProvider(logs));
+        register?.Invoke(collection, options);
+        var services = collection.AddFerryServer(options).BuildServiceProvider();
         var server = services.GetRequiredService<FerryServer>();
         // Start every hosted service (the server and its background jobs), as the host would.
         var hosted = services.GetServices<IHostedService>().ToList();

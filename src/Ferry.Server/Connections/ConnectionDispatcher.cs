@@ -26,17 +26,17 @@ internal sealed class ConnectionDispatcher
     private readonly FerryServerOptions _options;
     private readonly ILogger _logger;
 
-    private readonly IFileStore _store;
+    private readonly IFileStoreProvider _stores;
     private readonly AuditLog _audit;
     private readonly FerryMetrics _metrics;
 
-    private readonly UserDirectory? _users;
+    private readonly IUserStore _users;
 
-    public ConnectionDispatcher(IEnumerable<ICommandHandler> handlers, IFileStore store, AuditLog audit, FerryMetrics metrics, FerryServerOptions options,
-        ILogger logger, UserDirectory? users = null)
+    public ConnectionDispatcher(IEnumerable<ICommandHandler> handlers, IUserStore users, IFileStoreProvider stores, AuditLog audit, FerryMetrics metrics,
+        FerryServerOptions options, ILogger logger)
     {
         _users = users;
-        _store = store;
+        _stores = stores;
         _audit = audit;
         _metrics = metrics;
         _handlers = handlers.ToFrozenDictionary(h => h.Command, StringComparer.Ordinal);
@@ -66,7 +66,7 @@ internal sealed class ConnectionDispatcher
         var timeouts = new FrameReadTimeouts(_options.IdleTimeout, _options.HeaderTimeout);
         using var reader = new FrameReader(connection.Input, _options.Frames, timeouts);
         using var writer = new FrameWriter(connection.Output, _options.Frames);
-        await using var session = new Session(_store);
+        await using var session = new Session(_options.RequireAuthentication ? null : _stores.ForEveryone());
         var context = new CommandContext(connection, reader, writer, session, _options, _features);
         // Replies held back while more requests were buffered (see DispatchAsync) go out before the reader waits for the
         // next frame. Only there: inside a command, a handler that reads frames (exec's input) writes concurrently.
@@ -268,7 +268,7 @@ internal sealed class ConnectionDispatcher
     /// </summary>
     private bool RefreshUser(Session session)
     {
-        if (_users is null || session.User is not { } user)
+        if (session.User is not { } user)
             return true;
         var generation = _users.Generation;
         if (generation == session.UserGeneration)
@@ -278,7 +278,7 @@ internal sealed class ConnectionDispatcher
         if (current != user)
         {
             session.User = current;
-            session.Store = _users.StoreFor(current);
+            session.Store = _stores.ForUser(current);
         }
         session.UserGeneration = generation;
         return true;

@@ -60,9 +60,10 @@ public sealed class CommandRunner(FerryServerOptions options, CommandSandbox san
     /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> fired; the command was killed.</exception>
     internal async Task<CommandOutcome> RunAsync(CommandRequest request, IFileStore store, ICommandOutputSink sink, CancellationToken cancellationToken)
     {
-        var home = store.LocalDirectory("")
-            ?? throw new FerryException(FerryErrorCode.ExecFailed, "This server's storage has no local folder to run commands in.");
-        var cwd = store.LocalDirectory(RemotePath.Normalize(request.WorkingDirectory ?? ""))!;
+        var folders = store as ILocalFolderStore
+            ?? throw new FerryException(FerryErrorCode.ExecFailed, "This server keeps its files in a store without local folders; commands cannot run here.");
+        var home = folders.LocalFolder("");
+        var cwd = folders.LocalFolder(RemotePath.Normalize(request.WorkingDirectory ?? ""));
         if (!Directory.Exists(cwd))
             throw new FerryException(FerryErrorCode.NotFound, $"The working directory '{request.WorkingDirectory}' does not exist.");
 

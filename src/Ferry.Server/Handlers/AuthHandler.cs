@@ -13,7 +13,7 @@ namespace Ferry.Server.Handlers;
 /// Every failure — unknown user, wrong key, malformed answer — looks the same to the client, arrives after the same
 /// delay, and closes the connection. One attempt per connection.
 /// </summary>
-internal sealed class AuthHandler(UserDirectory users, AuthThrottle throttle, AuditLog audit, ConnectionCounter<string> perUser, FerryMetrics metrics, TimeProvider time)
+internal sealed class AuthHandler(IUserStore users, Storage.IFileStoreProvider stores, AuthThrottle throttle, AuditLog audit, ConnectionCounter<string> perUser, FerryMetrics metrics, TimeProvider time)
     : ICommandHandler
 {
     // A key for users that do not exist, so that checking them costs what checking a real user costs.
@@ -79,7 +79,7 @@ internal sealed class AuthHandler(UserDirectory users, AuthThrottle throttle, Au
         session.Resources.Add(slot);
         session.User = account;
         session.UserGeneration = generation;
-        session.Store = users.StoreFor(account);
+        session.Store = stores.ForUser(account);
         audit.LoginSucceeded(connection.Id, connection.RemoteAddress, account.Name);
         var frameMac = !connection.IsTls;
         context.Writer.WriteHeader(new AuthOkMessage

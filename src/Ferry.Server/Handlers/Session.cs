@@ -6,10 +6,20 @@ namespace Ferry.Server.Handlers;
 /// <summary>Typed per-connection state that outlives a single command.</summary>
 public sealed class Session : IAsyncDisposable
 {
-    internal Session(IFileStore store) => Store = store;
+    private IFileStore? _store;
 
-    /// <summary>Where this connection's files live (the server root; per user once users exist).</summary>
-    internal IFileStore Store { get; set; }
+    /// <param name="store">The store of a server without logins; null until a login picks the user's.</param>
+    internal Session(IFileStore? store) => _store = store;
+
+    /// <summary>
+    /// Where this connection's files live: the user's home once logged in (the data root on a server without logins).
+    /// The dispatcher lets no file command run before that; asking anyway is authentication_required.
+    /// </summary>
+    internal IFileStore Store
+    {
+        get => _store ?? throw new FerryException(FerryErrorCode.AuthenticationRequired, "Log in first: this connection has no files yet.");
+        set => _store = value;
+    }
 
     /// <summary>Uploads opened by put and not yet ended by put_end, by client id.</summary>
     internal Dictionary<long, OpenUpload> Uploads { get; } = [];

@@ -39,14 +39,14 @@ public sealed class FerryServer : IHostedService, IAsyncDisposable
     private readonly byte[] _channelBinding;
     private readonly ConnectionLimiter _limiter;
 
-    internal FerryServer(IOptions<FerryServerOptions> options, IEnumerable<ICommandHandler> handlers, IFileStore store, AuditLog audit, UserDirectory users,
+    internal FerryServer(IOptions<FerryServerOptions> options, IEnumerable<ICommandHandler> handlers, IUserStore users, IFileStoreProvider stores, AuditLog audit,
         FerryMetrics metrics, ILogger<FerryServer> logger, TimeProvider? time = null)
     {
         _options = options.Value;
         _options.Validate();
         _logger = logger;
         _metrics = metrics;
-        _dispatcher = new ConnectionDispatcher(handlers, store, audit, metrics, _options, logger, users);
+        _dispatcher = new ConnectionDispatcher(handlers, users, stores, audit, metrics, _options, logger);
         _users = users;
         _limiter = new ConnectionLimiter(_options, time ?? TimeProvider.System);
         if (_options.UseTls)
@@ -63,7 +63,7 @@ public sealed class FerryServer : IHostedService, IAsyncDisposable
         }
     }
 
-    private readonly UserDirectory _users;
+    private readonly IUserStore _users;
     private readonly FerryMetrics _metrics;
 
     /// <summary>The TLS certificate's fingerprint (SHA256:base64), or null on plain TCP.</summary>

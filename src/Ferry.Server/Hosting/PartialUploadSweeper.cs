@@ -7,13 +7,12 @@ using Microsoft.Extensions.Options;
 namespace Ferry.Server.Hosting;
 
 /// <summary>
-/// Deletes partial uploads older than <see cref="FerryServerOptions.PartialUploadTtl"/>, at start and hourly, under the
-/// root and in every user's home (also homes outside the root), but never the part file of an upload in progress in
-/// any store of the server.
+/// Deletes partial uploads older than <see cref="FerryServerOptions.PartialUploadTtl"/>, at start and hourly, wherever the
+/// file store provider keeps them (the local one: under the root and in every user's home, also homes outside the root),
+/// but never the part file of an upload in progress in any store of the server.
 /// </summary>
 internal sealed partial class PartialUploadSweeper(
-    IFileStore store, UserDirectory users, UploadRegistry uploads, TimeProvider time, IOptions<FerryServerOptions> options,
-    ILogger<PartialUploadSweeper> logger) : BackgroundService
+    IFileStoreProvider stores, TimeProvider time, IOptions<FerryServerOptions> options, ILogger<PartialUploadSweeper> logger) : BackgroundService
 {
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
@@ -24,7 +23,7 @@ internal sealed partial class PartialUploadSweeper(
         {
             try
             {
-                await Task.Run(() => SweepOnce(stoppingToken), stoppingToken).ConfigureAwait(false);
+                await Task.Run(() => SweepOnceAsync(stoppingToken), stoppingToken).ConfigureAwait(false);
             }
             catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
             {
@@ -39,33 +38,14 @@ internal sealed partial class PartialUploadSweeper(
     }
 
     /// <summary>One pass over the root and every home; returns how many partial uploads were deleted.</summary>
-    internal int SweepOnce(CancellationToken cancellationToken)
+    internal async Task<int> SweepOnceAsync(CancellationToken cancellationToken)
     {
         var ttl = options.Value.PartialUploadTtl;
-        var cutoff = time.GetUtcNow() - ttl;
-        var removed = 0;
-        var folders = Folders();
-        foreach (var folder in folders)
-        {
-            cancellationToken.ThrowIfCancellationRequested();
-            removed += LocalFileStore.SweepPartialUploads(folder, cutoff, uploads);
-        }
-        if (store is not LocalFileStore)
-            removed += store.SweepPartialUploads(ttl);
+        var (removed, places) = await stores.SweepPartialUploadsAsync(time.GetUtcNow() - ttl, cancellationToken).ConfigureAwait(false);
         if (removed > 0)
             Swept(logger, removed, ttl);
-        SweepDone(logger, removed, folders.Count);
+        SweepDone(logger, removed, places);
         return removed;
-    }
-
-    /// <summary>The root and the homes, without those inside another one of them (swept with it).</summary>
-    private List<string> Folders()
-    {
-        var all = users.HomeFolders().Select(h => Path.GetFullPath(h).TrimEnd('/')).ToList();
-        if (store is LocalFileStore local)
-            all.Add(local.RootPath);
-        all = all.Where(f => f.Length > 0).Distinct(StringComparer.Ordinal).ToList();
-        return all.Where(f => !all.Any(outer => outer != f && f.StartsWith(outer + "/", StringComparison.Ordinal))).ToList();
     }
 
     private static async Task<bool> WaitAsync(PeriodicTimer timer, CancellationToken stoppingToken)

@@ -19,7 +19,10 @@ public static class ServiceCollectionExtensions
         services.AddMetrics();
         services.TryAddSingleton<Diagnostics.FerryMetrics>();
         services.TryAddSingleton(_ => new UploadRegistry(options.MaxOpenUploads, options.MaxOpenUploadsPerUser));
-        services.TryAddSingleton(sp => new UserDirectory(options, sp.GetRequiredService<UploadRegistry>()));
+        // Users and files, each from the store chosen here; a provider registered before this call replaces the default.
+        services.TryAddSingleton(_ => new UserDirectory(options));
+        services.TryAddSingleton<IUserStore>(sp => sp.GetRequiredService<UserDirectory>());
+        services.TryAddSingleton<IFileStoreProvider>(sp => new LocalFileStoreProvider(options, sp.GetRequiredService<IUserStore>(), sp.GetRequiredService<UploadRegistry>()));
         services.TryAddSingleton<UsersFileReloader>();
         services.AddHostedService(sp => sp.GetRequiredService<UsersFileReloader>());
         services.TryAddSingleton(sp => new AuthThrottle(options.MaxAuthFailures, options.AuthFailureWindow, sp.GetRequiredService<TimeProvider>(),
@@ -55,16 +58,16 @@ public static class ServiceCollectionExtensions
         services.AddHostedService(sp => sp.GetRequiredService<Exec.CommandSandbox>()); // refuses to start when commands cannot be confined
         services.TryAddSingleton<Exec.CommandRunner>();
         services.AddSingleton<ICommandHandler, Exec.ExecHandler>();
-        services.TryAddSingleton<Udp.UdpExecServer>();
+        services.TryAddSingleton(sp => new Udp.UdpExecServer(options, sp.GetRequiredService<IUserStore>(), sp.GetRequiredService<IFileStoreProvider>(),
+            sp.GetRequiredService<Exec.ExecLimiter>(), sp.GetRequiredService<Exec.CommandRunner>(), sp.GetRequiredService<AuditLog>(),
+            sp.GetRequiredService<Diagnostics.FerryMetrics>(), sp.GetRequiredService<TimeProvider>(),
+            sp.GetRequiredService<Microsoft.Extensions.Logging.ILogger<Udp.UdpExecServer>>()));
         services.AddHostedService(sp => sp.GetRequiredService<Udp.UdpExecServer>());
-        services.TryAddSingleton<IFileStore>(sp => options.RequireAuthentication
-            ? new LocalFileStore(options.Root, options.QuotaBytes, sp.GetRequiredService<UploadRegistry>(), Exec.ExecAccount.DataRootOwnership(options))
-            : sp.GetRequiredService<UserDirectory>().OpenHome(options.Root, options.QuotaBytes, Exec.ExecAccount.DataOwnershipFor(null, options))); // without logins the root is the one home
         services.AddHostedService<PartialUploadSweeper>();
-        // A factory, not TryAddSingleton<FerryServer>(): its constructor takes the file store, which is internal (its
-        // signatures carry Ferry.Protocol's internal wire records), and the container only sees public constructors.
+        // Factories, not TryAddSingleton<FerryServer>(): their constructors take the file store provider, which is internal
+        // (stores' signatures carry Ferry.Protocol's internal wire records), and the container only sees public constructors.
         services.TryAddSingleton(sp => new FerryServer(sp.GetRequiredService<IOptions<FerryServerOptions>>(), sp.GetServices<ICommandHandler>(),
-            sp.GetRequiredService<IFileStore>(), sp.GetRequiredService<AuditLog>(), sp.GetRequiredService<UserDirectory>(),
+            sp.GetRequiredService<IUserStore>(), sp.GetRequiredService<IFileStoreProvider>(), sp.GetRequiredService<AuditLog>(),
             sp.GetRequiredService<Diagnostics.FerryMetrics>(), sp.GetRequiredService<Microsoft.Extensions.Logging.ILogger<FerryServer>>(),
             sp.GetService<TimeProvider>()));
         services.AddHostedService(sp => sp.GetRequiredService<FerryServer>());

@@ -201,10 +201,10 @@ internal sealed partial class LocalFileStore
     /// <summary>
     /// The tree at <paramref name="path"/> in scan order (§5.9.1), handed to <paramref name="emit"/> one entry at a time:
     /// depth first, a folder before its contents, names in ordinal order, links listed with their target and never
-    /// followed, the store's own names hidden. <paramref name="hashFile"/>, when given, hashes a regular file from a
-    /// handle opened for reading beneath its folder.
+    /// followed, the store's own names hidden. <paramref name="hashFile"/>, when given, hashes a regular file opened for
+    /// reading beneath its folder (the same file the scan looked at: a swapped one gets no hash).
     /// </summary>
-    public async ValueTask ScanAsync(string path, int maxEntries, Func<SafeFileHandle, CancellationToken, ValueTask<string?>>? hashFile,
+    public async ValueTask ScanAsync(string path, int maxEntries, Func<IStoredFile, CancellationToken, ValueTask<string?>>? hashFile,
         Func<ScanEntry, ValueTask> emit, CancellationToken cancellationToken)
     {
         RequireDescriptors();
@@ -222,19 +222,19 @@ internal sealed partial class LocalFileStore
             if ((st.Mode & Libc.FileTypeMask) == Libc.FileTypeRegular && hashFile is not null)
             {
                 using var readable = Guard(() => TryOpen(path, Libc.OpenReadOnly | NonBlocking));
-                if (readable is not null && Beneath.StatOf(readable).Inode == st.Inode)
-                    hash = await hashFile(readable, cancellationToken).ConfigureAwait(false);
+                if (readable is not null && Beneath.StatOf(readable) is var now && now.Inode == st.Inode)
+                    hash = await hashFile(StoredFileOf(readable, now), cancellationToken).ConfigureAwait(false);
             }
             await emit(ScanEntryOf(st, "", target: null, hash)).ConfigureAwait(false);
         }
     }
 
     /// <summary>What one scan carries down the tree: its limit, how many entries it gave, the hasher and the receiver.</summary>
-    private sealed class ScanWalk(int maxEntries, Func<SafeFileHandle, CancellationToken, ValueTask<string?>>? hashFile, Func<ScanEntry, ValueTask> emit)
+    private sealed class ScanWalk(int maxEntries, Func<IStoredFile, CancellationToken, ValueTask<string?>>? hashFile, Func<ScanEntry, ValueTask> emit)
     {
         private int _count;
 
-        public Func<SafeFileHandle, CancellationToken, ValueTask<string?>>? HashFile { get; } = hashFile;
+        public Func<IStoredFile, CancellationToken, ValueTask<string?>>? HashFile { get; } = hashFile;
 
         public ValueTask EmitAsync(ScanEntry entry)
         {
@@ -291,7 +291,7 @@ internal sealed partial class LocalFileStore
 
     /// <summary>The hash of the regular file <paramref name="name"/>, opened without following a link; null when it cannot be read or was swapped.</summary>
     private static async ValueTask<string?> HashAtAsync(SafeFileHandle folder, string name, Libc.Statx seen,
-        Func<SafeFileHandle, CancellationToken, ValueTask<string?>> hashFile, CancellationToken cancellationToken)
+        Func<IStoredFile, CancellationToken, ValueTask<string?>> hashFile, CancellationToken cancellationToken)
     {
         SafeFileHandle file;
         try
@@ -309,7 +309,7 @@ internal sealed partial class LocalFileStore
                 return null;
             try
             {
-                return await hashFile(file, cancellationToken).ConfigureAwait(false);
+                return await hashFile(StoredFileOf(file, now), cancellationToken).ConfigureAwait(false);
             }
             catch (IOException)
             {
@@ -317,6 +317,13 @@ internal sealed partial class LocalFileStore
             }
         }
     }
+
+    /// <summary>
+    /// A scanned file as a stored file, with the length and time just read. The caller keeps owning the handle: the view is
+    /// not disposed, so it does not close it.
+    /// </summary>
+    private static LocalStoredFile StoredFileOf(SafeFileHandle file, Libc.Statx st) =>
+        new(file, (long)st.Size, DateTimeOffset.FromUnixTimeMilliseconds(0).AddTicks(NanosecondsOf(st.ModifyTime) / 100));
 
     private static ScanEntry ScanEntryOf(Libc.Statx st, string name, string? target, string? hash)
     {
@@ -345,7 +352,7 @@ internal sealed partial class LocalFileStore
     /// The partial upload this store kept for <paramref name="path"/> (§5.6), open for reading, for a delta put to reuse;
     /// null when there is none (or it is not a regular file).
     /// </summary>
-    public SafeFileHandle? OpenKeptPart(string path)
+    public IStoredFile? OpenKeptPart(string path)
     {
         if (!_jail.UsesDescriptors || path.Length == 0)
             return null;
@@ -354,7 +361,7 @@ internal sealed partial class LocalFileStore
             using var entry = OpenParent(path);
             var handle = Beneath.OpenAt(entry.Directory!, LocalUpload.PartNameFor(entry.Name), Libc.OpenReadOnly | Libc.OpenNoFollow | NonBlocking, path);
             if (Beneath.TypeOf(handle) == Libc.FileTypeRegular)
-                return handle;
+                return new LocalStoredFile(handle);
             handle.Dispose();
             return null;
         }

@@ -11,7 +11,7 @@ namespace Ferry.Server.Storage;
 /// and changed through the descriptor of its folder (<see cref="PathJail"/>, <see cref="JailedEntry"/>), so nothing
 /// that changes between a check and a use can lead outside the root.
 /// </summary>
-internal sealed partial class LocalFileStore : IFileStore
+internal sealed partial class LocalFileStore : IFileStore, ILocalFolderStore
 {
     private readonly PathJail _jail;
     private readonly UploadRegistry _uploads;
@@ -84,7 +84,7 @@ internal sealed partial class LocalFileStore : IFileStore
     /// <summary>Owner and permissions of what the store creates.</summary>
     public DataOwnership Ownership { get; }
 
-    public ValueTask<FileEntry?> StatAsync(string path, CancellationToken cancellationToken)
+    public ValueTask<StoreEntry?> StatAsync(string path, CancellationToken cancellationToken)
     {
         var name = path.Length == 0 ? "" : RemotePath.FileName(path);
         if (!_jail.UsesDescriptors)
@@ -137,35 +137,35 @@ internal sealed partial class LocalFileStore : IFileStore
         }
     }
 
-    public ValueTask<IReadOnlyList<FileEntry>> ListAsync(string path, bool recursive, CancellationToken cancellationToken)
+    public ValueTask<IReadOnlyList<StoreEntry>> ListAsync(string path, bool recursive, CancellationToken cancellationToken)
     {
         if (_jail.UsesDescriptors)
         {
-            return ValueTask.FromResult(Guard<IReadOnlyList<FileEntry>>(() =>
+            return ValueTask.FromResult(Guard<IReadOnlyList<StoreEntry>>(() =>
             {
                 using var handle = TryOpen(path, Libc.OpenPath) ?? throw NotFound(path);
                 var st = Beneath.StatOf(handle);
                 if ((st.Mode & Libc.FileTypeMask) != Libc.FileTypeDirectory)
                     return [EntryOf(st, RemotePath.FileName(path))];
-                var entries = new List<FileEntry>();
+                var entries = new List<StoreEntry>();
                 AddEntries(handle, path, "", recursive, entries, cancellationToken);
                 return entries;
             }));
         }
         var full = _jail.Resolve(path);
-        return ValueTask.FromResult(Guard<IReadOnlyList<FileEntry>>(() =>
+        return ValueTask.FromResult(Guard<IReadOnlyList<StoreEntry>>(() =>
         {
             if (File.Exists(full))
                 return [Entry(full, RemotePath.FileName(path))!];
             if (!Directory.Exists(full))
                 throw NotFound(path);
-            var entries = new List<FileEntry>();
+            var entries = new List<StoreEntry>();
             AddEntries(new DirectoryInfo(full), "", recursive, entries, cancellationToken);
             return entries;
         }));
     }
 
-    private void AddEntries(DirectoryInfo directory, string prefix, bool recursive, List<FileEntry> into, CancellationToken cancellationToken)
+    private void AddEntries(DirectoryInfo directory, string prefix, bool recursive, List<StoreEntry> into, CancellationToken cancellationToken)
     {
         cancellationToken.ThrowIfCancellationRequested();
         var children = directory.EnumerateFileSystemInfos()
@@ -181,7 +181,7 @@ internal sealed partial class LocalFileStore : IFileStore
             if (entry is null)
                 continue;
             into.Add(entry);
-            if (recursive && entry.Type == "dir")
+            if (recursive && entry.Kind == StoreEntryKind.Directory)
                 AddEntries(new DirectoryInfo(child.FullName), name, recursive, into, cancellationToken);
         }
     }
@@ -191,7 +191,7 @@ internal sealed partial class LocalFileStore : IFileStore
     /// is resolved beneath the root like any request (one out of the root is not listed, one to nothing is a "link");
     /// anything else is opened relative to the folder without following it.
     /// </summary>
-    private void AddEntries(SafeFileHandle folder, string folderPath, string prefix, bool recursive, List<FileEntry> into, CancellationToken cancellationToken)
+    private void AddEntries(SafeFileHandle folder, string folderPath, string prefix, bool recursive, List<StoreEntry> into, CancellationToken cancellationToken)
     {
         cancellationToken.ThrowIfCancellationRequested();
         var children = new DirectoryInfo(Beneath.FdPath(folder)).EnumerateFileSystemInfos()
@@ -219,7 +219,7 @@ internal sealed partial class LocalFileStore : IFileStore
                 }
                 if (handle is null)
                 {
-                    into.Add(new FileEntry { Name = name, Type = "link", Size = 0, ModifiedUnixSeconds = child.LastWriteTimeUtc.ToUnixSeconds() });
+                    into.Add(new StoreEntry(name, StoreEntryKind.Link, 0, child.LastWriteTimeUtc));
                     continue;
                 }
             }
@@ -241,22 +241,17 @@ internal sealed partial class LocalFileStore : IFileStore
                     continue; // swapped for a link since the folder was read; the next listing shows it
                 var entry = EntryOf(st, name);
                 into.Add(entry);
-                if (recursive && entry.Type == "dir")
+                if (recursive && entry.Kind == StoreEntryKind.Directory)
                     AddEntries(handle, remote, name, recursive, into, cancellationToken);
             }
         }
     }
 
-    private static FileEntry EntryOf(Libc.Statx st, string name)
+    private static StoreEntry EntryOf(Libc.Statx st, string name)
     {
         var isDirectory = (st.Mode & Libc.FileTypeMask) == Libc.FileTypeDirectory;
-        return new FileEntry
-        {
-            Name = name,
-            Type = isDirectory ? "dir" : "file",
-            Size = isDirectory ? 0 : (long)st.Size,
-            ModifiedUnixSeconds = st.ModifyTime.Seconds,
-        };
+        return new StoreEntry(name, isDirectory ? StoreEntryKind.Directory : StoreEntryKind.File, isDirectory ? 0 : (long)st.Size,
+            DateTimeOffset.UnixEpoch.AddTicks(NanosecondsOf(st.ModifyTime) / 100));
     }
 
     public ValueTask CreateDirectoryAsync(string path, bool parents, CancellationToken cancellationToken)
@@ -655,7 +650,7 @@ internal sealed partial class LocalFileStore : IFileStore
         return info.Exists && info.LinkTarget is null ? info.Length : 0;
     }
 
-    public string? LocalDirectory(string path)
+    public string LocalFolder(string path)
     {
         if (!_jail.UsesDescriptors)
             return _jail.Resolve(path);
@@ -664,8 +659,6 @@ internal sealed partial class LocalFileStore : IFileStore
         using var folder = TryOpen(path, Libc.OpenPath | Libc.OpenDirectory);
         return folder is null ? Path.Join(_jail.Root, path) : _jail.PathOf(folder); // missing: the caller says not_found
     }
-
-    public int SweepPartialUploads(TimeSpan maxAge) => SweepPartialUploads(_jail.Root, DateTime.UtcNow - maxAge, _uploads);
 
     /// <summary>
     /// Deletes the partial uploads under <paramref name="folder"/> last written before <paramref name="cutoff"/>, except
@@ -726,27 +719,22 @@ internal sealed partial class LocalFileStore : IFileStore
             .Sum(f => f.Length);
     }
 
-    private static FileEntry? Entry(string fullPath, string name)
+    private static StoreEntry? Entry(string fullPath, string name)
     {
         var info = new FileInfo(fullPath);
         if (info.LinkTarget is not null)
         {
             var target = info.ResolveLinkTarget(returnFinalTarget: true);
             if (target is null || !target.Exists)
-                return new FileEntry { Name = name, Type = "link", Size = 0, ModifiedUnixSeconds = info.LastWriteTimeUtc.ToUnixSeconds() };
-            return new FileEntry
-            {
-                Name = name,
-                Type = target is DirectoryInfo ? "dir" : "file",
-                Size = target is FileInfo f ? f.Length : 0,
-                ModifiedUnixSeconds = target.LastWriteTimeUtc.ToUnixSeconds(),
-            };
+                return new StoreEntry(name, StoreEntryKind.Link, 0, info.LastWriteTimeUtc);
+            return new StoreEntry(name, target is DirectoryInfo ? StoreEntryKind.Directory : StoreEntryKind.File, target is FileInfo f ? f.Length : 0,
+                target.LastWriteTimeUtc);
         }
         if (info.Exists)
-            return new FileEntry { Name = name, Type = "file", Size = info.Length, ModifiedUnixSeconds = info.LastWriteTimeUtc.ToUnixSeconds() };
+            return new StoreEntry(name, StoreEntryKind.File, info.Length, info.LastWriteTimeUtc);
         var dir = new DirectoryInfo(fullPath);
         if (dir.Exists)
-            return new FileEntry { Name = name, Type = "dir", Size = 0, ModifiedUnixSeconds = dir.LastWriteTimeUtc.ToUnixSeconds() };
+            return new StoreEntry(name, StoreEntryKind.Directory, 0, dir.LastWriteTimeUtc);
         return null;
     }
 
@@ -767,34 +755,4 @@ internal sealed partial class LocalFileStore : IFileStore
             throw mapped;
         }
     }
-}
-
-internal static class StorageErrors
-{
-    private const int Enospc = 28;
-    private const int Edquot = 122;
-    private const int WindowsDiskFull = unchecked((int)0x80070070);
-
-    public static bool IsDiskFull(Exception ex) =>
-        ex is IOException io && (io.HResult is Enospc or Edquot or WindowsDiskFull || io.HResult == (Enospc | unchecked((int)0x80070000)));
-
-    public static bool TryMap(Exception ex, out FerryException mapped)
-    {
-        mapped = ex switch
-        {
-            FerryException => null!,
-            _ when IsDiskFull(ex) => new FerryException(FerryErrorCode.DiskFull, "The server's disk is full; nothing was stored.", ex),
-            FileNotFoundException or DirectoryNotFoundException => new FerryException(FerryErrorCode.NotFound, "No such file or directory.", ex),
-            UnauthorizedAccessException => new FerryException(FerryErrorCode.PermissionDenied, "The server's file system refused access.", ex),
-            PathTooLongException => new FerryException(FerryErrorCode.PathTooLong, "The path is too long for the server's file system.", ex),
-            IOException io => new FerryException(FerryErrorCode.IoError, $"The server's file system failed: {io.Message}", ex),
-            _ => null!,
-        };
-        return mapped is not null;
-    }
-}
-
-internal static class TimeExtensions
-{
-    public static long ToUnixSeconds(this DateTime utc) => new DateTimeOffset(DateTime.SpecifyKind(utc, DateTimeKind.Utc)).ToUnixTimeSeconds();
 }

@@ -3,7 +3,7 @@ using Microsoft.Win32.SafeHandles;
 namespace Ferry.Server.Storage;
 
 /// <summary>A local file opened for reading; its length is fixed when opened so a growing file cannot overrun a frame.</summary>
-internal sealed class LocalStoredFile : IStoredFile
+internal sealed class LocalStoredFile : IStoredFile, ILocalFileAccess
 {
     private readonly SafeFileHandle _handle;
 
@@ -14,15 +14,21 @@ internal sealed class LocalStoredFile : IStoredFile
 
     /// <summary>Takes a handle the store opened itself (beneath the root, on Linux); disposing this closes it.</summary>
     public LocalStoredFile(SafeFileHandle handle)
+        : this(handle, RandomAccess.GetLength(handle), File.GetLastWriteTimeUtc(handle))
+    {
+    }
+
+    /// <summary>Takes a handle with the length and time its caller just read from it (a scan's statx): no second look.</summary>
+    public LocalStoredFile(SafeFileHandle handle, long length, DateTimeOffset modifiedTime)
     {
         _handle = handle;
-        Length = RandomAccess.GetLength(_handle);
-        ModifiedTime = File.GetLastWriteTimeUtc(_handle);
+        Length = length;
+        ModifiedTime = modifiedTime;
     }
 
     public long Length { get; }
     public DateTimeOffset ModifiedTime { get; }
-    public SafeFileHandle? LocalHandle => _handle;
+    public SafeFileHandle Handle => _handle;
 
     public ValueTask<int> ReadAsync(Memory<byte> buffer, long offset, CancellationToken cancellationToken)
     {

@@ -21,18 +21,41 @@ namespace Ferry.Server.Udp;
 /// request (<see cref="UdpRequestTable"/>) whose answers go out through <see cref="UdpResultSender"/>. No exception from
 /// one datagram or one command stops the loop.
 /// </summary>
-public sealed partial class UdpExecServer(
-    FerryServerOptions options, UserDirectory users, ExecLimiter limiter, CommandRunner runner, AuditLog audit, FerryMetrics metrics, TimeProvider time, ILogger<UdpExecServer> logger)
-    : BackgroundService
+public sealed partial class UdpExecServer : BackgroundService
 {
+    private readonly FerryServerOptions _options;
+    private readonly IUserStore _users;
+    private readonly Storage.IFileStoreProvider _stores;
+    private readonly ExecLimiter _limiter;
+    private readonly CommandRunner _runner;
+    private readonly AuditLog _audit;
+    private readonly FerryMetrics _metrics;
+    private readonly TimeProvider _time;
+    private readonly ILogger<UdpExecServer> _logger;
+
     /// <summary>Room left in a result for its JSON head and the cut marker.</summary>
     private const long ResultOverheadBytes = 1024;
 
-    private readonly UdpRequestTable _requests = new(options, time);
+    private readonly UdpRequestTable _requests;
     private readonly UdpAddressTokens _tokens = new();
     private readonly ConcurrentDictionary<Task, bool> _runs = new();
     private Socket? _socket;
     private UdpResultSender? _sender;
+
+    internal UdpExecServer(FerryServerOptions options, IUserStore users, Storage.IFileStoreProvider stores, ExecLimiter limiter, CommandRunner runner,
+        AuditLog audit, FerryMetrics metrics, TimeProvider time, ILogger<UdpExecServer> logger)
+    {
+        _options = options;
+        _users = users;
+        _stores = stores;
+        _limiter = limiter;
+        _runner = runner;
+        _audit = audit;
+        _metrics = metrics;
+        _time = time;
+        _logger = logger;
+        _requests = new(options, time);
+    }
 
     /// <summary>The bound address (with the real port when port 0 was asked for), or null when UDP is off.</summary>
     public IPEndPoint? EndPoint { get; private set; }
@@ -48,15 +71,15 @@ public sealed partial class UdpExecServer(
 
     public override Task StartAsync(CancellationToken cancellationToken)
     {
-        if (options.UdpListen is { } listen)
+        if (_options.UdpListen is { } listen)
         {
             _socket = new Socket(listen.AddressFamily, SocketType.Dgram, ProtocolType.Udp);
             _socket.ReceiveBufferSize = 4 * 1024 * 1024;
             _socket.SendBufferSize = 4 * 1024 * 1024;
             _socket.Bind(listen);
-            _sender = new UdpResultSender(_socket, metrics, time);
+            _sender = new UdpResultSender(_socket, _metrics, _time);
             EndPoint = (IPEndPoint)_socket.LocalEndPoint!;
-            Listening(logger, EndPoint);
+            Listening(_logger, EndPoint);
         }
         return base.StartAsync(cancellationToken);
     }
@@ -75,7 +98,7 @@ public sealed partial class UdpExecServer(
         var buffer = new byte[64 * 1024];
         EndPoint any = new IPEndPoint(_socket.AddressFamily == AddressFamily.InterNetworkV6 ? IPAddress.IPv6Any : IPAddress.Any, 0);
         var sweepEvery = _requests.Keep / 4 < TimeSpan.FromSeconds(5) ? _requests.Keep / 4 : TimeSpan.FromSeconds(5);
-        using var sweep = new PeriodicTimer(sweepEvery > TimeSpan.FromMilliseconds(100) ? sweepEvery : TimeSpan.FromMilliseconds(100), time);
+        using var sweep = new PeriodicTimer(sweepEvery > TimeSpan.FromMilliseconds(100) ? sweepEvery : TimeSpan.FromMilliseconds(100), _time);
         var sweeping = SweepLoopAsync(sweep, stoppingToken);
         while (!stoppingToken.IsCancellationRequested)
         {
@@ -92,7 +115,7 @@ public sealed partial class UdpExecServer(
             {
                 continue; // ICMP errors from earlier sends surface here on some platforms
             }
-            metrics.Received(received.ReceivedBytes, udp: true);
+            _metrics.Received(received.ReceivedBytes, udp: true);
             try
             {
                 await HandleAsync(buffer.AsMemory(0, received.ReceivedBytes), (IPEndPoint)received.RemoteEndPoint, stoppingToken).ConfigureAwait(false);
@@ -104,7 +127,7 @@ public sealed partial class UdpExecServer(
             catch (Exception ex)
             {
                 // Whatever one datagram causes, the next one is served: log it and go on.
-                DatagramFailed(logger, received.RemoteEndPoint, ex.GetType().Name, Logging.PeerText.Escape(ex.Message)!);
+                DatagramFailed(_logger, received.RemoteEndPoint, ex.GetType().Name, Logging.PeerText.Escape(ex.Message)!);
             }
         }
         await sweeping.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
@@ -114,20 +137,20 @@ public sealed partial class UdpExecServer(
     {
         // Unknown users, datagrams that do not open, stale timestamps and kinds a client does not send get no answer at all:
         // nothing to probe, nothing to amplify.
-        if (!UdpDatagram.TryPeekUser(data.Span, out var userName) || !users.TryGet(userName, out var user)
+        if (!UdpDatagram.TryPeekUser(data.Span, out var userName) || !_users.TryGet(userName, out var user)
             || !UdpDatagram.TryDecode(data.Span, user.Key, UdpDirection.ClientToServer, out var datagram))
         {
-            Dropped(logger, from, "unauthenticated");
+            Dropped(_logger, from, "unauthenticated");
             return;
         }
         if (datagram.Kind is not (UdpKind.Exec or UdpKind.Resend or UdpKind.Done))
         {
-            Dropped(logger, from, "not a client datagram");
+            Dropped(_logger, from, "not a client datagram");
             return;
         }
         if (!IsFresh(datagram.TimestampMs))
         {
-            Dropped(logger, from, "stale");
+            Dropped(_logger, from, "stale");
             return;
         }
         if (!_tokens.Verify(user.Name, datagram.RequestId, from, datagram.Token.Span))
@@ -136,14 +159,14 @@ public sealed partial class UdpExecServer(
             // answer is one small retry to the sender, never more than three times what it sent.
             var retry = new UdpDatagram(UdpKind.Retry, user.Name, datagram.RequestId, Now, 0, 0, default, _tokens.Issue(user.Name, datagram.RequestId, from));
             if (!await _sender!.SendToUnprovedAsync(user, retry, from, data.Length, cancellationToken).ConfigureAwait(false))
-                Dropped(logger, from, "address not proved and the retry would exceed the amplification limit");
+                Dropped(_logger, from, "address not proved and the retry would exceed the amplification limit");
             return;
         }
 
         UdpRequest? request;
         if (_requests.TryGet(user.Name, datagram.RequestId, out request) && !request.TryAdvance(datagram.TimestampMs))
         {
-            Dropped(logger, from, "replayed");
+            Dropped(_logger, from, "replayed");
             return;
         }
         switch (datagram.Kind)
@@ -158,12 +181,12 @@ public sealed partial class UdpExecServer(
                             await RunRequestAsync(user, datagram, request, cancellationToken).ConfigureAwait(false);
                             return;
                         case UdpAdmission.Replayed:
-                            Dropped(logger, from, "not newer than an evicted or refused request of the same user");
+                            Dropped(_logger, from, "not newer than an evicted or refused request of the same user");
                             return;
                         case UdpAdmission.Full:
                             // Not remembered (that is the point), so answered once, like exec_limit_reached; a replay of it
                             // cannot run later either (the table raised the user's replay floor).
-                            RequestRefused(logger, user.Name, _requests.CountOf(user.Name), RequestCount);
+                            RequestRefused(_logger, user.Name, _requests.CountOf(user.Name), RequestCount);
                             await _sender!.SendErrorAsync(user, datagram.RequestId, from, FerryErrorCode.UdpRequestLimit, refusal!, cancellationToken).ConfigureAwait(false);
                             return;
                     }
@@ -195,7 +218,7 @@ public sealed partial class UdpExecServer(
     private bool IsFresh(long timestampMs)
     {
         var now = Now;
-        var window = (long)Math.Min(options.UdpReplayWindow.TotalMilliseconds, TimeSpan.FromDays(365).TotalMilliseconds);
+        var window = (long)Math.Min(_options.UdpReplayWindow.TotalMilliseconds, TimeSpan.FromDays(365).TotalMilliseconds);
         return timestampMs >= now - window && timestampMs <= now + window;
     }
 
@@ -216,19 +239,19 @@ public sealed partial class UdpExecServer(
         try
         {
             // Refused before anything starts or is acknowledged, by the same checks as over TCP.
-            command = runner.Prepare(request, user, CommandTransport.Udp, MaxOutputBytes);
+            command = _runner.Prepare(request, user, CommandTransport.Udp, MaxOutputBytes);
         }
         catch (FerryException ex)
         {
             await Refuse(ex.Code, ex.Message).ConfigureAwait(false);
             return;
         }
-        var slot = limiter.TryEnter();
+        var slot = _limiter.TryEnter();
         if (slot is null)
         {
             _requests.Forget(state); // not run: the client may retry the same id
             await _sender!.SendErrorAsync(user, datagram.RequestId, state.Client!, FerryErrorCode.ExecLimitReached,
-                $"The server already runs {options.MaxConcurrentExec} commands; try again shortly.", cancellationToken).ConfigureAwait(false);
+                $"The server already runs {_options.MaxConcurrentExec} commands; try again shortly.", cancellationToken).ConfigureAwait(false);
             return;
         }
 
@@ -273,26 +296,26 @@ public sealed partial class UdpExecServer(
             if (result is not null && !_requests.TryKeep(state, UdpResultSender.Split(result), result.Length))
             {
                 outcome = FerryErrorCode.ResultBudgetExceeded.ToWire();
-                ResultRefused(logger, user.Name, result.Length);
+                ResultRefused(_logger, user.Name, result.Length);
             }
         }
         catch (Exception ex)
         {
             outcome = cancellationToken.IsCancellationRequested ? "server_shutting_down" : "error";
             if (!cancellationToken.IsCancellationRequested)
-                RunFailed(logger, user.Name, ex);
+                RunFailed(_logger, user.Name, ex);
             _requests.Fail(state, cancellationToken.IsCancellationRequested ? FerryErrorCode.ServerShuttingDown : FerryErrorCode.ExecFailed,
                 cancellationToken.IsCancellationRequested ? "The server stopped while the command ran." : "The command could not be run; the server's log says why.");
         }
         try
         {
-            audit.Command("udp", state.Client!.Address, user.Name, "udp exec " + summary, outcome, time.GetElapsedTime(state.Created).TotalMilliseconds);
+            _audit.Command("udp", state.Client!.Address, user.Name, "udp exec " + summary, outcome, _time.GetElapsedTime(state.Created).TotalMilliseconds);
             await _sender!.SendStateAsync(user, state, state.Client!, cancellationToken).ConfigureAwait(false);
         }
         catch (Exception ex)
         {
             // The client asks again with resend when the result does not arrive; nothing here may go unobserved.
-            SendFailed(logger, state.Client!, ex.GetType().Name, ex.Message);
+            SendFailed(_logger, state.Client!, ex.GetType().Name, ex.Message);
         }
     }
 
@@ -300,7 +323,7 @@ public sealed partial class UdpExecServer(
     private async Task<UdpExecResult> RunAsync(UserAccount user, CommandRequest command, CancellationToken cancellationToken)
     {
         var output = new UdpOutputCollector();
-        var outcome = await runner.RunAsync(command, users.StoreFor(user), output, cancellationToken).ConfigureAwait(false);
+        var outcome = await _runner.RunAsync(command, _stores.ForUser(user), output, cancellationToken).ConfigureAwait(false);
         return new UdpExecResult(outcome.Code, outcome.TimedOut, outcome.Truncated, output.Stdout, output.Stderr);
     }
 
@@ -309,9 +332,9 @@ public sealed partial class UdpExecServer(
     /// result (output, a small JSON head and the cut marker) fits the per-user and global budgets.
     /// </summary>
     private long MaxOutputBytes =>
-        Math.Max(0, Math.Min(options.MaxUdpOutputBytes, Math.Min(options.MaxUdpResultBytesPerUser, options.MaxUdpResultBytes) - ResultOverheadBytes));
+        Math.Max(0, Math.Min(_options.MaxUdpOutputBytes, Math.Min(_options.MaxUdpResultBytesPerUser, _options.MaxUdpResultBytes) - ResultOverheadBytes));
 
-    private long Now => time.GetUtcNow().ToUnixTimeMilliseconds();
+    private long Now => _time.GetUtcNow().ToUnixTimeMilliseconds();
 
     private async Task SweepLoopAsync(PeriodicTimer timer, CancellationToken cancellationToken)
     {
@@ -323,7 +346,7 @@ public sealed partial class UdpExecServer(
             }
             catch (Exception ex)
             {
-                SweepFailed(logger, ex);
+                SweepFailed(_logger, ex);
             }
         }
     }

@@ -74,7 +74,7 @@ internal sealed class GetHandler(FerryMetrics metrics) : ICommandHandler
             : Task.Run(() => FileHashing.HashAsync(file, 0, file.Length, checksum, cancellationToken).AsTask(), cancellationToken);
         try
         {
-            if (file.LocalHandle is { } handle && ZeroCopySender.IsSupported && context.Connection.CanSendFile && !writer.MacEnabled && count >= ZeroCopyThreshold)
+            if (file is ILocalFileAccess { Handle: var handle } && ZeroCopySender.IsSupported && context.Connection.CanSendFile && !writer.MacEnabled && count >= ZeroCopyThreshold)
             {
                 await context.FlushAsync(cancellationToken).ConfigureAwait(false);
                 await ZeroCopySender.SendAsync(context.Connection.Socket, handle, get.Offset, count, progress: null, cancellationToken).ConfigureAwait(false);

@@ -21,12 +21,11 @@ internal sealed class ChunksHandler(SyncDigests digests) : ICommandHandler
         SyncFields.CheckAverageChunkSize(request.AverageSize);
         var store = context.Session.Store;
         await using var file = await store.OpenReadAsync(path, cancellationToken).ConfigureAwait(false);
-        var handle = file.LocalHandle ?? throw new FerryException(FerryErrorCode.IoError, "This server's store cannot chunk files.");
         if (SyncFields.TooManyChunks(file.Length, request.AverageSize))
             throw new FerryException(FerryErrorCode.FieldInvalid,
                 $"'{path}' would have more than {SyncFields.MaxExpectedChunks} chunks of {request.AverageSize} bytes; ask with a larger 'avg'.");
         var cache = await digests.ForAsync(store, cancellationToken).ConfigureAwait(false);
-        var digest = await digests.DigestAsync(cache, handle, ChunkingParameters.ForAverageSize(request.AverageSize), cancellationToken).ConfigureAwait(false);
+        var digest = await digests.DigestAsync(cache, file, ChunkingParameters.ForAverageSize(request.AverageSize), cancellationToken).ConfigureAwait(false);
         await digests.SaveAsync(cache, cancellationToken).ConfigureAwait(false);
 
         var body = ChunkListCodec.Encode(new ChunkList(digest.Chunks!, ChunkIdWidth.Bits64));

@@ -43,7 +43,7 @@ internal sealed class DeltaUploads(SyncDigests digests, FerryMetrics metrics)
         var parameters = ChunkingParameters.ForAverageSize(average);
         var index = new ChunkIndex();
         var sources = new List<IAsyncDisposable>();
-        var handles = new List<SafeFileHandle>();
+        var readable = new List<IStoredFile>(); // by basis file id, as the index numbers them
         IUpload? upload = null;
         try
         {
@@ -52,16 +52,16 @@ internal sealed class DeltaUploads(SyncDigests digests, FerryMetrics metrics)
             foreach (var basis in bases.Prepend(request.Path).Distinct(StringComparer.Ordinal))
             {
                 var file = await OpenBasisAsync(store, basis, isTarget: basis == request.Path, cancellationToken).ConfigureAwait(false);
-                if (file?.LocalHandle is not { } handle)
+                if (file is null)
                     continue;
                 sources.Add(file);
                 if (SyncFields.TooManyChunks(file.Length, average))
                     continue; // its chunk list would not fit the server's memory bounds: not used
-                var digest = await DigestOrNullAsync(cache, handle, parameters, cancellationToken).ConfigureAwait(false);
+                var digest = await DigestOrNullAsync(cache, file, parameters, cancellationToken).ConfigureAwait(false);
                 if (digest?.Chunks is null)
                     continue;
                 index.AddFile(basis, digest.Chunks);
-                handles.Add(handle);
+                readable.Add(file);
                 // A link at the path is replaced by the new file, like any put: only a file there can be kept as it is.
                 if (basis == request.Path && !store.IsSymbolicLink(request.Path))
                     current = digest;
@@ -69,8 +69,8 @@ internal sealed class DeltaUploads(SyncDigests digests, FerryMetrics metrics)
             var kept = store.OpenKeptPart(request.Path);
             if (kept is not null)
             {
-                sources.Add(new HandleOwner(kept));
-                if (SyncFields.TooManyChunks(RandomAccess.GetLength(kept), average))
+                sources.Add(kept);
+                if (SyncFields.TooManyChunks(kept.Length, average))
                     kept = null;
             }
             if (kept is not null)
@@ -80,7 +80,7 @@ internal sealed class DeltaUploads(SyncDigests digests, FerryMetrics metrics)
                 if (digest?.Chunks is not null)
                 {
                     index.AddFile(".ferry-part", digest.Chunks);
-                    handles.Add(kept);
+                    readable.Add(kept);
                 }
             }
             await digests.SaveAsync(cache, cancellationToken).ConfigureAwait(false);
@@ -96,7 +96,7 @@ internal sealed class DeltaUploads(SyncDigests digests, FerryMetrics metrics)
                 switch (step)
                 {
                     case CopyFromBasisStep copy:
-                        await CopyAsync(handles[copy.BasisFileId], copy.SourceOffset, upload, copy.TargetOffset, copy.Length, cancellationToken).ConfigureAwait(false);
+                        await CopyAsync(readable[copy.BasisFileId], copy.SourceOffset, upload, copy.TargetOffset, copy.Length, cancellationToken).ConfigureAwait(false);
                         break;
                     case CopyFromTargetStep repeat:
                         targetCopies.Add(repeat);
@@ -181,13 +181,14 @@ internal sealed class DeltaUploads(SyncDigests digests, FerryMetrics metrics)
         }
     }
 
-    private async Task<FileDigest?> DigestOrNullAsync(HashCache cache, SafeFileHandle file, ChunkingParameters parameters, CancellationToken cancellationToken)
+    /// <summary>A basis's digest; null when it cannot be read (or its store cannot digest files): it is then not used.</summary>
+    private async Task<FileDigest?> DigestOrNullAsync(HashCache cache, IStoredFile file, ChunkingParameters parameters, CancellationToken cancellationToken)
     {
         try
         {
             return await digests.DigestAsync(cache, file, parameters, cancellationToken).ConfigureAwait(false);
         }
-        catch (IOException)
+        catch (Exception ex) when (ex is IOException or FerryException { Code: FerryErrorCode.IoError })
         {
             return null;
         }
@@ -197,7 +198,7 @@ internal sealed class DeltaUploads(SyncDigests digests, FerryMetrics metrics)
     /// Copies a range of a basis into the upload. A basis that shrank meanwhile leaves zeros: the whole-file hash at put_end
     /// then fails and the client sends the file whole (§5.9.3).
     /// </summary>
-    private static async ValueTask CopyAsync(SafeFileHandle source, long sourceOffset, IUpload upload, long targetOffset, long length, CancellationToken cancellationToken)
+    private static async ValueTask CopyAsync(IStoredFile source, long sourceOffset, IUpload upload, long targetOffset, long length, CancellationToken cancellationToken)
     {
         var buffer = ArrayPool<byte>.Shared.Rent(CopyBlock);
         try
@@ -205,7 +206,7 @@ internal sealed class DeltaUploads(SyncDigests digests, FerryMetrics metrics)
             for (long done = 0; done < length;)
             {
                 var wanted = (int)Math.Min(buffer.Length, length - done);
-                var n = await RandomAccess.ReadAsync(source, buffer.AsMemory(0, wanted), sourceOffset + done, cancellationToken).ConfigureAwait(false);
+                var n = await source.ReadAsync(buffer.AsMemory(0, wanted), sourceOffset + done, cancellationToken).ConfigureAwait(false);
                 if (n == 0)
                 {
                     buffer.AsSpan(0, wanted).Clear();
@@ -263,7 +264,7 @@ internal sealed class DeltaUploads(SyncDigests digests, FerryMetrics metrics)
         try
         {
             await using var file = await store.OpenReadAsync(request.Path, cancellationToken).ConfigureAwait(false);
-            if (file.LocalHandle is not { } handle || !FileStat.IsSupported || FileStat.Get(handle) != current.Identity)
+            if (file is not ILocalFileAccess { Handle: var handle } || !FileStat.IsSupported || FileStat.Get(handle) != current.Identity)
                 return false;
         }
         catch (FerryException)
@@ -284,12 +285,4 @@ internal sealed class DeltaUploads(SyncDigests digests, FerryMetrics metrics)
         return bytes;
     }
 
-    private sealed class HandleOwner(SafeFileHandle handle) : IAsyncDisposable
-    {
-        public ValueTask DisposeAsync()
-        {
-            handle.Dispose();
-            return ValueTask.CompletedTask;
-        }
-    }
 }

@@ -4,7 +4,6 @@ using Ferry.Server.Hosting;
 using Ferry.Server.Storage;
 using Ferry.Sync.Caching;
 using Ferry.Sync.Chunking;
-using Microsoft.Win32.SafeHandles;
 
 namespace Ferry.Server.Handlers.Sync;
 
@@ -60,10 +59,16 @@ internal sealed class SyncDigests(FerryServerOptions options)
         }
     }
 
-    /// <summary>The whole-file hash (and with <paramref name="chunking"/> the chunk list) of an open regular file, from the cache when it knows the file.</summary>
-    public async Task<FileDigest> DigestAsync(HashCache cache, SafeFileHandle file, ChunkingParameters? chunking, CancellationToken cancellationToken)
+    /// <summary>
+    /// The whole-file hash (and with <paramref name="chunking"/> the chunk list) of an open regular file, from the cache
+    /// when it knows the file. The cache is keyed by device and inode, so only a file of the local file system can be
+    /// digested; another store's file is io_error.
+    /// </summary>
+    public async Task<FileDigest> DigestAsync(HashCache cache, IStoredFile file, ChunkingParameters? chunking, CancellationToken cancellationToken)
     {
-        var result = await new FileDigester(cache).DigestAsync(file, chunking, cancellationToken).ConfigureAwait(false);
+        var local = file as ILocalFileAccess
+            ?? throw new Protocol.Errors.FerryException(Protocol.Errors.FerryErrorCode.IoError, "This server's store cannot hash or chunk files.");
+        var result = await new FileDigester(cache).DigestAsync(local.Handle, chunking, cancellationToken).ConfigureAwait(false);
         return result.Digest;
     }
 
