@@ -1,0 +1,110 @@
+using System.Text.Json;
+using Ferry.Protocol.Errors;
+using NATS.Client.Core;
+using NATS.Client.JetStream;
+using NATS.Client.KeyValueStore;
+using NATS.Client.ObjectStore;
+
+namespace Ferry.Server.Storage.Nats;
+
+/// <summary>
+/// The connection to the cluster and the two buckets every server of it shares: the namespace (key/value) and the file
+/// contents (object store), created with the configured replicas on first use. Values are JSON bytes Ferry writes itself.
+/// </summary>
+internal sealed class NatsBuckets : IAsyncDisposable
+{
+    private static readonly NatsRawSerializer<byte[]> s_raw = NatsRawSerializer<byte[]>.Default;
+
+    private readonly NatsConnection _connection;
+
+    private NatsBuckets(NatsConnection connection, INatsKVStore meta, INatsObjStore data)
+    {
+        _connection = connection;
+        Meta = meta;
+        Data = data;
+    }
+
+    public INatsKVStore Meta { get; }
+    public INatsObjStore Data { get; }
+
+    /// <summary>Connects and opens (or creates) the buckets; an unreachable cluster is io_error naming it.</summary>
+    public static async Task<NatsBuckets> OpenAsync(NatsStoreOptions options, CancellationToken cancellationToken)
+    {
+        var connection = new NatsConnection(new NatsOpts { Url = options.Url, Name = "ferry-server" });
+        try
+        {
+            await connection.ConnectAsync().ConfigureAwait(false);
+            var js = new NatsJSContext(connection);
+            var meta = await new NatsKVContext(js).CreateOrUpdateStoreAsync(new NatsKVConfig(options.MetaBucket)
+            {
+                NumberOfReplicas = options.Replicas,
+                History = 1,
+                Storage = NatsKVStorageType.File,
+            }, cancellationToken).ConfigureAwait(false);
+            var data = await new NatsObjContext(js).CreateObjectStoreAsync(new NatsObjConfig(options.DataBucket)
+            {
+                NumberOfReplicas = options.Replicas,
+                Storage = NatsObjStorageType.File,
+            }, cancellationToken).ConfigureAwait(false);
+            return new NatsBuckets(connection, meta, data);
+        }
+        catch (Exception ex) when (ex is NatsException or TimeoutException)
+        {
+            await connection.DisposeAsync().ConfigureAwait(false);
+            throw new FerryException(FerryErrorCode.IoError, $"The NATS store {options.Url} cannot be used: {ex.Message}", ex);
+        }
+    }
+
+    /// <summary>The entry under <paramref name="key"/> with its revision, or null when there is none (or it was deleted).</summary>
+    public async ValueTask<(NatsEntry Entry, ulong Revision)?> GetAsync(string key, CancellationToken cancellationToken)
+    {
+        var result = await Meta.TryGetEntryAsync(key, serializer: s_raw, cancellationToken: cancellationToken).ConfigureAwait(false);
+        if (!result.Success || result.Value.Value is not { Length: > 0 } bytes)
+            return null;
+        return (Decode(bytes), result.Value.Revision);
+    }
+
+    /// <summary>Creates <paramref name="key"/> only if nothing is there (a create-only write: safe on every server version); false when something was.</summary>
+    public async ValueTask<bool> TryCreateAsync(string key, NatsEntry entry, CancellationToken cancellationToken)
+    {
+        var result = await Meta.TryCreateAsync(key, Encode(entry), s_raw, cancellationToken).ConfigureAwait(false);
+        return result.Success;
+    }
+
+    /// <summary>Replaces <paramref name="key"/> if it is still at <paramref name="revision"/>; false when it changed meanwhile.</summary>
+    public async ValueTask<bool> TryUpdateAsync(string key, NatsEntry entry, ulong revision, CancellationToken cancellationToken)
+    {
+        var result = await Meta.TryUpdateAsync(key, Encode(entry), revision, s_raw, cancellationToken).ConfigureAwait(false);
+        return result.Success;
+    }
+
+    /// <summary>Deletes <paramref name="key"/> if it is still at <paramref name="revision"/>; false when it changed meanwhile.</summary>
+    public async ValueTask<bool> TryDeleteAsync(string key, ulong revision, CancellationToken cancellationToken)
+    {
+        var result = await Meta.TryDeleteAsync(key, new NatsKVDeleteOpts { Revision = revision }, cancellationToken).ConfigureAwait(false);
+        return result.Success;
+    }
+
+    /// <summary>Every live entry whose key matches <paramref name="filter"/>, with its key; read once, not watched.</summary>
+    public async Task<List<(string Key, NatsEntry Entry)>> ListAsync(string filter, CancellationToken cancellationToken)
+    {
+        var found = new List<(string, NatsEntry)>();
+        var opts = new NatsKVWatchOpts { IgnoreDeletes = true, OnNoData = _ => ValueTask.FromResult(true) };
+        await foreach (var entry in Meta.WatchAsync(filter, s_raw, opts, cancellationToken).ConfigureAwait(false))
+        {
+            if (entry.Operation == NatsKVOperation.Put && entry.Value is { Length: > 0 } bytes)
+                found.Add((entry.Key, Decode(bytes)));
+            if (entry.Delta == 0)
+                break;
+        }
+        return found;
+    }
+
+    private static byte[] Encode(NatsEntry entry) => JsonSerializer.SerializeToUtf8Bytes(entry, NatsJsonContext.Default.NatsEntry);
+
+    private static NatsEntry Decode(byte[] bytes) =>
+        JsonSerializer.Deserialize(bytes, NatsJsonContext.Default.NatsEntry)
+        ?? throw new FerryException(FerryErrorCode.IoError, "The NATS store holds an empty entry.");
+
+    public ValueTask DisposeAsync() => _connection.DisposeAsync();
+}

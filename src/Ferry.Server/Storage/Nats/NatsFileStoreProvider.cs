@@ -1,0 +1,70 @@
+using Ferry.Server.Auth;
+using NATS.Client.Core;
+using NATS.Client.ObjectStore;
+
+namespace Ferry.Server.Storage.Nats;
+
+/// <summary>
+/// Homes in a NATS JetStream cluster shared by several servers: each user's names under their own token in one namespace
+/// bucket, contents in one object store. A server keeps no file state of its own, so a user's files look the same through
+/// any server of the cluster.
+/// </summary>
+internal sealed class NatsFileStoreProvider : IFileStoreProvider, IAsyncDisposable
+{
+    private readonly NatsBuckets _buckets;
+    private readonly NatsStoreOptions _options;
+    private readonly Dictionary<string, NatsFileStore> _stores = new(StringComparer.Ordinal);
+
+    private NatsFileStoreProvider(NatsBuckets buckets, NatsStoreOptions options)
+    {
+        _buckets = buckets;
+        _options = options;
+    }
+
+    /// <summary>Connects to the cluster and opens (or creates) the buckets; an unreachable cluster is io_error.</summary>
+    public static async Task<NatsFileStoreProvider> ConnectAsync(NatsStoreOptions options, CancellationToken cancellationToken) =>
+        new(await NatsBuckets.OpenAsync(options, cancellationToken).ConfigureAwait(false), options);
+
+    public IFileStore ForUser(UserAccount user) => StoreOf(NatsKeys.Token(user.Name), user.Name);
+
+    public IFileStore ForEveryone() => StoreOf(NatsKeys.EveryoneToken, "(no login)");
+
+    private NatsFileStore StoreOf(string token, string who)
+    {
+        lock (_stores)
+        {
+            if (!_stores.TryGetValue(token, out var store))
+                _stores[token] = store = new NatsFileStore(_buckets, token, $"nats:{_options.BucketPrefix}/{who}");
+            return store;
+        }
+    }
+
+    /// <summary>
+    /// Deletes objects older than <paramref name="cutoff"/> that no name points to: uploads that were abandoned, failed
+    /// their checksum or lost a race, and the old contents of replaced or removed files. Younger ones may belong to an
+    /// upload still under way on some server, so they wait for a later sweep.
+    /// </summary>
+    public async ValueTask<(int Deleted, int Places)> SweepPartialUploadsAsync(DateTimeOffset cutoff, CancellationToken cancellationToken)
+    {
+        var referenced = (await _buckets.ListAsync(NatsKeys.AllEntries, cancellationToken).ConfigureAwait(false))
+            .Select(e => e.Entry.Blob).OfType<string>().ToHashSet(StringComparer.Ordinal);
+        var deleted = 0;
+        try
+        {
+            await foreach (var info in _buckets.Data.ListAsync(cancellationToken: cancellationToken).ConfigureAwait(false))
+            {
+                if (referenced.Contains(info.Name) || info.MTime > cutoff)
+                    continue;
+                await _buckets.Data.DeleteAsync(info.Name, cancellationToken).ConfigureAwait(false);
+                deleted++;
+            }
+        }
+        catch (NatsObjException) when (deleted == 0)
+        {
+            // An empty bucket lists as an error in some versions: nothing to sweep.
+        }
+        return (deleted, 1);
+    }
+
+    public ValueTask DisposeAsync() => _buckets.DisposeAsync();
+}

@@ -1,0 +1,79 @@
+using System.IO.Pipelines;
+using Ferry.Protocol.Errors;
+using NATS.Client.Core;
+using NATS.Client.ObjectStore;
+
+namespace Ferry.Server.Storage.Nats;
+
+/// <summary>One stream of the object from its start, fed by the object store into a bounded pipe.</summary>
+internal sealed class NatsObjectCursor : IAsyncDisposable
+{
+    private readonly Pipe _pipe = new(new PipeOptions(pauseWriterThreshold: 2 * 1024 * 1024, resumeWriterThreshold: 1024 * 1024, useSynchronizationContext: false));
+    private readonly CancellationTokenSource _stop = new();
+    private readonly Task _feed;
+    private readonly Stream _reader;
+
+    public NatsObjectCursor(INatsObjStore data, string blob)
+    {
+        var writer = _pipe.Writer.AsStream();
+        _reader = _pipe.Reader.AsStream();
+        _feed = Task.Run(async () =>
+        {
+            try
+            {
+                await data.GetAsync(blob, writer, leaveOpen: true, _stop.Token).ConfigureAwait(false);
+                await _pipe.Writer.CompleteAsync().ConfigureAwait(false);
+            }
+            catch (Exception ex)
+            {
+                await _pipe.Writer.CompleteAsync(ex).ConfigureAwait(false);
+            }
+        });
+    }
+
+    public long Position { get; private set; }
+
+    /// <summary>Set while one reader uses it (under the file's lock).</summary>
+    public bool Busy { get; set; }
+
+    public async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken)
+    {
+        int n;
+        try
+        {
+            n = await _reader.ReadAsync(buffer, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is NatsException or NatsObjException or TimeoutException)
+        {
+            throw new FerryException(FerryErrorCode.IoError, $"The NATS store could not read the file: {ex.Message}", ex);
+        }
+        Position += n;
+        return n;
+    }
+
+    public async ValueTask SkipAsync(long count, CancellationToken cancellationToken)
+    {
+        var scratch = new byte[64 * 1024];
+        while (count > 0)
+        {
+            var n = await ReadAsync(scratch.AsMemory(0, (int)Math.Min(scratch.Length, count)), cancellationToken).ConfigureAwait(false);
+            if (n == 0)
+                return;
+            count -= n;
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await _stop.CancelAsync().ConfigureAwait(false);
+        await _pipe.Reader.CompleteAsync().ConfigureAwait(false);
+        try
+        {
+            await _feed.ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is OperationCanceledException or NatsException)
+        {
+        }
+        _stop.Dispose();
+    }
+}

@@ -1,0 +1,69 @@
+using NATS.Client.ObjectStore;
+
+namespace Ferry.Server.Storage.Nats;
+
+/// <summary>
+/// A file of the NATS store open for reading. The object store gives an object only from its start, as a stream, so this
+/// keeps up to <see cref="MaxCursors"/> streams open at the positions readers reached (a get reads on from one while its
+/// checksum is computed from another); a read anywhere else opens a new one and skips to it. Nothing is held in memory
+/// beyond each stream's bounded pipe.
+/// </summary>
+internal sealed class NatsStoredFile(INatsObjStore data, string blob, long length, DateTimeOffset modifiedTime) : IStoredFile
+{
+    private const int MaxCursors = 2;
+
+    private readonly List<NatsObjectCursor> _cursors = [];
+
+    public long Length => length;
+    public DateTimeOffset ModifiedTime => modifiedTime;
+
+    public async ValueTask<int> ReadAsync(Memory<byte> buffer, long offset, CancellationToken cancellationToken)
+    {
+        if (offset >= length || buffer.Length == 0)
+            return 0;
+        if (buffer.Length > length - offset)
+            buffer = buffer[..(int)(length - offset)];
+        NatsObjectCursor cursor;
+        lock (_cursors)
+        {
+            cursor = _cursors.FirstOrDefault(c => c.Position == offset && !c.Busy) ?? OpenCursor();
+            cursor.Busy = true;
+        }
+        try
+        {
+            if (cursor.Position < offset)
+                await cursor.SkipAsync(offset - cursor.Position, cancellationToken).ConfigureAwait(false);
+            return await cursor.ReadAsync(buffer, cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            lock (_cursors)
+                cursor.Busy = false;
+        }
+    }
+
+    /// <summary>A new stream from the object's start; the least recently opened idle one makes room. Called under the lock.</summary>
+    private NatsObjectCursor OpenCursor()
+    {
+        if (_cursors.Count >= MaxCursors && _cursors.FirstOrDefault(c => !c.Busy) is { } idle)
+        {
+            _cursors.Remove(idle);
+            _ = idle.DisposeAsync().AsTask();
+        }
+        var cursor = new NatsObjectCursor(data, blob);
+        _cursors.Add(cursor);
+        return cursor;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        List<NatsObjectCursor> open;
+        lock (_cursors)
+        {
+            open = [.. _cursors];
+            _cursors.Clear();
+        }
+        foreach (var cursor in open)
+            await cursor.DisposeAsync().ConfigureAwait(false);
+    }
+}

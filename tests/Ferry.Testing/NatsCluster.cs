@@ -1,0 +1,99 @@
+using System.Net;
+using System.Net.Sockets;
+
+namespace Ferry.Testing;
+
+/// <summary>
+/// A three-node JetStream cluster of the machine's nats-server on loopback ports, with its config and data in a temporary
+/// folder; every node is stopped by its process on dispose, also when a test failed. Tests that need it skip themselves
+/// when nats-server is not installed (<see cref="IsAvailable"/>); CI installs it.
+/// </summary>
+public sealed class NatsCluster : IAsyncDisposable
+{
+    public const string ServerPath = "/usr/sbin/nats-server";
+
+    private readonly TempDirectory _folder;
+
+    private NatsCluster(TempDirectory folder, IReadOnlyList<NatsNode> nodes)
+    {
+        _folder = folder;
+        Nodes = nodes;
+    }
+
+    public static bool IsAvailable => File.Exists(ServerPath);
+
+    public IReadOnlyList<NatsNode> Nodes { get; }
+
+    /// <summary>The cluster's client address list, as <c>--store</c> takes it: nats://127.0.0.1:A,127.0.0.1:B,...</summary>
+    public string Url => "nats://" + string.Join(",", Nodes.Select(n => $"127.0.0.1:{n.ClientPort}"));
+
+    /// <summary>Starts three nodes and waits until each reports JetStream up.</summary>
+    public static async Task<NatsCluster> StartAsync(int size = 3)
+    {
+        var folder = new TempDirectory("ferry-nats");
+        var ports = FreePorts(size * 3);
+        var clusterPorts = ports.Skip(size).Take(size).ToList();
+        var nodes = Enumerable.Range(0, size)
+            .Select(i => new NatsNode($"n{i + 1}", folder.Path, ports[i], clusterPorts[i], ports[2 * size + i], clusterPorts))
+            .ToList();
+        var cluster = new NatsCluster(folder, nodes);
+        try
+        {
+            foreach (var node in nodes)
+                node.Start();
+            await cluster.WaitHealthyAsync();
+            return cluster;
+        }
+        catch
+        {
+            await cluster.DisposeAsync();
+            throw;
+        }
+    }
+
+    /// <summary>Waits until every running node reports JetStream up (a minute at most: a node that fails to start shows its log).</summary>
+    public async Task WaitHealthyAsync()
+    {
+        using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(2) };
+        var waiting = Nodes.Where(n => n.Pid is not null).ToList();
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        while (waiting.Count > 0)
+        {
+            foreach (var node in waiting.ToList())
+            {
+                if (await node.IsHealthyAsync(http))
+                    waiting.Remove(node);
+            }
+            if (waiting.Count == 0)
+                break;
+            if (clock.Elapsed > TimeSpan.FromMinutes(1))
+                throw new TimeoutException("The NATS cluster did not report JetStream up:\n" + string.Join("\n", waiting.Select(n => n.Name + ": " + Tail(n.Log))));
+            await Task.Delay(50);
+        }
+    }
+
+    private static string Tail(string log) => log.Length > 2000 ? log[^2000..] : log;
+
+    /// <summary>Loopback ports nothing listens on now (bound and released; a clash shows as a node that fails to start).</summary>
+    private static List<int> FreePorts(int count)
+    {
+        var sockets = Enumerable.Range(0, count).Select(_ =>
+        {
+            var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+            socket.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+            return socket;
+        }).ToList();
+        var ports = sockets.Select(s => ((IPEndPoint)s.LocalEndPoint!).Port).ToList();
+        foreach (var socket in sockets)
+            socket.Dispose();
+        return ports;
+    }
+
+    public ValueTask DisposeAsync()
+    {
+        foreach (var node in Nodes)
+            node.Dispose();
+        _folder.Dispose();
+        return ValueTask.CompletedTask;
+    }
+}
