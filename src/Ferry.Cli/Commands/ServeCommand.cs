@@ -42,6 +42,11 @@ internal static class ServeCommand
         var tlsCertificate = new Option<string?>("--tls-certificate") { Description = "PKCS#12 file with the TLS certificate and key to use instead of the self-signed one (password: tls_certificate_password in the file or FERRY_TLS_CERTIFICATE_PASSWORD)." };
         var stateDir = new Option<string>("--state-dir") { Description = $"Folder for the server's certificate and users file. Default ./{defaults.StateDir}." };
         var usersFile = new Option<string?>("--users") { Description = "Users file (default: users.json in --state-dir). Changes to it are picked up while the server runs; SIGHUP reloads it at once." };
+        var store = new Option<string?>("--store")
+        {
+            Description = "Keep files and users in a NATS JetStream cluster shared by several servers: nats://HOST:PORT[,HOST:PORT...] (docs/deploy.md). Default: the local root and users file.",
+        };
+        var natsReplicas = new Option<int>("--nats-replicas") { Description = $"Copies the NATS cluster keeps of every bucket (1 to 5). Default {defaults.NatsReplicas}." };
         var auditLog = new Option<string?>("--audit-log") { Description = "Append an audit log (JSON lines: logins, failures, commands) to this file." };
         var perUser = new Option<int>("--max-connections-per-user") { Description = $"Connections one user may have open. Default {defaults.MaxConnectionsPerUser}." };
         var perAddress = new Option<int>("--max-connections-per-address") { Description = $"Connections one client address may have open. Default {defaults.MaxConnectionsPerAddress}." };
@@ -105,7 +110,7 @@ internal static class ServeCommand
         var command = new Command("serve", "Run the Ferry server.\n\nExamples:\n  ferry serve\n  ferry serve --listen 127.0.0.1:7447 --listen [::1]:7447 --root /srv/ferry\n  ferry serve --config /etc/ferry/ferry.json --print-config")
         {
             config, printConfig, listen, root, maxConnections, headerTimeout, idleTimeout, grace, maxHeader, noAuth, plain, tlsCertificate, stateDir, usersFile,
-            auditLog, perUser, perAddress, quota, partialTtl, allowExec, udpListen, execTimeout, maxExecOutput, maxExec, logLevel, metricsListen,
+            auditLog, store, natsReplicas, perUser, perAddress, quota, partialTtl, allowExec, udpListen, execTimeout, maxExecOutput, maxExec, logLevel, metricsListen,
             execUnconfined, execSandbox, execUser, execOpenFiles, execProcesses, execCpuSeconds, execAddressSpace, fileMode, usersCheckInterval,
             loginGrace, maxUnauthenticated, maxUnauthenticatedPerAddress, minIdleBeforeShed, maxTlsHandshakes, tlsHandshakeTimeout,
             maxAuthFailures, maxAuthFailuresTotal, authFailureWindow, authFailureDelay, maxAuthThrottleNetworks, maxOpenUploads, maxOpenUploadsPerUser,
@@ -132,6 +137,8 @@ internal static class ServeCommand
                 Given(stateDir, v => s.StateDir = v);
                 Given(usersFile, v => s.UsersFile = v);
                 Given(auditLog, v => s.AuditLog = v);
+                Given(store, v => s.Store = v);
+                Given(natsReplicas, v => s.NatsReplicas = v);
                 Given(perUser, v => s.MaxConnectionsPerUser = v);
                 Given(perAddress, v => s.MaxConnectionsPerAddress = v);
                 Given(quota, v => s.Quota = v);
@@ -260,6 +267,18 @@ internal static class ServeCommand
         }
         builder.Services.AddSystemd(); // Type=notify: READY=1 once listening, STOPPING=1 on the way down
         builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = options.ShutdownGrace + TimeSpan.FromSeconds(5));
+        if (settings.Store is { } storeAddress)
+        {
+            try
+            {
+                await builder.Services.AddFerryNatsStoreAsync(storeAddress, settings.NatsReplicas, ct).ConfigureAwait(false);
+            }
+            catch (Ferry.Protocol.Errors.FerryException ex)
+            {
+                await error.WriteLineAsync($"ferry serve: store: {ex.Message}").ConfigureAwait(false);
+                return ex.Code == Ferry.Protocol.Errors.FerryErrorCode.FieldInvalid ? ExitCodes.Usage : ExitCodes.Unreachable;
+            }
+        }
         builder.Services.AddFerryServer(options);
 
         // SIGHUP loads the users file again (systemctl reload ferry). Registered before anything is announced, because

@@ -3,6 +3,7 @@ using System.Globalization;
 using Ferry.Cli.Rendering;
 using Ferry.Protocol.Auth;
 using Ferry.Server.Auth;
+using Ferry.Server.Hosting;
 
 namespace Ferry.Cli.Commands;
 
@@ -13,15 +14,23 @@ internal static class UserCommand
     {
         var stateDir = new Option<string>("--state-dir") { Description = "The server's state folder (as given to 'ferry serve').", DefaultValueFactory = _ => "ferry-server", Recursive = true };
         var usersFile = new Option<string?>("--users") { Description = "Users file (default: users.json in --state-dir).", Recursive = true };
+        var store = new Option<string?>("--store")
+        {
+            Description = "The users of a NATS store (nats://HOST:PORT[,HOST:PORT...], as given to 'ferry serve --store') instead of the users file; works from any machine that reaches the cluster.",
+            Recursive = true,
+        };
+        var natsReplicas = new Option<int>("--nats-replicas") { Description = "Copies of the users bucket, when this creates it (1 to 5). Default 3.", DefaultValueFactory = _ => 3, Recursive = true };
         var json = CommonOptions.Json();
         json.Recursive = true;
         var command = new Command("user", "Manage the users of a Ferry server (run on the server machine, in the folder 'ferry serve' runs in, or with its --state-dir).\n\n"
             + "Examples:\n  ferry user add alice --allow read,write,exec\n  ferry user set alice --allow read,write,exec --quota 10000000000\n  ferry user list --json")
         {
-            stateDir, usersFile, json,
+            stateDir, usersFile, store, natsReplicas, json,
         };
 
-        string PathOf(ParseResult parse) => parse.GetValue(usersFile) ?? Path.Combine(parse.GetValue(stateDir)!, "users.json");
+        async Task<IUserAdministration> OpenAsync(ParseResult parse, CancellationToken ct) => parse.GetValue(store) is { } nats
+            ? await NatsStoreRegistration.ConnectUserAdministrationAsync(nats, parse.GetValue(natsReplicas), ct).ConfigureAwait(false)
+            : new UsersFileAdministration(parse.GetValue(usersFile) ?? Path.Combine(parse.GetValue(stateDir)!, "users.json"));
 
         var name = new Argument<string>("name") { Description = "User name: letters, digits, '.', '_', '-'; up to 32 characters." };
         var home = new Option<string?>("--home") { Description = "Home folder, absolute or relative to the server's --root (default: ROOT/NAME)." };
@@ -40,14 +49,14 @@ internal static class UserCommand
         {
             name, home, quota, allow, keyFile, osUser,
         };
-        add.SetAction(parse => Run(parse, json, () =>
+        add.SetAction((parse, ct) => RunAsync(parse, json, async () =>
         {
-            var path = PathOf(parse);
-            var users = UsersFile.Load(path).ToList();
+            await using var users = await OpenAsync(parse, ct).ConfigureAwait(false);
+            var path = users.Description;
             var userName = parse.GetValue(name)!;
             if (!UserAccount.IsValidName(userName))
                 throw new ArgumentException($"'{userName}' is not a valid user name: use letters, digits, '.', '_' and '-', up to 32 characters.");
-            if (users.Any(u => u.Name == userName))
+            if ((await users.ListAsync(ct).ConfigureAwait(false)).Any(u => u.Name == userName))
                 throw new ArgumentException($"User '{userName}' already exists; use 'ferry user set {userName} --new-key' for a new key.");
             var account = new UserAccount
             {
@@ -58,9 +67,8 @@ internal static class UserCommand
                 Permissions = parse.GetValue(allow) is { } a ? UserAccount.ParsePermissions(a) : Permissions.Read | Permissions.Write,
                 OsUser = ParseOsUser(parse.GetValue(osUser)),
             };
-            users.Add(account);
-            var writtenKey = WriteKeyFile(parse.GetValue(keyFile), account); // first: a key file without its user is harmless, the reverse is a lost key
-            UsersFile.Save(path, users);
+            var writtenKey = WriteKeyFile(parse.GetValue(keyFile), account.Key); // first: a key file without its user is harmless, the reverse is a lost key
+            await users.AddAsync(account, ct).ConfigureAwait(false);
             if (CommonOptions.JsonOutput(parse, json) is { } lines)
             {
                 lines.Write(Describe("user_added", account, path) with { Key = Convert.ToBase64String(account.Key) });
@@ -72,11 +80,12 @@ internal static class UserCommand
         }));
 
         var list = new Command("list", "List the users (keys are not shown).\n\nExamples:\n  ferry user list\n  ferry user list --json --state-dir /var/lib/ferry");
-        list.SetAction(parse => Run(parse, json, () =>
+        list.SetAction((parse, ct) => RunAsync(parse, json, async () =>
         {
             var output = parse.InvocationConfiguration.Output;
-            var path = PathOf(parse);
-            var users = UsersFile.Load(path);
+            await using var store = await OpenAsync(parse, ct).ConfigureAwait(false);
+            var path = store.Description;
+            var users = await store.ListAsync(ct).ConfigureAwait(false);
             if (CommonOptions.JsonOutput(parse, json) is { } lines)
             {
                 foreach (var u in users)
@@ -89,14 +98,12 @@ internal static class UserCommand
         }));
 
         var remove = new Command("remove", "Remove a user (their files stay).\n\nExample:\n  ferry user remove alice") { name };
-        remove.SetAction(parse => Run(parse, json, () =>
+        remove.SetAction((parse, ct) => RunAsync(parse, json, async () =>
         {
-            var path = PathOf(parse);
-            var users = UsersFile.Load(path).ToList();
+            await using var users = await OpenAsync(parse, ct).ConfigureAwait(false);
+            var path = users.Description;
             var userName = parse.GetValue(name)!;
-            if (users.RemoveAll(u => u.Name == userName) == 0)
-                throw new ArgumentException($"There is no user '{userName}'.");
-            UsersFile.Save(path, users);
+            await users.RemoveAsync(userName, ct).ConfigureAwait(false);
             if (CommonOptions.JsonOutput(parse, json) is { } lines)
                 lines.Write(new CommandEvent { Event = "user_removed", Name = userName, Path = path });
             else
@@ -108,25 +115,28 @@ internal static class UserCommand
         {
             name, home, quota, allow, newKey, keyFile, osUser,
         };
-        set.SetAction(parse => Run(parse, json, () =>
+        set.SetAction((parse, ct) => RunAsync(parse, json, async () =>
         {
-            var path = PathOf(parse);
-            var users = UsersFile.Load(path).ToList();
-            var userName = parse.GetValue(name)!;
-            var index = users.FindIndex(u => u.Name == userName);
-            if (index < 0)
-                throw new ArgumentException($"There is no user '{userName}'; add it with 'ferry user add {userName}'.");
-            var account = users[index];
-            if (parse.GetValue(home) is { } h) account = account with { Home = h };
-            if (parse.GetValue(quota) is { } q) account = account with { QuotaBytes = ParseQuota(q) };
-            if (parse.GetValue(allow) is { } a) account = account with { Permissions = UserAccount.ParsePermissions(a) };
-            if (parse.GetValue(osUser) is { } o) account = account with { OsUser = ParseOsUser(o) };
-            if (parse.GetValue(newKey)) account = account with { Key = Handshake.NewKey() };
             if (parse.GetValue(keyFile) is not null && !parse.GetValue(newKey))
                 throw new ArgumentException("--key-file writes a new key: add --new-key.");
-            users[index] = account;
-            var writtenKey = parse.GetValue(newKey) ? WriteKeyFile(parse.GetValue(keyFile), account) : null;
-            UsersFile.Save(path, users);
+            await using var users = await OpenAsync(parse, ct).ConfigureAwait(false);
+            var path = users.Description;
+            var userName = parse.GetValue(name)!;
+            var quotaBytes = parse.GetValue(quota) is { } q ? ParseQuota(q) : null;
+            var permissions = parse.GetValue(allow) is { } a ? UserAccount.ParsePermissions(a) : (Permissions?)null;
+            var os = parse.GetValue(osUser) is { } o ? ParseOsUser(o) : null;
+            var key = parse.GetValue(newKey) ? Handshake.NewKey() : null;
+            var writtenKey = key is not null ? WriteKeyFile(parse.GetValue(keyFile), key) : null; // first, as for add
+            var account = await users.UpdateAsync(userName, current =>
+            {
+                var changed = current;
+                if (parse.GetValue(home) is { } h) changed = changed with { Home = h };
+                if (parse.GetValue(quota) is not null) changed = changed with { QuotaBytes = quotaBytes };
+                if (permissions is { } p) changed = changed with { Permissions = p };
+                if (parse.GetValue(osUser) is not null) changed = changed with { OsUser = os };
+                if (key is not null) changed = changed with { Key = key };
+                return changed;
+            }, ct).ConfigureAwait(false);
             if (CommonOptions.JsonOutput(parse, json) is { } lines)
             {
                 var updated = Describe("user_updated", account, path);
@@ -157,7 +167,7 @@ internal static class UserCommand
     }
 
     /// <summary>Writes the key to <paramref name="path"/> (owner-only, replacing an older key file); returns the path, or null when none was asked for.</summary>
-    private static string? WriteKeyFile(string? path, UserAccount account)
+    private static string? WriteKeyFile(string? path, byte[] key)
     {
         if (path is null)
             return null;
@@ -165,7 +175,7 @@ internal static class UserCommand
         if (!OperatingSystem.IsWindows())
             options.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
         using (var writer = new StreamWriter(path, System.Text.Encoding.ASCII, options))
-            writer.WriteLine(Convert.ToBase64String(account.Key));
+            writer.WriteLine(Convert.ToBase64String(key));
         if (!OperatingSystem.IsWindows())
             File.SetUnixFileMode(path, UnixFileMode.UserRead | UnixFileMode.UserWrite); // an existing file keeps its mode on open
         return path;
@@ -192,11 +202,11 @@ internal static class UserCommand
         : UserAccount.IsValidOsUser(text) && text != "root" ? text
         : throw new ArgumentException($"--os-user '{text}' is not the name of an unprivileged OS account (or 'none').");
 
-    private static int Run(ParseResult parse, Option<bool> json, Action action)
+    private static async Task<int> RunAsync(ParseResult parse, Option<bool> json, Func<Task> action)
     {
         try
         {
-            action();
+            await action().ConfigureAwait(false);
             return ExitCodes.Success;
         }
         catch (Exception ex) when (ex is ArgumentException or FormatException or InvalidDataException or IOException or UnauthorizedAccessException)

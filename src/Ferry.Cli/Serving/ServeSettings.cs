@@ -52,6 +52,9 @@ public sealed class ServeSettings
     [ConfigurationKeyName("shutdown_grace")] public double ShutdownGrace { get; set; } = s_defaults.ShutdownGrace.TotalSeconds;
     [ConfigurationKeyName("max_header_bytes")] public int MaxHeaderBytes { get; set; } = FrameLimits.DefaultMaxHeaderBytes;
     [ConfigurationKeyName("quota")] public long? Quota { get; set; }
+    /// <summary>Where files and users live: unset for the local folders (root, users file), or nats://HOST:PORT[,HOST:PORT...].</summary>
+    [ConfigurationKeyName("store")] public string? Store { get; set; }
+    [ConfigurationKeyName("nats_replicas")] public int NatsReplicas { get; set; } = 3;
     [ConfigurationKeyName("partial_ttl")] public double PartialTtl { get; set; } = s_defaults.PartialUploadTtl.TotalHours;
     [ConfigurationKeyName("max_open_uploads")] public int MaxOpenUploads { get; set; } = s_defaults.MaxOpenUploads;
     [ConfigurationKeyName("max_open_uploads_per_user")] public int MaxOpenUploadsPerUser { get; set; } = s_defaults.MaxOpenUploadsPerUser;

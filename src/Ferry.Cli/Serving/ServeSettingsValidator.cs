@@ -70,6 +70,12 @@ public sealed class ServeSettingsValidator : IValidateOptions<ServeSettings>
         AtLeast("shutdown_grace", settings.ShutdownGrace, 0, "seconds");
         if (settings.MaxHeaderBytes is < 64 or > 16 * 1024 * 1024)
             Fail("max_header_bytes", $"must be between 64 and 16777216 bytes, not {settings.MaxHeaderBytes}.");
+        if (settings.Store is { } store && !store.StartsWith("nats://", StringComparison.Ordinal))
+            Fail("store", $"must be nats://HOST:PORT[,HOST:PORT...] (or left out for local folders), not '{store}'.");
+        if (settings.NatsReplicas is < 1 or > 5)
+            Fail("nats_replicas", $"must be 1 to 5, not {settings.NatsReplicas}.");
+        if (settings.Store is not null && settings.Quota is not null)
+            Fail("quota", "applies to the local root only; with a NATS store give users quotas ('ferry user set NAME --quota BYTES --store ...').");
         if (settings.Quota is < 0)
             Fail("quota", $"must be a number of bytes, not {settings.Quota}; leave it out for no quota.");
         Positive("partial_ttl", settings.PartialTtl, "hours");

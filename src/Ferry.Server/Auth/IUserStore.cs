@@ -7,6 +7,9 @@ namespace Ferry.Server.Auth;
 /// </summary>
 public interface IUserStore
 {
+    /// <summary>Where the users come from, for the log (the users file's path, a NATS bucket).</summary>
+    string Description { get; }
+
     /// <summary>How many users there are now.</summary>
     int Count { get; }
 

@@ -21,6 +21,8 @@ public sealed class UserDirectory : IUserStore
 
     public int Count => _users.Count;
 
+    public string Description => Path.GetFullPath(_options.EffectiveUsersFile);
+
     public IReadOnlyCollection<UserAccount> All => [.. _users.Values];
 
     /// <summary>The users file as it was just before it was last read successfully.</summary>

@@ -36,37 +36,10 @@ public static class UsersFile
         var seen = new HashSet<string>(StringComparer.Ordinal);
         for (var i = 0; i < document.Users.Count; i++)
         {
-            var entry = document.Users[i];
-            var where = $"The users file {path}, entry {i + 1}";
-            if (!UserAccount.IsValidName(entry.Name))
-                throw new InvalidDataException($"{where}: '{entry.Name}' is not a valid user name.");
-            if (!seen.Add(entry.Name!))
-                throw new InvalidDataException($"{where}: user '{entry.Name}' appears twice.");
-            byte[] key;
-            try
-            {
-                key = Convert.FromBase64String(entry.Key ?? "");
-            }
-            catch (FormatException)
-            {
-                key = [];
-            }
-            if (key.Length != Ferry.Protocol.Auth.Handshake.KeyBytes)
-                throw new InvalidDataException($"{where}: the key of '{entry.Name}' is not 32 bytes of base64.");
-            if (entry.QuotaBytes is < 0)
-                throw new InvalidDataException($"{where}: the quota of '{entry.Name}' is negative.");
-            Permissions permissions;
-            try
-            {
-                permissions = UserAccount.ParsePermissions(string.Join(',', entry.Allow ?? ["read", "write"]));
-            }
-            catch (FormatException ex)
-            {
-                throw new InvalidDataException($"{where}: {ex.Message}");
-            }
-            if (entry.OsUser is not null && (!UserAccount.IsValidOsUser(entry.OsUser) || entry.OsUser == "root"))
-                throw new InvalidDataException($"{where}: the os_user of '{entry.Name}' ('{entry.OsUser}') is not the name of an unprivileged OS account.");
-            users.Add(new UserAccount { Name = entry.Name!, Key = key, Home = entry.Home, QuotaBytes = entry.QuotaBytes, Permissions = permissions, OsUser = entry.OsUser });
+            var account = ToAccount(document.Users[i], $"The users file {path}, entry {i + 1}");
+            if (!seen.Add(account.Name))
+                throw new InvalidDataException($"The users file {path}, entry {i + 1}: user '{account.Name}' appears twice.");
+            users.Add(account);
         }
         return users;
     }
@@ -77,15 +50,7 @@ public static class UsersFile
         var document = new UsersDocument
         {
             Version = FormatVersion,
-            Users = users.OrderBy(u => u.Name, StringComparer.Ordinal).Select(u => new UserEntry
-            {
-                Name = u.Name,
-                Key = Convert.ToBase64String(u.Key),
-                Home = u.Home,
-                QuotaBytes = u.QuotaBytes,
-                Allow = UserAccount.FormatPermissions(u.Permissions).Split(','),
-                OsUser = u.OsUser,
-            }).ToList(),
+            Users = users.OrderBy(u => u.Name, StringComparer.Ordinal).Select(ToEntry).ToList(),
         };
         var directory = Path.GetDirectoryName(Path.GetFullPath(path))!;
         Directory.CreateDirectory(directory);
@@ -100,6 +65,51 @@ public static class UsersFile
         }
         File.Move(temporary, path, overwrite: true);
     }
+
+    /// <summary>
+    /// One user as stored (in this file, or as one value in a shared user store), checked as strictly as the file:
+    /// <paramref name="where"/> starts the message of what is wrong.
+    /// </summary>
+    internal static UserAccount ToAccount(UserEntry entry, string where)
+    {
+        if (!UserAccount.IsValidName(entry.Name))
+            throw new InvalidDataException($"{where}: '{entry.Name}' is not a valid user name.");
+        byte[] key;
+        try
+        {
+            key = Convert.FromBase64String(entry.Key ?? "");
+        }
+        catch (FormatException)
+        {
+            key = [];
+        }
+        if (key.Length != Ferry.Protocol.Auth.Handshake.KeyBytes)
+            throw new InvalidDataException($"{where}: the key of '{entry.Name}' is not 32 bytes of base64.");
+        if (entry.QuotaBytes is < 0)
+            throw new InvalidDataException($"{where}: the quota of '{entry.Name}' is negative.");
+        Permissions permissions;
+        try
+        {
+            permissions = UserAccount.ParsePermissions(string.Join(',', entry.Allow ?? ["read", "write"]));
+        }
+        catch (FormatException ex)
+        {
+            throw new InvalidDataException($"{where}: {ex.Message}");
+        }
+        if (entry.OsUser is not null && (!UserAccount.IsValidOsUser(entry.OsUser) || entry.OsUser == "root"))
+            throw new InvalidDataException($"{where}: the os_user of '{entry.Name}' ('{entry.OsUser}') is not the name of an unprivileged OS account.");
+        return new UserAccount { Name = entry.Name!, Key = key, Home = entry.Home, QuotaBytes = entry.QuotaBytes, Permissions = permissions, OsUser = entry.OsUser };
+    }
+
+    internal static UserEntry ToEntry(UserAccount user) => new()
+    {
+        Name = user.Name,
+        Key = Convert.ToBase64String(user.Key),
+        Home = user.Home,
+        QuotaBytes = user.QuotaBytes,
+        Allow = UserAccount.FormatPermissions(user.Permissions).Split(','),
+        OsUser = user.OsUser,
+    };
 
     internal sealed class UsersDocument
     {
@@ -120,4 +130,5 @@ public static class UsersFile
 
 [JsonSourceGenerationOptions(WriteIndented = true, DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull)]
 [JsonSerializable(typeof(UsersFile.UsersDocument))]
+[JsonSerializable(typeof(UsersFile.UserEntry))]
 internal sealed partial class UsersJsonContext : JsonSerializerContext;

@@ -18,7 +18,7 @@ namespace Ferry.Server.Auth;
 /// and editors replace the file by renaming a new one over it, which a watcher on the old file misses; polling also
 /// works on network file systems and costs no inotify instance per server.
 /// </remarks>
-public sealed partial class UsersFileReloader(UserDirectory users, IOptions<FerryServerOptions> options, FerryMetrics metrics, ILogger<UsersFileReloader> logger)
+public sealed partial class UsersFileReloader(UserDirectory users, IUserStore inUse, IOptions<FerryServerOptions> options, FerryMetrics metrics, ILogger<UsersFileReloader> logger)
     : BackgroundService
 {
     private readonly Lock _gate = new();
@@ -30,6 +30,8 @@ public sealed partial class UsersFileReloader(UserDirectory users, IOptions<Ferr
     /// <returns>False when the file could not be loaded (the previous users stay).</returns>
     public bool Reload(string trigger)
     {
+        if (!ReferenceEquals(inUse, users))
+            return true; // SIGHUP on a server whose users are elsewhere: nothing to read
         var path = Path.GetFullPath(options.Value.EffectiveUsersFile);
         lock (_gate)
         {
@@ -55,7 +57,8 @@ public sealed partial class UsersFileReloader(UserDirectory users, IOptions<Ferr
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         var interval = options.Value.UsersFileCheckInterval;
-        if (!options.Value.RequireAuthentication || interval <= TimeSpan.Zero)
+        // Users from another store (NATS) are kept current by that store; the users file is then not read at all.
+        if (!options.Value.RequireAuthentication || interval <= TimeSpan.Zero || !ReferenceEquals(inUse, users))
             return;
         using var timer = new PeriodicTimer(interval);
         try

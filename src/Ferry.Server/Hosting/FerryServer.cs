@@ -122,7 +122,7 @@ public sealed class FerryServer : IHostedService, IAsyncDisposable
             ServerLog.Certificate(_logger, ServerCertificate.Fingerprint(_certificate));
         if (_options.RequireAuthentication)
         {
-            ServerLog.Users(_logger, _users.Count, Path.GetFullPath(_options.EffectiveUsersFile));
+            ServerLog.Users(_logger, _users.Count, _users.Description);
             if (_users.Count == 0)
                 ServerLog.NoUsers(_logger);
         }

@@ -70,6 +70,13 @@ public static class LogEvents
     public const int ExecUnconfinedCommand = 6002;
     public const int ExecOwnershipFailed = 6003;
 
+    // 8000-8999: the NATS store (several servers on one JetStream cluster).
+    public const int NatsStoreOpened = 8000;
+    public const int NatsServerTooOld = 8001;
+    public const int NatsUserRecordRejected = 8002;
+    public const int NatsUsersChanged = 8003;
+    public const int NatsUserWatchFailed = 8004;
+
     // 7000-7099: the client library (Ferry.Client), which cannot see this list: Ferry.Client/ClientLogEvents.cs
     // repeats these values, and LogEventsTests holds both to them.
     public const int ClientConnected = 7000;

@@ -33,8 +33,8 @@ internal static partial class ServerLog
     [LoggerMessage(LogEvents.PlainTcp, LogLevel.Warning, "PLAIN TCP (--plain): logins are still checked and frames carry MACs, but anyone on the path can read the traffic")]
     public static partial void PlainTcp(ILogger logger);
 
-    [LoggerMessage(LogEvents.Users, LogLevel.Information, "{Count} user(s) from {UsersFile}")]
-    public static partial void Users(ILogger logger, int count, string usersFile);
+    [LoggerMessage(LogEvents.Users, LogLevel.Information, "{Count} user(s) from {Users}")]
+    public static partial void Users(ILogger logger, int count, string users);
 
     [LoggerMessage(LogEvents.NoUsers, LogLevel.Warning, "No users yet: nobody can log in. Add one with 'ferry user add NAME'")]
     public static partial void NoUsers(ILogger logger);

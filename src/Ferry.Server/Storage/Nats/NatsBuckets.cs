@@ -17,15 +17,23 @@ internal sealed class NatsBuckets : IAsyncDisposable
 
     private readonly NatsConnection _connection;
 
-    private NatsBuckets(NatsConnection connection, INatsKVStore meta, INatsObjStore data)
+    private NatsBuckets(NatsConnection connection, INatsKVStore meta, INatsKVStore users, INatsObjStore data)
     {
         _connection = connection;
         Meta = meta;
+        Users = users;
         Data = data;
     }
 
     public INatsKVStore Meta { get; }
+
+    /// <summary>The users, one key per user (its name in base64url), the value a users-file entry.</summary>
+    public INatsKVStore Users { get; }
+
     public INatsObjStore Data { get; }
+
+    /// <summary>The version the server we are connected to reports (e.g. "2.9.10").</summary>
+    public string ServerVersion => _connection.ServerInfo?.Version ?? "";
 
     /// <summary>Connects and opens (or creates) the buckets; an unreachable cluster is io_error naming it.</summary>
     public static async Task<NatsBuckets> OpenAsync(NatsStoreOptions options, CancellationToken cancellationToken)
@@ -41,12 +49,18 @@ internal sealed class NatsBuckets : IAsyncDisposable
                 History = 1,
                 Storage = NatsKVStorageType.File,
             }, cancellationToken).ConfigureAwait(false);
+            var users = await new NatsKVContext(js).CreateOrUpdateStoreAsync(new NatsKVConfig(options.UsersBucket)
+            {
+                NumberOfReplicas = options.Replicas,
+                History = 1,
+                Storage = NatsKVStorageType.File,
+            }, cancellationToken).ConfigureAwait(false);
             var data = await new NatsObjContext(js).CreateObjectStoreAsync(new NatsObjConfig(options.DataBucket)
             {
                 NumberOfReplicas = options.Replicas,
                 Storage = NatsObjStorageType.File,
             }, cancellationToken).ConfigureAwait(false);
-            return new NatsBuckets(connection, meta, data);
+            return new NatsBuckets(connection, meta, users, data);
         }
         catch (Exception ex) when (ex is NatsException or TimeoutException)
         {

@@ -10,8 +10,14 @@ namespace Ferry.Server.Storage.Nats;
 /// servers changing the same name cannot both win; what a failed or raced change leaves behind (an object nothing points
 /// to) is removed by the provider's sweep.
 /// </summary>
-internal sealed class NatsFileStore(NatsBuckets buckets, string userToken, string description) : IFileStore
+internal sealed class NatsFileStore(NatsBuckets buckets, string userToken, string description, long? quotaBytes = null) : IFileStore
 {
+    /// <summary>
+    /// The user's byte quota. This store does not count usage across servers yet, so a user with a quota may read, list
+    /// and change names but not upload: quota_exceeded says so, rather than letting the limit silently not hold.
+    /// </summary>
+    public long? QuotaBytes => quotaBytes;
+
     private const int DefaultFileMode = 0x1A4;      // 0o644
     private const int DefaultDirectoryMode = 0x1ED; // 0o755
 
@@ -183,6 +189,9 @@ internal sealed class NatsFileStore(NatsBuckets buckets, string userToken, strin
     {
         if (request.Path.Length == 0)
             throw new FerryException(FerryErrorCode.IsADirectory, "The root is a directory; name a file.");
+        if (quotaBytes is not null)
+            throw new FerryException(FerryErrorCode.QuotaExceeded,
+                "This server's NATS store cannot enforce quotas yet, so users with a quota cannot upload; remove the quota ('ferry user set NAME --quota none --store ...').");
         if (request.ConcurrentWrites)
             throw new FerryException(FerryErrorCode.FieldInvalid, "This server's NATS store takes each file over one connection; send it without parallel streams.");
         var target = await LocateAsync(request.Path, cancellationToken).ConfigureAwait(false);

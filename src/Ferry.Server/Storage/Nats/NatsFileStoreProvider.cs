@@ -25,16 +25,23 @@ internal sealed class NatsFileStoreProvider : IFileStoreProvider, IAsyncDisposab
     public static async Task<NatsFileStoreProvider> ConnectAsync(NatsStoreOptions options, CancellationToken cancellationToken) =>
         new(await NatsBuckets.OpenAsync(options, cancellationToken).ConfigureAwait(false), options);
 
-    public IFileStore ForUser(UserAccount user) => StoreOf(NatsKeys.Token(user.Name), user.Name);
+    /// <summary>The version the nats-server connected to reports.</summary>
+    public string ServerVersion => _buckets.ServerVersion;
 
-    public IFileStore ForEveryone() => StoreOf(NatsKeys.EveryoneToken, "(no login)");
+    /// <summary>The users bucket of the same cluster, for the user store.</summary>
+    public NATS.Client.KeyValueStore.INatsKVStore UsersBucket => _buckets.Users;
 
-    private NatsFileStore StoreOf(string token, string who)
+    public IFileStore ForUser(UserAccount user) => StoreOf(NatsKeys.Token(user.Name), user.Name, user.QuotaBytes);
+
+    public IFileStore ForEveryone() => StoreOf(NatsKeys.EveryoneToken, "(no login)", quotaBytes: null);
+
+    /// <summary>The store of one home, made again when the user's quota changed (the store holds no other state).</summary>
+    private NatsFileStore StoreOf(string token, string who, long? quotaBytes)
     {
         lock (_stores)
         {
-            if (!_stores.TryGetValue(token, out var store))
-                _stores[token] = store = new NatsFileStore(_buckets, token, $"nats:{_options.BucketPrefix}/{who}");
+            if (!_stores.TryGetValue(token, out var store) || store.QuotaBytes != quotaBytes)
+                _stores[token] = store = new NatsFileStore(_buckets, token, $"nats:{_options.BucketPrefix}/{who}", quotaBytes);
             return store;
         }
     }

@@ -10,12 +10,16 @@ internal sealed record NatsStoreOptions
 {
     public required IReadOnlyList<string> Servers { get; init; }
 
-    /// <summary>Buckets are <c>{prefix}-meta</c> (the namespace, a key/value bucket) and <c>{prefix}-data</c> (file contents, an object store).</summary>
+    /// <summary>
+    /// Buckets are <c>{prefix}-meta</c> (the namespace) and <c>{prefix}-users</c>, key/value buckets, and
+    /// <c>{prefix}-data</c> (file contents, an object store).
+    /// </summary>
     public string BucketPrefix { get; init; } = "ferry";
 
     public int Replicas { get; init; } = 3;
 
     public string MetaBucket => BucketPrefix + "-meta";
+    public string UsersBucket => BucketPrefix + "-users";
     public string DataBucket => BucketPrefix + "-data";
 
     /// <summary>The address list NATS.Net connects to (it tries them in turn and follows the cluster when one fails).</summary>
