@@ -32,7 +32,8 @@ internal sealed class NatsServerPair : IAsyncDisposable
     public NatsStoreOptions Options { get; }
     public NatsFileStoreProvider ProviderOf(TestServer server) => _providers[server == A ? 0 : 1];
 
-    public static async Task<NatsServerPair> StartAsync(NatsCluster cluster)
+    /// <param name="quota">The user's byte quota, or null for none.</param>
+    public static async Task<NatsServerPair> StartAsync(NatsCluster cluster, long? quota = null)
     {
         var options = NatsStoreOptions.Parse(cluster.Url) with { BucketPrefix = "t" + NatsKeys.NewId()[..10] };
         var providers = new List<NatsFileStoreProvider>();
@@ -45,7 +46,7 @@ internal sealed class NatsServerPair : IAsyncDisposable
             {
                 var with = o with { RequireAuthentication = true };
                 Directory.CreateDirectory(with.StateDirectory);
-                UsersFile.Save(with.EffectiveUsersFile, [new UserAccount { Name = "ana", Key = s_key }]);
+                UsersFile.Save(with.EffectiveUsersFile, [new UserAccount { Name = "ana", Key = s_key, QuotaBytes = quota }]);
                 return with;
             }, (services, _) => services.AddSingleton<IFileStoreProvider>(provider)));
         }

@@ -100,14 +100,18 @@ internal sealed class NatsBuckets : IAsyncDisposable
     }
 
     /// <summary>Every live entry whose key matches <paramref name="filter"/>, with its key; read once, not watched.</summary>
-    public async Task<List<(string Key, NatsEntry Entry)>> ListAsync(string filter, CancellationToken cancellationToken)
+    public async Task<List<(string Key, NatsEntry Entry)>> ListAsync(string filter, CancellationToken cancellationToken) =>
+        (await ListRawAsync(filter, cancellationToken).ConfigureAwait(false)).Select(f => (f.Key, Decode(f.Value))).ToList();
+
+    /// <summary>Every live value whose key matches <paramref name="filter"/>, as stored, with key and revision.</summary>
+    public async Task<List<(string Key, byte[] Value, ulong Revision)>> ListRawAsync(string filter, CancellationToken cancellationToken)
     {
-        var found = new List<(string, NatsEntry)>();
+        var found = new List<(string, byte[], ulong)>();
         var opts = new NatsKVWatchOpts { IgnoreDeletes = true, OnNoData = _ => ValueTask.FromResult(true) };
         await foreach (var entry in Meta.WatchAsync(filter, s_raw, opts, cancellationToken).ConfigureAwait(false))
         {
             if (entry.Operation == NatsKVOperation.Put && entry.Value is { Length: > 0 } bytes)
-                found.Add((entry.Key, Decode(bytes)));
+                found.Add((entry.Key, bytes, entry.Revision));
             if (entry.Delta == 0)
                 break;
         }

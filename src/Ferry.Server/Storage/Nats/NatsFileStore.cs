@@ -10,12 +10,10 @@ namespace Ferry.Server.Storage.Nats;
 /// servers changing the same name cannot both win; what a failed or raced change leaves behind (an object nothing points
 /// to) is removed by the provider's sweep.
 /// </summary>
-internal sealed class NatsFileStore(NatsBuckets buckets, string userToken, string description, long? quotaBytes = null) : IFileStore
+internal sealed class NatsFileStore(NatsBuckets buckets, string userToken, string description, long? quotaBytes = null, NatsQuotaLedger? ledger = null)
+    : IFileStore
 {
-    /// <summary>
-    /// The user's byte quota. This store does not count usage across servers yet, so a user with a quota may read, list
-    /// and change names but not upload: quota_exceeded says so, rather than letting the limit silently not hold.
-    /// </summary>
+    /// <summary>The user's byte quota, held across all servers by <see cref="NatsQuotaLedger"/>; null for none.</summary>
     public long? QuotaBytes => quotaBytes;
 
     private const int DefaultFileMode = 0x1A4;      // 0o644
@@ -189,9 +187,6 @@ internal sealed class NatsFileStore(NatsBuckets buckets, string userToken, strin
     {
         if (request.Path.Length == 0)
             throw new FerryException(FerryErrorCode.IsADirectory, "The root is a directory; name a file.");
-        if (quotaBytes is not null)
-            throw new FerryException(FerryErrorCode.QuotaExceeded,
-                "This server's NATS store cannot enforce quotas yet, so users with a quota cannot upload; remove the quota ('ferry user set NAME --quota none --store ...').");
         if (request.ConcurrentWrites)
             throw new FerryException(FerryErrorCode.FieldInvalid, "This server's NATS store takes each file over one connection; send it without parallel streams.");
         var target = await LocateAsync(request.Path, cancellationToken).ConfigureAwait(false);
@@ -199,7 +194,11 @@ internal sealed class NatsFileStore(NatsBuckets buckets, string userToken, strin
             throw new FerryException(FerryErrorCode.IsADirectory, $"'{request.Path}' is a directory.");
         if (target.Exists && !request.Force)
             throw new FerryException(FerryErrorCode.AlreadyExists, $"'{request.Path}' already exists; use --force to replace it.");
-        return NatsUpload.Start(this, buckets.Data, request);
+        // Room in the quota is taken before any data flows: the file's size less what it replaces.
+        var reservation = quotaBytes is { } limit && ledger is not null
+            ? await ledger.ReserveAsync(request.Size - (target.Entry?.Size ?? 0), limit, cancellationToken).ConfigureAwait(false)
+            : null;
+        return NatsUpload.Start(this, buckets.Data, request, reservation);
     }
 
     /// <summary>

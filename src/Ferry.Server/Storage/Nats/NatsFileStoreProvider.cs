@@ -14,6 +14,7 @@ internal sealed class NatsFileStoreProvider : IFileStoreProvider, IAsyncDisposab
     private readonly NatsBuckets _buckets;
     private readonly NatsStoreOptions _options;
     private readonly Dictionary<string, NatsFileStore> _stores = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, NatsQuotaLedger> _ledgers = new(StringComparer.Ordinal);
 
     private NatsFileStoreProvider(NatsBuckets buckets, NatsStoreOptions options)
     {
@@ -41,7 +42,13 @@ internal sealed class NatsFileStoreProvider : IFileStoreProvider, IAsyncDisposab
         lock (_stores)
         {
             if (!_stores.TryGetValue(token, out var store) || store.QuotaBytes != quotaBytes)
-                _stores[token] = store = new NatsFileStore(_buckets, token, $"nats:{_options.BucketPrefix}/{who}", quotaBytes);
+            {
+                // A user with a quota gets the watch that counts their bytes across the cluster, kept from then on.
+                NatsQuotaLedger? ledger = null;
+                if (quotaBytes is not null && !_ledgers.TryGetValue(token, out ledger))
+                    _ledgers[token] = ledger = new NatsQuotaLedger(_buckets.Meta, token);
+                _stores[token] = store = new NatsFileStore(_buckets, token, $"nats:{_options.BucketPrefix}/{who}", quotaBytes, ledger);
+            }
             return store;
         }
     }
@@ -49,10 +56,21 @@ internal sealed class NatsFileStoreProvider : IFileStoreProvider, IAsyncDisposab
     /// <summary>
     /// Deletes objects older than <paramref name="cutoff"/> that no name points to: uploads that were abandoned, failed
     /// their checksum or lost a race, and the old contents of replaced or removed files. Younger ones may belong to an
-    /// upload still under way on some server, so they wait for a later sweep.
+    /// upload still under way on some server, so they wait for a later sweep. Also deletes quota reservations whose lease
+    /// ran out (their server died) and the markers deleted names leave behind once they are old.
     /// </summary>
     public async ValueTask<(int Deleted, int Places)> SweepPartialUploadsAsync(DateTimeOffset cutoff, CancellationToken cancellationToken)
     {
+        var now = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
+        foreach (var (key, value, revision) in await _buckets.ListRawAsync(NatsKeys.AllReservations, cancellationToken).ConfigureAwait(false))
+        {
+            var reservation = System.Text.Json.JsonSerializer.Deserialize(value, NatsJsonContext.Default.NatsReservation);
+            if (reservation is null || reservation.ExpiresUnixMs < now)
+                await _buckets.TryDeleteAsync(key, revision, cancellationToken).ConfigureAwait(false);
+        }
+        await _buckets.Meta.PurgeDeletesAsync(new NATS.Client.KeyValueStore.NatsKVPurgeOpts { DeleteMarkersThreshold = TimeSpan.FromMinutes(30) }, cancellationToken)
+            .ConfigureAwait(false);
+
         var referenced = (await _buckets.ListAsync(NatsKeys.AllEntries, cancellationToken).ConfigureAwait(false))
             .Select(e => e.Entry.Blob).OfType<string>().ToHashSet(StringComparer.Ordinal);
         var deleted = 0;
@@ -73,5 +91,13 @@ internal sealed class NatsFileStoreProvider : IFileStoreProvider, IAsyncDisposab
         return (deleted, 1);
     }
 
-    public ValueTask DisposeAsync() => _buckets.DisposeAsync();
+    public async ValueTask DisposeAsync()
+    {
+        List<NatsQuotaLedger> ledgers;
+        lock (_stores)
+            ledgers = [.. _ledgers.Values];
+        foreach (var ledger in ledgers)
+            await ledger.DisposeAsync().ConfigureAwait(false);
+        await _buckets.DisposeAsync().ConfigureAwait(false);
+    }
 }

@@ -3,5 +3,6 @@ using System.Text.Json.Serialization;
 namespace Ferry.Server.Storage.Nats;
 
 [JsonSerializable(typeof(NatsEntry))]
+[JsonSerializable(typeof(NatsReservation))]
 [JsonSourceGenerationOptions(DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull)]
 internal sealed partial class NatsJsonContext : JsonSerializerContext;

@@ -23,6 +23,18 @@ internal static class NatsKeys
 
     public static string Children(string user, string folderId) => $"e.{user}.{folderId}.*";
 
+    /// <summary>A quota reservation of an upload in progress.</summary>
+    public static string Reservation(string user, string id) => $"q.{user}.{id}";
+
+    /// <summary>Every reservation of every user, for the sweep of expired ones.</summary>
+    public const string AllReservations = "q.>";
+
+    /// <summary>Everything that counts against one user's quota: their entries and their reservations.</summary>
+    public static string QuotaScope(string user) => $"*.{user}.>";
+
+    /// <summary>Whether <paramref name="key"/> is a reservation (else an entry).</summary>
+    public static bool IsReservation(string key) => key.StartsWith("q.", StringComparison.Ordinal);
+
     /// <summary>Every entry of every home, for the sweep that finds objects nothing points to.</summary>
     public const string AllEntries = "e.>";
 

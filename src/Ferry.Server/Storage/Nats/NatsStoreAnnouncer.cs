@@ -20,6 +20,6 @@ internal sealed partial class NatsStoreAnnouncer(NatsStoreOptions options, strin
     private static partial void Opened(ILogger logger, string url, string prefix, int replicas, string version);
 
     [LoggerMessage(Logging.LogEvents.NatsServerTooOld, LogLevel.Warning,
-        "nats-server {Version} is older than {Fixed}: two servers changing the same name at the same moment can both succeed there (creates are safe). Upgrade the cluster for production")]
+        "nats-server {Version} is older than {Fixed}: two servers replacing the same name at the same moment can both succeed there (quotas and new names are safe). Upgrade the cluster for production")]
     private static partial void TooOld(ILogger logger, string version, string @fixed);
 }

@@ -26,12 +26,14 @@ internal sealed class NatsUpload : IUpload
     private readonly CancellationTokenSource _abort = new();
     private readonly Task _put;
     private readonly ChecksumAlgorithm.Hasher _hasher;
+    private readonly NatsQuotaReservation? _reservation;
     private long _written;
     private bool _ended;
 
-    private NatsUpload(NatsFileStore store, INatsObjStore data, UploadRequest request)
+    private NatsUpload(NatsFileStore store, INatsObjStore data, UploadRequest request, NatsQuotaReservation? reservation)
     {
         _store = store;
+        _reservation = reservation;
         _data = data;
         Request = request;
         _blob = "f." + NatsKeys.NewId();
@@ -40,7 +42,9 @@ internal sealed class NatsUpload : IUpload
         _put = Task.Run(() => _data.PutAsync(new ObjectMetadata { Name = _blob }, contents, leaveOpen: false, _abort.Token).AsTask());
     }
 
-    public static NatsUpload Start(NatsFileStore store, INatsObjStore data, UploadRequest request) => new(store, data, request);
+    /// <param name="reservation">The room this upload holds in its user's quota; released when it ends.</param>
+    public static NatsUpload Start(NatsFileStore store, INatsObjStore data, UploadRequest request, NatsQuotaReservation? reservation) =>
+        new(store, data, request, reservation);
 
     public UploadRequest Request { get; }
 
@@ -59,6 +63,8 @@ internal sealed class NatsUpload : IUpload
                 $"Data at offset {offset} with {data.Length} bytes does not fit a file of {Request.Size} bytes.");
         if (_put.IsCompleted)
             await ThrowStoreFailureAsync().ConfigureAwait(false);
+        if (_reservation is not null)
+            await _reservation.RenewIfDueAsync(Request.Size, cancellationToken).ConfigureAwait(false);
         _hasher.Append(data.Span);
         _written += data.Length;
         var flushed = await _pipe.Writer.WriteAsync(data, cancellationToken).ConfigureAwait(false);
@@ -120,6 +126,8 @@ internal sealed class NatsUpload : IUpload
             throw;
         }
         _ended = true;
+        if (_reservation is not null)
+            await _reservation.ReleaseAsync().ConfigureAwait(false); // after the name points to it: the file now counts itself
         return hash;
     }
 
@@ -137,6 +145,8 @@ internal sealed class NatsUpload : IUpload
         catch (Exception ex) when (ex is NatsException or OperationCanceledException or TimeoutException or IOException)
         {
         }
+        if (_reservation is not null)
+            await _reservation.ReleaseAsync().ConfigureAwait(false);
         try
         {
             await _data.DeleteAsync(_blob, CancellationToken.None).ConfigureAwait(false);
