@@ -27,6 +27,9 @@ internal sealed class NatsServerPair : IAsyncDisposable
         Options = options;
     }
 
+    /// <summary>The one user, as the servers know it.</summary>
+    public UserAccount User => new() { Name = "ana", Key = s_key };
+
     public TestServer A { get; }
     public TestServer B { get; }
     public NatsStoreOptions Options { get; }

@@ -1,4 +1,5 @@
 using Ferry.Client;
+using Ferry.Client.Transfers;
 using Ferry.Protocol.Errors;
 using Ferry.Testing;
 
@@ -95,6 +96,46 @@ public sealed class NatsStoreTests(NatsClusterFixture nats) : IClassFixture<Nats
         Assert.InRange(swept, 1, 2);
         await b.GetFileAsync("f.bin", local.Combine("again.bin"), cancellationToken: Token);
         TestFiles.AssertSame(second, local.Combine("again.bin"));
+    }
+
+    [Fact]
+    public async Task An_upload_cut_off_through_one_server_resumes_through_the_other_from_its_stored_parts()
+    {
+        const int MiB = 1024 * 1024;
+        await using var pair = await NatsServerPair.StartAsync(nats.Cluster);
+        using var local = new TempDirectory();
+        var source = TestFiles.Create(local.Combine("big.bin"), 24 * MiB + 5, seed: 8);
+
+        await using (var first = await pair.LoginAsync(pair.A))
+        {
+            using var stop = new CancellationTokenSource();
+            var progress = new Progress<long>(done => { if (done >= 14 * MiB) stop.Cancel(); });
+            await Assert.ThrowsAnyAsync<OperationCanceledException>(() => first.PutFileAsync(source, "big.bin", progress: progress, cancellationToken: stop.Token));
+        }
+        await using var b = await pair.LoginAsync(pair.B);
+        // Nothing is visible under the name before the upload completes.
+        Assert.DoesNotContain(await b.ListAsync("", cancellationToken: Token), e => e.Name == "big.bin");
+
+        // Server A may still be recording its last part when B takes the upload over: B then resumes from fewer parts.
+        var result = await b.PutFileAsync(source, "big.bin", new PutOptions { Resume = true }, cancellationToken: Token);
+        Assert.True(result.ResumedFrom >= 4 * MiB && result.ResumedFrom % (4 * MiB) == 0, $"resumed from {result.ResumedFrom}");
+        Assert.Equal(24 * MiB + 5 - result.ResumedFrom, result.BytesTransferred);
+
+        await using var a = await pair.LoginAsync(pair.A);
+        await a.GetFileAsync("big.bin", local.Combine("back.bin"), cancellationToken: Token);
+        TestFiles.AssertSame(source, local.Combine("back.bin"));
+
+        // Reads from inside a part (a resumed download starts there) come back right too.
+        var store = pair.ProviderOf(pair.B).ForUser(pair.User);
+        await using var stored = await store.OpenReadAsync("big.bin", Token);
+        var expected = File.ReadAllBytes(source);
+        foreach (var offset in new long[] { 9 * MiB + 3, 4 * MiB, 24 * MiB, 1 })
+        {
+            var buffer = new byte[100_000];
+            var n = await stored.ReadAsync(buffer, offset, Token);
+            Assert.Equal(expected.AsSpan((int)offset, n).ToArray(), buffer.AsSpan(0, n).ToArray());
+            Assert.True(n > 0);
+        }
     }
 
     private static async Task<List<string>> Tree(FerryClient client) =>

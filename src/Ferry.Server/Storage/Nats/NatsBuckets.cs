@@ -99,6 +99,27 @@ internal sealed class NatsBuckets : IAsyncDisposable
         return result.Success;
     }
 
+    /// <summary>The value under <paramref name="key"/> as stored, with its revision; null when there is none.</summary>
+    public async ValueTask<(byte[] Value, ulong Revision)?> GetRawAsync(string key, CancellationToken cancellationToken)
+    {
+        var result = await Meta.TryGetEntryAsync(key, serializer: s_raw, cancellationToken: cancellationToken).ConfigureAwait(false);
+        return result.Success && result.Value.Value is { Length: > 0 } bytes ? (bytes, result.Value.Revision) : null;
+    }
+
+    /// <summary>Creates <paramref name="key"/> only if nothing is there; the new revision, or null when something was.</summary>
+    public async ValueTask<ulong?> TryCreateRawAsync(string key, byte[] value, CancellationToken cancellationToken)
+    {
+        var result = await Meta.TryCreateAsync(key, value, s_raw, cancellationToken).ConfigureAwait(false);
+        return result.Success ? result.Value : null;
+    }
+
+    /// <summary>Replaces <paramref name="key"/> if still at <paramref name="revision"/>; the new revision, or null when it changed.</summary>
+    public async ValueTask<ulong?> TryUpdateRawAsync(string key, byte[] value, ulong revision, CancellationToken cancellationToken)
+    {
+        var result = await Meta.TryUpdateAsync(key, value, revision, s_raw, cancellationToken).ConfigureAwait(false);
+        return result.Success ? result.Value : null;
+    }
+
     /// <summary>Every live entry whose key matches <paramref name="filter"/>, with its key; read once, not watched.</summary>
     public async Task<List<(string Key, NatsEntry Entry)>> ListAsync(string filter, CancellationToken cancellationToken) =>
         (await ListRawAsync(filter, cancellationToken).ConfigureAwait(false)).Select(f => (f.Key, Decode(f.Value))).ToList();

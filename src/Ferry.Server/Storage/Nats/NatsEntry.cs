@@ -4,8 +4,9 @@ namespace Ferry.Server.Storage.Nats;
 
 /// <summary>
 /// One name in a folder, the value of its key in the namespace bucket. A folder has an id that its children's keys carry,
-/// so renaming a folder rewrites one key, not its tree. A file points to one immutable object in the data bucket; an
-/// overwrite writes a new object and swaps the pointer, so a reader sees the old file or the new one, never a mix.
+/// so renaming a folder rewrites one key, not its tree. A file points to immutable objects in the data bucket, its parts
+/// in order; an overwrite writes new objects and swaps the pointer, so a reader sees the old file or the new one, never a
+/// mix.
 /// </summary>
 internal sealed record NatsEntry
 {
@@ -24,8 +25,10 @@ internal sealed record NatsEntry
     /// <summary>Permission bits (0o777 at most).</summary>
     [JsonPropertyName("mode")] public int Mode { get; init; }
 
-    /// <summary>A file's object in the data bucket.</summary>
-    [JsonPropertyName("blob")] public string? Blob { get; init; }
+    /// <summary>A file's parts in the data bucket, in order; each but the last is <see cref="PartSize"/> bytes.</summary>
+    [JsonPropertyName("parts")] public IReadOnlyList<string>? Parts { get; init; }
+
+    [JsonPropertyName("part_size")] public long PartSize { get; init; }
 
     /// <summary>A file's whole-content checksum, lower-case hex, with its algorithm's name.</summary>
     [JsonPropertyName("hash")] public string? Hash { get; init; }

@@ -180,7 +180,7 @@ internal sealed class NatsFileStore(NatsBuckets buckets, string userToken, strin
         var entry = location.Entry ?? throw NotFound(path);
         if (entry.IsDirectory)
             throw new FerryException(FerryErrorCode.IsADirectory, $"'{path}' is a directory; use recursive get (get -r).");
-        return new NatsStoredFile(buckets.Data, entry.Blob!, entry.Size, FromNs(entry.ModifiedNs));
+        return new NatsStoredFile(buckets.Data, entry.Parts ?? [], entry.PartSize, entry.Size, FromNs(entry.ModifiedNs));
     }
 
     public async ValueTask<IUpload> BeginUploadAsync(UploadRequest request, CancellationToken cancellationToken)
@@ -198,21 +198,31 @@ internal sealed class NatsFileStore(NatsBuckets buckets, string userToken, strin
         var reservation = quotaBytes is { } limit && ledger is not null
             ? await ledger.ReserveAsync(request.Size - (target.Entry?.Size ?? 0), limit, cancellationToken).ConfigureAwait(false)
             : null;
-        return NatsUpload.Start(this, buckets.Data, request, reservation);
+        try
+        {
+            return await NatsUpload.StartAsync(this, buckets, NatsKeys.Upload(userToken, request.Path), request, reservation, cancellationToken).ConfigureAwait(false);
+        }
+        catch
+        {
+            if (reservation is not null)
+                await reservation.ReleaseAsync().ConfigureAwait(false);
+            throw;
+        }
     }
 
     /// <summary>
     /// Makes a verified object visible under <paramref name="request"/>'s path: one write that creates the name, or
     /// replaces what is there (with force) if it did not change since it was read.
     /// </summary>
-    internal async ValueTask PublishAsync(UploadRequest request, string blob, byte[] hash, CancellationToken cancellationToken)
+    internal async ValueTask PublishAsync(UploadRequest request, IReadOnlyList<string> parts, long partSize, byte[] hash, CancellationToken cancellationToken)
     {
         var target = await LocateAsync(request.Path, cancellationToken).ConfigureAwait(false);
         var entry = new NatsEntry
         {
             Kind = NatsEntry.FileKind,
             Size = request.Size,
-            Blob = blob,
+            Parts = parts,
+            PartSize = partSize,
             Hash = Convert.ToHexStringLower(hash),
             Checksum = request.Checksum.Name,
             Mode = request.Mode is { } mode ? mode & 0x1FF : target.Entry?.Mode ?? DefaultFileMode,

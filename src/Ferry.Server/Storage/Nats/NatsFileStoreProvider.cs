@@ -71,8 +71,18 @@ internal sealed class NatsFileStoreProvider : IFileStoreProvider, IAsyncDisposab
         await _buckets.Meta.PurgeDeletesAsync(new NATS.Client.KeyValueStore.NatsKVPurgeOpts { DeleteMarkersThreshold = TimeSpan.FromMinutes(30) }, cancellationToken)
             .ConfigureAwait(false);
 
-        var referenced = (await _buckets.ListAsync(NatsKeys.AllEntries, cancellationToken).ConfigureAwait(false))
-            .Select(e => e.Entry.Blob).OfType<string>().ToHashSet(StringComparer.Ordinal);
+        // Uploads idle for longer than the cutoff are given up; the parts of the others are still wanted.
+        var referenced = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var (key, value, revision) in await _buckets.ListRawAsync(NatsKeys.AllUploads, cancellationToken).ConfigureAwait(false))
+        {
+            var upload = System.Text.Json.JsonSerializer.Deserialize(value, NatsJsonContext.Default.NatsUploadState);
+            if (upload is not null && upload.UpdatedUnixMs >= cutoff.ToUnixTimeMilliseconds())
+                referenced.UnionWith(upload.Parts);
+            else
+                await _buckets.TryDeleteAsync(key, revision, cancellationToken).ConfigureAwait(false);
+        }
+        foreach (var (_, entry) in await _buckets.ListAsync(NatsKeys.AllEntries, cancellationToken).ConfigureAwait(false))
+            referenced.UnionWith(entry.Parts ?? []);
         var deleted = 0;
         try
         {

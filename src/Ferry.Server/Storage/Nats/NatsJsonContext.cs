@@ -4,5 +4,6 @@ namespace Ferry.Server.Storage.Nats;
 
 [JsonSerializable(typeof(NatsEntry))]
 [JsonSerializable(typeof(NatsReservation))]
+[JsonSerializable(typeof(NatsUploadState))]
 [JsonSourceGenerationOptions(DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull)]
 internal sealed partial class NatsJsonContext : JsonSerializerContext;

@@ -23,6 +23,12 @@ internal static class NatsKeys
 
     public static string Children(string user, string folderId) => $"e.{user}.{folderId}.*";
 
+    /// <summary>The state of the upload in progress to <paramref name="path"/> in one home.</summary>
+    public static string Upload(string user, string path) => $"u.{user}.{Token(path)}";
+
+    /// <summary>Every upload in progress of every user, for the sweep.</summary>
+    public const string AllUploads = "u.>";
+
     /// <summary>A quota reservation of an upload in progress.</summary>
     public static string Reservation(string user, string id) => $"q.{user}.{id}";
 

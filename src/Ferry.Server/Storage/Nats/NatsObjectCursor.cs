@@ -5,7 +5,10 @@ using NATS.Client.ObjectStore;
 
 namespace Ferry.Server.Storage.Nats;
 
-/// <summary>One stream of the object from its start, fed by the object store into a bounded pipe.</summary>
+/// <summary>
+/// The file's bytes from a position on, fed part after part by the object store into a bounded pipe: the part that holds
+/// the position is read from its start and the bytes before the position skipped.
+/// </summary>
 internal sealed class NatsObjectCursor : IAsyncDisposable
 {
     private readonly Pipe _pipe = new(new PipeOptions(pauseWriterThreshold: 2 * 1024 * 1024, resumeWriterThreshold: 1024 * 1024, useSynchronizationContext: false));
@@ -13,15 +16,18 @@ internal sealed class NatsObjectCursor : IAsyncDisposable
     private readonly Task _feed;
     private readonly Stream _reader;
 
-    public NatsObjectCursor(INatsObjStore data, string blob)
+    public NatsObjectCursor(INatsObjStore data, IReadOnlyList<string> parts, long partSize, long offset)
     {
+        var first = partSize > 0 ? (int)Math.Min(parts.Count, offset / partSize) : 0;
+        Position = (long)first * partSize;
         var writer = _pipe.Writer.AsStream();
         _reader = _pipe.Reader.AsStream();
         _feed = Task.Run(async () =>
         {
             try
             {
-                await data.GetAsync(blob, writer, leaveOpen: true, _stop.Token).ConfigureAwait(false);
+                for (var i = first; i < parts.Count; i++)
+                    await data.GetAsync(parts[i], writer, leaveOpen: true, _stop.Token).ConfigureAwait(false);
                 await _pipe.Writer.CompleteAsync().ConfigureAwait(false);
             }
             catch (Exception ex)
@@ -30,7 +36,6 @@ internal sealed class NatsObjectCursor : IAsyncDisposable
             }
         });
     }
-
     public long Position { get; private set; }
 
     /// <summary>Set while one reader uses it (under the file's lock).</summary>

@@ -3,12 +3,13 @@ using NATS.Client.ObjectStore;
 namespace Ferry.Server.Storage.Nats;
 
 /// <summary>
-/// A file of the NATS store open for reading. The object store gives an object only from its start, as a stream, so this
-/// keeps up to <see cref="MaxCursors"/> streams open at the positions readers reached (a get reads on from one while its
-/// checksum is computed from another); a read anywhere else opens a new one and skips to it. Nothing is held in memory
+/// A file of the NATS store open for reading, its parts one after the other. The object store gives an object only from
+/// its start, as a stream, so this keeps up to <see cref="MaxCursors"/> streams open at the positions readers reached (a
+/// get reads on from one while its checksum is computed from another); a read anywhere else opens a new one at the part
+/// that holds it and skips within that part. Nothing is held in memory
 /// beyond each stream's bounded pipe.
 /// </summary>
-internal sealed class NatsStoredFile(INatsObjStore data, string blob, long length, DateTimeOffset modifiedTime) : IStoredFile
+internal sealed class NatsStoredFile(INatsObjStore data, IReadOnlyList<string> parts, long partSize, long length, DateTimeOffset modifiedTime) : IStoredFile
 {
     private const int MaxCursors = 2;
 
@@ -26,7 +27,7 @@ internal sealed class NatsStoredFile(INatsObjStore data, string blob, long lengt
         NatsObjectCursor cursor;
         lock (_cursors)
         {
-            cursor = _cursors.FirstOrDefault(c => c.Position == offset && !c.Busy) ?? OpenCursor();
+            cursor = _cursors.FirstOrDefault(c => c.Position == offset && !c.Busy) ?? OpenCursor(offset);
             cursor.Busy = true;
         }
         try
@@ -43,14 +44,14 @@ internal sealed class NatsStoredFile(INatsObjStore data, string blob, long lengt
     }
 
     /// <summary>A new stream from the object's start; the least recently opened idle one makes room. Called under the lock.</summary>
-    private NatsObjectCursor OpenCursor()
+    private NatsObjectCursor OpenCursor(long offset)
     {
         if (_cursors.Count >= MaxCursors && _cursors.FirstOrDefault(c => !c.Busy) is { } idle)
         {
             _cursors.Remove(idle);
             _ = idle.DisposeAsync().AsTask();
         }
-        var cursor = new NatsObjectCursor(data, blob);
+        var cursor = new NatsObjectCursor(data, parts, partSize, offset);
         _cursors.Add(cursor);
         return cursor;
     }

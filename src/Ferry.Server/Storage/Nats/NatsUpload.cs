@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.IO.Pipelines;
+using System.Text.Json;
 using Ferry.Protocol.Errors;
 using Ferry.Protocol.Files;
 using NATS.Client.Core;
@@ -9,49 +10,83 @@ using NATS.Client.ObjectStore.Models;
 namespace Ferry.Server.Storage.Nats;
 
 /// <summary>
-/// A file on its way into the NATS store: its bytes stream, in order, into a new object under a fresh name while they
-/// arrive (through a bounded pipe, so a fast client waits for the cluster instead of filling memory); the commit checks
-/// the whole-file checksum and only then points the file's name at the object. Until then nothing is visible; an
-/// abandoned object is deleted here, or by the sweep if the server died.
+/// A file on its way into the NATS store, in parts of <see cref="UploadRequest.ChunkSize"/> bytes (the resume chunk): each
+/// part streams, in order, into a new object while it arrives (through a bounded pipe, so a fast client waits for the
+/// cluster instead of filling memory), and once stored it is recorded in the upload's state in the namespace bucket
+/// (<see cref="NatsUploadState"/>). A connection that drops leaves the stored parts for a resume through any server. The
+/// commit checks the whole-file checksum and only then points the file's name at the parts; nothing is visible before.
 /// </summary>
 internal sealed class NatsUpload : IUpload
 {
-    private const long PauseAt = 4 * 1024 * 1024;
-    private const long ResumeAt = 2 * 1024 * 1024;
-
     private readonly NatsFileStore _store;
-    private readonly INatsObjStore _data;
-    private readonly string _blob;
-    private readonly Pipe _pipe = new(new PipeOptions(pauseWriterThreshold: PauseAt, resumeWriterThreshold: ResumeAt, useSynchronizationContext: false));
-    private readonly CancellationTokenSource _abort = new();
-    private readonly Task _put;
-    private readonly ChecksumAlgorithm.Hasher _hasher;
+    private readonly NatsBuckets _buckets;
+    private readonly string _stateKey;
     private readonly NatsQuotaReservation? _reservation;
+    private readonly string _owner = NatsKeys.NewId();
+    private readonly List<string> _parts;
+    private readonly List<string> _partHashes;
+    private readonly long _partSize;
+    private ulong _stateRevision;
+    private ChecksumAlgorithm.Hasher? _hasher; // null after a resume: the commit then reads the stored parts back
+    private NatsPartWriter? _part;
     private long _written;
     private bool _ended;
 
-    private NatsUpload(NatsFileStore store, INatsObjStore data, UploadRequest request, NatsQuotaReservation? reservation)
+    private NatsUpload(NatsFileStore store, NatsBuckets buckets, UploadRequest request, string stateKey, NatsUploadState state, ulong stateRevision,
+        NatsQuotaReservation? reservation)
     {
         _store = store;
-        _reservation = reservation;
-        _data = data;
+        _buckets = buckets;
         Request = request;
-        _blob = "f." + NatsKeys.NewId();
-        _hasher = request.Checksum.CreateHasher();
-        var contents = _pipe.Reader.AsStream();
-        _put = Task.Run(() => _data.PutAsync(new ObjectMetadata { Name = _blob }, contents, leaveOpen: false, _abort.Token).AsTask());
+        _stateKey = stateKey;
+        _stateRevision = stateRevision;
+        _reservation = reservation;
+        _partSize = state.PartSize;
+        _parts = [.. state.Parts];
+        _partHashes = [.. state.PartHashes];
+        _written = _parts.Count * _partSize;
+        _hasher = _parts.Count == 0 ? request.Checksum.CreateHasher() : null;
+        ResumeOffset = _written;
+        ResumeChunkHashes = _partHashes.SelectMany(Convert.FromHexString).ToArray();
     }
 
-    /// <param name="reservation">The room this upload holds in its user's quota; released when it ends.</param>
-    public static NatsUpload Start(NatsFileStore store, INatsObjStore data, UploadRequest request, NatsQuotaReservation? reservation) =>
-        new(store, data, request, reservation);
+    /// <summary>
+    /// Begins (or with <see cref="UploadRequest.Resume"/>, continues from the parts a matching earlier upload stored) an
+    /// upload; its state key names this connection as the owner from now on.
+    /// </summary>
+    public static async Task<NatsUpload> StartAsync(NatsFileStore store, NatsBuckets buckets, string stateKey, UploadRequest request,
+        NatsQuotaReservation? reservation, CancellationToken cancellationToken)
+    {
+        var partSize = request.ChunkSize > 0 ? request.ChunkSize : 4 * 1024 * 1024;
+        var fresh = new NatsUploadState { Owner = "", Size = request.Size, Checksum = request.Checksum.Name, PartSize = partSize };
+        for (var attempt = 0; attempt < 5; attempt++)
+        {
+            var existing = await buckets.GetRawAsync(stateKey, cancellationToken).ConfigureAwait(false);
+            var kept = existing is { } found ? JsonSerializer.Deserialize(found.Value, NatsJsonContext.Default.NatsUploadState) : null;
+            var resumable = request.Resume && kept is not null && kept.Size == request.Size && kept.Checksum == request.Checksum.Name
+                && kept.PartSize == partSize && kept.Parts.Count == kept.PartHashes.Count && kept.Parts.Count * partSize < Math.Max(1, request.Size);
+            var state = (resumable ? kept! : fresh) with { UpdatedUnixMs = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() };
+            var upload = new NatsUpload(store, buckets, request, stateKey, state, 0, reservation);
+            state = state with { Owner = upload._owner };
+            var bytes = JsonSerializer.SerializeToUtf8Bytes(state, NatsJsonContext.Default.NatsUploadState);
+            // Taking over is always allowed (the old connection may be dead or stuck); the old owner's next record fails.
+            var revision = existing is { } previous
+                ? await buckets.TryUpdateRawAsync(stateKey, bytes, previous.Revision, cancellationToken).ConfigureAwait(false)
+                : await buckets.TryCreateRawAsync(stateKey, bytes, cancellationToken).ConfigureAwait(false);
+            if (revision is { } taken)
+            {
+                upload._stateRevision = taken;
+                return upload;
+            }
+        }
+        throw new FerryException(FerryErrorCode.AlreadyExists, $"Another upload to '{request.Path}' keeps starting at the same moment; try again.");
+    }
 
     public UploadRequest Request { get; }
 
-    /// <summary>Uploads to this store start over: nothing is kept from an earlier attempt.</summary>
-    public long ResumeOffset => 0;
+    public long ResumeOffset { get; }
 
-    public ReadOnlyMemory<byte> ResumeChunkHashes => ReadOnlyMemory<byte>.Empty;
+    public ReadOnlyMemory<byte> ResumeChunkHashes { get; }
 
     public async ValueTask WriteAsync(ReadOnlyMemory<byte> data, long offset, CancellationToken cancellationToken)
     {
@@ -61,15 +96,20 @@ internal sealed class NatsUpload : IUpload
         if (data.Length > Request.Size - _written)
             throw new FerryException(FerryErrorCode.FieldInvalid,
                 $"Data at offset {offset} with {data.Length} bytes does not fit a file of {Request.Size} bytes.");
-        if (_put.IsCompleted)
-            await ThrowStoreFailureAsync().ConfigureAwait(false);
         if (_reservation is not null)
             await _reservation.RenewIfDueAsync(Request.Size, cancellationToken).ConfigureAwait(false);
-        _hasher.Append(data.Span);
-        _written += data.Length;
-        var flushed = await _pipe.Writer.WriteAsync(data, cancellationToken).ConfigureAwait(false);
-        if (flushed.IsCompleted)
-            await ThrowStoreFailureAsync().ConfigureAwait(false);
+        while (data.Length > 0)
+        {
+            _part ??= new NatsPartWriter(_buckets.Data, "p." + _owner + "." + _parts.Count, Request.Checksum);
+            var room = (int)Math.Min(data.Length, _partSize - _part.Length);
+            var piece = data[..room];
+            _hasher?.Append(piece.Span);
+            await _part.WriteAsync(piece, Request.Path, cancellationToken).ConfigureAwait(false);
+            _written += room;
+            data = data[room..];
+            if (_part.Length == _partSize)
+                await StorePartAsync(cancellationToken).ConfigureAwait(false);
+        }
     }
 
     public async ValueTask WriteAsync(ReadOnlySequence<byte> data, long offset, CancellationToken cancellationToken)
@@ -81,86 +121,88 @@ internal sealed class NatsUpload : IUpload
         }
     }
 
-    /// <summary>The object could not be written (the cluster lost its quorum, or refused it): io_error with the cause.</summary>
-    private async ValueTask ThrowStoreFailureAsync()
+    /// <summary>Finishes the current part's object and records it in the upload's state (compare-and-set: still the owner?).</summary>
+    private async ValueTask StorePartAsync(CancellationToken cancellationToken)
     {
-        try
+        var part = _part!;
+        _part = null;
+        var hash = await part.FinishAsync(Request.Path, cancellationToken).ConfigureAwait(false);
+        _parts.Add(part.Name);
+        _partHashes.Add(Convert.ToHexStringLower(hash));
+        var state = new NatsUploadState
         {
-            await _put.ConfigureAwait(false);
-        }
-        catch (Exception ex) when (ex is NatsException or TimeoutException or IOException)
-        {
-            throw new FerryException(FerryErrorCode.IoError, $"The NATS store did not take '{Request.Path}': {ex.Message}", ex);
-        }
-        throw new FerryException(FerryErrorCode.IoError, $"The NATS store stopped reading '{Request.Path}' early.");
+            Owner = _owner,
+            Size = Request.Size,
+            Checksum = Request.Checksum.Name,
+            PartSize = _partSize,
+            Parts = _parts,
+            PartHashes = _partHashes,
+            UpdatedUnixMs = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds(),
+        };
+        var bytes = JsonSerializer.SerializeToUtf8Bytes(state, NatsJsonContext.Default.NatsUploadState);
+        _stateRevision = await _buckets.TryUpdateRawAsync(_stateKey, bytes, _stateRevision, cancellationToken).ConfigureAwait(false)
+            ?? throw new FerryException(FerryErrorCode.AlreadyExists, $"The upload of '{Request.Path}' was taken over by another connection; this one stops.");
     }
 
     public async ValueTask<byte[]> CommitAsync(byte[]? expectedHash, CancellationToken cancellationToken)
     {
         if (_written != Request.Size)
             throw new FerryException(FerryErrorCode.FieldInvalid, $"Only {_written} of {Request.Size} bytes of '{Request.Path}' arrived; nothing was committed.");
-        await _pipe.Writer.CompleteAsync().ConfigureAwait(false);
-        try
-        {
-            await _put.WaitAsync(cancellationToken).ConfigureAwait(false);
-        }
-        catch (Exception ex) when (ex is NatsException or TimeoutException or IOException)
-        {
-            await AbortAsync(keepForResume: false).ConfigureAwait(false);
-            throw new FerryException(FerryErrorCode.IoError, $"The NATS store did not take '{Request.Path}': {ex.Message}; nothing was committed.", ex);
-        }
-        var hash = _hasher.GetHashAndReset();
+        if (_part is not null)
+            await StorePartAsync(cancellationToken).ConfigureAwait(false);
+        // A resumed upload did not see its first parts go by: its checksum is taken from what the store holds.
+        var hash = _hasher?.GetHashAndReset() ?? await HashStoredAsync(cancellationToken).ConfigureAwait(false);
         if (expectedHash is not null && !hash.AsSpan().SequenceEqual(expectedHash))
         {
             await AbortAsync(keepForResume: false).ConfigureAwait(false);
             throw new FerryException(FerryErrorCode.ChecksumMismatch,
                 $"The data received for '{Request.Path}' does not match the sender's {Request.Checksum.Name} checksum; nothing was committed.");
         }
-        try
-        {
-            await _store.PublishAsync(Request, _blob, hash, cancellationToken).ConfigureAwait(false);
-        }
-        catch
-        {
-            await AbortAsync(keepForResume: false).ConfigureAwait(false);
-            throw;
-        }
+        await _store.PublishAsync(Request, _parts, _partSize, hash, cancellationToken).ConfigureAwait(false);
         _ended = true;
+        await _buckets.TryDeleteAsync(_stateKey, _stateRevision, CancellationToken.None).ConfigureAwait(false);
         if (_reservation is not null)
             await _reservation.ReleaseAsync().ConfigureAwait(false); // after the name points to it: the file now counts itself
         return hash;
     }
 
+    private async ValueTask<byte[]> HashStoredAsync(CancellationToken cancellationToken)
+    {
+        await using var stored = new NatsStoredFile(_buckets.Data, _parts, _partSize, Request.Size, DateTimeOffset.UtcNow);
+        return await Request.Checksum.HashAsync(stored.ReadAsync, 0, Request.Size, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Ends without committing. Kept for resume: the stored parts and the state stay (a part cut short is dropped).
+    /// Otherwise the state goes, and the parts are left to the sweep.
+    /// </summary>
     public async ValueTask AbortAsync(bool keepForResume)
     {
         if (_ended)
             return;
         _ended = true;
-        await _abort.CancelAsync().ConfigureAwait(false);
-        await _pipe.Writer.CompleteAsync(new OperationCanceledException("The upload was abandoned.")).ConfigureAwait(false);
-        try
+        if (_part is { } part)
         {
-            await _put.ConfigureAwait(false);
+            _part = null;
+            await part.AbandonAsync().ConfigureAwait(false);
         }
-        catch (Exception ex) when (ex is NatsException or OperationCanceledException or TimeoutException or IOException)
-        {
-        }
+        if (!keepForResume)
+            await _buckets.TryDeleteAsync(_stateKey, _stateRevision, CancellationToken.None).ConfigureAwait(false);
         if (_reservation is not null)
             await _reservation.ReleaseAsync().ConfigureAwait(false);
+    }
+
+    /// <summary>A connection that ends mid-upload keeps what it stored for a resume, as on the local store.</summary>
+    public async ValueTask DisposeAsync()
+    {
         try
         {
-            await _data.DeleteAsync(_blob, CancellationToken.None).ConfigureAwait(false);
+            await AbortAsync(keepForResume: true).ConfigureAwait(false);
         }
         catch (Exception ex) when (ex is NatsException or TimeoutException)
         {
-            // Not there (the put never finished) or the cluster is away: the sweep removes it later.
+            // The cluster is away: the state stays as last recorded, the lease and the sweep do the rest.
         }
-    }
-
-    public async ValueTask DisposeAsync()
-    {
-        await AbortAsync(keepForResume: false).ConfigureAwait(false);
-        _hasher.Dispose();
-        _abort.Dispose();
+        _hasher?.Dispose();
     }
 }
