@@ -1,6 +1,7 @@
 using Ferry.Client;
 using Ferry.Client.Transfers;
 using Ferry.Protocol.Errors;
+using Ferry.Server.Storage.Nats;
 using Ferry.Testing;
 
 namespace Ferry.IntegrationTests.Nats;
@@ -116,7 +117,9 @@ public sealed class NatsStoreTests(NatsClusterFixture nats) : IClassFixture<Nats
         // Nothing is visible under the name before the upload completes.
         Assert.DoesNotContain(await b.ListAsync("", cancellationToken: Token), e => e.Name == "big.bin");
 
-        // Server A may still be recording its last part when B takes the upload over: B then resumes from fewer parts.
+        // Server A records each part once the cluster has stored it: wait for the first before resuming through B (B may
+        // still take over while A records a later one, and then resumes from fewer parts).
+        await Eventually.UntilAsync(() => StoredParts(pair, "big.bin") >= 1, "server A to record a stored part", TimeSpan.FromMinutes(1));
         var result = await b.PutFileAsync(source, "big.bin", new PutOptions { Resume = true }, cancellationToken: Token);
         Assert.True(result.ResumedFrom >= 4 * MiB && result.ResumedFrom % (4 * MiB) == 0, $"resumed from {result.ResumedFrom}");
         Assert.Equal(24 * MiB + 5 - result.ResumedFrom, result.BytesTransferred);
@@ -135,6 +138,27 @@ public sealed class NatsStoreTests(NatsClusterFixture nats) : IClassFixture<Nats
             var n = await stored.ReadAsync(buffer, offset, Token);
             Assert.Equal(expected.AsSpan((int)offset, n).ToArray(), buffer.AsSpan(0, n).ToArray());
             Assert.True(n > 0);
+        }
+    }
+
+    /// <summary>How many parts the upload in progress to <paramref name="path"/> has recorded, read from the cluster.</summary>
+    private int StoredParts(NatsServerPair pair, string path)
+    {
+        using var cancel = new CancellationTokenSource(TestTimeouts.Default);
+        var connection = new NATS.Client.Core.NatsConnection(new NATS.Client.Core.NatsOpts { Url = nats.Cluster.Url });
+        try
+        {
+            var kv = new NATS.Client.KeyValueStore.NatsKVContext(new NATS.Client.JetStream.NatsJSContext(connection))
+                .GetStoreAsync(pair.Options.MetaBucket, cancel.Token).AsTask().GetAwaiter().GetResult();
+            var entry = kv.TryGetEntryAsync(NatsKeys.Upload(NatsKeys.Token("ana"), path), serializer: NATS.Client.Core.NatsRawSerializer<byte[]>.Default,
+                cancellationToken: cancel.Token).AsTask().GetAwaiter().GetResult();
+            if (!entry.Success || entry.Value.Value is not { Length: > 0 } value)
+                return 0;
+            return System.Text.Json.JsonSerializer.Deserialize(value, NatsJsonContext.Default.NatsUploadState)?.Parts.Count ?? 0;
+        }
+        finally
+        {
+            connection.DisposeAsync().AsTask().GetAwaiter().GetResult();
         }
     }
 
