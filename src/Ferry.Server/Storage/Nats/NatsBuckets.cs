@@ -79,18 +79,12 @@ internal sealed class NatsBuckets : IAsyncDisposable
     }
 
     /// <summary>Creates <paramref name="key"/> only if nothing is there (a create-only write: safe on every server version); false when something was.</summary>
-    public async ValueTask<bool> TryCreateAsync(string key, NatsEntry entry, CancellationToken cancellationToken)
-    {
-        var result = await Meta.TryCreateAsync(key, Encode(entry), s_raw, cancellationToken).ConfigureAwait(false);
-        return result.Success;
-    }
+    public async ValueTask<bool> TryCreateAsync(string key, NatsEntry entry, CancellationToken cancellationToken) =>
+        await TryCreateRawAsync(key, Encode(entry), cancellationToken).ConfigureAwait(false) is not null;
 
     /// <summary>Replaces <paramref name="key"/> if it is still at <paramref name="revision"/>; false when it changed meanwhile.</summary>
-    public async ValueTask<bool> TryUpdateAsync(string key, NatsEntry entry, ulong revision, CancellationToken cancellationToken)
-    {
-        var result = await Meta.TryUpdateAsync(key, Encode(entry), revision, s_raw, cancellationToken).ConfigureAwait(false);
-        return result.Success;
-    }
+    public async ValueTask<bool> TryUpdateAsync(string key, NatsEntry entry, ulong revision, CancellationToken cancellationToken) =>
+        await TryUpdateRawAsync(key, Encode(entry), revision, cancellationToken).ConfigureAwait(false) is not null;
 
     /// <summary>Deletes <paramref name="key"/> if it is still at <paramref name="revision"/>; false when it changed meanwhile.</summary>
     public async ValueTask<bool> TryDeleteAsync(string key, ulong revision, CancellationToken cancellationToken)
@@ -124,12 +118,16 @@ internal sealed class NatsBuckets : IAsyncDisposable
     public async Task<List<(string Key, NatsEntry Entry)>> ListAsync(string filter, CancellationToken cancellationToken) =>
         (await ListRawAsync(filter, cancellationToken).ConfigureAwait(false)).Select(f => (f.Key, Decode(f.Value))).ToList();
 
-    /// <summary>Every live value whose key matches <paramref name="filter"/>, as stored, with key and revision.</summary>
-    public async Task<List<(string Key, byte[] Value, ulong Revision)>> ListRawAsync(string filter, CancellationToken cancellationToken)
+    /// <summary>Every live value of the namespace whose key matches <paramref name="filter"/>, as stored, with key and revision.</summary>
+    public Task<List<(string Key, byte[] Value, ulong Revision)>> ListRawAsync(string filter, CancellationToken cancellationToken) =>
+        ReadAllAsync(Meta, filter, cancellationToken);
+
+    /// <summary>Every live value of <paramref name="bucket"/> whose key matches <paramref name="filter"/>, read once (not watched).</summary>
+    public static async Task<List<(string Key, byte[] Value, ulong Revision)>> ReadAllAsync(INatsKVStore bucket, string filter, CancellationToken cancellationToken)
     {
         var found = new List<(string, byte[], ulong)>();
         var opts = new NatsKVWatchOpts { IgnoreDeletes = true, OnNoData = _ => ValueTask.FromResult(true) };
-        await foreach (var entry in Meta.WatchAsync(filter, s_raw, opts, cancellationToken).ConfigureAwait(false))
+        await foreach (var entry in bucket.WatchAsync(filter, s_raw, opts, cancellationToken).ConfigureAwait(false))
         {
             if (entry.Operation == NatsKVOperation.Put && entry.Value is { Length: > 0 } bytes)
                 found.Add((entry.Key, bytes, entry.Revision));

@@ -1,11 +1,8 @@
 using System.Buffers;
-using System.IO.Pipelines;
 using System.Text.Json;
 using Ferry.Protocol.Errors;
 using Ferry.Protocol.Files;
 using NATS.Client.Core;
-using NATS.Client.ObjectStore;
-using NATS.Client.ObjectStore.Models;
 
 namespace Ferry.Server.Storage.Nats;
 

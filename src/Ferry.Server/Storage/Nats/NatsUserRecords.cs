@@ -35,19 +35,9 @@ internal sealed class NatsUserRecords(INatsKVStore users)
 
     public static byte[] Encode(UserAccount user) => JsonSerializer.SerializeToUtf8Bytes(UsersFile.ToEntry(user), UsersJsonContext.Default.UserEntry);
 
-    public async Task<List<UserAccount>> ListAsync(CancellationToken cancellationToken)
-    {
-        var found = new List<UserAccount>();
-        var opts = new NatsKVWatchOpts { IgnoreDeletes = true, OnNoData = _ => ValueTask.FromResult(true) };
-        await foreach (var entry in users.WatchAsync(">", s_raw, opts, cancellationToken).ConfigureAwait(false))
-        {
-            if (entry.Operation == NatsKVOperation.Put && entry.Value is { Length: > 0 } value)
-                found.Add(Decode(entry.Key, value));
-            if (entry.Delta == 0)
-                break;
-        }
-        return found.OrderBy(u => u.Name, StringComparer.Ordinal).ToList();
-    }
+    public async Task<List<UserAccount>> ListAsync(CancellationToken cancellationToken) =>
+        (await NatsBuckets.ReadAllAsync(users, ">", cancellationToken).ConfigureAwait(false))
+            .Select(f => Decode(f.Key, f.Value)).OrderBy(u => u.Name, StringComparer.Ordinal).ToList();
 
     public async Task<(UserAccount User, ulong Revision)?> GetAsync(string name, CancellationToken cancellationToken)
     {
