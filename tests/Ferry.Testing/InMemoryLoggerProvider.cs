@@ -16,7 +16,7 @@ public sealed class InMemoryLoggerProvider : ILoggerProvider, ISupportExternalSc
 
     public void Dispose() { }
 
-    public sealed record LogLine(string Category, LogLevel Level, EventId EventId, string Message, IReadOnlyList<string> Scopes);
+    public sealed record LogLine(string Category, LogLevel Level, EventId EventId, string Message, IReadOnlyList<string> Scopes, Exception? Exception = null);
 
     private sealed class Logger(InMemoryLoggerProvider owner, string category) : ILogger
     {
@@ -27,7 +27,7 @@ public sealed class InMemoryLoggerProvider : ILoggerProvider, ISupportExternalSc
         {
             var scopes = new List<string>();
             owner._scopes.ForEachScope((scope, list) => list.Add(scope?.ToString() ?? ""), scopes);
-            owner.Lines.Enqueue(new LogLine(category, logLevel, eventId, formatter(state, exception), scopes));
+            owner.Lines.Enqueue(new LogLine(category, logLevel, eventId, formatter(state, exception), scopes, exception));
         }
     }
 }

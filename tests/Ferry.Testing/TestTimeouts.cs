@@ -5,5 +5,8 @@ public static class TestTimeouts
 {
     public static readonly TimeSpan Default = TimeSpan.FromSeconds(30);
 
-    public static CancellationToken Token() => new CancellationTokenSource(Default).Token;
+    public static CancellationToken Token() => Token(Default);
+
+    /// <summary>A deadline for work known to be long (hundreds of MiB through a replicated cluster).</summary>
+    public static CancellationToken Token(TimeSpan deadline) => new CancellationTokenSource(deadline).Token;
 }

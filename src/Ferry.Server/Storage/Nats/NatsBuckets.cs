@@ -72,7 +72,8 @@ internal sealed class NatsBuckets : IAsyncDisposable
     /// <summary>The entry under <paramref name="key"/> with its revision, or null when there is none (or it was deleted).</summary>
     public async ValueTask<(NatsEntry Entry, ulong Revision)?> GetAsync(string key, CancellationToken cancellationToken)
     {
-        var result = await Meta.TryGetEntryAsync(key, serializer: s_raw, cancellationToken: cancellationToken).ConfigureAwait(false);
+        var result = await NatsRetry.RunAsync(c => Meta.TryGetEntryAsync(key, serializer: s_raw, cancellationToken: c), "reading a name", cancellationToken)
+            .ConfigureAwait(false);
         if (!result.Success || result.Value.Value is not { Length: > 0 } bytes)
             return null;
         return (Decode(bytes), result.Value.Revision);
@@ -89,29 +90,32 @@ internal sealed class NatsBuckets : IAsyncDisposable
     /// <summary>Deletes <paramref name="key"/> if it is still at <paramref name="revision"/>; false when it changed meanwhile.</summary>
     public async ValueTask<bool> TryDeleteAsync(string key, ulong revision, CancellationToken cancellationToken)
     {
-        var result = await Meta.TryDeleteAsync(key, new NatsKVDeleteOpts { Revision = revision }, cancellationToken).ConfigureAwait(false);
-        return result.Success;
+        var result = await NatsRetry.RunAsync(c => Meta.TryDeleteAsync(key, new NatsKVDeleteOpts { Revision = revision }, c), "removing a name", cancellationToken)
+            .ConfigureAwait(false);
+        return Applied(result.Success, result.Success ? null : result.Error);
     }
 
     /// <summary>The value under <paramref name="key"/> as stored, with its revision; null when there is none.</summary>
     public async ValueTask<(byte[] Value, ulong Revision)?> GetRawAsync(string key, CancellationToken cancellationToken)
     {
-        var result = await Meta.TryGetEntryAsync(key, serializer: s_raw, cancellationToken: cancellationToken).ConfigureAwait(false);
+        var result = await NatsRetry.RunAsync(c => Meta.TryGetEntryAsync(key, serializer: s_raw, cancellationToken: c), "reading a name", cancellationToken)
+            .ConfigureAwait(false);
         return result.Success && result.Value.Value is { Length: > 0 } bytes ? (bytes, result.Value.Revision) : null;
     }
 
     /// <summary>Creates <paramref name="key"/> only if nothing is there; the new revision, or null when something was.</summary>
     public async ValueTask<ulong?> TryCreateRawAsync(string key, byte[] value, CancellationToken cancellationToken)
     {
-        var result = await Meta.TryCreateAsync(key, value, s_raw, cancellationToken).ConfigureAwait(false);
-        return result.Success ? result.Value : null;
+        var result = await NatsRetry.RunAsync(c => Meta.TryCreateAsync(key, value, s_raw, c), "recording a name", cancellationToken).ConfigureAwait(false);
+        return Applied(result.Success, result.Success ? null : result.Error) ? result.Value : null;
     }
 
     /// <summary>Replaces <paramref name="key"/> if still at <paramref name="revision"/>; the new revision, or null when it changed.</summary>
     public async ValueTask<ulong?> TryUpdateRawAsync(string key, byte[] value, ulong revision, CancellationToken cancellationToken)
     {
-        var result = await Meta.TryUpdateAsync(key, value, revision, s_raw, cancellationToken).ConfigureAwait(false);
-        return result.Success ? result.Value : null;
+        var result = await NatsRetry.RunAsync(c => Meta.TryUpdateAsync(key, value, revision, s_raw, c), "changing a name", cancellationToken)
+            .ConfigureAwait(false);
+        return Applied(result.Success, result.Success ? null : result.Error) ? result.Value : null;
     }
 
     /// <summary>Every live entry whose key matches <paramref name="filter"/>, with its key; read once, not watched.</summary>
@@ -123,7 +127,11 @@ internal sealed class NatsBuckets : IAsyncDisposable
         ReadAllAsync(Meta, filter, cancellationToken);
 
     /// <summary>Every live value of <paramref name="bucket"/> whose key matches <paramref name="filter"/>, read once (not watched).</summary>
-    public static async Task<List<(string Key, byte[] Value, ulong Revision)>> ReadAllAsync(INatsKVStore bucket, string filter, CancellationToken cancellationToken)
+    public static async Task<List<(string Key, byte[] Value, ulong Revision)>> ReadAllAsync(INatsKVStore bucket, string filter, CancellationToken cancellationToken) =>
+        await NatsRetry.RunAsync(c => new ValueTask<List<(string, byte[], ulong)>>(ReadAllOnceAsync(bucket, filter, c)), "listing names", cancellationToken)
+            .ConfigureAwait(false);
+
+    private static async Task<List<(string Key, byte[] Value, ulong Revision)>> ReadAllOnceAsync(INatsKVStore bucket, string filter, CancellationToken cancellationToken)
     {
         var found = new List<(string, byte[], ulong)>();
         var opts = new NatsKVWatchOpts { IgnoreDeletes = true, OnNoData = _ => ValueTask.FromResult(true) };
@@ -136,6 +144,17 @@ internal sealed class NatsBuckets : IAsyncDisposable
         }
         return found;
     }
+
+    /// <summary>
+    /// True when the write was applied; false when the key had changed (the one refusal a caller handles). Anything else
+    /// the cluster answered is raised, so that a failure is never mistaken for another client's write.
+    /// </summary>
+    private static bool Applied(bool success, Exception? error) => success || error switch
+    {
+        NatsKVWrongLastRevisionException or NatsKVCreateException or NatsKVKeyDeletedException or NatsKVKeyNotFoundException => false,
+        null => false,
+        _ => throw new FerryException(FerryErrorCode.IoError, $"The NATS store refused a change: {error.Message}", error),
+    };
 
     private static byte[] Encode(NatsEntry entry) => JsonSerializer.SerializeToUtf8Bytes(entry, NatsJsonContext.Default.NatsEntry);
 

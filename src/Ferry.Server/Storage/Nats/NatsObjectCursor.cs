@@ -27,7 +27,22 @@ internal sealed class NatsObjectCursor : IAsyncDisposable
             try
             {
                 for (var i = first; i < parts.Count; i++)
-                    await data.GetAsync(parts[i], writer, leaveOpen: true, _stop.Token).ConfigureAwait(false);
+                {
+                    var part = parts[i];
+                    long delivered = 0;
+                    await NatsRetry.RunAsync(async stop =>
+                    {
+                        var sink = new NatsPartSink(writer, delivered);
+                        try
+                        {
+                            return await data.GetAsync(part, sink, leaveOpen: true, stop).ConfigureAwait(false);
+                        }
+                        finally
+                        {
+                            delivered = sink.Delivered;
+                        }
+                    }, "reading a file", _stop.Token).ConfigureAwait(false);
+                }
                 await _pipe.Writer.CompleteAsync().ConfigureAwait(false);
             }
             catch (Exception ex)

@@ -1,101 +1,59 @@
-using System.IO.Pipelines;
-using Ferry.Protocol.Errors;
+using System.Buffers;
 using Ferry.Protocol.Files;
-using NATS.Client.Core;
 using NATS.Client.ObjectStore;
 using NATS.Client.ObjectStore.Models;
 
 namespace Ferry.Server.Storage.Nats;
 
-/// <summary>One part of an upload streaming into its object, through a bounded pipe, with its own checksum.</summary>
-internal sealed class NatsPartWriter
+/// <summary>
+/// One part of an upload: its bytes gather in a pooled buffer of exactly the part's length while they arrive, then go to
+/// their object in one put. Holding the part (at most 4 MiB) is what lets the put be made again when the cluster loses
+/// the stream's leader halfway through it, instead of failing the whole upload.
+/// </summary>
+internal sealed class NatsPartWriter : IDisposable
 {
-    private const long PauseAt = 4 * 1024 * 1024;
-    private const long ResumeAt = 2 * 1024 * 1024;
-
-    private readonly Pipe _pipe = new(new PipeOptions(pauseWriterThreshold: PauseAt, resumeWriterThreshold: ResumeAt, useSynchronizationContext: false));
-    private readonly CancellationTokenSource _abort = new();
     private readonly ChecksumAlgorithm.Hasher _hasher;
-    private readonly INatsObjStore _data;
-    private readonly Task _put;
+    private readonly int _capacity;
+    private byte[]? _buffer;
 
-    public NatsPartWriter(INatsObjStore data, string name, ChecksumAlgorithm checksum)
+    public NatsPartWriter(string name, int capacity, ChecksumAlgorithm checksum)
     {
-        _data = data;
         Name = name;
+        _capacity = capacity;
+        _buffer = ArrayPool<byte>.Shared.Rent(capacity);
         _hasher = checksum.CreateHasher();
-        var contents = _pipe.Reader.AsStream();
-        _put = Task.Run(() => data.PutAsync(new ObjectMetadata { Name = name }, contents, leaveOpen: false, _abort.Token).AsTask());
     }
 
     public string Name { get; }
-    public long Length { get; private set; }
+    public int Length { get; private set; }
+    public int Room => _capacity - Length;
 
-    public async ValueTask WriteAsync(ReadOnlyMemory<byte> data, string path, CancellationToken cancellationToken)
+    public void Append(ReadOnlySpan<byte> data)
     {
-        if (_put.IsCompleted)
-            await ThrowStoreFailureAsync(path).ConfigureAwait(false);
-        _hasher.Append(data.Span);
+        data.CopyTo(_buffer.AsSpan(Length, Room));
+        _hasher.Append(data);
         Length += data.Length;
-        var flushed = await _pipe.Writer.WriteAsync(data, cancellationToken).ConfigureAwait(false);
-        if (flushed.IsCompleted)
-            await ThrowStoreFailureAsync(path).ConfigureAwait(false);
     }
 
-    /// <summary>Ends the part's object and returns the part's checksum.</summary>
-    public async ValueTask<byte[]> FinishAsync(string path, CancellationToken cancellationToken)
+    /// <summary>Puts the part into its object (again while the cluster is between leaders) and returns its checksum.</summary>
+    public async Task<byte[]> StoreAsync(INatsObjStore data, CancellationToken cancellationToken)
     {
-        await _pipe.Writer.CompleteAsync().ConfigureAwait(false);
-        try
+        var buffer = _buffer ?? throw new ObjectDisposedException(nameof(NatsPartWriter));
+        await NatsRetry.RunAsync(async c =>
         {
-            await _put.WaitAsync(cancellationToken).ConfigureAwait(false);
-        }
-        catch (Exception ex) when (ex is NatsException or TimeoutException or IOException)
-        {
-            throw new FerryException(FerryErrorCode.IoError, $"The NATS store did not take '{path}': {ex.Message}; send it again to resume.", ex);
-        }
-        finally
-        {
-            _abort.Dispose();
-        }
-        using (_hasher)
-            return _hasher.GetHashAndReset();
+            using var contents = new MemoryStream(buffer, 0, Length, writable: false);
+            return await data.PutAsync(new ObjectMetadata { Name = Name }, contents, leaveOpen: true, c).ConfigureAwait(false);
+        }, "storing a part of a file", cancellationToken).ConfigureAwait(false);
+        return _hasher.GetHashAndReset();
     }
 
-    /// <summary>The object could not be written (the cluster lost its quorum, or refused it): io_error with the cause.</summary>
-    private async ValueTask ThrowStoreFailureAsync(string path)
+    public void Dispose()
     {
-        try
+        if (_buffer is { } buffer)
         {
-            await _put.ConfigureAwait(false);
-        }
-        catch (Exception ex) when (ex is NatsException or TimeoutException or IOException)
-        {
-            throw new FerryException(FerryErrorCode.IoError, $"The NATS store did not take '{path}': {ex.Message}; send it again to resume.", ex);
-        }
-        throw new FerryException(FerryErrorCode.IoError, $"The NATS store stopped reading '{path}' early.");
-    }
-
-    public async ValueTask AbandonAsync()
-    {
-        await _abort.CancelAsync().ConfigureAwait(false);
-        await _pipe.Writer.CompleteAsync(new OperationCanceledException("The upload was abandoned.")).ConfigureAwait(false);
-        try
-        {
-            await _put.ConfigureAwait(false);
-        }
-        catch (Exception ex) when (ex is NatsException or OperationCanceledException or TimeoutException or IOException)
-        {
-        }
-        _abort.Dispose();
-        _hasher.Dispose();
-        try
-        {
-            await _data.DeleteAsync(Name, CancellationToken.None).ConfigureAwait(false);
-        }
-        catch (Exception ex) when (ex is NatsException or TimeoutException)
-        {
-            // Never finished, or the cluster is away: the sweep removes it later.
+            _buffer = null;
+            ArrayPool<byte>.Shared.Return(buffer);
+            _hasher.Dispose();
         }
     }
 }

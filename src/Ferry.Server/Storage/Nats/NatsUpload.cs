@@ -8,8 +8,8 @@ namespace Ferry.Server.Storage.Nats;
 
 /// <summary>
 /// A file on its way into the NATS store, in parts of <see cref="UploadRequest.ChunkSize"/> bytes (the resume chunk): each
-/// part streams, in order, into a new object while it arrives (through a bounded pipe, so a fast client waits for the
-/// cluster instead of filling memory), and once stored it is recorded in the upload's state in the namespace bucket
+/// part gathers in memory, goes to a new object while the next one arrives (so at most two parts per upload are held and
+/// a fast client waits for the cluster instead of filling memory), and once stored it is recorded in the upload's state in the namespace bucket
 /// (<see cref="NatsUploadState"/>). A connection that drops leaves the stored parts for a resume through any server. The
 /// commit checks the whole-file checksum and only then points the file's name at the parts; nothing is visible before.
 /// </summary>
@@ -25,7 +25,9 @@ internal sealed class NatsUpload : IUpload
     private readonly long _partSize;
     private ulong _stateRevision;
     private ChecksumAlgorithm.Hasher? _hasher; // null after a resume: the commit then reads the stored parts back
+    private readonly CancellationTokenSource _abort = new();
     private NatsPartWriter? _part;
+    private (NatsPartWriter Part, Task<byte[]> Stored)? _storing;
     private long _written;
     private bool _ended;
 
@@ -97,14 +99,14 @@ internal sealed class NatsUpload : IUpload
             await _reservation.RenewIfDueAsync(Request.Size, cancellationToken).ConfigureAwait(false);
         while (data.Length > 0)
         {
-            _part ??= new NatsPartWriter(_buckets.Data, "p." + _owner + "." + _parts.Count, Request.Checksum);
-            var room = (int)Math.Min(data.Length, _partSize - _part.Length);
-            var piece = data[..room];
+            _part ??= new NatsPartWriter("p." + _owner + "." + (_parts.Count + (_storing is null ? 0 : 1)), (int)Math.Min(_partSize, Request.Size - _written),
+                Request.Checksum);
+            var piece = data[..Math.Min(data.Length, _part.Room)];
             _hasher?.Append(piece.Span);
-            await _part.WriteAsync(piece, Request.Path, cancellationToken).ConfigureAwait(false);
-            _written += room;
-            data = data[room..];
-            if (_part.Length == _partSize)
+            _part.Append(piece.Span);
+            _written += piece.Length;
+            data = data[piece.Length..];
+            if (_part.Room == 0)
                 await StorePartAsync(cancellationToken).ConfigureAwait(false);
         }
     }
@@ -118,12 +120,34 @@ internal sealed class NatsUpload : IUpload
         }
     }
 
-    /// <summary>Finishes the current part's object and records it in the upload's state (compare-and-set: still the owner?).</summary>
+    /// <summary>Sends the full part to its object in the background, once the part before it is stored and recorded.</summary>
     private async ValueTask StorePartAsync(CancellationToken cancellationToken)
     {
+        await RecordStoredPartAsync(cancellationToken).ConfigureAwait(false);
         var part = _part!;
         _part = null;
-        var hash = await part.FinishAsync(Request.Path, cancellationToken).ConfigureAwait(false);
+        _storing = (part, part.StoreAsync(_buckets.Data, _abort.Token));
+    }
+
+    /// <summary>Waits for the part in flight and records it in the upload's state (compare-and-set: still the owner?).</summary>
+    private async ValueTask RecordStoredPartAsync(CancellationToken cancellationToken)
+    {
+        if (_storing is not { } storing)
+            return;
+        byte[] hash;
+        try
+        {
+            hash = await storing.Stored.WaitAsync(cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            if (storing.Stored.IsCompleted)
+            {
+                _storing = null;
+                storing.Part.Dispose();
+            }
+        }
+        var part = storing.Part;
         _parts.Add(part.Name);
         _partHashes.Add(Convert.ToHexStringLower(hash));
         var state = new NatsUploadState
@@ -147,6 +171,7 @@ internal sealed class NatsUpload : IUpload
             throw new FerryException(FerryErrorCode.FieldInvalid, $"Only {_written} of {Request.Size} bytes of '{Request.Path}' arrived; nothing was committed.");
         if (_part is not null)
             await StorePartAsync(cancellationToken).ConfigureAwait(false);
+        await RecordStoredPartAsync(cancellationToken).ConfigureAwait(false);
         // A resumed upload did not see its first parts go by: its checksum is taken from what the store holds.
         var hash = _hasher?.GetHashAndReset() ?? await HashStoredAsync(cancellationToken).ConfigureAwait(false);
         if (expectedHash is not null && !hash.AsSpan().SequenceEqual(expectedHash))
@@ -178,10 +203,16 @@ internal sealed class NatsUpload : IUpload
         if (_ended)
             return;
         _ended = true;
-        if (_part is { } part)
+        await _abort.CancelAsync().ConfigureAwait(false);
+        _part?.Dispose();
+        _part = null;
+        if (_storing is { } storing)
         {
-            _part = null;
-            await part.AbandonAsync().ConfigureAwait(false);
+            _storing = null;
+            // The part in flight is not recorded: a resume sends it again, and the sweep removes its object.
+            await storing.Stored.ContinueWith(static _ => { }, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default)
+                .ConfigureAwait(false);
+            storing.Part.Dispose();
         }
         if (!keepForResume)
             await _buckets.TryDeleteAsync(_stateKey, _stateRevision, CancellationToken.None).ConfigureAwait(false);
@@ -201,5 +232,6 @@ internal sealed class NatsUpload : IUpload
             // The cluster is away: the state stays as last recorded, the lease and the sweep do the rest.
         }
         _hasher?.Dispose();
+        _abort.Dispose();
     }
 }

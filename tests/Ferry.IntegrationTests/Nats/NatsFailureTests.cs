@@ -1,0 +1,112 @@
+using Ferry.Client;
+using Ferry.Client.Transfers;
+using Ferry.Protocol.Errors;
+using Ferry.Testing;
+using NATS.Client.Core;
+using NATS.Client.JetStream;
+
+namespace Ferry.IntegrationTests.Nats;
+
+/// <summary>
+/// The cluster loses a machine in the middle of an upload: the upload finishes or fails with a clear error, resumes, and
+/// no partial or mixed file is ever visible. Each test has its own cluster, since it kills one of its nodes.
+/// </summary>
+public sealed class NatsFailureTests
+{
+    private const int MiB = 1024 * 1024;
+    private static CancellationToken Token => TestTimeouts.Token(TimeSpan.FromMinutes(4));
+
+    [Fact]
+    public async Task Killing_the_data_streams_leader_during_a_256_MiB_upload_loses_nothing_and_the_upload_resumes()
+    {
+        await using var cluster = await NatsCluster.StartAsync();
+        await using var pair = await NatsServerPair.StartAsync(cluster);
+        using var local = new TempDirectory();
+        var source = TestFiles.Create(local.Combine("big.bin"), 256 * MiB, seed: 21);
+        await using var a = await pair.LoginAsync(pair.A);
+        await using var b = await pair.LoginAsync(pair.B);
+
+        var leader = await StreamLeaderAsync(cluster, "OBJ_" + pair.Options.DataBucket);
+        var killed = 0;
+        var progress = new Progress<long>(done =>
+        {
+            if (done >= 96 * MiB && Interlocked.Exchange(ref killed, 1) == 0)
+                leader.Kill();
+        });
+        FerryException? failure = null;
+        try
+        {
+            await a.PutFileAsync(source, "big.bin", progress: progress, cancellationToken: Token);
+        }
+        catch (FerryException e)
+        {
+            failure = e;
+        }
+        Assert.True(killed == 1, $"the upload ended before the leader was killed: {failure}\n{Crashes(pair)}");
+        // While the upload is cut off (or just after it completed), the name shows nothing or the whole file.
+        await AssertWholeOrAbsentAsync(b, "big.bin", 256 * MiB);
+
+        if (failure is not null)
+        {
+            await using var again = await LoginRetryingAsync(pair, pair.B);
+            await again.PutFileAsync(source, "big.bin", new PutOptions { Resume = true }, cancellationToken: Token);
+        }
+        // What the name points to is complete while the node is away: the same size through either server.
+        Assert.Equal(256 * MiB, (await b.StatAsync("big.bin", Token)).Size);
+        Assert.Equal(256 * MiB, (await a.StatAsync("big.bin", Token)).Size);
+
+        // The killed node comes back and catches up; then the file reads back identical through the other server. (Reads
+        // while a node is away wait for the cluster to place their consumer elsewhere: see docs/scale-out.md.)
+        leader.Start();
+        await cluster.WaitHealthyAsync();
+        await using (var reader = await LoginRetryingAsync(pair, pair.B))
+        {
+            try
+            {
+                await reader.GetFileAsync("big.bin", local.Combine("back.bin"), cancellationToken: Token);
+            }
+            catch (FerryException e)
+            {
+                Assert.Fail(e + "\n" + Crashes(pair));
+            }
+        }
+        TestFiles.AssertSame(source, local.Combine("back.bin"));
+    }
+
+    /// <summary>What the servers logged of commands that failed unexpectedly (for the failure message).</summary>
+    private static string Crashes(NatsServerPair pair) =>
+        string.Join("\n", new[] { pair.A, pair.B }.SelectMany(s => s.Logs.Lines).Where(l => l.Exception is not null || l.Level >= Microsoft.Extensions.Logging.LogLevel.Warning && !l.Message.StartsWith("PLAIN")).Select(l => l.Message + ": " + l.Exception));
+
+    private static async Task AssertWholeOrAbsentAsync(FerryClient client, string name, long size)
+    {
+        var entries = await client.ListAsync("", cancellationToken: Token);
+        var entry = entries.SingleOrDefault(e => e.Name == name);
+        Assert.True(entry is null || entry.Size == size, $"{name} is visible with {entry?.Size} bytes");
+    }
+
+    private static async Task<FerryClient> LoginRetryingAsync(NatsServerPair pair, TestServer server)
+    {
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        while (true)
+        {
+            try
+            {
+                return await pair.LoginAsync(server);
+            }
+            catch (FerryException) when (clock.Elapsed < TimeSpan.FromSeconds(30))
+            {
+                await Task.Delay(200);
+            }
+        }
+    }
+
+    /// <summary>The node that leads the stream's RAFT group, as the cluster reports it.</summary>
+    private static async Task<NatsNode> StreamLeaderAsync(NatsCluster cluster, string stream)
+    {
+        await using var connection = new NatsConnection(new NatsOpts { Url = cluster.Url });
+        var js = new NatsJSContext(connection);
+        var info = await js.GetStreamAsync(stream, cancellationToken: Token);
+        var name = info.Info.Cluster?.Leader ?? throw new InvalidOperationException($"{stream} reports no leader");
+        return cluster.Nodes.Single(n => n.Name == name);
+    }
+}
