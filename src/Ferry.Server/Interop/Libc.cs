@@ -131,8 +131,14 @@ internal static unsafe partial class Libc
     [LibraryImport("libc", SetLastError = true)]
     public static partial int tcsetattr(int fd, int action, Termios* termios);
 
-    [LibraryImport("libc", SetLastError = true)]
-    public static partial int dup(int fd);
+    public const int FcntlDuplicateCloseOnExec = 1030; // F_DUPFD_CLOEXEC
+
+    /// <summary>
+    /// fcntl(fd, F_DUPFD_CLOEXEC, lowest): a second descriptor for <paramref name="fd"/> that is closed on exec. Never
+    /// dup(2), whose copy is not: every command started afterwards, by anyone, would inherit it.
+    /// </summary>
+    [LibraryImport("libc", EntryPoint = "fcntl", SetLastError = true)]
+    public static partial int fcntlDuplicate(int fd, int command, int lowest);
 
     [LibraryImport("libc")]
     public static partial int posix_spawn_file_actions_addopen(void* actions, int fd, byte* path, int flags, uint mode);
@@ -157,6 +163,10 @@ internal static unsafe partial class Libc
 
     [LibraryImport("libc")]
     public static partial int posix_spawn_file_actions_addchdir_np(void* actions, byte* path);
+
+    /// <summary>Closes every descriptor from <paramref name="lowest"/> up in the child (glibc 2.34 and later).</summary>
+    [LibraryImport("libc")]
+    public static partial int posix_spawn_file_actions_addclosefrom_np(void* actions, int lowest);
 
     [LibraryImport("libc")]
     public static partial int posix_spawnattr_init(void* attributes);
