@@ -8,9 +8,11 @@ namespace Ferry.Server.Interop;
 /// </summary>
 internal static unsafe partial class Libc
 {
+    public const int SigHup = 1;
     public const int SigInt = 2;
     public const int SigKill = 9;
     public const int SigTerm = 15;
+    public const int SigCont = 18;
 
     public const int Eintr = 4;
     public const int Enoent = 2;
@@ -65,7 +67,7 @@ internal static unsafe partial class Libc
     /// <summary>The signals a client may send a command, by the names it uses (SSH's, without "SIG").</summary>
     private static readonly Dictionary<string, int> s_clientSignals = new(StringComparer.Ordinal)
     {
-        ["HUP"] = 1, ["INT"] = SigInt, ["QUIT"] = 3, ["KILL"] = SigKill, ["USR1"] = 10, ["USR2"] = 12, ["TERM"] = SigTerm,
+        ["HUP"] = SigHup, ["INT"] = SigInt, ["QUIT"] = 3, ["KILL"] = SigKill, ["USR1"] = 10, ["USR2"] = 12, ["TERM"] = SigTerm,
     };
 
     /// <summary>The number of a signal a client may name (HUP, INT, QUIT, KILL, USR1, USR2, TERM), or 0 for any other name.</summary>
