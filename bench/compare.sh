@@ -876,6 +876,10 @@ verdict() { # verdict EXPRESSION: MET / NOT MET / (no figure)
     [[ " $1 " == *" - "* ]] && { echo "(no figure)"; return; }
     if calc "exit !($1)"; then echo MET; else echo "NOT MET"; fi
 }
+if [[ -n "$only" ]]; then
+    echo
+    echo "Targets: not checked (--only)"
+else
 echo
 echo "Targets (medians of $runs runs):"
 for d in put get; do
@@ -903,6 +907,7 @@ if ((with_load)); then
     echo "- server memory per idle connection < 64 KiB ($connections connections): ${fig[idle]} KiB $(verdict "${fig[idle]} < 64") (failed connections: ${nfail[idle]})"
 else
     echo "- exec, concurrency and idle-memory targets: not measured (no bench/Ferry.Load)"
+fi
 fi
 if ((${#load_errors[@]})); then
     echo
