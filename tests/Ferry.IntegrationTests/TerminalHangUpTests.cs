@@ -43,6 +43,9 @@ public class TerminalHangUpTests
             Assert.Equal("HUP", (await plainExit).GetProperty("signal").GetString());
             Assert.Equal("KILL", (await trappingExit).GetProperty("signal").GetString());
             await WaitUntilGoneAsync([.. plainPids, .. trappingPids]);
+            // Both were hung up; only the one that ignored it was killed.
+            Assert.Equal(2, server.Logs.Lines.Count(l => l.EventId.Id == Ferry.Server.Logging.LogEvents.ExecTerminalHungUp));
+            Assert.Single(server.Logs.Lines, l => l.EventId.Id == Ferry.Server.Logging.LogEvents.ExecTerminalKilledAfterHangUp);
         }
         finally
         {

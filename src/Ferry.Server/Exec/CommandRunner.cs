@@ -78,7 +78,7 @@ public sealed class CommandRunner(FerryServerOptions options, CommandSandbox san
         var started = Stopwatch.GetTimestamp();
         var completed = false;
         using var runEnded = new CancellationTokenSource();
-        var hangUp = group.Terminal is null ? Task.CompletedTask : HangUpAtStopAsync(group, runEnded.Token);
+        var hangUp = group.Terminal is null ? Task.CompletedTask : HangUpAtStopAsync(group, request, runEnded.Token);
         try
         {
             var outcome = await new CommandRun(group, request, sink).RunAsync(cancellationToken).ConfigureAwait(false);
@@ -101,20 +101,23 @@ public sealed class CommandRunner(FerryServerOptions options, CommandSandbox san
     /// </summary>
     internal void HangUpTerminals() => _stopping.TrySetResult();
 
-    private async Task HangUpAtStopAsync(ProcessGroup group, CancellationToken runEnded)
+    private async Task HangUpAtStopAsync(ProcessGroup group, CommandRequest request, CancellationToken runEnded)
     {
         var exited = group.WaitForExitAsync(CancellationToken.None);
         await Task.WhenAny(_stopping.Task, exited).WaitAsync(runEnded).ConfigureAwait(false);
         if (exited.IsCompleted)
             return;
         group.HangUp();
+        var user = request.User?.Name ?? "-";
+        ExecLog.TerminalHungUp(logger, user, request.Argv[0], group.Id);
         try
         {
             await exited.WaitAsync(HangUpGrace, runEnded).ConfigureAwait(false);
         }
         catch (TimeoutException)
         {
-            group.KillTree(); // it ignored the hang-up
+            group.KillTree();
+            ExecLog.TerminalKilledAfterHangUp(logger, user, request.Argv[0], group.Id);
         }
     }
 
