@@ -6,7 +6,7 @@
 # blank lines:
 #   0  big file:       tool, upload MB/s, download MB/s
 #   1  small files:    tool, put files/s, get files/s
-#   2  exec latency:   what, ferry ms, ssh ms
+#   2  exec latency:   what, ferry ms, ssh ms (whole commands, and a keystroke's echo on an open terminal)
 #   3  concurrency:    what, MB/s
 if (!exists("datafile")) datafile = 'chart.dat'
 if (!exists("outfile")) outfile = 'benchmarks-compare.png'
@@ -56,8 +56,8 @@ plot datafile index 1 using 2:xtic(1) title 'put / upload' lc rgb '#3b75af', \
      '' index 1 using ($0 + L):(num(3)):(sprintf('%.0f', num(3))) with labels offset 0,0.6 font ',8' notitle
 set key top right
 
-# 3. Exec latency of `true`, ms, log scale.
-set title 'Run `true` remotely, ms per command (lower is better, log scale)'
+# 3. Exec latency of `true`, and the echo of a keystroke on an open terminal, ms, log scale.
+set title 'Remote commands: run `true`, ms per command; echo of a keystroke on a terminal, ms (lower is better, log scale)'
 set ylabel 'ms'
 set logscale y
 set yrange [*:*]

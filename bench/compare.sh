@@ -14,6 +14,9 @@
 #                key): scp with its default cipher (chacha20-poly1305@openssh.com) and with -c aes128-gcm@openssh.com,
 #                sftp batch put/get, scp -r of the tree, `ssh true` with a new connection each time and through a
 #                ControlMaster connection (ControlPersist)
+#   terminals    keystroke echo round trip on an open remote terminal (bench/terminal-echo.py: one byte typed, its
+#                echo back; median of --echo-count keystrokes after 100 untimed ones): `ferry exec -t -- cat` (TLS +
+#                login, commands in the sandbox) against `ssh -tt ... cat` through the ControlMaster connection
 #   rsync        a private rsync daemon on a loopback port: rsync -a --whole-file rsync://127.0.0.1:PORT/bench/...
 #                for the big file and for the tree
 #
@@ -36,7 +39,9 @@
 #          (commands per run with a fresh connection, default 20), --iperf-time S (default 5), --no-load (skip the
 #          Ferry.Load modes), --no-build, --no-install (no apt-get), --tsv FILE (also keep the medians TSV there),
 #          --raw FILE (every run as TSV), --png FILE (chart; default docs/benchmarks-compare.png), --no-chart,
-#          --timeout SECONDS (per transfer command; default 120 + 120 per GiB), --tmpfs auto|shm|mount.
+#          --timeout SECONDS (per transfer command; default 120 + 120 per GiB), --tmpfs auto|shm|mount,
+#          --echo-count N (keystrokes per terminal echo run, 1-3000, default 1000), --only MODE[,MODE...] (run these
+#          modes alone, e.g. --only term-echo,ssh-term-echo; the table then has only their rows; no chart).
 #
 # It installs what it lacks with apt-get (openssh-server, openssh-client, rsync, socat, iperf3, gnuplot-nox, jq,
 # clang and zlib1g-dev for the native publish),
@@ -60,6 +65,8 @@ clients=1000
 connections=5000
 rtt_count=200
 fresh_count=20
+echo_count=1000
+only=
 iperf_time=5
 with_load=1
 build=1
@@ -99,6 +106,10 @@ while (($#)); do
         --rtt-count=*) rtt_count="${1#*=}"; shift ;;
         --fresh-count) fresh_count="${2:?--fresh-count needs a number}"; shift 2 ;;
         --fresh-count=*) fresh_count="${1#*=}"; shift ;;
+        --echo-count) echo_count="${2:?--echo-count needs a number}"; shift 2 ;;
+        --echo-count=*) echo_count="${1#*=}"; shift ;;
+        --only) only="${2:?--only needs modes}"; shift 2 ;;
+        --only=*) only="${1#*=}"; shift ;;
         --iperf-time) iperf_time="${2:?--iperf-time needs seconds}"; shift 2 ;;
         --iperf-time=*) iperf_time="${1#*=}"; shift ;;
         --no-load) with_load=0; shift ;;
@@ -133,6 +144,7 @@ is_count "$connections" 1 20000 || die "--connections must be 1-20000"
 is_count "$rtt_count" 1 100000 || die "--rtt-count must be 1-100000"
 is_count "$fresh_count" 1 10000 || die "--fresh-count must be 1-10000"
 is_count "$iperf_time" 1 60 || die "--iperf-time must be 1-60"
+is_count "$echo_count" 1 3000 || die "--echo-count must be 1-3000 (a cooked terminal line holds 4095 characters)"
 [[ "$tmpfs_mode" =~ ^(auto|shm|mount)$ ]] || die "--tmpfs must be auto, shm or mount"
 ((EUID == 0)) || die "run it as root (it installs packages, runs a private sshd and raises ulimit -n)"
 
@@ -351,9 +363,9 @@ cp -a "$tree" "$work/rsync/root/tree-src"
 start_ferry open "$port_open" --insecure-no-auth
 start_ferry tls "$port_tls"
 login "$port_tls"
+start_ferry exec "$port_exec" --allow-exec   # exec-cli, exec-rtt, exec-fresh and term-echo
+login "$port_exec"
 if ((with_load)); then
-    start_ferry exec "$port_exec" --allow-exec
-    login "$port_exec"
     start_ferry load "$port_load" "${big_limits[@]}"
     # The idle server is started afresh for every idle run. Ferry.Load logs in with FERRY_USER/FERRY_KEY and pins
     # certificates in a private folder of its own.
@@ -438,10 +450,18 @@ modes=(socat socat-1M socat-sha256 iperf3
     put-plain get-plain put-sha256 get-sha256 put-tls get-tls
     scp-put scp-get scp-aes-put scp-aes-get sftp-put sftp-get rsync-put rsync-get
     tree-put tree-get scp-r-put scp-r-get rsync-r-put rsync-r-get
-    ssh-cm ssh-true)
+    ssh-cm ssh-true term-echo ssh-term-echo)
 ((with_load)) && modes+=(exec-rtt exec-fresh exec-cli concurrent-put idle)
 rows=("${modes[@]}")      # the table's rows: the modes, and the single-stream baseline that concurrent-put measures
 ((with_load)) && rows=("${modes[@]:0:${#modes[@]}-2}" single-stream concurrent-put idle)
+if [[ -n "$only" ]]; then
+    IFS=, read -r -a wanted <<<"$only"
+    for m in "${wanted[@]}"; do [[ " ${modes[*]} " == *" $m "* ]] || die "--only: no mode '$m' (modes: ${modes[*]})"; done
+    keep() { local m; for m in "${wanted[@]}"; do [[ "$1" == "$m" ]] && return 0; done; [[ "$1" == single-stream ]] && keep concurrent-put; }
+    kept=(); for m in "${modes[@]}"; do keep "$m" && kept+=("$m"); done; modes=("${kept[@]}")
+    kept=(); for m in "${rows[@]}"; do keep "$m" && kept+=("$m"); done; rows=("${kept[@]}")
+    chart=0
+fi
 declare -A label=(
     [socat]="socat (8 KiB buffer)" [socat-1M]="socat -b 1048576" [socat-sha256]="socat + sha256sum at both ends" [iperf3]="iperf3 -t $iperf_time (socket only)"
     [put-plain]="ferry put, plain (no auth)" [get-plain]="ferry get, plain (no auth)"
@@ -457,6 +477,7 @@ declare -A label=(
     [exec-rtt]="ferry exec, open connection" [exec-fresh]="ferry exec, new connection"
     [exec-cli]="ferry exec -- true (CLI)"
     [ssh-cm]="ssh true, ControlMaster" [ssh-true]="ssh true, new connection"
+    [term-echo]="ferry exec -t, keystroke echo" [ssh-term-echo]="ssh -tt, keystroke echo, ControlMaster"
     [single-stream]="ferry $clients x 1 MiB put, one connection" [concurrent-put]="ferry $clients clients x 1 MiB put, at once"
     [idle]="ferry idle connection, server memory"
 )
@@ -464,7 +485,7 @@ declare -A kind=()
 for m in socat socat-1M socat-sha256 put-plain get-plain put-sha256 get-sha256 put-tls get-tls scp-put scp-get scp-aes-put scp-aes-get sftp-put \
     sftp-get rsync-put rsync-get; do kind[$m]=xfer; done
 for m in tree-put tree-get scp-r-put scp-r-get rsync-r-put rsync-r-get; do kind[$m]=tree; done
-for m in exec-rtt exec-fresh exec-cli ssh-cm ssh-true; do kind[$m]=lat; done
+for m in exec-rtt exec-fresh exec-cli ssh-cm ssh-true term-echo ssh-term-echo; do kind[$m]=lat; done
 kind[iperf3]=rate; kind[single-stream]=rate; kind[concurrent-put]=rate; kind[idle]=mem
 
 declare -A vals=()        # mode -> the recorded values of the runs, space separated
@@ -663,6 +684,16 @@ measure() {
                 "$ssh_target" true || die "$mode: ssh true through the ControlMaster failed"
             v="$(median_of <"$work/lat.ms")"
             ;;
+        term-echo|ssh-term-echo)
+            # One open terminal per run, `cat` on it: the connection and the command are up before the timing starts.
+            local client=("$ferry" exec -t --server "127.0.0.1:$port_exec" -- cat)
+            [[ "$mode" == ssh-term-echo ]] && client=(ssh "${ssh_opts[@]}" -p "$port_ssh" -o ControlMaster=no \
+                -o ControlPath="$ssh_dir/ctl" -tt "$ssh_target" cat)
+            run_timeout="$lat_timeout" run python3 "$repo/bench/terminal-echo.py" "$echo_count" 100 -- "${client[@]}" \
+                >"$work/echo.txt" || die "$mode: the keystroke echo run failed: $(tail -c 400 "$work/echo.txt")"
+            v="$(awk -F'\t' 'NR == 1 && $1 ~ /^[0-9.]+$/ { printf "%.4f", $1 / 1000 }' "$work/echo.txt")"
+            [[ -n "$v" ]] || die "$mode: no figure from bench/terminal-echo.py: $(tail -c 400 "$work/echo.txt")"
+            ;;
         exec-cli)
             lat_loop "$(( fresh_count < 5 ? fresh_count : 5 ))" "$ferry" exec -n --server "127.0.0.1:$port_exec" -- true \
                 || die "$mode: ferry exec -- true failed"
@@ -721,7 +752,8 @@ if ((with_load)); then
 else
     echo "   Ferry.Load: not run (exec, concurrent-put and idle modes skipped)"
 fi
-echo "   ssh true: $fresh_count per run (new connection), $rtt_count per run (ControlMaster); ulimit -n $(ulimit -n)"
+echo "   ssh true: $fresh_count per run (new connection), $rtt_count per run (ControlMaster); keystroke echo: $echo_count per run; ulimit -n $(ulimit -n)"
+[[ -n "$only" ]] && echo "   only: ${modes[*]}"
 echo "   load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
 ((runs < 5)) && echo "   NOTE: fewer than 5 runs per mode; medians are rough"
 [[ -n "$raw_file" ]] && printf 'round\tmode\tvalue\textra\n' >"$raw_file"
@@ -808,6 +840,7 @@ peers_of() {
         exec-rtt) times_better exec-rtt ssh-cm "ssh ControlMaster" ;;
         exec-fresh) times_better exec-fresh ssh-true "ssh true" ;;
         exec-cli) printf '%s; %s' "$(times_better exec-cli ssh-true "ssh true")" "$(times_better exec-cli ssh-cm "ssh ControlMaster")" ;;
+        term-echo) times_better term-echo ssh-term-echo "ssh -tt ControlMaster" ;;
         single-stream) printf '%s %% of ferry put TLS (%s, one process)' "$(pct single-stream put-tls)" "$size_h" ;;
         concurrent-put) printf '%s %% of one connection; %s %% of ferry put TLS; failed uploads: %s' \
             "$(pct concurrent-put single-stream)" "$(pct concurrent-put put-tls)" "${nfail[concurrent-put]}" ;;
@@ -831,6 +864,8 @@ echo
 echo "median: of the runs. MB/s: 10^6 bytes/s; for the $size_h file, its size / the time of the whole command. Tree rows:"
 echo "seconds for all $files files. exec rows: median of the runs' own medians; Ferry.Load (open/new connection) times"
 echo "inside its process, the ssh rows and 'ferry exec -- true (CLI)' time whole processes from fork to exit."
+echo "keystroke echo rows: median of the runs' medians of $echo_count keystrokes, one byte to the remote terminal and its"
+echo "echo back, through an open client (bench/terminal-echo.py)."
 echo "vs socat: speed as a percentage of socat's. vs peers: how many times faster (shorter) than the named tool."
 echo "'$clients x 1 MiB put, one connection': Ferry.Load's single-stream baseline (the same $clients files one after"
 echo "another over one connection); 'at once': $clients clients connecting and uploading together (successful bytes)."
@@ -841,6 +876,10 @@ verdict() { # verdict EXPRESSION: MET / NOT MET / (no figure)
     [[ " $1 " == *" - "* ]] && { echo "(no figure)"; return; }
     if calc "exit !($1)"; then echo MET; else echo "NOT MET"; fi
 }
+if [[ -n "$only" ]]; then
+    echo
+    echo "Targets: not checked (--only)"
+else
 echo
 echo "Targets (medians of $runs runs):"
 for d in put get; do
@@ -868,6 +907,7 @@ if ((with_load)); then
     echo "- server memory per idle connection < 64 KiB ($connections connections): ${fig[idle]} KiB $(verdict "${fig[idle]} < 64") (failed connections: ${nfail[idle]})"
 else
     echo "- exec, concurrency and idle-memory targets: not measured (no bench/Ferry.Load)"
+fi
 fi
 if ((${#load_errors[@]})); then
     echo
@@ -914,6 +954,7 @@ if ((chart)); then
         printf 'open connection\t%s\t%s\n' "$(v exec-rtt)" "$(v ssh-cm)"
         printf 'new connection\t%s\t%s\n' "$(v exec-fresh)" "$(v ssh-true)"
         printf 'whole CLI process\t%s\t%s\n' "$(v exec-cli)" "$(v ssh-true)"
+        printf 'keystroke echo (terminal)\t%s\t%s\n' "$(v term-echo)" "$(v ssh-term-echo)"
         printf '\n\n# concurrency: what\tMB/s\n'
         printf 'ferry put TLS, %s\t%s\n' "$size_h" "$(v put-tls)"
         printf '%s x 1 MiB, one connection\t%s\n' "$clients" "$(v single-stream)"

@@ -35,7 +35,7 @@ internal static class ServeCommand
         var maxConnections = new Option<int>("--max-connections") { Description = $"Connections served at once; more are refused with server_busy. Default {defaults.MaxConnections}." };
         var headerTimeout = new Option<double>("--header-timeout") { Description = $"Seconds from a frame's first byte to its complete header. Default {defaults.HeaderTimeout}." };
         var idleTimeout = new Option<double>("--idle-timeout") { Description = $"Seconds a connection may stay silent. Default {defaults.IdleTimeout}." };
-        var grace = new Option<double>("--shutdown-grace") { Description = $"Seconds that work in flight may take to finish on Ctrl-C or SIGTERM. Default {defaults.ShutdownGrace}." };
+        var grace = new Option<double>("--shutdown-grace") { Description = $"Seconds that work in flight may take to finish on Ctrl-C or SIGTERM (commands on terminals are hung up at once). Default {defaults.ShutdownGrace}." };
         var maxHeader = new Option<int>("--max-header-bytes") { Description = $"Largest frame header accepted, in bytes. Default {defaults.MaxHeaderBytes}." };
         var noAuth = new Option<bool>("--insecure-no-auth") { Description = "No login, plain TCP, and classic clients that send no hello are accepted. Only for loopback or trusted networks." };
         var plain = new Option<bool>("--plain") { Description = "Plain TCP instead of TLS (logins still required; frames carry MACs). Anyone on the path can read the traffic." };

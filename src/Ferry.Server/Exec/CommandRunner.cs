@@ -22,6 +22,11 @@ namespace Ferry.Server.Exec;
 /// </summary>
 public sealed class CommandRunner(FerryServerOptions options, CommandSandbox sandbox, FerryMetrics metrics, ILogger<CommandRunner> logger)
 {
+    /// <summary>How long a command on a terminal has, after the hang-up at the server's stop, before it is killed.</summary>
+    public static readonly TimeSpan HangUpGrace = TimeSpan.FromSeconds(2);
+
+    private readonly TaskCompletionSource _stopping = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
     /// <summary>A requested time limit longer than this (about ten years) is not a time limit but a mistake or an attack.</summary>
     public const double MaxRequestedTimeoutSeconds = 10 * 365.25 * 24 * 3600;
 
@@ -72,6 +77,8 @@ public sealed class CommandRunner(FerryServerOptions options, CommandSandbox san
         metrics.ExecStarted(udp);
         var started = Stopwatch.GetTimestamp();
         var completed = false;
+        using var runEnded = new CancellationTokenSource();
+        var hangUp = group.Terminal is null ? Task.CompletedTask : HangUpAtStopAsync(group, request, runEnded.Token);
         try
         {
             var outcome = await new CommandRun(group, request, sink).RunAsync(cancellationToken).ConfigureAwait(false);
@@ -81,6 +88,36 @@ public sealed class CommandRunner(FerryServerOptions options, CommandSandbox san
         finally
         {
             metrics.ExecEnded(udp, Stopwatch.GetElapsedTime(started), completed);
+            await runEnded.CancelAsync().ConfigureAwait(false);
+            await hangUp.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        }
+    }
+
+    /// <summary>
+    /// Hangs up every command running on a terminal (docs/protocol.md §6.4), as the end of the connection its terminal
+    /// lives on would: SIGHUP to the terminal's process groups now, SIGKILL to what is left after <see cref="HangUpGrace"/>.
+    /// Called once when the server stops. A terminal's command is interactive, so waiting for it to finish on its own
+    /// (as for other commands in flight) would only hold the stop up until the end of the grace period.
+    /// </summary>
+    internal void HangUpTerminals() => _stopping.TrySetResult();
+
+    private async Task HangUpAtStopAsync(ProcessGroup group, CommandRequest request, CancellationToken runEnded)
+    {
+        var exited = group.WaitForExitAsync(CancellationToken.None);
+        await Task.WhenAny(_stopping.Task, exited).WaitAsync(runEnded).ConfigureAwait(false);
+        if (exited.IsCompleted)
+            return;
+        group.HangUp();
+        var user = request.User?.Name ?? "-";
+        ExecLog.TerminalHungUp(logger, user, request.Argv[0], group.Id);
+        try
+        {
+            await exited.WaitAsync(HangUpGrace, runEnded).ConfigureAwait(false);
+        }
+        catch (TimeoutException)
+        {
+            group.KillTree();
+            ExecLog.TerminalKilledAfterHangUp(logger, user, request.Argv[0], group.Id);
         }
     }
 

@@ -2,7 +2,7 @@ using Microsoft.Extensions.Logging;
 
 namespace Ferry.Server.Exec;
 
-/// <summary>Log lines about how commands are confined (6000s).</summary>
+/// <summary>Log lines about how commands are confined, and about commands ended by the server's stop (6000s).</summary>
 internal static partial class ExecLog
 {
     [LoggerMessage(Logging.LogEvents.ExecConfined, LogLevel.Information, "Commands run confined: {Sandbox}, as {Account}")]
@@ -16,4 +16,10 @@ internal static partial class ExecLog
 
     [LoggerMessage(Logging.LogEvents.ExecOwnershipFailed, LogLevel.Warning, "Could not give {Path} to the account {Account}: {Reason}")]
     public static partial void OwnershipFailed(ILogger logger, string path, string account, string reason);
+
+    [LoggerMessage(Logging.LogEvents.ExecTerminalHungUp, LogLevel.Information, "Server stopping: hung up the terminal of {User}'s command {Program} (pid {Pid})")]
+    public static partial void TerminalHungUp(ILogger logger, string user, string program, int pid);
+
+    [LoggerMessage(Logging.LogEvents.ExecTerminalKilledAfterHangUp, LogLevel.Information, "{User}'s command {Program} (pid {Pid}) ignored the hang-up; killed")]
+    public static partial void TerminalKilledAfterHangUp(ILogger logger, string user, string program, int pid);
 }

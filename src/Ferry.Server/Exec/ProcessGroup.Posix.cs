@@ -16,6 +16,9 @@ internal sealed partial class ProcessGroup
     /// <summary>Where programs named without a slash are looked up: the PATH of the documented environment.</summary>
     internal static readonly string[] SearchPath = ["/usr/local/bin", "/usr/bin", "/bin"];
 
+    /// <summary>Set once glibc turned out to lack posix_spawn_file_actions_addclosefrom_np.</summary>
+    private static bool s_closeFromMissing;
+
     private static ProcessGroup Spawn(IReadOnlyList<string> argv, string workingDirectory, IReadOnlyDictionary<string, string> environment, bool sandboxed,
         TerminalSize? terminal)
     {
@@ -103,6 +106,7 @@ internal sealed partial class ProcessGroup
                 CheckResult(posix_spawn_file_actions_adddup2(actions, output[1], 1));
                 CheckResult(posix_spawn_file_actions_adddup2(actions, error[1], 2));
             }
+            CloseInheritedDescriptors(actions);
             var directory = Utf8(workingDirectory, strings);
             CheckResult(posix_spawn_file_actions_addchdir_np(actions, (byte*)directory));
 
@@ -162,6 +166,25 @@ internal sealed partial class ProcessGroup
                         close(fd);
                 }
             }
+        }
+    }
+
+    /// <summary>
+    /// The command gets 0, 1 and 2 and nothing else. Every descriptor the server opens is close-on-exec already; this
+    /// also covers what it inherited without that flag (from its own parent) and what a library opened carelessly. A
+    /// glibc older than 2.34 lacks the call, and then the close-on-exec flags alone keep descriptors from commands.
+    /// </summary>
+    private static unsafe void CloseInheritedDescriptors(void* actions)
+    {
+        if (Volatile.Read(ref s_closeFromMissing))
+            return;
+        try
+        {
+            CheckResult(posix_spawn_file_actions_addclosefrom_np(actions, 3));
+        }
+        catch (EntryPointNotFoundException)
+        {
+            Volatile.Write(ref s_closeFromMissing, true);
         }
     }
 

@@ -127,6 +127,26 @@ internal sealed partial class ProcessGroup : IDisposable
             KillTree();
     }
 
+    /// <summary>
+    /// Does to a command on a terminal what closing that terminal does: SIGHUP, then SIGCONT (a stopped job must wake to
+    /// act on it), to the group of the session's leader (the command) and to the terminal's foreground group. A shell
+    /// passes it on to its jobs. No-op without a terminal or once the command has exited.
+    /// </summary>
+    public void HangUp()
+    {
+        if (!OperatingSystem.IsLinux() || Terminal is null || HasExited)
+            return;
+        var leader = _sandboxed ? SandboxedCommandId() : Id;
+        var foreground = Terminal.ForegroundGroup();
+        foreach (var target in (ReadOnlySpan<int>)[leader, foreground == leader ? 0 : foreground])
+        {
+            if (target <= 0)
+                continue;
+            _ = Libc.kill(-target, Libc.SigHup);
+            _ = Libc.kill(-target, Libc.SigCont);
+        }
+    }
+
     /// <summary>Kills the group and, as a fallback, every descendant .NET can find.</summary>
     public void KillTree()
     {

@@ -24,7 +24,9 @@ internal sealed class PseudoTerminal : IDisposable
         SlavePath = slavePath;
         // Two descriptors for one master: the command's input may be closed (stdin_end) while its output is still read.
         Output = new FileStream(master, FileAccess.Read, bufferSize: 0);
-        var writer = dup((int)master.DangerousGetHandle());
+        // Close-on-exec like the master itself: a copy without it would be inherited by every command started while
+        // this terminal is open, which could then read and type on another user's terminal.
+        var writer = fcntlDuplicate((int)master.DangerousGetHandle(), FcntlDuplicateCloseOnExec, 0);
         if (writer < 0)
             throw new Win32Exception(Marshal.GetLastPInvokeError());
         Input = new FileStream(new SafeFileHandle(writer, ownsHandle: true), FileAccess.Write, bufferSize: 0);

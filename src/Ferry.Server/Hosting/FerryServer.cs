@@ -20,7 +20,7 @@ namespace Ferry.Server.Hosting;
 
 /// <summary>
 /// The host: binds every listen address, accepts connections (one task each), enforces the connection limit and
-/// shuts down in two phases — stop accepting and let work in flight finish within <see cref="FerryServerOptions.ShutdownGrace"/>,
+/// shuts down in two phases — stop accepting, hang up commands on terminals, and let work in flight finish within <see cref="FerryServerOptions.ShutdownGrace"/>,
 /// then abort whatever is left.
 /// </summary>
 public sealed class FerryServer : IHostedService, IAsyncDisposable
@@ -40,8 +40,9 @@ public sealed class FerryServer : IHostedService, IAsyncDisposable
     private readonly ConnectionLimiter _limiter;
 
     internal FerryServer(IOptions<FerryServerOptions> options, IEnumerable<ICommandHandler> handlers, IUserStore users, IFileStoreProvider stores, AuditLog audit,
-        FerryMetrics metrics, ILogger<FerryServer> logger, TimeProvider? time = null)
+        FerryMetrics metrics, ILogger<FerryServer> logger, TimeProvider? time = null, Exec.CommandRunner? runner = null)
     {
+        _runner = runner;
         _options = options.Value;
         _options.Validate();
         _logger = logger;
@@ -65,6 +66,7 @@ public sealed class FerryServer : IHostedService, IAsyncDisposable
 
     private readonly IUserStore _users;
     private readonly FerryMetrics _metrics;
+    private readonly Exec.CommandRunner? _runner;
 
     /// <summary>The TLS certificate's fingerprint (SHA256:base64), or null on plain TCP.</summary>
     public string? CertificateFingerprint => _certificate is null ? null : ServerCertificate.Fingerprint(_certificate);
@@ -138,6 +140,8 @@ public sealed class FerryServer : IHostedService, IAsyncDisposable
             return;
         ServerLog.Stopping(_logger, _connections.Count, _options.ShutdownGrace);
         _stopping.Cancel();
+        // Commands on terminals are hung up rather than waited for: they are interactive and would not end on their own.
+        _runner?.HangUpTerminals();
         foreach (var listener in _listeners)
             listener.Dispose();
         await Task.WhenAll(_acceptLoops).ConfigureAwait(false);

@@ -24,7 +24,7 @@ public sealed record FerryServerOptions
     /// <summary>Time a connection may wait for a frame, or for the next piece of a body. Default 5 min.</summary>
     public TimeSpan IdleTimeout { get; init; } = TimeSpan.FromMinutes(5);
 
-    /// <summary>On shutdown, how long work in flight may take to finish before connections are aborted. Default 10 s.</summary>
+    /// <summary>On shutdown, how long work in flight may take to finish before connections are aborted. Default 10 s. Commands on terminals are not waited for: they are hung up at once (SIGHUP, SIGKILL 2 s later).</summary>
     public TimeSpan ShutdownGrace { get; init; } = TimeSpan.FromSeconds(10);
 
     /// <summary>Frame bounds (header size 64 KiB by default).</summary>

@@ -69,7 +69,7 @@ public static class ServiceCollectionExtensions
         services.TryAddSingleton(sp => new FerryServer(sp.GetRequiredService<IOptions<FerryServerOptions>>(), sp.GetServices<ICommandHandler>(),
             sp.GetRequiredService<IUserStore>(), sp.GetRequiredService<IFileStoreProvider>(), sp.GetRequiredService<AuditLog>(),
             sp.GetRequiredService<Diagnostics.FerryMetrics>(), sp.GetRequiredService<Microsoft.Extensions.Logging.ILogger<FerryServer>>(),
-            sp.GetService<TimeProvider>()));
+            sp.GetService<TimeProvider>(), sp.GetRequiredService<Exec.CommandRunner>()));
         services.AddHostedService(sp => sp.GetRequiredService<FerryServer>());
         return services;
     }

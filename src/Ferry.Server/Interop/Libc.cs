@@ -8,9 +8,11 @@ namespace Ferry.Server.Interop;
 /// </summary>
 internal static unsafe partial class Libc
 {
+    public const int SigHup = 1;
     public const int SigInt = 2;
     public const int SigKill = 9;
     public const int SigTerm = 15;
+    public const int SigCont = 18;
 
     public const int Eintr = 4;
     public const int Enoent = 2;
@@ -65,7 +67,7 @@ internal static unsafe partial class Libc
     /// <summary>The signals a client may send a command, by the names it uses (SSH's, without "SIG").</summary>
     private static readonly Dictionary<string, int> s_clientSignals = new(StringComparer.Ordinal)
     {
-        ["HUP"] = 1, ["INT"] = SigInt, ["QUIT"] = 3, ["KILL"] = SigKill, ["USR1"] = 10, ["USR2"] = 12, ["TERM"] = SigTerm,
+        ["HUP"] = SigHup, ["INT"] = SigInt, ["QUIT"] = 3, ["KILL"] = SigKill, ["USR1"] = 10, ["USR2"] = 12, ["TERM"] = SigTerm,
     };
 
     /// <summary>The number of a signal a client may name (HUP, INT, QUIT, KILL, USR1, USR2, TERM), or 0 for any other name.</summary>
@@ -131,8 +133,14 @@ internal static unsafe partial class Libc
     [LibraryImport("libc", SetLastError = true)]
     public static partial int tcsetattr(int fd, int action, Termios* termios);
 
-    [LibraryImport("libc", SetLastError = true)]
-    public static partial int dup(int fd);
+    public const int FcntlDuplicateCloseOnExec = 1030; // F_DUPFD_CLOEXEC
+
+    /// <summary>
+    /// fcntl(fd, F_DUPFD_CLOEXEC, lowest): a second descriptor for <paramref name="fd"/> that is closed on exec. Never
+    /// dup(2), whose copy is not: every command started afterwards, by anyone, would inherit it.
+    /// </summary>
+    [LibraryImport("libc", EntryPoint = "fcntl", SetLastError = true)]
+    public static partial int fcntlDuplicate(int fd, int command, int lowest);
 
     [LibraryImport("libc")]
     public static partial int posix_spawn_file_actions_addopen(void* actions, int fd, byte* path, int flags, uint mode);
@@ -157,6 +165,10 @@ internal static unsafe partial class Libc
 
     [LibraryImport("libc")]
     public static partial int posix_spawn_file_actions_addchdir_np(void* actions, byte* path);
+
+    /// <summary>Closes every descriptor from <paramref name="lowest"/> up in the child (glibc 2.34 and later).</summary>
+    [LibraryImport("libc")]
+    public static partial int posix_spawn_file_actions_addclosefrom_np(void* actions, int lowest);
 
     [LibraryImport("libc")]
     public static partial int posix_spawnattr_init(void* attributes);

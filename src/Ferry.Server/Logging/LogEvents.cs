@@ -69,6 +69,8 @@ public static class LogEvents
     public const int ExecUnconfinedAtStart = 6001;
     public const int ExecUnconfinedCommand = 6002;
     public const int ExecOwnershipFailed = 6003;
+    public const int ExecTerminalHungUp = 6004;
+    public const int ExecTerminalKilledAfterHangUp = 6005;
 
     // 8000-8999: the NATS store (several servers on one JetStream cluster).
     public const int NatsStoreOpened = 8000;
