@@ -65,6 +65,68 @@ public sealed class NatsCliTests(NatsClusterFixture nats) : IClassFixture<NatsCl
             "the removed user to be refused");
     }
 
+    [Fact]
+    public async Task A_user_added_anywhere_logs_in_within_2_s_and_an_upload_cut_off_by_kill_9_of_its_server_resumes_through_the_other()
+    {
+        const int MiB = 1024 * 1024;
+        using var work = new TempDirectory("ferry-nats-kill");
+        var url = nats.Cluster.Url;
+        await using var a = FerryProcess.Start(["serve", "--store", url, "--plain", "--listen", "127.0.0.1:0", "--root", work.Combine("root-a"), "--state-dir", work.Combine("state-a")]);
+        await using var b = FerryProcess.Start(["serve", "--store", url, "--plain", "--listen", "127.0.0.1:0", "--root", work.Combine("root-b"), "--state-dir", work.Combine("state-b")]);
+        var addressA = Address(await a.WaitForListeningAsync());
+        var addressB = Address(await b.WaitForListeningAsync());
+
+        // Added while both servers run, from outside either: logs in through both within 2 s.
+        var user = "u" + Guid.NewGuid().ToString("N")[..8];
+        var keyFile = work.Combine(user + ".key");
+        var added = await FerryProcess.RunAsync("user", "add", user, "--allow", "read,write", "--key-file", keyFile, "--store", url);
+        Assert.True(added.ExitCode == 0, added.Stderr);
+        var addedAt = System.Diagnostics.Stopwatch.StartNew();
+        Assert.True(Ferry.Client.Security.ClientCredentials.TryParseKey(File.ReadAllText(keyFile).Trim(), out var key));
+        var credentials = new Ferry.Client.Security.ClientCredentials(user, key);
+        var options = new Ferry.Client.FerryClientOptions { UseTls = false, Credentials = credentials };
+        foreach (var address in new[] { addressB, addressA })
+        {
+            while (true)
+            {
+                try
+                {
+                    await using var probe = await Ferry.Client.FerryClient.ConnectAsync(address, options, TestTimeouts.Token());
+                    break;
+                }
+                catch (Ferry.Protocol.Errors.FerryRemoteException e) when (e.Code == Ferry.Protocol.Errors.FerryErrorCode.AuthenticationFailed && addedAt.Elapsed < TimeSpan.FromSeconds(2))
+                {
+                    await Task.Delay(20);
+                }
+            }
+        }
+        Assert.InRange(addedAt.Elapsed, TimeSpan.Zero, TimeSpan.FromSeconds(2));
+
+        // kill -9 of the server in the middle of an upload: the client resumes through the other from the stored parts.
+        var source = TestFiles.Create(work.Combine("big.bin"), 64 * MiB + 7, seed: 4);
+        await using (var first = await Ferry.Client.FerryClient.ConnectAsync(addressA, options, TestTimeouts.Token()))
+        {
+            var killed = 0;
+            var progress = new Progress<long>(done =>
+            {
+                if (done >= 40 * MiB && Interlocked.Exchange(ref killed, 1) == 0)
+                    a.Signal("KILL");
+            });
+            await Assert.ThrowsAnyAsync<Exception>(() => first.PutFileAsync(source, "big.bin", progress: progress, cancellationToken: TestTimeouts.Token()));
+        }
+        await a.WaitForExitAsync();
+        await using var second = await Ferry.Client.FerryClient.ConnectAsync(addressB, options, TestTimeouts.Token());
+        Assert.DoesNotContain(await second.ListAsync("", cancellationToken: TestTimeouts.Token()), e => e.Name == "big.bin");
+        var resumed = await second.PutFileAsync(source, "big.bin", new Ferry.Client.Transfers.PutOptions { Resume = true }, cancellationToken: TestTimeouts.Token());
+        Assert.True(resumed.ResumedFrom >= 4 * MiB, $"resumed from {resumed.ResumedFrom}");
+        Assert.Equal(64 * MiB + 7 - resumed.ResumedFrom, resumed.BytesTransferred);
+        await second.GetFileAsync("big.bin", work.Combine("back.bin"), cancellationToken: TestTimeouts.Token());
+        TestFiles.AssertSame(source, work.Combine("back.bin"));
+    }
+
+    private static Ferry.Client.ServerAddress Address(string text) =>
+        Ferry.Client.ServerAddress.TryParse(text, out var address, out var error) ? address.Value : throw new FormatException(error);
+
     private static async Task<(int ExitCode, string Stdout, string Stderr)> RunAsync(Dictionary<string, string> environment, params string[] args)
     {
         await using var p = FerryProcess.Start(args, environment: environment);

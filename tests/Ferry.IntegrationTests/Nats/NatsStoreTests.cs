@@ -141,6 +141,40 @@ public sealed class NatsStoreTests(NatsClusterFixture nats) : IClassFixture<Nats
         }
     }
 
+    [Fact]
+    public async Task Two_uploads_of_one_name_through_both_servers_at_once_leave_one_whole_file()
+    {
+        const int MiB = 1024 * 1024;
+        await using var pair = await NatsServerPair.StartAsync(nats.Cluster);
+        using var local = new TempDirectory();
+        var one = TestFiles.Create(local.Combine("one.bin"), 9 * MiB + 1, seed: 31);
+        var two = TestFiles.Create(local.Combine("two.bin"), 7 * MiB + 2, seed: 32);
+        for (var round = 0; round < 3; round++)
+        {
+            await using var a = await pair.LoginAsync(pair.A);
+            await using var b = await pair.LoginAsync(pair.B);
+            var puts = new[]
+            {
+                a.PutFileAsync(one, "same.bin", new PutOptions { Force = true }, cancellationToken: Token),
+                b.PutFileAsync(two, "same.bin", new PutOptions { Force = true }, cancellationToken: Token),
+            };
+            try
+            {
+                await Task.WhenAll(puts);
+            }
+            catch (FerryRemoteException e) when (e.Code is FerryErrorCode.AlreadyExists or FerryErrorCode.TransferInProgress)
+            {
+                // The loser of the race is told so; the winner's file stands.
+            }
+            Assert.Contains(puts, p => p.IsCompletedSuccessfully);
+            var back = local.Combine($"back{round}.bin");
+            await a.GetFileAsync("same.bin", back, cancellationToken: Token);
+            var got = File.ReadAllBytes(back);
+            Assert.True(got.AsSpan().SequenceEqual(File.ReadAllBytes(one)) || got.AsSpan().SequenceEqual(File.ReadAllBytes(two)),
+                $"round {round}: same.bin holds {got.Length} bytes that are neither upload");
+        }
+    }
+
     /// <summary>How many parts the upload in progress to <paramref name="path"/> has recorded, read from the cluster.</summary>
     private int StoredParts(NatsServerPair pair, string path)
     {

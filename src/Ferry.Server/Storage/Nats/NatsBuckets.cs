@@ -43,26 +43,28 @@ internal sealed class NatsBuckets : IAsyncDisposable
         {
             await connection.ConnectAsync().ConfigureAwait(false);
             var js = new NatsJSContext(connection);
-            var meta = await new NatsKVContext(js).CreateOrUpdateStoreAsync(new NatsKVConfig(options.MetaBucket)
+            // A cluster that has just started answers nothing until it has elected its leaders: wait for that here, so
+            // that servers and their cluster can be started together.
+            var meta = await NatsRetry.RunAsync(c => new NatsKVContext(js).CreateOrUpdateStoreAsync(new NatsKVConfig(options.MetaBucket)
             {
                 NumberOfReplicas = options.Replicas,
                 History = 1,
                 Storage = NatsKVStorageType.File,
-            }, cancellationToken).ConfigureAwait(false);
-            var users = await new NatsKVContext(js).CreateOrUpdateStoreAsync(new NatsKVConfig(options.UsersBucket)
+            }, c), "opening the names bucket", cancellationToken).ConfigureAwait(false);
+            var users = await NatsRetry.RunAsync(c => new NatsKVContext(js).CreateOrUpdateStoreAsync(new NatsKVConfig(options.UsersBucket)
             {
                 NumberOfReplicas = options.Replicas,
                 History = 1,
                 Storage = NatsKVStorageType.File,
-            }, cancellationToken).ConfigureAwait(false);
-            var data = await new NatsObjContext(js).CreateObjectStoreAsync(new NatsObjConfig(options.DataBucket)
+            }, c), "opening the users bucket", cancellationToken).ConfigureAwait(false);
+            var data = await NatsRetry.RunAsync(c => new NatsObjContext(js).CreateObjectStoreAsync(new NatsObjConfig(options.DataBucket)
             {
                 NumberOfReplicas = options.Replicas,
                 Storage = NatsObjStorageType.File,
-            }, cancellationToken).ConfigureAwait(false);
+            }, c), "opening the data bucket", cancellationToken).ConfigureAwait(false);
             return new NatsBuckets(connection, meta, users, data);
         }
-        catch (Exception ex) when (ex is NatsException or TimeoutException)
+        catch (Exception ex) when (ex is NatsException or TimeoutException or FerryException)
         {
             await connection.DisposeAsync().ConfigureAwait(false);
             throw new FerryException(FerryErrorCode.IoError, $"The NATS store {options.Url} cannot be used: {ex.Message}", ex);
