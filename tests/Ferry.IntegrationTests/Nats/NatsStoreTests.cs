@@ -166,6 +166,10 @@ public sealed class NatsStoreTests(NatsClusterFixture nats) : IClassFixture<Nats
             {
                 // The loser of the race is told so; the winner's file stands.
             }
+            catch (Exception e)
+            {
+                Assert.Fail(e.Message + "\n" + string.Join("\n", new[] { pair.A, pair.B }.SelectMany(s => s.Logs.Lines).Select(l => l.Category + " " + l.Message + " " + l.Exception)));
+            }
             Assert.Contains(puts, p => p.IsCompletedSuccessfully);
             var back = local.Combine($"back{round}.bin");
             await a.GetFileAsync("same.bin", back, cancellationToken: Token);

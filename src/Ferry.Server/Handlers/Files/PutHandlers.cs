@@ -254,7 +254,17 @@ internal static class BodyCopy
             var chunk = await reader.ReadBodyChunkAsync(WriteBatch, cancellationToken).ConfigureAwait(false);
             if (chunk.Length > WriteBatch)
                 chunk = chunk.Slice(0, WriteBatch);
-            await upload.WriteAsync(chunk, position, cancellationToken).ConfigureAwait(false);
+            try
+            {
+                await upload.WriteAsync(chunk, position, cancellationToken).ConfigureAwait(false);
+            }
+            catch (FerryException)
+            {
+                // The failed write still used up its bytes: the dispatcher skips the rest of the body from where they end,
+                // and the connection's next frame is found (without this the skip waited for bytes that never come).
+                reader.AdvanceBody(chunk, chunk.Length);
+                throw;
+            }
             position += chunk.Length;
             reader.AdvanceBody(chunk, chunk.Length);
         }

@@ -26,14 +26,26 @@ internal sealed class NatsFileStore(NatsBuckets buckets, string userToken, strin
 
     private static readonly NatsEntry s_root = new() { Kind = NatsEntry.DirectoryKind, Id = NatsKeys.RootId, Mode = DefaultDirectoryMode };
 
+    /// <summary>
+    /// The names along a path, refused as on the local store when too deep or when one is a name the server keeps for
+    /// itself there (<c>.ferry-</c>...): a client sees the same rules whichever store serves it.
+    /// </summary>
+    private static string[] Names(string path)
+    {
+        var names = path.Split('/');
+        if (names.Length > MaxDepth)
+            throw new FerryException(FerryErrorCode.PathTooLong, $"'{path}' is more than {MaxDepth} folders deep.");
+        foreach (var name in names)
+            PathJail.CheckName(name);
+        return names;
+    }
+
     /// <summary>Finds <paramref name="path"/>'s folder (every name on the way must be a folder) and what its name holds.</summary>
     private async ValueTask<NatsLocation> LocateAsync(string path, CancellationToken cancellationToken)
     {
         if (path.Length == 0)
             return new NatsLocation("", "", "", "", s_root, 0);
-        var names = path.Split('/');
-        if (names.Length > MaxDepth)
-            throw new FerryException(FerryErrorCode.PathTooLong, $"'{path}' is more than {MaxDepth} folders deep.");
+        var names = Names(path);
         var folderId = NatsKeys.RootId;
         for (var i = 0; i < names.Length - 1; i++)
         {
@@ -96,7 +108,7 @@ internal sealed class NatsFileStore(NatsBuckets buckets, string userToken, strin
                 return;
             throw new FerryException(FerryErrorCode.AlreadyExists, "The root already exists.");
         }
-        var names = path.Split('/');
+        var names = Names(path);
         var folderId = NatsKeys.RootId;
         for (var i = 0; i < names.Length; i++)
         {
