@@ -33,8 +33,9 @@
 #
 # Options: --size SIZE (or FERRY_BENCH_SIZE; default 1G), --runs N (or FERRY_BENCH_RUNS; 1-100, default 5),
 #          --warmup N (untimed rounds first, default 1), --replicas N (1-3, default 3), --clients N (0 skips part 2;
-#          default 1000), --client-size SIZE (default 1M), --no-build (use the existing builds), --raw FILE (every run
-#          as TSV), --timeout SECONDS (per command; default 120 + 120 per GiB), --tmpfs auto|shm|mount (see transfer.sh).
+#          default 1000), --client-size SIZE (default 1M), --no-transfers (part 2 only), --no-build (use the existing
+#          builds), --raw FILE (every run as TSV), --timeout SECONDS (per command; default 120 + 120 per GiB),
+#          --tmpfs auto|shm|mount (see transfer.sh).
 #
 # On exit (normal, error, Ctrl-C, SIGTERM) it stops by PID every process it started and removes the folder.
 set -euo pipefail
@@ -49,6 +50,7 @@ replicas=3
 clients=1000
 client_size_arg=1M
 build=1
+transfers=1
 raw_file=
 timeout_arg=
 tmpfs_mode=auto
@@ -68,6 +70,7 @@ while (($#)); do
         --clients) clients="${2:?--clients needs a number}"; shift 2 ;;
         --client-size) client_size_arg="${2:?--client-size needs a size}"; shift 2 ;;
         --no-build) build=0; shift ;;
+        --no-transfers) transfers=0; shift ;;
         --raw) raw_file="${2:?--raw needs a file}"; shift 2 ;;
         --timeout) timeout_arg="${2:?--timeout needs seconds}"; shift 2 ;;
         --tmpfs) tmpfs_mode="${2:?--tmpfs needs auto, shm or mount}"; shift 2 ;;
@@ -209,15 +212,23 @@ nats_version="$("$nats_server" --version 2>/dev/null | awk '{print $NF}')"
 
 # ---------------------------------------------------------------------------------------------------------------
 # Ferry servers. The load limits are raised for part 2 (the defaults refuse 1000 connections of one user).
-limits=(--max-connections 20000 --max-connections-per-user 20000 --max-connections-per-address 20000)
+# (1000 clients logging in at once also exceed the defaults for connections not yet logged in, which shed the idlest).
+limits=(--max-connections 20000 --max-connections-per-user 20000 --max-connections-per-address 20000
+    --max-unauthenticated-connections 20000 --max-unauthenticated-connections-per-address 20000)
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)" || true
 start_server() { # start_server DIR PORT ARGS...: sets server_pid
-    local dir="$1" port="$2"; shift 2
-    "$ferry" serve --listen "127.0.0.1:$port" --root "$dir/root" --state-dir "$dir/state" --plain --log-level Warning \
-        "${limits[@]}" "$@" >"$dir/server.log" 2>&1 &
-    server_pid=$!
-    pids+=("$server_pid")
-    wait_listening "$port" "$server_pid" || { cat "$dir/server.log" >&2; die "the server in $dir did not start"; }
+    local dir="$1" port="$2" attempt; shift 2
+    # Up to three attempts: on a busy machine the cluster's API can miss the connect-time deadline ("No API response").
+    for attempt in 1 2 3; do
+        "$ferry" serve --listen "127.0.0.1:$port" --root "$dir/root" --state-dir "$dir/state" --plain --log-level Warning \
+            "${limits[@]}" "$@" >"$dir/server.log" 2>&1 &
+        server_pid=$!
+        pids+=("$server_pid")
+        wait_listening "$port" "$server_pid" && return 0
+        note "the server in $dir did not start (attempt $attempt): $(tail -n 1 "$dir/server.log")"
+        sleep 2
+    done
+    die "the server in $dir did not start"
 }
 run_timeout=60 run "$ferry" user add bench --allow read,write --key-file "$work/nats.key" --store "$url" --nats-replicas "$replicas" \
     >/dev/null || die "ferry user add --store failed"
@@ -318,6 +329,7 @@ echo "   load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
 ((runs >= 5)) || echo "   NOTE: fewer than 5 runs per mode; medians are rough"
 [[ -z "$raw_file" ]] || printf 'round\tmode\tseconds\tclient_cpu_s\tferry_cpu_s\tnats_cpu_s\n' >"$raw_file"
 
+((transfers)) || runs=0 warmup=0
 for ((round = 1; round <= warmup + runs; round++)); do
     if ((round <= warmup)); then tag="warm-up $round/$warmup"; rec=0; else tag="run $((round - warmup))/$runs"; rec=1; fi
     line="   $tag:"
@@ -329,6 +341,7 @@ for ((round = 1; round <= warmup + runs; round++)); do
     done
     echo "$line"
 done
+if ((transfers)); then
 echo "   load average after part 1: $(cut -d' ' -f1-3 /proc/loadavg)"
 
 echo
@@ -345,6 +358,7 @@ echo
 echo "MB/s = $size bytes / 10^6 / median wall-clock seconds of the whole command. vs bare NATS = speed / the speed of"
 echo "the bare object store in the same direction (1.00 x: as fast as NATS.Net alone). CPU = user+sys seconds, median:"
 echo "client = the client process, ferry = Ferry servers A+B (or the local one), nats = the three nats-server processes."
+fi
 
 # ---------------------------------------------------------------------------------------------------------------
 # Part 2: concurrent uploads.
@@ -366,13 +380,16 @@ wait "${load_pids[0]}" || rc_a=$?
 wait "${load_pids[1]}" || rc_b=$?
 load_pids=()
 t1="$(now)"; n1="$(procs_cpu "${nats_pids[@]}")"; f1="$(procs_cpu "$pid_a" "$pid_b")"
+first_errors() { # first_errors SIDE: what ferry-load said about the failures (its stderr: the first 10 and a count by kind)
+    echo "   errors ($1):"; grep -v '^{' "$work/load-$1.err" | tail -n 15 | cut -c1-240 | sed 's/^/     /'
+}
 field() { grep -o "\"$2\":[^,}]*" "$1" | head -n 1 | cut -d: -f2- | tr -d '"'; }
 for side in a b; do
     f="$work/load-$side.json"
     echo "   server $side: exit $([[ $side == a ]] && echo $rc_a || echo $rc_b), clients $(field "$f" clients), failures $(field "$f" failures)," \
         "$(field "$f" total_seconds) s start to last upload, $(field "$f" aggregate_mb_s) MB/s, upload p50 $(field "$f" upload_median_ms) ms" \
         "p99 $(field "$f" upload_p99_ms) ms, server CPU $(field "$f" concurrent_server_cpu_seconds) s"
-    [[ "$(field "$f" failures)" == 0 ]] || { echo "   first errors ($side):"; grep -m 5 -i "error\|fail" "$work/load-$side.err" | sed 's/^/     /'; }
+    [[ "$(field "$f" failures)" == 0 ]] || first_errors "$side"
 done
 awk -v a="$(field "$work/load-a.json" total_seconds)" -v b="$(field "$work/load-b.json" total_seconds)" \
     -v fa="$(field "$work/load-a.json" failures)" -v fb="$(field "$work/load-b.json" failures)" -v n="$clients" -v s="$client_size" \
@@ -391,5 +408,6 @@ f="$work/load-local.json"
 echo "   local store, one server (reference): exit $rc_l, failures $(field "$f" failures), $(field "$f" total_seconds) s," \
     "$(field "$f" aggregate_mb_s) MB/s, upload p50 $(field "$f" upload_median_ms) ms p99 $(field "$f" upload_p99_ms) ms," \
     "server CPU $(field "$f" concurrent_server_cpu_seconds) s"
+[[ "$(field "$f" failures)" == 0 ]] || first_errors local
 echo "   load average at end: $(cut -d' ' -f1-3 /proc/loadavg)"
 ((rc_a == 0 && rc_b == 0 && rc_l == 0)) || exit 1
