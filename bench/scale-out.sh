@@ -126,7 +126,9 @@ trap 'echo "scale-out.sh: terminated" >&2; exit 143' TERM
 # Builds: ferry published like bench/compare.sh does (native AOT when clang is there to link it, else ReadyToRun,
 # which the project file turns on for a publish with a runtime), Ferry.NatsBaseline and Ferry.Load in Release.
 dotnet_arch() { case "$(uname -m)" in x86_64) echo x64 ;; aarch64) echo arm64 ;; *) uname -m ;; esac; }
-if command -v clang >/dev/null && [[ -e /usr/include/zlib.h ]]; then
+# With --no-build: the native build if there is one (compare.sh makes the same), else the ReadyToRun one.
+if { ((build)) && command -v clang >/dev/null && [[ -e /usr/include/zlib.h ]]; } \
+    || { ((!build)) && [[ -x "$repo/artifacts/bench/ferry/ferry" ]]; }; then
     ferry_dir="$repo/artifacts/bench/ferry" aot=(-p:PublishAot=true) ferry_kind="native AOT"
 else
     ferry_dir="$repo/artifacts/bench/ferry-r2r" aot=() ferry_kind="ReadyToRun (no clang for native AOT)"
