@@ -214,9 +214,11 @@ nats_version="$("$nats_server" --version 2>/dev/null | awk '{print $NF}')"
 
 # ---------------------------------------------------------------------------------------------------------------
 # Ferry servers. The load limits are raised for part 2 (the defaults refuse 1000 connections of one user).
-# (1000 clients logging in at once also exceed the defaults for connections not yet logged in, which shed the idlest).
+# (1000 clients logging in at once also exceed the defaults for connections not yet logged in, which shed the idlest,
+# and one user's 1000 uploads the default of open uploads per user, an eighth of a quarter of the open-file limit).
 limits=(--max-connections 20000 --max-connections-per-user 20000 --max-connections-per-address 20000
-    --max-unauthenticated-connections 20000 --max-unauthenticated-connections-per-address 20000)
+    --max-unauthenticated-connections 20000 --max-unauthenticated-connections-per-address 20000
+    --max-open-uploads 5000 --max-open-uploads-per-user 5000)
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)" || true
 start_server() { # start_server DIR PORT ARGS...: sets server_pid
     local dir="$1" port="$2" attempt; shift 2
