@@ -154,8 +154,9 @@ load_bin="$load_dir/bin/Release/net10.0/ferry-load"
 
 # ---------------------------------------------------------------------------------------------------------------
 # Work folder: source, one download, the local store's copy, and the cluster's copies (replicas x size; between
-# rounds the data buckets are emptied). Asked for (4 + replicas) x size + 512 MiB + what part 2 stores.
-need=$(((4 + replicas) * size + (512 << 20) + 2 * (replicas + 1) * clients * client_size))
+# rounds the data buckets are emptied). Asked for (4 + replicas) x size + 512 MiB + what part 2 stores (its files stay
+# in the cluster: removed files wait for the sweep), (replicas + 1) x clients x client size.
+need=$(((4 + replicas) * size + (512 << 20) + (replicas + 1) * clients * client_size))
 make_work_folder ferry-scale "$need" $((1 << 30))
 mkdir -p "$work/client" "$work/local/root" "$work/local/state" "$work/a" "$work/b"
 export FERRY_CONFIG_DIR="$work/client"
