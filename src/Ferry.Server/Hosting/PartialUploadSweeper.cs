@@ -29,8 +29,10 @@ internal sealed partial class PartialUploadSweeper(
             {
                 return;
             }
-            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+            catch (Exception ex) when (ex is not OperationCanceledException)
             {
+                // A sweep that fails (a folder it may not read, a NATS cluster between leaders) is tried again next
+                // period; it must never stop the server.
                 SweepFailed(logger, ex);
             }
         }

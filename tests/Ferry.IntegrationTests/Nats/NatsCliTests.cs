@@ -71,8 +71,10 @@ public sealed class NatsCliTests(NatsClusterFixture nats) : IClassFixture<NatsCl
         const int MiB = 1024 * 1024;
         using var work = new TempDirectory("ferry-nats-kill");
         var url = nats.Cluster.Url;
-        await using var a = FerryProcess.Start(["serve", "--store", url, "--plain", "--listen", "127.0.0.1:0", "--root", work.Combine("root-a"), "--state-dir", work.Combine("state-a")]);
-        await using var b = FerryProcess.Start(["serve", "--store", url, "--plain", "--listen", "127.0.0.1:0", "--root", work.Combine("root-b"), "--state-dir", work.Combine("state-b")]);
+        // Failed logins are answered at once and not counted against the probe below, which polls until the user arrives.
+        string[] quickRefusals = ["--auth-failure-delay", "0", "--max-auth-failures", "10000", "--max-auth-failures-total", "10000"];
+        await using var a = FerryProcess.Start(["serve", "--store", url, "--plain", "--listen", "127.0.0.1:0", "--root", work.Combine("root-a"), "--state-dir", work.Combine("state-a"), .. quickRefusals]);
+        await using var b = FerryProcess.Start(["serve", "--store", url, "--plain", "--listen", "127.0.0.1:0", "--root", work.Combine("root-b"), "--state-dir", work.Combine("state-b"), .. quickRefusals]);
         var addressA = Address(await a.WaitForListeningAsync());
         var addressB = Address(await b.WaitForListeningAsync());
 

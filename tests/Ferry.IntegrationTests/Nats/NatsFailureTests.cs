@@ -73,6 +73,53 @@ public sealed class NatsFailureTests
         TestFiles.AssertSame(source, local.Combine("back.bin"));
     }
 
+    [Fact]
+    public async Task Servers_outlive_a_cluster_that_loses_its_quorum_and_serve_again_once_it_is_back()
+    {
+        await using var cluster = await NatsCluster.StartAsync();
+        await using var pair = await NatsServerPair.StartAsync(cluster, configure: o => o with { PartialUploadTtl = TimeSpan.FromSeconds(1) });
+        using var local = new TempDirectory();
+        var source = TestFiles.Create(local.Combine("f.bin"), 300_000, seed: 5);
+
+        // Two of three nodes gone: nothing can be written or read, and the periodic sweep fails; the servers go on.
+        cluster.Nodes[1].Kill();
+        cluster.Nodes[2].Kill();
+        await Eventually.UntilAsync(() => pair.A.Logs.Lines.Any(l => l.EventId.Id == Ferry.Server.Logging.LogEvents.PartialUploadSweepFailed),
+            "a sweep to fail on the cluster without quorum", TimeSpan.FromMinutes(2));
+        await using (var a = await pair.LoginAsync(pair.A))
+        {
+            var refused = await Assert.ThrowsAsync<FerryRemoteException>(() => a.PutFileAsync(source, "f.bin", cancellationToken: Token));
+            Assert.True(refused.Code == FerryErrorCode.IoError, refused.Code + ": " + refused.Message);
+        }
+
+        cluster.Nodes[1].Start();
+        cluster.Nodes[2].Start();
+        await cluster.WaitHealthyAsync();
+        await using var again = await LoginRetryingAsync(pair, pair.A);
+        await RetryWhileIoErrorAsync(() => again.PutFileAsync(source, "f.bin", new PutOptions { Force = true }, cancellationToken: Token));
+        await using var b = await pair.LoginAsync(pair.B);
+        await RetryWhileIoErrorAsync(() => b.GetFileAsync("f.bin", local.Combine("back.bin"), new GetOptions { Force = true }, cancellationToken: Token));
+        TestFiles.AssertSame(source, local.Combine("back.bin"));
+    }
+
+    /// <summary>Runs <paramref name="action"/> again while a cluster that just came back still answers io_error (a minute at most).</summary>
+    private static async Task RetryWhileIoErrorAsync<T>(Func<Task<T>> action)
+    {
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        while (true)
+        {
+            try
+            {
+                await action();
+                return;
+            }
+            catch (FerryRemoteException e) when (e.Code == FerryErrorCode.IoError && clock.Elapsed < TimeSpan.FromMinutes(1))
+            {
+                await Task.Delay(250);
+            }
+        }
+    }
+
     /// <summary>What the servers logged of commands that failed unexpectedly (for the failure message).</summary>
     private static string Crashes(NatsServerPair pair) =>
         string.Join("\n", new[] { pair.A, pair.B }.SelectMany(s => s.Logs.Lines).Where(l => l.Exception is not null || l.Level >= Microsoft.Extensions.Logging.LogLevel.Warning && !l.Message.StartsWith("PLAIN")).Select(l => l.Message + ": " + l.Exception));

@@ -36,7 +36,8 @@ internal sealed class NatsServerPair : IAsyncDisposable
     public NatsFileStoreProvider ProviderOf(TestServer server) => _providers[server == A ? 0 : 1];
 
     /// <param name="quota">The user's byte quota, or null for none.</param>
-    public static async Task<NatsServerPair> StartAsync(NatsCluster cluster, long? quota = null)
+    /// <param name="configure">Further server settings (short sweep periods, say).</param>
+    public static async Task<NatsServerPair> StartAsync(NatsCluster cluster, long? quota = null, Func<Ferry.Server.Hosting.FerryServerOptions, Ferry.Server.Hosting.FerryServerOptions>? configure = null)
     {
         var options = NatsStoreOptions.Parse(cluster.Url) with { BucketPrefix = "t" + NatsKeys.NewId()[..10] };
         var providers = new List<NatsFileStoreProvider>();
@@ -47,7 +48,7 @@ internal sealed class NatsServerPair : IAsyncDisposable
         {
             servers.Add(await TestServer.StartAsync(o =>
             {
-                var with = o with { RequireAuthentication = true };
+                var with = (configure?.Invoke(o) ?? o) with { RequireAuthentication = true };
                 Directory.CreateDirectory(with.StateDirectory);
                 UsersFile.Save(with.EffectiveUsersFile, [new UserAccount { Name = "ana", Key = s_key, QuotaBytes = quota }]);
                 return with;

@@ -92,9 +92,9 @@ internal sealed class NatsBuckets : IAsyncDisposable
     /// <summary>Deletes <paramref name="key"/> if it is still at <paramref name="revision"/>; false when it changed meanwhile.</summary>
     public async ValueTask<bool> TryDeleteAsync(string key, ulong revision, CancellationToken cancellationToken)
     {
-        var result = await NatsRetry.RunAsync(c => Meta.TryDeleteAsync(key, new NatsKVDeleteOpts { Revision = revision }, c), "removing a name", cancellationToken)
-            .ConfigureAwait(false);
-        return Applied(result.Success, result.Success ? null : result.Error);
+        var result = await NatsRetry.RunAsync(async c => Checked(await Meta.TryDeleteAsync(key, new NatsKVDeleteOpts { Revision = revision }, c).ConfigureAwait(false)),
+            "removing a name", cancellationToken).ConfigureAwait(false);
+        return result.Success;
     }
 
     /// <summary>The value under <paramref name="key"/> as stored, with its revision; null when there is none.</summary>
@@ -108,16 +108,17 @@ internal sealed class NatsBuckets : IAsyncDisposable
     /// <summary>Creates <paramref name="key"/> only if nothing is there; the new revision, or null when something was.</summary>
     public async ValueTask<ulong?> TryCreateRawAsync(string key, byte[] value, CancellationToken cancellationToken)
     {
-        var result = await NatsRetry.RunAsync(c => Meta.TryCreateAsync(key, value, s_raw, c), "recording a name", cancellationToken).ConfigureAwait(false);
-        return Applied(result.Success, result.Success ? null : result.Error) ? result.Value : null;
+        var result = await NatsRetry.RunAsync(async c => Checked(await Meta.TryCreateAsync(key, value, s_raw, c).ConfigureAwait(false)),
+            "recording a name", cancellationToken).ConfigureAwait(false);
+        return result.Success ? result.Value : null;
     }
 
     /// <summary>Replaces <paramref name="key"/> if still at <paramref name="revision"/>; the new revision, or null when it changed.</summary>
     public async ValueTask<ulong?> TryUpdateRawAsync(string key, byte[] value, ulong revision, CancellationToken cancellationToken)
     {
-        var result = await NatsRetry.RunAsync(c => Meta.TryUpdateAsync(key, value, revision, s_raw, c), "changing a name", cancellationToken)
-            .ConfigureAwait(false);
-        return Applied(result.Success, result.Success ? null : result.Error) ? result.Value : null;
+        var result = await NatsRetry.RunAsync(async c => Checked(await Meta.TryUpdateAsync(key, value, revision, s_raw, c).ConfigureAwait(false)),
+            "changing a name", cancellationToken).ConfigureAwait(false);
+        return result.Success ? result.Value : null;
     }
 
     /// <summary>Every live entry whose key matches <paramref name="filter"/>, with its key; read once, not watched.</summary>
@@ -147,16 +148,39 @@ internal sealed class NatsBuckets : IAsyncDisposable
         return found;
     }
 
-    /// <summary>
-    /// True when the write was applied; false when the key had changed (the one refusal a caller handles). Anything else
-    /// the cluster answered is raised, so that a failure is never mistaken for another client's write.
-    /// </summary>
-    private static bool Applied(bool success, Exception? error) => success || error switch
+    private static NatsResult<T> Checked<T>(NatsResult<T> result)
     {
-        NatsKVWrongLastRevisionException or NatsKVCreateException or NatsKVKeyDeletedException or NatsKVKeyNotFoundException => false,
-        null => false,
-        _ => throw new FerryException(FerryErrorCode.IoError, $"The NATS store refused a change: {error.Message}", error),
-    };
+        if (!result.Success)
+            ThrowUnlessConflict(result.Error);
+        return result;
+    }
+
+    private static NatsResult Checked(NatsResult result)
+    {
+        if (!result.Success)
+            ThrowUnlessConflict(result.Error);
+        return result;
+    }
+
+    /// <summary>
+    /// A write that was not applied because the key had changed is the one refusal callers handle (another client's
+    /// write won). Anything else is raised, so that a failure is never mistaken for that: a create the cluster did not
+    /// apply although the key is absent (no quorum; the client library then reports "not found") is raised as a timeout,
+    /// which the retry waits out.
+    /// </summary>
+    private static void ThrowUnlessConflict(Exception error)
+    {
+        switch (error)
+        {
+            case NatsKVWrongLastRevisionException or NatsKVCreateException:
+                return;
+            case NatsKVKeyNotFoundException or NatsKVKeyDeletedException:
+                throw new TimeoutException("The cluster did not apply the write (" + error.Message + ").", error);
+            default:
+                System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(error);
+                break;
+        }
+    }
 
     private static byte[] Encode(NatsEntry entry) => JsonSerializer.SerializeToUtf8Bytes(entry, NatsJsonContext.Default.NatsEntry);
 

@@ -18,6 +18,7 @@ internal sealed partial class NatsUserStore : IUserStore, IHostedService, IAsync
     private readonly INatsKVStore _bucket;
     private readonly ILogger _logger;
     private readonly CancellationTokenSource _stop = new();
+    private int _disposed;
     private readonly TaskCompletionSource _loaded = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly Dictionary<string, UserAccount> _byKey = new(StringComparer.Ordinal);
     private volatile IReadOnlyDictionary<string, UserAccount> _users = new Dictionary<string, UserAccount>();
@@ -45,6 +46,8 @@ internal sealed partial class NatsUserStore : IUserStore, IHostedService, IAsync
 
     public async Task StopAsync(CancellationToken cancellationToken)
     {
+        if (Volatile.Read(ref _disposed) != 0)
+            return; // the host stops it, then disposes it, and may dispose it again
         await _stop.CancelAsync().ConfigureAwait(false);
         if (_watch is not null)
             await _watch.WaitAsync(cancellationToken).ConfigureAwait(false);
@@ -128,7 +131,8 @@ internal sealed partial class NatsUserStore : IUserStore, IHostedService, IAsync
     public async ValueTask DisposeAsync()
     {
         await StopAsync(CancellationToken.None).ConfigureAwait(false);
-        _stop.Dispose();
+        if (Interlocked.Exchange(ref _disposed, 1) == 0)
+            _stop.Dispose();
     }
 
     [LoggerMessage(Logging.LogEvents.NatsUserRecordRejected, LogLevel.Warning, "The user record {Key} in the NATS store is skipped: {Reason}")]
