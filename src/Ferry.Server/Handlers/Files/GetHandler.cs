@@ -68,10 +68,7 @@ internal sealed class GetHandler(FerryMetrics metrics) : ICommandHandler
             BodySize = count,
         }, FerryJsonContext.Default.FileDataMessage, count);
 
-        // The whole-file hash is computed off the send path, in parallel with it.
-        var hashing = get.NoHash
-            ? Task.FromResult<byte[]>([])
-            : Task.Run(() => FileHashing.HashAsync(file, 0, file.Length, checksum, cancellationToken).AsTask(), cancellationToken);
+        var hashing = WholeFileHash(get, file, checksum, cancellationToken);
         try
         {
             if (file is ILocalFileAccess { Handle: var handle } && ZeroCopySender.IsSupported && context.Connection.CanSendFile && !writer.MacEnabled && count >= ZeroCopyThreshold)
@@ -106,15 +103,26 @@ internal sealed class GetHandler(FerryMetrics metrics) : ICommandHandler
     }
 
     /// <summary>
+    /// The whole-file checksum for done: none when the client asked for none, the one recorded at commit where the store
+    /// keeps it, or else computed off the send path, in parallel with it.
+    /// </summary>
+    private static Task<byte[]> WholeFileHash(GetMessage get, IStoredFile file, ChecksumAlgorithm checksum, CancellationToken cancellationToken)
+    {
+        if (get.NoHash)
+            return Task.FromResult<byte[]>([]);
+        if (file is IRecordedChecksum recorded && recorded.RecordedHash(checksum) is { } hash)
+            return Task.FromResult(hash);
+        return Task.Run(() => FileHashing.HashAsync(file, 0, file.Length, checksum, cancellationToken).AsTask(), cancellationToken);
+    }
+
+    /// <summary>
     /// §5.9.4: the range in blocks of up to 4 MiB, each its own file frame, compressed when that makes it smaller (else
     /// raw, without encoding), then done with the whole-file hash.
     /// </summary>
     private async ValueTask SendCompressedAsync(CommandContext context, GetMessage get, string path, ChecksumAlgorithm checksum, IStoredFile file, long count,
         CancellationToken cancellationToken)
     {
-        var hashing = get.NoHash
-            ? Task.FromResult<byte[]>([])
-            : Task.Run(() => FileHashing.HashAsync(file, 0, file.Length, checksum, cancellationToken).AsTask(), cancellationToken);
+        var hashing = WholeFileHash(get, file, checksum, cancellationToken);
         var raw = ArrayPool<byte>.Shared.Rent(Sync.CompressedData.GetBlockSize);
         var packed = ArrayPool<byte>.Shared.Rent(Sync.CompressedData.GetBlockSize);
         try

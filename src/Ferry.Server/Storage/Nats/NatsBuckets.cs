@@ -32,6 +32,18 @@ internal sealed class NatsBuckets : IAsyncDisposable
 
     public INatsObjStore Data { get; }
 
+    /// <summary>
+    /// Parts being put into <see cref="Data"/> at once over this connection. Without a bound, hundreds of uploads
+    /// publish at once and their acknowledgements time out; with it, the rest wait their turn (and their clients with
+    /// them, through TCP) while each put gets the cluster's full attention.
+    /// </summary>
+    public SemaphoreSlim PartPuts { get; } = new(MaxPartPuts);
+
+    private const int MaxPartPuts = 8;
+
+    /// <summary>Bytes all uploads of this server may hold in parts not yet stored (see <see cref="NatsPartMemory"/>).</summary>
+    public NatsPartMemory PartMemory { get; } = new(256L * 1024 * 1024);
+
     /// <summary>The version the server we are connected to reports (e.g. "2.9.10").</summary>
     public string ServerVersion => _connection.ServerInfo?.Version ?? "";
 

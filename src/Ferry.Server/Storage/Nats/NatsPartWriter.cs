@@ -1,6 +1,5 @@
 using System.Buffers;
 using Ferry.Protocol.Files;
-using NATS.Client.ObjectStore;
 using NATS.Client.ObjectStore.Models;
 
 namespace Ferry.Server.Storage.Nats;
@@ -13,15 +12,25 @@ namespace Ferry.Server.Storage.Nats;
 internal sealed class NatsPartWriter : IDisposable
 {
     private readonly ChecksumAlgorithm.Hasher _hasher;
+    private readonly NatsPartMemory _memory;
     private readonly int _capacity;
     private byte[]? _buffer;
 
-    public NatsPartWriter(string name, int capacity, ChecksumAlgorithm checksum)
+    private NatsPartWriter(string name, int capacity, ChecksumAlgorithm checksum, NatsPartMemory memory)
     {
         Name = name;
         _capacity = capacity;
+        _memory = memory;
         _buffer = ArrayPool<byte>.Shared.Rent(capacity);
         _hasher = checksum.CreateHasher();
+    }
+
+    /// <summary>A new part of <paramref name="capacity"/> bytes, once the server's part memory has room for it.</summary>
+    public static async ValueTask<NatsPartWriter> ReserveAsync(NatsBuckets buckets, string name, int capacity, ChecksumAlgorithm checksum,
+        CancellationToken cancellationToken)
+    {
+        await buckets.PartMemory.ReserveAsync(capacity, cancellationToken).ConfigureAwait(false);
+        return new NatsPartWriter(name, capacity, checksum, buckets.PartMemory);
     }
 
     public string Name { get; }
@@ -36,14 +45,22 @@ internal sealed class NatsPartWriter : IDisposable
     }
 
     /// <summary>Puts the part into its object (again while the cluster is between leaders) and returns its checksum.</summary>
-    public async Task<byte[]> StoreAsync(INatsObjStore data, CancellationToken cancellationToken)
+    public async Task<byte[]> StoreAsync(NatsBuckets buckets, CancellationToken cancellationToken)
     {
         var buffer = _buffer ?? throw new ObjectDisposedException(nameof(NatsPartWriter));
-        await NatsRetry.RunAsync(async c =>
+        await buckets.PartPuts.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
         {
-            using var contents = new MemoryStream(buffer, 0, Length, writable: false);
-            return await data.PutAsync(new ObjectMetadata { Name = Name }, contents, leaveOpen: true, c).ConfigureAwait(false);
-        }, "storing a part of a file", cancellationToken).ConfigureAwait(false);
+            await NatsRetry.RunAsync(async c =>
+            {
+                using var contents = new MemoryStream(buffer, 0, Length, writable: false);
+                return await buckets.Data.PutAsync(new ObjectMetadata { Name = Name }, contents, leaveOpen: true, c).ConfigureAwait(false);
+            }, "storing a part of a file", cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            buckets.PartPuts.Release();
+        }
         return _hasher.GetHashAndReset();
     }
 
@@ -54,6 +71,7 @@ internal sealed class NatsPartWriter : IDisposable
             _buffer = null;
             ArrayPool<byte>.Shared.Return(buffer);
             _hasher.Dispose();
+            _memory.Release(_capacity);
         }
     }
 }

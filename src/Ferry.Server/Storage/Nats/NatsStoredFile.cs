@@ -1,3 +1,4 @@
+using Ferry.Protocol.Files;
 using NATS.Client.ObjectStore;
 
 namespace Ferry.Server.Storage.Nats;
@@ -9,7 +10,8 @@ namespace Ferry.Server.Storage.Nats;
 /// that holds it and skips within that part. Nothing is held in memory
 /// beyond each stream's bounded pipe.
 /// </summary>
-internal sealed class NatsStoredFile(INatsObjStore data, IReadOnlyList<string> parts, long partSize, long length, DateTimeOffset modifiedTime) : IStoredFile
+internal sealed class NatsStoredFile(INatsObjStore data, IReadOnlyList<string> parts, long partSize, long length, DateTimeOffset modifiedTime,
+    string? checksumName = null, string? hash = null) : IStoredFile, IRecordedChecksum
 {
     private const int MaxCursors = 2;
 
@@ -17,6 +19,9 @@ internal sealed class NatsStoredFile(INatsObjStore data, IReadOnlyList<string> p
 
     public long Length => length;
     public DateTimeOffset ModifiedTime => modifiedTime;
+
+    public byte[]? RecordedHash(ChecksumAlgorithm algorithm) =>
+        hash is not null && checksumName == algorithm.Name ? Convert.FromHexString(hash) : null;
 
     public async ValueTask<int> ReadAsync(Memory<byte> buffer, long offset, CancellationToken cancellationToken)
     {

@@ -99,8 +99,8 @@ internal sealed class NatsUpload : IUpload
             await _reservation.RenewIfDueAsync(Request.Size, cancellationToken).ConfigureAwait(false);
         while (data.Length > 0)
         {
-            _part ??= new NatsPartWriter("p." + _owner + "." + (_parts.Count + (_storing is null ? 0 : 1)), (int)Math.Min(_partSize, Request.Size - _written),
-                Request.Checksum);
+            _part ??= await NatsPartWriter.ReserveAsync(_buckets, "p." + _owner + "." + (_parts.Count + (_storing is null ? 0 : 1)),
+                (int)Math.Min(_partSize, Request.Size - _written), Request.Checksum, cancellationToken).ConfigureAwait(false);
             var piece = data[..Math.Min(data.Length, _part.Room)];
             _hasher?.Append(piece.Span);
             _part.Append(piece.Span);
@@ -126,7 +126,7 @@ internal sealed class NatsUpload : IUpload
         await RecordStoredPartAsync(cancellationToken).ConfigureAwait(false);
         var part = _part!;
         _part = null;
-        _storing = (part, part.StoreAsync(_buckets.Data, _abort.Token));
+        _storing = (part, part.StoreAsync(_buckets, _abort.Token));
     }
 
     /// <summary>Waits for the part in flight and records it in the upload's state (compare-and-set: still the owner?).</summary>
