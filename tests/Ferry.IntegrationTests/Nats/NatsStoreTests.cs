@@ -179,6 +179,39 @@ public sealed class NatsStoreTests(NatsClusterFixture nats) : IClassFixture<Nats
         }
     }
 
+    [Fact]
+    public async Task The_sweep_purges_chunks_of_a_part_whose_put_never_finished_once_they_are_old()
+    {
+        await using var pair = await NatsServerPair.StartAsync(nats.Cluster);
+        using var local = new TempDirectory();
+        var kept = TestFiles.Create(local.Combine("kept.bin"), 300_000, seed: 41);
+        await using var a = await pair.LoginAsync(pair.A);
+        await a.PutFileAsync(kept, "kept.bin", cancellationToken: Token);
+
+        // What a server killed in the middle of a part's put leaves: chunks, and no metadata record pointing to them.
+        await using var connection = new NATS.Client.Core.NatsConnection(new NATS.Client.Core.NatsOpts { Url = nats.Cluster.Url });
+        var js = new NATS.Client.JetStream.NatsJSContext(connection);
+        var orphan = $"$O.{pair.Options.DataBucket}.C.orphan{NatsKeys.NewId()[..8]}";
+        for (var i = 0; i < 3; i++)
+            Assert.Null((await js.PublishAsync(orphan, new byte[1000], cancellationToken: Token)).Error);
+        async Task<long> ChunksOnOrphan()
+        {
+            var stream = await js.GetStreamAsync("OBJ_" + pair.Options.DataBucket,
+                new NATS.Client.JetStream.Models.StreamInfoRequest { SubjectsFilter = orphan }, Token);
+            return stream.Info.State.Subjects is { } subjects && subjects.TryGetValue(orphan, out var count) ? count : 0;
+        }
+        Assert.Equal(3, await ChunksOnOrphan());
+
+        // Young: may be a put under way on some server, so it stays.
+        await pair.ProviderOf(pair.A).SweepPartialUploadsAsync(DateTimeOffset.UtcNow - TimeSpan.FromHours(1), Token);
+        Assert.Equal(3, await ChunksOnOrphan());
+        // Old: purged; the stored file is untouched.
+        await pair.ProviderOf(pair.A).SweepPartialUploadsAsync(DateTimeOffset.UtcNow + TimeSpan.FromMinutes(1), Token);
+        Assert.Equal(0, await ChunksOnOrphan());
+        await a.GetFileAsync("kept.bin", local.Combine("back.bin"), cancellationToken: Token);
+        TestFiles.AssertSame(kept, local.Combine("back.bin"));
+    }
+
     /// <summary>How many parts the upload in progress to <paramref name="path"/> has recorded, read from the cluster.</summary>
     private int StoredParts(NatsServerPair pair, string path)
     {

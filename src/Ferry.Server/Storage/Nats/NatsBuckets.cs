@@ -2,6 +2,7 @@ using System.Text.Json;
 using Ferry.Protocol.Errors;
 using NATS.Client.Core;
 using NATS.Client.JetStream;
+using NATS.Client.JetStream.Models;
 using NATS.Client.KeyValueStore;
 using NATS.Client.ObjectStore;
 
@@ -158,6 +159,44 @@ internal sealed class NatsBuckets : IAsyncDisposable
                 break;
         }
         return found;
+    }
+
+    /// <summary>
+    /// Purges the chunks of objects that never got their metadata record (a server killed in the middle of a part's put:
+    /// the object store writes the record last), once their newest chunk is older than <paramref name="cutoff"/>; a
+    /// younger one may be a put under way. Returns how many such objects were purged.
+    /// </summary>
+    public async Task<int> SweepOrphanChunksAsync(string dataBucket, DateTimeOffset cutoff, CancellationToken cancellationToken)
+    {
+        var live = new HashSet<string>(StringComparer.Ordinal);
+        try
+        {
+            await foreach (var info in Data.ListAsync(cancellationToken: cancellationToken).ConfigureAwait(false))
+            {
+                if (info.Nuid is { } nuid)
+                    live.Add(nuid);
+            }
+        }
+        catch (NatsObjException)
+        {
+            // An empty bucket lists as an error in some versions: every chunk, if any, is an orphan.
+        }
+        var chunkPrefix = $"$O.{dataBucket}.C.";
+        var js = new NatsJSContext(_connection);
+        var stream = await js.GetStreamAsync("OBJ_" + dataBucket, new StreamInfoRequest { SubjectsFilter = chunkPrefix + ">" }, cancellationToken)
+            .ConfigureAwait(false);
+        var purged = 0;
+        foreach (var subject in stream.Info.State.Subjects?.Keys ?? (ICollection<string>)[])
+        {
+            if (live.Contains(subject[chunkPrefix.Length..]))
+                continue;
+            var newest = await stream.GetAsync(new StreamMsgGetRequest { LastBySubj = subject }, cancellationToken).ConfigureAwait(false);
+            if (newest.Message.Time > cutoff)
+                continue;
+            await stream.PurgeAsync(new StreamPurgeRequest { Filter = subject }, cancellationToken).ConfigureAwait(false);
+            purged++;
+        }
+        return purged;
     }
 
     private static NatsResult<T> Checked<T>(NatsResult<T> result)

@@ -98,6 +98,7 @@ internal sealed class NatsFileStoreProvider : IFileStoreProvider, IAsyncDisposab
         {
             // An empty bucket lists as an error in some versions: nothing to sweep.
         }
+        deleted += await _buckets.SweepOrphanChunksAsync(_options.DataBucket, cutoff, cancellationToken).ConfigureAwait(false);
         return (deleted, 1);
     }
 
