@@ -20,37 +20,81 @@ internal sealed class NatsObjectCursor : IAsyncDisposable
     {
         var first = partSize > 0 ? (int)Math.Min(parts.Count, offset / partSize) : 0;
         Position = (long)first * partSize;
-        var writer = _pipe.Writer.AsStream();
         _reader = _pipe.Reader.AsStream();
-        _feed = Task.Run(async () =>
+        _feed = Task.Run(() => FeedAsync(data, parts, first));
+    }
+
+    /// <summary>
+    /// Copies the parts into the pipe in order, the next part already being fetched into a pipe of its own while the
+    /// current one is copied: each part is read through a new consumer of the stream, and setting one up costs a round
+    /// trip to the cluster that would otherwise stall the file between every two parts.
+    /// </summary>
+    private async Task FeedAsync(INatsObjStore data, IReadOnlyList<string> parts, int first)
+    {
+        var writer = _pipe.Writer.AsStream();
+        (Pipe Pipe, Task Fetch)? next = null;
+        try
         {
+            for (var i = first; i < parts.Count; i++)
+            {
+                var current = next ?? Fetch(data, parts[i]);
+                next = i + 1 < parts.Count ? Fetch(data, parts[i + 1]) : null;
+                await current.Pipe.Reader.CopyToAsync(writer, _stop.Token).ConfigureAwait(false);
+                await current.Pipe.Reader.CompleteAsync().ConfigureAwait(false);
+                await current.Fetch.ConfigureAwait(false);
+            }
+            await _pipe.Writer.CompleteAsync().ConfigureAwait(false);
+        }
+        catch (Exception ex)
+        {
+            await _pipe.Writer.CompleteAsync(ex).ConfigureAwait(false);
+        }
+        finally
+        {
+            if (next is { } abandoned)
+            {
+                await _stop.CancelAsync().ConfigureAwait(false);
+                await abandoned.Pipe.Reader.CompleteAsync().ConfigureAwait(false);
+                await abandoned.Fetch.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+            }
+        }
+    }
+
+    /// <summary>
+    /// Starts reading one part into a pipe of its own (bounded like the cursor's), made again from where it stopped
+    /// while the cluster is between leaders.
+    /// </summary>
+    private (Pipe Pipe, Task Fetch) Fetch(INatsObjStore data, string part)
+    {
+        var pipe = new Pipe(new PipeOptions(pauseWriterThreshold: 2 * 1024 * 1024, resumeWriterThreshold: 1024 * 1024, useSynchronizationContext: false));
+        var fetch = Task.Run(async () =>
+        {
+            var into = pipe.Writer.AsStream();
+            long delivered = 0;
             try
             {
-                for (var i = first; i < parts.Count; i++)
+                await NatsRetry.RunAsync(async stop =>
                 {
-                    var part = parts[i];
-                    long delivered = 0;
-                    await NatsRetry.RunAsync(async stop =>
+                    var sink = new NatsPartSink(into, delivered);
+                    try
                     {
-                        var sink = new NatsPartSink(writer, delivered);
-                        try
-                        {
-                            return await data.GetAsync(part, sink, leaveOpen: true, stop).ConfigureAwait(false);
-                        }
-                        finally
-                        {
-                            delivered = sink.Delivered;
-                        }
-                    }, "reading a file", _stop.Token).ConfigureAwait(false);
-                }
-                await _pipe.Writer.CompleteAsync().ConfigureAwait(false);
+                        return await data.GetAsync(part, sink, leaveOpen: true, stop).ConfigureAwait(false);
+                    }
+                    finally
+                    {
+                        delivered = sink.Delivered;
+                    }
+                }, "reading a file", _stop.Token).ConfigureAwait(false);
+                await pipe.Writer.CompleteAsync().ConfigureAwait(false);
             }
             catch (Exception ex)
             {
-                await _pipe.Writer.CompleteAsync(ex).ConfigureAwait(false);
+                await pipe.Writer.CompleteAsync(ex).ConfigureAwait(false);
             }
         });
+        return (pipe, fetch);
     }
+
     public long Position { get; private set; }
 
     /// <summary>Set while one reader uses it (under the file's lock).</summary>

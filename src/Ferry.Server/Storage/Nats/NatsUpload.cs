@@ -8,9 +8,9 @@ namespace Ferry.Server.Storage.Nats;
 
 /// <summary>
 /// A file on its way into the NATS store, in parts of <see cref="UploadRequest.ChunkSize"/> bytes (the resume chunk): each
-/// part gathers in memory, goes to a new object while the next one arrives (so at most two parts per upload are held and
-/// a fast client waits for the cluster instead of filling memory), and once stored it is recorded in the upload's state in the namespace bucket
-/// (<see cref="NatsUploadState"/>). A connection that drops leaves the stored parts for a resume through any server. The
+/// part gathers in memory (room for it reserved in the server's part memory first) and goes to a new object while the
+/// next one arrives, so at most two parts per upload are held and a fast client waits for the cluster instead of filling
+/// memory; once stored, it is recorded in the upload's state in the namespace bucket (<see cref="NatsUploadState"/>). A connection that drops leaves the stored parts for a resume through any server. The
 /// commit checks the whole-file checksum and only then points the file's name at the parts; nothing is visible before.
 /// </summary>
 internal sealed class NatsUpload : IUpload
