@@ -27,11 +27,8 @@ internal sealed partial class NatsAuditPublisher : IAuditSink, IAsyncDisposable
 
     private readonly INatsJSContext _js;
     private readonly ILogger _logger;
-    private readonly Channel<string> _queue = Channel.CreateBounded<string>(new BoundedChannelOptions(QueueCapacity)
-    {
-        SingleReader = true,
-        FullMode = BoundedChannelFullMode.Wait, // with Wait, TryWrite says false when full: the drop is ours to count
-    });
+    private readonly Channel<string> _queue;
+    private readonly int _capacity;
     private readonly CancellationTokenSource _stop = new();
     private readonly Task _loop;
     private long _dropped;
@@ -41,8 +38,15 @@ internal sealed partial class NatsAuditPublisher : IAuditSink, IAsyncDisposable
     private string _lastReason = "";
 
     /// <summary>Starts publishing into <paramref name="stream"/>, which <see cref="EnsureStreamAsync"/> has made sure of.</summary>
-    public NatsAuditPublisher(INatsJSContext js, string stream, ILogger logger)
+    /// <param name="capacity">Records the queue holds before new ones are dropped.</param>
+    public NatsAuditPublisher(INatsJSContext js, string stream, ILogger logger, int capacity = QueueCapacity)
     {
+        _capacity = capacity;
+        _queue = Channel.CreateBounded<string>(new BoundedChannelOptions(capacity)
+        {
+            SingleReader = true,
+            FullMode = BoundedChannelFullMode.Wait, // with Wait, TryWrite says false when full: the drop is ours to count
+        });
         _js = js;
         Stream = stream;
         Subject = stream + "." + SubjectToken(Environment.MachineName);
@@ -88,7 +92,7 @@ internal sealed partial class NatsAuditPublisher : IAuditSink, IAsyncDisposable
     public void Write(string record)
     {
         if (!_queue.Writer.TryWrite(record))
-            Drop("the queue of " + QueueCapacity + " records is full");
+            Drop($"the queue of {_capacity} records is full");
     }
 
     private async Task PublishLoopAsync(CancellationToken cancellationToken)
@@ -105,8 +109,13 @@ internal sealed partial class NatsAuditPublisher : IAuditSink, IAsyncDisposable
                     ack.EnsureSuccess();
                     Interlocked.Increment(ref _published);
                 }
-                catch (Exception ex) when (ex is NatsException or OperationCanceledException or TimeoutException && !cancellationToken.IsCancellationRequested)
+                catch (Exception ex) when (ex is NatsException or OperationCanceledException or TimeoutException)
                 {
+                    if (cancellationToken.IsCancellationRequested)
+                    {
+                        Interlocked.Increment(ref _dropped); // the one on its way when the server stopped; the rest are counted on the way out
+                        return;
+                    }
                     Drop(ex is OperationCanceledException ? $"no acknowledgement within {s_publishTimeout.TotalSeconds} s" : ex.Message);
                 }
             }
