@@ -35,7 +35,15 @@ internal static class UserCommand
             stateDir, usersFile, store, natsReplicas, natsUser, natsPasswordFile, natsCredsFile, natsTlsCa, natsTlsCert, natsTlsKey, json,
         };
 
-        async Task<IUserAdministration> OpenAsync(ParseResult parse, CancellationToken ct) => parse.GetValue(store) is { } nats
+        async Task<IUserAdministration> OpenAsync(ParseResult parse, CancellationToken ct)
+        {
+            if (parse.GetValue(store) is null
+                && new[] { natsUser, natsPasswordFile, natsCredsFile, natsTlsCa, natsTlsCert, natsTlsKey }.FirstOrDefault(o => parse.GetValue(o) is not null) is { } stray)
+                throw new ArgumentException($"{stray.Name} applies to a NATS store only: add --store nats://HOST:PORT[,...].");
+            return await OpenStoreAsync(parse, ct).ConfigureAwait(false);
+        }
+
+        async Task<IUserAdministration> OpenStoreAsync(ParseResult parse, CancellationToken ct) => parse.GetValue(store) is { } nats
             ? await NatsStoreRegistration.ConnectUserAdministrationAsync(new NatsStoreSettings
             {
                 Store = nats,

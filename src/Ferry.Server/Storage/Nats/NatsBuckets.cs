@@ -80,7 +80,7 @@ internal sealed class NatsBuckets : IAsyncDisposable
         catch (Exception ex) when (ex is NatsException or TimeoutException or FerryException or IOException or System.Security.Authentication.AuthenticationException)
         {
             await connection.DisposeAsync().ConfigureAwait(false);
-            throw new FerryException(FerryErrorCode.IoError, $"The NATS store {options.Url} cannot be used: {Reasons(ex)}", ex);
+            throw new FerryException(FerryErrorCode.IoError, $"The NATS store {options.Url} cannot be used: {Reasons(ex)}{Hint(ex, options)}", ex);
         }
     }
 
@@ -97,6 +97,21 @@ internal sealed class NatsBuckets : IAsyncDisposable
                 messages.Add(e.Message.TrimEnd('.'));
         }
         return string.Join(": ", messages) + ".";
+    }
+
+    /// <summary>Which settings to look at when the cluster refused the credentials or the certificate.</summary>
+    private static string Hint(Exception ex, NatsStoreOptions options)
+    {
+        var text = Reasons(ex);
+        if (text.Contains("Authorization Violation", StringComparison.OrdinalIgnoreCase) || text.Contains("Authentication Expired", StringComparison.OrdinalIgnoreCase))
+            return options.Access is { User: not null } or { CredsFile: not null }
+                ? " Check nats_user and nats_password_file, or nats_creds_file."
+                : " The cluster requires credentials: set nats_user and nats_password_file, or nats_creds_file.";
+        if (text.Contains("TLS", StringComparison.Ordinal) || text.Contains("certificate", StringComparison.OrdinalIgnoreCase))
+            return options.Access?.TlsCa is not null
+                ? " Check that nats_tls_ca is the CA that signed the NATS servers' certificates."
+                : " Set nats_tls_ca to the CA that signed the NATS servers' certificates.";
+        return "";
     }
 
     /// <summary>The JetStream context of the connection, for the audit stream.</summary>
