@@ -51,9 +51,11 @@ public sealed class NatsCluster : IAsyncDisposable
     /// A cluster whose clients must use TLS, with a certificate from a CA made for this cluster alone
     /// (<see cref="Certificates"/>); the routes between the nodes stay plain.
     /// </summary>
-    public static Task<NatsCluster> StartWithTlsAsync() => StartClusterAsync(3, "", "tls://", folder => NatsTestCertificates.Create(Path.Combine(folder, "certs")));
+    /// <param name="verifyClients">Clients must also show a certificate from that CA (<see cref="NatsTestCertificates.ClientCertFile"/>).</param>
+    public static Task<NatsCluster> StartWithTlsAsync(bool verifyClients = false) =>
+        StartClusterAsync(3, "", "tls://", folder => NatsTestCertificates.Create(Path.Combine(folder, "certs")), verifyClients);
 
-    private static async Task<NatsCluster> StartClusterAsync(int size, string clientConfig, string scheme, Func<string, NatsTestCertificates>? certify)
+    private static async Task<NatsCluster> StartClusterAsync(int size, string clientConfig, string scheme, Func<string, NatsTestCertificates>? certify, bool verifyClients = false)
     {
         var folder = new TempDirectory("ferry-nats");
         var certificates = certify?.Invoke(folder.Path);
@@ -63,6 +65,8 @@ public sealed class NatsCluster : IAsyncDisposable
                 tls {
                   cert_file: "{{certificates.ServerCertFile}}"
                   key_file: "{{certificates.ServerKeyFile}}"
+                  ca_file: "{{certificates.CaFile}}"
+                  verify: {{(verifyClients ? "true" : "false")}}
                   timeout: 5
                 }
                 """;

@@ -5,17 +5,25 @@ using System.Security.Cryptography.X509Certificates;
 namespace Ferry.Testing;
 
 /// <summary>
-/// A throwaway certificate authority and a server certificate it signed for 127.0.0.1 and localhost, written as PEM files
-/// into a test's folder (made afresh each run, deleted with the folder; no key is ever kept in the repository).
+/// A throwaway certificate authority, a server certificate it signed for 127.0.0.1 and localhost, and a client
+/// certificate it signed, written as PEM files into a test's folder (made afresh each run, deleted with the folder; no
+/// key is ever kept in the repository).
 /// </summary>
 public sealed class NatsTestCertificates
 {
-    private NatsTestCertificates(string caFile, string certFile, string keyFile)
+    private NatsTestCertificates(string caFile, string certFile, string keyFile, string clientCertFile, string clientKeyFile)
     {
         CaFile = caFile;
         ServerCertFile = certFile;
         ServerKeyFile = keyFile;
+        ClientCertFile = clientCertFile;
+        ClientKeyFile = clientKeyFile;
     }
+
+    /// <summary>A client certificate (PEM) from the same CA, for a server that verifies its clients.</summary>
+    public string ClientCertFile { get; }
+
+    public string ClientKeyFile { get; }
 
     /// <summary>The CA certificate (PEM) that verifies <see cref="ServerCertFile"/>.</summary>
     public string CaFile { get; }
@@ -48,12 +56,24 @@ public sealed class NatsTestCertificates
         serverRequest.CertificateExtensions.Add(X509AuthorityKeyIdentifierExtension.CreateFromCertificate(ca, true, false));
         using var server = serverRequest.Create(ca, now.AddMinutes(-5), now.AddDays(1), RandomNumberGenerator.GetBytes(16));
 
+        using var clientKey = ECDsa.Create(ECCurve.NamedCurves.nistP256);
+        var clientRequest = new CertificateRequest($"CN={name} client", clientKey, HashAlgorithmName.SHA256);
+        clientRequest.CertificateExtensions.Add(new X509BasicConstraintsExtension(false, false, 0, false));
+        clientRequest.CertificateExtensions.Add(new X509KeyUsageExtension(X509KeyUsageFlags.DigitalSignature, true));
+        clientRequest.CertificateExtensions.Add(new X509EnhancedKeyUsageExtension([new Oid("1.3.6.1.5.5.7.3.2")], false));
+        clientRequest.CertificateExtensions.Add(X509AuthorityKeyIdentifierExtension.CreateFromCertificate(ca, true, false));
+        using var client = clientRequest.Create(ca, now.AddMinutes(-5), now.AddDays(1), RandomNumberGenerator.GetBytes(16));
+
         var caFile = Path.Combine(folder, "ca.pem");
         var certFile = Path.Combine(folder, "server.pem");
         var keyFile = Path.Combine(folder, "server-key.pem");
         File.WriteAllText(caFile, ca.ExportCertificatePem());
         File.WriteAllText(certFile, server.ExportCertificatePem());
         File.WriteAllText(keyFile, serverKey.ExportPkcs8PrivateKeyPem());
-        return new NatsTestCertificates(caFile, certFile, keyFile);
+        var clientCertFile = Path.Combine(folder, "client.pem");
+        var clientKeyFile = Path.Combine(folder, "client-key.pem");
+        File.WriteAllText(clientCertFile, client.ExportCertificatePem());
+        File.WriteAllText(clientKeyFile, clientKey.ExportPkcs8PrivateKeyPem());
+        return new NatsTestCertificates(caFile, certFile, keyFile, clientCertFile, clientKeyFile);
     }
 }

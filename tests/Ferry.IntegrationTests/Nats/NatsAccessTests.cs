@@ -77,35 +77,45 @@ public sealed class NatsAccessTests(NatsSecuredClustersFixture clusters) : IClas
     }
 
     [Fact]
-    public async Task Tls_with_the_clusters_ca_works_and_with_another_ca_is_refused()
+    public async Task Tls_with_the_clusters_ca_and_a_client_certificate_works_and_another_ca_or_no_certificate_is_refused()
     {
         using var work = new TempDirectory("ferry-nats-tls");
         var cluster = clusters.WithTls;
-        var ca = cluster.Certificates!.CaFile;
+        var certificates = cluster.Certificates!;
+        string[] client = ["--nats-tls-cert", certificates.ClientCertFile, "--nats-tls-key", certificates.ClientKeyFile];
 
-        var added = await FerryProcess.RunAsync("user", "add", "tess", "--store", cluster.Url, "--nats-tls-ca", ca);
+        var added = await FerryProcess.RunAsync(["user", "add", "tess", "--store", cluster.Url, "--nats-tls-ca", certificates.CaFile, .. client]);
         Assert.True(added.ExitCode == 0, added.Stderr);
         // A CA alone turns TLS on, also for a nats:// address.
         var plainScheme = "nats://" + cluster.Url["tls://".Length..];
-        var list = await FerryProcess.RunAsync("user", "list", "--json", "--store", plainScheme, "--nats-tls-ca", ca);
+        var list = await FerryProcess.RunAsync(["user", "list", "--json", "--store", plainScheme, "--nats-tls-ca", certificates.CaFile, .. client]);
         Assert.True(list.ExitCode == 0, list.Stderr);
         Assert.Contains("\"tess\"", list.Stdout, StringComparison.Ordinal);
 
         var other = NatsTestCertificates.Create(work.Combine("other"), "someone-else");
         var clock = Stopwatch.StartNew();
-        var refused = await FerryProcess.RunAsync("user", "list", "--store", cluster.Url, "--nats-tls-ca", other.CaFile);
+        var wrongCa = await FerryProcess.RunAsync(["user", "list", "--store", cluster.Url, "--nats-tls-ca", other.CaFile, .. client]);
         Assert.True(clock.Elapsed < s_refusedWithin, $"took {clock.Elapsed}");
-        Assert.NotEqual(0, refused.ExitCode);
-        Assert.Contains(cluster.Url.Split(',')[0], refused.Stderr, StringComparison.Ordinal);
+        Assert.NotEqual(0, wrongCa.ExitCode);
+        Assert.Contains(cluster.Url.Split(',')[0], wrongCa.Stderr, StringComparison.Ordinal);
+        Assert.Contains("nats_tls_ca", wrongCa.Stderr, StringComparison.Ordinal);
 
-        // The server too: it starts on the right CA and refuses to start on the other.
-        await using (var server = FerryProcess.Start(["serve", "--store", cluster.Url, "--nats-tls-ca", ca, "--plain", "--listen", "127.0.0.1:0",
-            "--root", work.Combine("root"), "--state-dir", work.Combine("state")]))
+        // The servers verify clients: without a certificate of their CA, the handshake fails.
+        var noCertificate = await FerryProcess.RunAsync("user", "list", "--store", cluster.Url, "--nats-tls-ca", certificates.CaFile);
+        Assert.NotEqual(0, noCertificate.ExitCode);
+        Assert.Contains(cluster.Url.Split(',')[0], noCertificate.Stderr, StringComparison.Ordinal);
+        var strangerCertificate = await FerryProcess.RunAsync("user", "list", "--store", cluster.Url, "--nats-tls-ca", certificates.CaFile,
+            "--nats-tls-cert", other.ClientCertFile, "--nats-tls-key", other.ClientKeyFile);
+        Assert.NotEqual(0, strangerCertificate.ExitCode);
+
+        // The server too: it starts on the right files and refuses to start on the other CA.
+        await using (var server = FerryProcess.Start(["serve", "--store", cluster.Url, "--nats-tls-ca", certificates.CaFile, .. client, "--plain",
+            "--listen", "127.0.0.1:0", "--root", work.Combine("root"), "--state-dir", work.Combine("state")]))
         {
             await server.WaitForListeningAsync();
         }
-        var serve = await FerryProcess.RunAsync("serve", "--store", cluster.Url, "--nats-tls-ca", other.CaFile, "--plain", "--listen", "127.0.0.1:0",
-            "--root", work.Combine("root"), "--state-dir", work.Combine("state"));
+        var serve = await FerryProcess.RunAsync(["serve", "--store", cluster.Url, "--nats-tls-ca", other.CaFile, .. client, "--plain",
+            "--listen", "127.0.0.1:0", "--root", work.Combine("root"), "--state-dir", work.Combine("state")]);
         Assert.Equal(3, serve.ExitCode);
         Assert.Contains("store:", serve.Stderr, StringComparison.Ordinal);
     }

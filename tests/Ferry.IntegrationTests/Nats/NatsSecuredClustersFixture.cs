@@ -4,7 +4,7 @@ namespace Ferry.IntegrationTests.Nats;
 
 /// <summary>
 /// Two three-node clusters for one test class, started side by side: one that requires a user and password, one that
-/// requires TLS with a certificate from a CA of its own.
+/// requires TLS with certificates from a CA of its own, the clients' too.
 /// </summary>
 public sealed class NatsSecuredClustersFixture : IAsyncLifetime
 {
@@ -19,7 +19,7 @@ public sealed class NatsSecuredClustersFixture : IAsyncLifetime
     public async Task InitializeAsync()
     {
         var password = NatsCluster.StartWithPasswordAsync(User, Password);
-        var tls = NatsCluster.StartWithTlsAsync();
+        var tls = NatsCluster.StartWithTlsAsync(verifyClients: true);
         try
         {
             WithPassword = await password;
