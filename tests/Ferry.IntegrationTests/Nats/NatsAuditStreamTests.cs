@@ -78,11 +78,15 @@ public sealed class NatsAuditStreamTests(NatsClusterFixture nats) : IClassFixtur
         for (var i = 0; i < 25; i++)
             publisher.Write($$"""{"event":"login","n":{{i}}}""");
         await Eventually.UntilAsync(() => publisher.Dropped == 25, "all 25 records to be dropped");
+        List<InMemoryLoggerProvider.LogLine> Warnings() => logs.Lines.Where(l => l.EventId.Id == LogEvents.NatsAuditRecordsDropped).ToList();
+        var first = Assert.Single(Warnings()); // at most one a minute
+        Assert.Equal(LogLevel.Warning, first.Level);
+        Assert.StartsWith("1 audit record(s) not published to the stream nostream", first.Message, StringComparison.Ordinal);
         await publisher.DisposeAsync();
         Assert.Equal(0, publisher.Published);
-        var warnings = logs.Lines.Where(l => l.EventId.Id == LogEvents.NatsAuditRecordsDropped).ToList();
-        Assert.Single(warnings); // at most one a minute
-        Assert.Equal(LogLevel.Warning, warnings[0].Level);
+        // The ones the rate limit held back are told at stop.
+        Assert.Equal(2, Warnings().Count);
+        Assert.StartsWith("24 audit record(s)", Warnings()[1].Message, StringComparison.Ordinal);
     }
 
     [Fact]

@@ -35,7 +35,6 @@ internal sealed partial class NatsAuditPublisher : IAuditSink, IAsyncDisposable
     private long _droppedSinceWarning;
     private long _published;
     private long _lastWarningTicks = long.MinValue;
-    private string _lastReason = "";
 
     /// <summary>Starts publishing into <paramref name="stream"/>, which <see cref="EnsureStreamAsync"/> has made sure of.</summary>
     /// <param name="capacity">Records the queue holds before new ones are dropped.</param>
@@ -113,7 +112,9 @@ internal sealed partial class NatsAuditPublisher : IAuditSink, IAsyncDisposable
                 {
                     if (cancellationToken.IsCancellationRequested)
                     {
-                        Interlocked.Increment(ref _dropped); // the one on its way when the server stopped; the rest are counted on the way out
+                        // The one on its way when the server stopped; the rest are counted on the way out.
+                        Interlocked.Increment(ref _dropped);
+                        Interlocked.Increment(ref _droppedSinceWarning);
                         return;
                     }
                     Drop(ex is OperationCanceledException ? $"no acknowledgement within {s_publishTimeout.TotalSeconds} s" : ex.Message);
@@ -130,7 +131,6 @@ internal sealed partial class NatsAuditPublisher : IAuditSink, IAsyncDisposable
     {
         Interlocked.Increment(ref _dropped);
         var count = Interlocked.Increment(ref _droppedSinceWarning);
-        Volatile.Write(ref _lastReason, reason);
         var now = Environment.TickCount64;
         var last = Interlocked.Read(ref _lastWarningTicks);
         if (last != long.MinValue && now - last < s_warningInterval.TotalMilliseconds)
@@ -150,11 +150,11 @@ internal sealed partial class NatsAuditPublisher : IAuditSink, IAsyncDisposable
         var left = 0;
         while (_queue.Reader.TryRead(out _))
             left++;
-        if (left > 0)
-        {
-            Interlocked.Add(ref _dropped, left);
-            RecordsDropped(_logger, left, Stream, "the server stopped before they were published", (int)s_warningInterval.TotalSeconds);
-        }
+        Interlocked.Add(ref _dropped, left);
+        // Drops the rate limit held back are told now, with those the stop cost, rather than never.
+        var untold = Interlocked.Exchange(ref _droppedSinceWarning, 0) + left;
+        if (untold > 0)
+            RecordsDropped(_logger, untold, Stream, "not published by the time the server stopped", (int)s_warningInterval.TotalSeconds);
         _stop.Dispose();
     }
 
