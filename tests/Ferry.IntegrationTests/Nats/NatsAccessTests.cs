@@ -42,6 +42,7 @@ public sealed class NatsAccessTests(NatsSecuredClustersFixture clusters) : IClas
         var get = await RunAsync(client, "get", "--plain", "--server", address, "data.bin", work.Combine("back.bin"));
         Assert.True(get.ExitCode == 0, get.Stderr);
         TestFiles.AssertSame(source, work.Combine("back.bin"));
+        Assert.Contains($"as user {NatsSecuredClustersFixture.User}, no TLS", server.Stdout, StringComparison.Ordinal);
         Assert.DoesNotContain(clusters.Password, server.Stdout + server.Stderr, StringComparison.Ordinal);
     }
 
