@@ -39,7 +39,7 @@ public sealed class NatsAuditStreamTests(NatsClusterFixture nats) : IClassFixtur
         var impostor = new Dictionary<string, string>(client) { ["FERRY_KEY"] = Convert.ToBase64String(new byte[32]) };
         Assert.NotEqual(0, (await RunAsync(impostor, "ls", "--plain", "--server", address)).ExitCode);
 
-        await using var connection = new NatsConnection(new NatsOpts { Url = url });
+        await using var connection = new NatsConnection(Patient(url));
         var js = new NatsJSContext(connection);
         var stream = await js.GetStreamAsync("ferry-audit", cancellationToken: TestTimeouts.Token());
         Assert.Equal(["ferry-audit.>"], stream.Info.Config.Subjects);
@@ -72,7 +72,7 @@ public sealed class NatsAuditStreamTests(NatsClusterFixture nats) : IClassFixtur
     public async Task Records_the_cluster_does_not_take_are_dropped_counted_and_warned_about_once()
     {
         // No stream listens on this subject: every publish is refused at once ("no responders").
-        await using var connection = new NatsConnection(new NatsOpts { Url = nats.Cluster.Url });
+        await using var connection = new NatsConnection(Patient(nats.Cluster.Url));
         var logs = new InMemoryLoggerProvider();
         var publisher = new NatsAuditPublisher(new NatsJSContext(connection), "nostream" + NatsKeys.NewId()[..8], logs.CreateLogger("Ferry.Audit"));
         for (var i = 0; i < 25; i++)
@@ -106,6 +106,9 @@ public sealed class NatsAuditStreamTests(NatsClusterFixture nats) : IClassFixtur
         await publisher.DisposeAsync();
         Assert.Equal(100, publisher.Dropped + publisher.Published);
     }
+
+    /// <summary>Options for the test's own connection: on a loaded machine NATS.Net's 2 s connect timeout is too short.</summary>
+    private static NatsOpts Patient(string url) => new() { Url = url, ConnectTimeout = TimeSpan.FromSeconds(15), RequestTimeout = TimeSpan.FromSeconds(15) };
 
     private static bool Is(JsonElement record, string property, string value) =>
         record.TryGetProperty(property, out var v) && v.ValueKind == JsonValueKind.String && v.GetString() == value;
