@@ -14,29 +14,68 @@ public sealed class NatsCluster : IAsyncDisposable
 
     private readonly TempDirectory _folder;
 
-    private NatsCluster(TempDirectory folder, IReadOnlyList<NatsNode> nodes)
+    private NatsCluster(TempDirectory folder, IReadOnlyList<NatsNode> nodes, string scheme, NatsTestCertificates? certificates)
     {
         _folder = folder;
         Nodes = nodes;
+        _scheme = scheme;
+        Certificates = certificates;
     }
+
+    private readonly string _scheme;
 
     public static bool IsAvailable => File.Exists(ServerPath);
 
     public IReadOnlyList<NatsNode> Nodes { get; }
 
-    /// <summary>The cluster's client address list, as <c>--store</c> takes it: nats://127.0.0.1:A,127.0.0.1:B,...</summary>
-    public string Url => "nats://" + string.Join(",", Nodes.Select(n => $"127.0.0.1:{n.ClientPort}"));
+    /// <summary>The cluster's client address list, as <c>--store</c> takes it: nats://127.0.0.1:A,127.0.0.1:B,... (tls:// when it requires TLS).</summary>
+    public string Url => _scheme + string.Join(",", Nodes.Select(n => $"127.0.0.1:{n.ClientPort}"));
+
+    /// <summary>The CA and server certificate of a cluster started with <see cref="StartWithTlsAsync"/>; null otherwise.</summary>
+    public NatsTestCertificates? Certificates { get; }
+
+    /// <summary>The folder of the cluster's configs and data, where a test may put files of its own.</summary>
+    public string Folder => _folder.Path;
 
     /// <summary>Starts three nodes and waits until each reports JetStream up.</summary>
-    public static async Task<NatsCluster> StartAsync(int size = 3)
+    public static Task<NatsCluster> StartAsync(int size = 3) => StartClusterAsync(size, "", "nats://", null);
+
+    /// <summary>
+    /// A cluster whose clients must log in as <paramref name="user"/> with <paramref name="password"/> (an authorization
+    /// block; the routes between the nodes need none).
+    /// </summary>
+    public static Task<NatsCluster> StartWithPasswordAsync(string user, string password) =>
+        StartClusterAsync(3, $"authorization {{ user: \"{user}\", password: \"{password}\" }}", "nats://", null);
+
+    /// <summary>
+    /// A cluster whose clients must use TLS, with a certificate from a CA made for this cluster alone
+    /// (<see cref="Certificates"/>); the routes between the nodes stay plain.
+    /// </summary>
+    /// <param name="verifyClients">Clients must also show a certificate from that CA (<see cref="NatsTestCertificates.ClientCertFile"/>).</param>
+    public static Task<NatsCluster> StartWithTlsAsync(bool verifyClients = false) =>
+        StartClusterAsync(3, "", "tls://", folder => NatsTestCertificates.Create(Path.Combine(folder, "certs")), verifyClients);
+
+    private static async Task<NatsCluster> StartClusterAsync(int size, string clientConfig, string scheme, Func<string, NatsTestCertificates>? certify, bool verifyClients = false)
     {
         var folder = new TempDirectory("ferry-nats");
+        var certificates = certify?.Invoke(folder.Path);
+        if (certificates is not null)
+            clientConfig += $$"""
+
+                tls {
+                  cert_file: "{{certificates.ServerCertFile}}"
+                  key_file: "{{certificates.ServerKeyFile}}"
+                  ca_file: "{{certificates.CaFile}}"
+                  verify: {{(verifyClients ? "true" : "false")}}
+                  timeout: 5
+                }
+                """;
         var ports = FreePorts(size * 3);
         var clusterPorts = ports.Skip(size).Take(size).ToList();
         var nodes = Enumerable.Range(0, size)
-            .Select(i => new NatsNode($"n{i + 1}", folder.Path, ports[i], clusterPorts[i], ports[2 * size + i], clusterPorts))
+            .Select(i => new NatsNode($"n{i + 1}", folder.Path, ports[i], clusterPorts[i], ports[2 * size + i], clusterPorts, clientConfig))
             .ToList();
-        var cluster = new NatsCluster(folder, nodes);
+        var cluster = new NatsCluster(folder, nodes, scheme, certificates);
         try
         {
             foreach (var node in nodes)

@@ -14,7 +14,8 @@ public sealed class NatsNode : IDisposable
     private readonly string _logFile;
     private Process? _process;
 
-    internal NatsNode(string name, string folder, int clientPort, int clusterPort, int monitorPort, IReadOnlyList<int> routes)
+    /// <param name="clientConfig">Lines added to the config for client connections only (an authorization or tls block); the routes stay as they are.</param>
+    internal NatsNode(string name, string folder, int clientPort, int clusterPort, int monitorPort, IReadOnlyList<int> routes, string clientConfig = "")
     {
         Name = name;
         ClientPort = clientPort;
@@ -37,6 +38,7 @@ public sealed class NatsNode : IDisposable
               listen: 127.0.0.1:{{clusterPort}}
               routes: [ {{string.Join(", ", routes.Select(p => $"nats-route://127.0.0.1:{p}"))}} ]
             }
+            {{clientConfig}}
             """);
     }
 

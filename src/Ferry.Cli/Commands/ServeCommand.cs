@@ -47,6 +47,14 @@ internal static class ServeCommand
             Description = "Keep files and users in a NATS JetStream cluster shared by several servers: nats://HOST:PORT[,HOST:PORT...] (docs/deploy.md). Default: the local root and users file.",
         };
         var natsReplicas = new Option<int>("--nats-replicas") { Description = $"Copies the NATS cluster keeps of every bucket (1 to 5). Default {defaults.NatsReplicas}." };
+        var natsUser = new Option<string?>("--nats-user") { Description = "User name for a NATS cluster that requires one; the password comes from --nats-password-file." };
+        var natsPasswordFile = new Option<string?>("--nats-password-file") { Description = "File holding the password of --nats-user (never give the password itself)." };
+        var natsCredsFile = new Option<string?>("--nats-creds-file") { Description = "NATS credentials file (user JWT and nkey seed) for a cluster run with accounts; instead of user and password." };
+        var natsTlsCa = new Option<string?>("--nats-tls-ca") { Description = "PEM CA certificate that verifies the NATS servers; turns TLS on (as a tls:// store does)." };
+        var natsTlsCert = new Option<string?>("--nats-tls-cert") { Description = "PEM client certificate for a NATS cluster that verifies its clients (with --nats-tls-key)." };
+        var natsTlsKey = new Option<string?>("--nats-tls-key") { Description = "PEM private key of --nats-tls-cert." };
+        var auditStream = new Option<string?>("--audit-stream") { Description = "Also publish every audit record to this JetStream stream of the NATS store (created if missing), subject STREAM.HOST." };
+        var auditStreamMaxAge = new Option<double>("--audit-stream-max-age") { Description = $"Days the audit stream keeps a record. Default {defaults.AuditStreamMaxAge}." };
         var auditLog = new Option<string?>("--audit-log") { Description = "Append an audit log (JSON lines: logins, failures, commands) to this file." };
         var perUser = new Option<int>("--max-connections-per-user") { Description = $"Connections one user may have open. Default {defaults.MaxConnectionsPerUser}." };
         var perAddress = new Option<int>("--max-connections-per-address") { Description = $"Connections one client address may have open. Default {defaults.MaxConnectionsPerAddress}." };
@@ -110,7 +118,7 @@ internal static class ServeCommand
         var command = new Command("serve", "Run the Ferry server.\n\nExamples:\n  ferry serve\n  ferry serve --listen 127.0.0.1:7447 --listen [::1]:7447 --root /srv/ferry\n  ferry serve --config /etc/ferry/ferry.json --print-config")
         {
             config, printConfig, listen, root, maxConnections, headerTimeout, idleTimeout, grace, maxHeader, noAuth, plain, tlsCertificate, stateDir, usersFile,
-            auditLog, store, natsReplicas, perUser, perAddress, quota, partialTtl, allowExec, udpListen, execTimeout, maxExecOutput, maxExec, logLevel, metricsListen,
+            auditLog, store, natsReplicas, natsUser, natsPasswordFile, natsCredsFile, natsTlsCa, natsTlsCert, natsTlsKey, auditStream, auditStreamMaxAge, perUser, perAddress, quota, partialTtl, allowExec, udpListen, execTimeout, maxExecOutput, maxExec, logLevel, metricsListen,
             execUnconfined, execSandbox, execUser, execOpenFiles, execProcesses, execCpuSeconds, execAddressSpace, fileMode, usersCheckInterval,
             loginGrace, maxUnauthenticated, maxUnauthenticatedPerAddress, minIdleBeforeShed, maxTlsHandshakes, tlsHandshakeTimeout,
             maxAuthFailures, maxAuthFailuresTotal, authFailureWindow, authFailureDelay, maxAuthThrottleNetworks, maxOpenUploads, maxOpenUploadsPerUser,
@@ -139,6 +147,14 @@ internal static class ServeCommand
                 Given(auditLog, v => s.AuditLog = v);
                 Given(store, v => s.Store = v);
                 Given(natsReplicas, v => s.NatsReplicas = v);
+                Given(natsUser, v => s.NatsUser = v);
+                Given(natsPasswordFile, v => s.NatsPasswordFile = v);
+                Given(natsCredsFile, v => s.NatsCredsFile = v);
+                Given(natsTlsCa, v => s.NatsTlsCa = v);
+                Given(natsTlsCert, v => s.NatsTlsCert = v);
+                Given(natsTlsKey, v => s.NatsTlsKey = v);
+                Given(auditStream, v => s.AuditStream = v);
+                Given(auditStreamMaxAge, v => s.AuditStreamMaxAge = v);
                 Given(perUser, v => s.MaxConnectionsPerUser = v);
                 Given(perAddress, v => s.MaxConnectionsPerAddress = v);
                 Given(quota, v => s.Quota = v);
@@ -267,11 +283,11 @@ internal static class ServeCommand
         }
         builder.Services.AddSystemd(); // Type=notify: READY=1 once listening, STOPPING=1 on the way down
         builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = options.ShutdownGrace + TimeSpan.FromSeconds(5));
-        if (settings.Store is { } storeAddress)
+        if (settings.ToNatsStoreSettings() is { } nats)
         {
             try
             {
-                await builder.Services.AddFerryNatsStoreAsync(storeAddress, settings.NatsReplicas, ct).ConfigureAwait(false);
+                await builder.Services.AddFerryNatsStoreAsync(nats, ct).ConfigureAwait(false);
             }
             catch (Ferry.Protocol.Errors.FerryException ex)
             {

@@ -20,16 +20,41 @@ internal static class UserCommand
             Recursive = true,
         };
         var natsReplicas = new Option<int>("--nats-replicas") { Description = "Copies of the users bucket, when this creates it (1 to 5). Default 3.", DefaultValueFactory = _ => 3, Recursive = true };
+        Option<string?> NatsFile(string name, string description) => new(name) { Description = description, Recursive = true };
+        var natsUser = NatsFile("--nats-user", "User name for a NATS cluster that requires one (as 'ferry serve --nats-user').");
+        var natsPasswordFile = NatsFile("--nats-password-file", "File holding the password of --nats-user.");
+        var natsCredsFile = NatsFile("--nats-creds-file", "NATS credentials file (user JWT and nkey seed), instead of user and password.");
+        var natsTlsCa = NatsFile("--nats-tls-ca", "PEM CA certificate that verifies the NATS servers; turns TLS on.");
+        var natsTlsCert = NatsFile("--nats-tls-cert", "PEM client certificate, for a NATS cluster that verifies its clients.");
+        var natsTlsKey = NatsFile("--nats-tls-key", "PEM private key of --nats-tls-cert.");
         var json = CommonOptions.Json();
         json.Recursive = true;
         var command = new Command("user", "Manage the users of a Ferry server (run on the server machine, in the folder 'ferry serve' runs in, or with its --state-dir).\n\n"
             + "Examples:\n  ferry user add alice --allow read,write,exec\n  ferry user set alice --allow read,write,exec --quota 10000000000\n  ferry user list --json")
         {
-            stateDir, usersFile, store, natsReplicas, json,
+            stateDir, usersFile, store, natsReplicas, natsUser, natsPasswordFile, natsCredsFile, natsTlsCa, natsTlsCert, natsTlsKey, json,
         };
 
-        async Task<IUserAdministration> OpenAsync(ParseResult parse, CancellationToken ct) => parse.GetValue(store) is { } nats
-            ? await NatsStoreRegistration.ConnectUserAdministrationAsync(nats, parse.GetValue(natsReplicas), ct).ConfigureAwait(false)
+        async Task<IUserAdministration> OpenAsync(ParseResult parse, CancellationToken ct)
+        {
+            if (parse.GetValue(store) is null
+                && new[] { natsUser, natsPasswordFile, natsCredsFile, natsTlsCa, natsTlsCert, natsTlsKey }.FirstOrDefault(o => parse.GetValue(o) is not null) is { } stray)
+                throw new ArgumentException($"{stray.Name} applies to a NATS store only: add --store nats://HOST:PORT[,...].");
+            return await OpenStoreAsync(parse, ct).ConfigureAwait(false);
+        }
+
+        async Task<IUserAdministration> OpenStoreAsync(ParseResult parse, CancellationToken ct) => parse.GetValue(store) is { } nats
+            ? await NatsStoreRegistration.ConnectUserAdministrationAsync(new NatsStoreSettings
+            {
+                Store = nats,
+                Replicas = parse.GetValue(natsReplicas),
+                User = parse.GetValue(natsUser),
+                PasswordFile = parse.GetValue(natsPasswordFile),
+                CredsFile = parse.GetValue(natsCredsFile),
+                TlsCa = parse.GetValue(natsTlsCa),
+                TlsCert = parse.GetValue(natsTlsCert),
+                TlsKey = parse.GetValue(natsTlsKey),
+            }, ct).ConfigureAwait(false)
             : new UsersFileAdministration(parse.GetValue(usersFile) ?? Path.Combine(parse.GetValue(stateDir)!, "users.json"));
 
         var name = new Argument<string>("name") { Description = "User name: letters, digits, '.', '_', '-'; up to 32 characters." };

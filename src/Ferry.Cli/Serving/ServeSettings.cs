@@ -55,6 +55,17 @@ public sealed class ServeSettings
     /// <summary>Where files and users live: unset for the local folders (root, users file), or nats://HOST:PORT[,HOST:PORT...].</summary>
     [ConfigurationKeyName("store")] public string? Store { get; set; }
     [ConfigurationKeyName("nats_replicas")] public int NatsReplicas { get; set; } = 3;
+    /// <summary>User name for a NATS cluster with user/password authorization; the password is read from <see cref="NatsPasswordFile"/>.</summary>
+    [ConfigurationKeyName("nats_user")] public string? NatsUser { get; set; }
+    [ConfigurationKeyName("nats_password_file")] public string? NatsPasswordFile { get; set; }
+    [ConfigurationKeyName("nats_creds_file")] public string? NatsCredsFile { get; set; }
+    [ConfigurationKeyName("nats_tls_ca")] public string? NatsTlsCa { get; set; }
+    [ConfigurationKeyName("nats_tls_cert")] public string? NatsTlsCert { get; set; }
+    [ConfigurationKeyName("nats_tls_key")] public string? NatsTlsKey { get; set; }
+    /// <summary>A JetStream stream for the audit records (NATS store only), or unset for none.</summary>
+    [ConfigurationKeyName("audit_stream")] public string? AuditStream { get; set; }
+    /// <summary>Days the audit stream keeps a record.</summary>
+    [ConfigurationKeyName("audit_stream_max_age")] public double AuditStreamMaxAge { get; set; } = NatsStoreSettings.DefaultAuditStreamMaxAge.TotalDays;
     [ConfigurationKeyName("partial_ttl")] public double PartialTtl { get; set; } = s_defaults.PartialUploadTtl.TotalHours;
     [ConfigurationKeyName("max_open_uploads")] public int MaxOpenUploads { get; set; } = s_defaults.MaxOpenUploads;
     [ConfigurationKeyName("max_open_uploads_per_user")] public int MaxOpenUploadsPerUser { get; set; } = s_defaults.MaxOpenUploadsPerUser;
@@ -105,6 +116,22 @@ public sealed class ServeSettings
             copy.TlsCertificatePassword = Masked;
         return copy;
     }
+
+    /// <summary>The NATS store these settings stand for, or null for the local folders; call after validation.</summary>
+    public NatsStoreSettings? ToNatsStoreSettings() => Store is not { } store ? null : new NatsStoreSettings
+    {
+        Store = store,
+        Replicas = NatsReplicas,
+        User = NatsUser,
+        PasswordFile = NatsPasswordFile,
+        CredsFile = NatsCredsFile,
+        TlsCa = NatsTlsCa,
+        TlsCert = NatsTlsCert,
+        TlsKey = NatsTlsKey,
+        AuditStream = AuditStream,
+        // Out of range, it is refused by validation (in days), not thrown here.
+        AuditStreamMaxAge = AuditStreamMaxAge is > 0 and <= 36_500 ? TimeSpan.FromDays(AuditStreamMaxAge) : TimeSpan.Zero,
+    };
 
     /// <summary>The server options these settings stand for; call after validation.</summary>
     public FerryServerOptions ToServerOptions() => new()

@@ -70,14 +70,30 @@ public sealed class ServeSettingsValidator : IValidateOptions<ServeSettings>
         AtLeast("shutdown_grace", settings.ShutdownGrace, 0, "seconds");
         if (settings.MaxHeaderBytes is < 64 or > 16 * 1024 * 1024)
             Fail("max_header_bytes", $"must be between 64 and 16777216 bytes, not {settings.MaxHeaderBytes}.");
-        if (settings.Store is { } store && !store.StartsWith("nats://", StringComparison.Ordinal))
-            Fail("store", $"must be nats://HOST:PORT[,HOST:PORT...] (or left out for local folders), not '{store}'.");
-        if (settings.NatsReplicas is < 1 or > 5)
-            Fail("nats_replicas", $"must be 1 to 5, not {settings.NatsReplicas}.");
+        if (settings.ToNatsStoreSettings() is { } nats)
+        {
+            // audit_stream_max_age is checked below, in the days it was written in.
+            foreach (var (key, problem) in nats.Problems().Where(p => p.Key != "audit_stream_max_age"))
+                Fail(key, problem);
+        }
+        else
+        {
+            if (settings.NatsReplicas is < 1 or > 5)
+                Fail("nats_replicas", $"must be 1 to 5, not {settings.NatsReplicas}.");
+            foreach (var (key, value) in new[] { ("nats_user", settings.NatsUser), ("nats_password_file", settings.NatsPasswordFile),
+                ("nats_creds_file", settings.NatsCredsFile), ("nats_tls_ca", settings.NatsTlsCa), ("nats_tls_cert", settings.NatsTlsCert),
+                ("nats_tls_key", settings.NatsTlsKey), ("audit_stream", settings.AuditStream) })
+            {
+                if (value is not null)
+                    Fail(key, "applies to a NATS store only; set store to nats://HOST:PORT[,...] or leave it out.");
+            }
+        }
         if (settings.Store is not null && settings.Quota is not null)
             Fail("quota", "applies to the local root only; with a NATS store give users quotas ('ferry user set NAME --quota BYTES --store ...').");
         if (settings.Quota is < 0)
             Fail("quota", $"must be a number of bytes, not {settings.Quota}; leave it out for no quota.");
+        if (!(settings.AuditStreamMaxAge > 0) || settings.AuditStreamMaxAge > 36_500)
+            Fail("audit_stream_max_age", $"must be a positive number of days up to 36500, not {Number(settings.AuditStreamMaxAge)}.");
         Positive("partial_ttl", settings.PartialTtl, "hours");
         AtLeastOne("max_open_uploads", settings.MaxOpenUploads);
         AtLeastOne("max_open_uploads_per_user", settings.MaxOpenUploadsPerUser);

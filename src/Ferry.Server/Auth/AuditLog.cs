@@ -9,17 +9,19 @@ namespace Ferry.Server.Auth;
 
 /// <summary>
 /// Who did what: every login, failed login and command, with user, address and outcome. Goes to the log (category
-/// Ferry.Audit) and, when configured, to a JSON-lines file.
+/// Ferry.Audit) and, when configured, to a JSON-lines file and to the sinks registered (the NATS audit stream).
 /// </summary>
 public sealed partial class AuditLog : IDisposable
 {
     private readonly ILogger _logger;
     private readonly StreamWriter? _file;
     private readonly Lock _gate = new();
+    private readonly IAuditSink[] _sinks;
 
-    public AuditLog(FerryServerOptions options, ILoggerFactory loggers)
+    public AuditLog(FerryServerOptions options, ILoggerFactory loggers, IEnumerable<IAuditSink>? sinks = null)
     {
         _logger = loggers.CreateLogger("Ferry.Audit");
+        _sinks = sinks?.ToArray() ?? [];
         if (options.AuditLogPath is { } path)
         {
             var fileOptions = new FileStreamOptions { Mode = FileMode.Append, Access = FileAccess.Write, Share = FileShare.Read };
@@ -56,11 +58,16 @@ public sealed partial class AuditLog : IDisposable
 
     private void Write(AuditEvent e)
     {
-        if (_file is null)
+        if (_file is null && _sinks.Length == 0)
             return;
         var line = JsonSerializer.Serialize(e with { Time = DateTimeOffset.UtcNow }, AuditJsonContext.Default.AuditEvent);
-        lock (_gate)
-            _file.WriteLine(line);
+        if (_file is not null)
+        {
+            lock (_gate)
+                _file.WriteLine(line);
+        }
+        foreach (var sink in _sinks)
+            sink.Write(line);
     }
 
     public void Dispose() => _file?.Dispose();

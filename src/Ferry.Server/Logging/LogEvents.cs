@@ -78,6 +78,7 @@ public static class LogEvents
     public const int NatsUserRecordRejected = 8002;
     public const int NatsUsersChanged = 8003;
     public const int NatsUserWatchFailed = 8004;
+    public const int NatsAuditRecordsDropped = 8005;
 
     // 7000-7099: the client library (Ferry.Client), which cannot see this list: Ferry.Client/ClientLogEvents.cs
     // repeats these values, and LogEventsTests holds both to them.

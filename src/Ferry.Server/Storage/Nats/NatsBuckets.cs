@@ -51,7 +51,7 @@ internal sealed class NatsBuckets : IAsyncDisposable
     /// <summary>Connects and opens (or creates) the buckets; an unreachable cluster is io_error naming it.</summary>
     public static async Task<NatsBuckets> OpenAsync(NatsStoreOptions options, CancellationToken cancellationToken)
     {
-        var connection = new NatsConnection(new NatsOpts { Url = options.Url, Name = "ferry-server" });
+        var connection = new NatsConnection(options.ToNatsOpts("ferry-server"));
         try
         {
             await connection.ConnectAsync().ConfigureAwait(false);
@@ -77,12 +77,45 @@ internal sealed class NatsBuckets : IAsyncDisposable
             }, c), "opening the data bucket", cancellationToken).ConfigureAwait(false);
             return new NatsBuckets(connection, meta, users, data);
         }
-        catch (Exception ex) when (ex is NatsException or TimeoutException or FerryException)
+        catch (Exception ex) when (ex is NatsException or TimeoutException or FerryException or IOException or System.Security.Authentication.AuthenticationException)
         {
             await connection.DisposeAsync().ConfigureAwait(false);
-            throw new FerryException(FerryErrorCode.IoError, $"The NATS store {options.Url} cannot be used: {ex.Message}", ex);
+            throw new FerryException(FerryErrorCode.IoError, $"The NATS store {options.Url} cannot be used: {Reasons(ex)}{Hint(ex, options)}", ex);
         }
     }
+
+    /// <summary>
+    /// The message and those of its causes, once each: NATS.Net says "can not connect uris" and keeps the reason (an
+    /// authorization violation, a certificate that does not verify) in the inner exceptions.
+    /// </summary>
+    private static string Reasons(Exception ex)
+    {
+        var messages = new List<string>();
+        for (Exception? e = ex; e is not null && messages.Count < 4; e = e.InnerException)
+        {
+            if (!messages.Any(m => m.Contains(e.Message, StringComparison.Ordinal)))
+                messages.Add(e.Message.TrimEnd('.'));
+        }
+        return string.Join(": ", messages) + ".";
+    }
+
+    /// <summary>Which settings to look at when the cluster refused the credentials or the certificate.</summary>
+    private static string Hint(Exception ex, NatsStoreOptions options)
+    {
+        var text = Reasons(ex);
+        if (text.Contains("Authorization Violation", StringComparison.OrdinalIgnoreCase) || text.Contains("Authentication Expired", StringComparison.OrdinalIgnoreCase))
+            return options.Access is { User: not null } or { CredsFile: not null }
+                ? " Check nats_user and nats_password_file, or nats_creds_file."
+                : " The cluster requires credentials: set nats_user and nats_password_file, or nats_creds_file.";
+        if (text.Contains("TLS", StringComparison.Ordinal) || text.Contains("certificate", StringComparison.OrdinalIgnoreCase))
+            return options.Access?.TlsCa is not null
+                ? " Check that nats_tls_ca is the CA that signed the NATS servers' certificates."
+                : " Set nats_tls_ca to the CA that signed the NATS servers' certificates.";
+        return "";
+    }
+
+    /// <summary>The JetStream context of the connection, for the audit stream.</summary>
+    public NatsJSContext JetStream => new(_connection);
 
     /// <summary>The entry under <paramref name="key"/> with its revision, or null when there is none (or it was deleted).</summary>
     public async ValueTask<(NatsEntry Entry, ulong Revision)?> GetAsync(string key, CancellationToken cancellationToken)

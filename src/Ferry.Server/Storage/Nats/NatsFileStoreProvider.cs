@@ -29,6 +29,9 @@ internal sealed class NatsFileStoreProvider : IFileStoreProvider, IAsyncDisposab
     /// <summary>The version the nats-server connected to reports.</summary>
     public string ServerVersion => _buckets.ServerVersion;
 
+    /// <summary>JetStream on the same connection, for the audit stream.</summary>
+    public NATS.Client.JetStream.NatsJSContext JetStream => _buckets.JetStream;
+
     /// <summary>The users bucket of the same cluster, for the user store.</summary>
     public NATS.Client.KeyValueStore.INatsKVStore UsersBucket => _buckets.Users;
 

@@ -55,12 +55,14 @@ internal sealed class NatsUserAdministration(NatsBuckets buckets, string descrip
     public ValueTask DisposeAsync() => buckets.DisposeAsync();
 
     /// <summary>Connects to the store's cluster; a malformed address is an <see cref="ArgumentException"/>, an unusable cluster an <see cref="IOException"/>.</summary>
-    internal static async Task<NatsUserAdministration> ConnectAsync(string store, int replicas, CancellationToken cancellationToken)
+    internal static async Task<NatsUserAdministration> ConnectAsync(Hosting.NatsStoreSettings settings, CancellationToken cancellationToken)
     {
+        if (settings.Problems() is [var (key, problem), ..])
+            throw new ArgumentException($"{key}: {problem}");
         NatsStoreOptions options;
         try
         {
-            options = NatsStoreOptions.Parse(store) with { Replicas = replicas };
+            options = NatsStoreOptions.From(settings);
         }
         catch (FerryException ex)
         {
