@@ -18,12 +18,16 @@ internal sealed class NatsBuckets : IAsyncDisposable
 
     private readonly NatsConnection _connection;
 
-    private NatsBuckets(NatsConnection connection, INatsKVStore meta, INatsKVStore users, INatsObjStore data)
+    private readonly string _chunkPrefix;
+
+    private NatsBuckets(NatsConnection connection, INatsKVStore meta, INatsKVStore users, INatsObjStore data, INatsJSStream dataStream, string dataBucket)
     {
         _connection = connection;
         Meta = meta;
         Users = users;
         Data = data;
+        DataStream = dataStream;
+        _chunkPrefix = $"$O.{dataBucket}.C.";
     }
 
     public INatsKVStore Meta { get; }
@@ -32,6 +36,12 @@ internal sealed class NatsBuckets : IAsyncDisposable
     public INatsKVStore Users { get; }
 
     public INatsObjStore Data { get; }
+
+    /// <summary>The stream under <see cref="Data"/>, for direct gets of its chunks (see <see cref="NatsPartReader"/>).</summary>
+    public INatsJSStream DataStream { get; }
+
+    /// <summary>The subject an object's chunks are stored under, from the object's chunk id.</summary>
+    public string ChunkSubject(string nuid) => _chunkPrefix + nuid;
 
     /// <summary>
     /// Parts being put into <see cref="Data"/> at once over this connection. Without a bound, hundreds of uploads
@@ -75,7 +85,9 @@ internal sealed class NatsBuckets : IAsyncDisposable
                 NumberOfReplicas = options.Replicas,
                 Storage = NatsObjStorageType.File,
             }, c), "opening the data bucket", cancellationToken).ConfigureAwait(false);
-            return new NatsBuckets(connection, meta, users, data);
+            var dataStream = await NatsRetry.RunAsync(c => js.GetStreamAsync("OBJ_" + options.DataBucket, cancellationToken: c), "opening the data bucket",
+                cancellationToken).ConfigureAwait(false);
+            return new NatsBuckets(connection, meta, users, data, dataStream, options.DataBucket);
         }
         catch (Exception ex) when (ex is NatsException or TimeoutException or FerryException or IOException or System.Security.Authentication.AuthenticationException)
         {

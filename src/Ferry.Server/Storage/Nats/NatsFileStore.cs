@@ -192,7 +192,7 @@ internal sealed class NatsFileStore(NatsBuckets buckets, string userToken, strin
         var entry = location.Entry ?? throw NotFound(path);
         if (entry.IsDirectory)
             throw new FerryException(FerryErrorCode.IsADirectory, $"'{path}' is a directory; use recursive get (get -r).");
-        return new NatsStoredFile(buckets.Data, entry.Parts ?? [], entry.PartSize, entry.Size, FromNs(entry.ModifiedNs), entry.Checksum, entry.Hash);
+        return new NatsStoredFile(buckets, entry.Parts ?? [], entry.PartSize, entry.Size, FromNs(entry.ModifiedNs), entry.Checksum, entry.Hash);
     }
 
     public async ValueTask<IUpload> BeginUploadAsync(UploadRequest request, CancellationToken cancellationToken)

@@ -16,12 +16,12 @@ internal sealed class NatsObjectCursor : IAsyncDisposable
     private readonly Task _feed;
     private readonly Stream _reader;
 
-    public NatsObjectCursor(INatsObjStore data, IReadOnlyList<string> parts, long partSize, long offset)
+    public NatsObjectCursor(NatsBuckets buckets, IReadOnlyList<string> parts, long partSize, long offset)
     {
         var first = partSize > 0 ? (int)Math.Min(parts.Count, offset / partSize) : 0;
         Position = (long)first * partSize;
         _reader = _pipe.Reader.AsStream();
-        _feed = Task.Run(() => FeedAsync(data, parts, first));
+        _feed = Task.Run(() => FeedAsync(buckets, parts, first));
     }
 
     /// <summary>
@@ -29,7 +29,7 @@ internal sealed class NatsObjectCursor : IAsyncDisposable
     /// current one is copied: each part is read through a new consumer of the stream, and setting one up costs a round
     /// trip to the cluster that would otherwise stall the file between every two parts.
     /// </summary>
-    private async Task FeedAsync(INatsObjStore data, IReadOnlyList<string> parts, int first)
+    private async Task FeedAsync(NatsBuckets buckets, IReadOnlyList<string> parts, int first)
     {
         var writer = _pipe.Writer.AsStream();
         (Pipe Pipe, Task Fetch)? next = null;
@@ -37,8 +37,8 @@ internal sealed class NatsObjectCursor : IAsyncDisposable
         {
             for (var i = first; i < parts.Count; i++)
             {
-                var current = next ?? Fetch(data, parts[i]);
-                next = i + 1 < parts.Count ? Fetch(data, parts[i + 1]) : null;
+                var current = next ?? Fetch(buckets, parts[i]);
+                next = i + 1 < parts.Count ? Fetch(buckets, parts[i + 1]) : null;
                 await current.Pipe.Reader.CopyToAsync(writer, _stop.Token).ConfigureAwait(false);
                 await current.Pipe.Reader.CompleteAsync().ConfigureAwait(false);
                 await current.Fetch.ConfigureAwait(false);
@@ -64,27 +64,15 @@ internal sealed class NatsObjectCursor : IAsyncDisposable
     /// Starts reading one part into a pipe of its own (bounded like the cursor's), made again from where it stopped
     /// while the cluster is between leaders.
     /// </summary>
-    private (Pipe Pipe, Task Fetch) Fetch(INatsObjStore data, string part)
+    private (Pipe Pipe, Task Fetch) Fetch(NatsBuckets buckets, string part)
     {
         var pipe = new Pipe(new PipeOptions(pauseWriterThreshold: 2 * 1024 * 1024, resumeWriterThreshold: 1024 * 1024, useSynchronizationContext: false));
         var fetch = Task.Run(async () =>
         {
             var into = pipe.Writer.AsStream();
-            long delivered = 0;
             try
             {
-                await NatsRetry.RunAsync(async stop =>
-                {
-                    var sink = new NatsPartSink(into, delivered);
-                    try
-                    {
-                        return await data.GetAsync(part, sink, leaveOpen: true, stop).ConfigureAwait(false);
-                    }
-                    finally
-                    {
-                        delivered = sink.Delivered;
-                    }
-                }, "reading a file", _stop.Token).ConfigureAwait(false);
+                await NatsPartReader.CopyAsync(buckets, part, into, _stop.Token).ConfigureAwait(false);
                 await pipe.Writer.CompleteAsync().ConfigureAwait(false);
             }
             catch (Exception ex)

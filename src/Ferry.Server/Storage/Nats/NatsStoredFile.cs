@@ -10,7 +10,7 @@ namespace Ferry.Server.Storage.Nats;
 /// that holds it and skips within that part. Nothing is held in memory
 /// beyond each stream's bounded pipe.
 /// </summary>
-internal sealed class NatsStoredFile(INatsObjStore data, IReadOnlyList<string> parts, long partSize, long length, DateTimeOffset modifiedTime,
+internal sealed class NatsStoredFile(NatsBuckets buckets, IReadOnlyList<string> parts, long partSize, long length, DateTimeOffset modifiedTime,
     string? checksumName = null, string? hash = null) : IStoredFile, IRecordedChecksum
 {
     private const int MaxCursors = 2;
@@ -56,7 +56,7 @@ internal sealed class NatsStoredFile(INatsObjStore data, IReadOnlyList<string> p
             _cursors.Remove(idle);
             _ = idle.DisposeAsync().AsTask();
         }
-        var cursor = new NatsObjectCursor(data, parts, partSize, offset);
+        var cursor = new NatsObjectCursor(buckets, parts, partSize, offset);
         _cursors.Add(cursor);
         return cursor;
     }

@@ -190,7 +190,7 @@ internal sealed class NatsUpload : IUpload
 
     private async ValueTask<byte[]> HashStoredAsync(CancellationToken cancellationToken)
     {
-        await using var stored = new NatsStoredFile(_buckets.Data, _parts, _partSize, Request.Size, DateTimeOffset.UtcNow);
+        await using var stored = new NatsStoredFile(_buckets, _parts, _partSize, Request.Size, DateTimeOffset.UtcNow);
         return await Request.Checksum.HashAsync(stored.ReadAsync, 0, Request.Size, cancellationToken).ConfigureAwait(false);
     }
 
