@@ -1,3 +1,4 @@
+using System.Text;
 using System.Text.Json;
 using Ferry.Protocol.Errors;
 using NATS.Client.Core;
@@ -19,15 +20,20 @@ internal sealed class NatsBuckets : IAsyncDisposable
     private readonly NatsConnection _connection;
 
     private readonly string _chunkPrefix;
+    private readonly INatsJSStream _metaStream;
+    private readonly string _metaKeyPrefix;
 
-    private NatsBuckets(NatsConnection connection, INatsKVStore meta, INatsKVStore users, INatsObjStore data, INatsJSStream dataStream, string dataBucket)
+    private NatsBuckets(NatsConnection connection, INatsKVStore meta, INatsJSStream metaStream, INatsKVStore users, INatsObjStore data,
+        INatsJSStream dataStream, NatsStoreOptions options)
     {
         _connection = connection;
         Meta = meta;
+        _metaStream = metaStream;
+        _metaKeyPrefix = $"$KV.{options.MetaBucket}.";
         Users = users;
         Data = data;
         DataStream = dataStream;
-        _chunkPrefix = $"$O.{dataBucket}.C.";
+        _chunkPrefix = $"$O.{options.DataBucket}.C.";
     }
 
     public INatsKVStore Meta { get; }
@@ -87,7 +93,9 @@ internal sealed class NatsBuckets : IAsyncDisposable
             }, c), "opening the data bucket", cancellationToken).ConfigureAwait(false);
             var dataStream = await NatsRetry.RunAsync(c => js.GetStreamAsync("OBJ_" + options.DataBucket, cancellationToken: c), "opening the data bucket",
                 cancellationToken).ConfigureAwait(false);
-            return new NatsBuckets(connection, meta, users, data, dataStream, options.DataBucket);
+            var metaStream = await NatsRetry.RunAsync(c => js.GetStreamAsync("KV_" + options.MetaBucket, cancellationToken: c), "opening the names bucket",
+                cancellationToken).ConfigureAwait(false);
+            return new NatsBuckets(connection, meta, metaStream, users, data, dataStream, options);
         }
         catch (Exception ex) when (ex is NatsException or TimeoutException or FerryException or IOException or System.Security.Authentication.AuthenticationException)
         {
@@ -132,11 +140,8 @@ internal sealed class NatsBuckets : IAsyncDisposable
     /// <summary>The entry under <paramref name="key"/> with its revision, or null when there is none (or it was deleted).</summary>
     public async ValueTask<(NatsEntry Entry, ulong Revision)?> GetAsync(string key, CancellationToken cancellationToken)
     {
-        var result = await NatsRetry.RunAsync(c => Meta.TryGetEntryAsync(key, serializer: s_raw, cancellationToken: c), "reading a name", cancellationToken)
-            .ConfigureAwait(false);
-        if (!result.Success || result.Value.Value is not { Length: > 0 } bytes)
-            return null;
-        return (Decode(bytes), result.Value.Revision);
+        var found = await GetRawAsync(key, cancellationToken).ConfigureAwait(false);
+        return found is { } raw ? (Decode(raw.Value), raw.Revision) : null;
     }
 
     /// <summary>Creates <paramref name="key"/> only if nothing is there (a create-only write: safe on every server version); false when something was.</summary>
@@ -158,9 +163,7 @@ internal sealed class NatsBuckets : IAsyncDisposable
     /// <summary>The value under <paramref name="key"/> as stored, with its revision; null when there is none.</summary>
     public async ValueTask<(byte[] Value, ulong Revision)?> GetRawAsync(string key, CancellationToken cancellationToken)
     {
-        var result = await NatsRetry.RunAsync(c => Meta.TryGetEntryAsync(key, serializer: s_raw, cancellationToken: c), "reading a name", cancellationToken)
-            .ConfigureAwait(false);
-        return result.Success && result.Value.Value is { Length: > 0 } bytes ? (bytes, result.Value.Revision) : null;
+        return await NatsRetry.RunAsync(c => ReadNewestAsync(key, c), "reading a name", cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>Creates <paramref name="key"/> only if nothing is there; the new revision, or null when something was.</summary>
@@ -242,6 +245,30 @@ internal sealed class NatsBuckets : IAsyncDisposable
             purged++;
         }
         return purged;
+    }
+
+    /// <summary>
+    /// The newest value of <paramref name="key"/> as the stream's leader has it, or null when there is none or it was
+    /// deleted. Not the key/value store's own get: that is a direct get, which any replica answers, and a replica may not
+    /// yet have applied a write another server already had acknowledged, so a client that stored a file through one
+    /// server could read the old one through another. The leader has applied every acknowledged write.
+    /// </summary>
+    private async ValueTask<(byte[] Value, ulong Revision)?> ReadNewestAsync(string key, CancellationToken cancellationToken)
+    {
+        StreamMsgGetResponse response;
+        try
+        {
+            response = await _metaStream.GetAsync(new StreamMsgGetRequest { LastBySubj = _metaKeyPrefix + key }, cancellationToken).ConfigureAwait(false);
+        }
+        catch (NatsJSApiException e) when (e.Error.Code == 404)
+        {
+            return null;
+        }
+        var message = response.Message;
+        if (message.Hdrs is { Length: > 0 } headers && Encoding.ASCII.GetString(Convert.FromBase64String(headers)).Contains("KV-Operation", StringComparison.Ordinal))
+            return null; // a delete or purge marker
+        var value = message.Data.ToArray();
+        return value.Length > 0 ? (value, message.Seq) : null;
     }
 
     private static NatsResult<T> Checked<T>(NatsResult<T> result)

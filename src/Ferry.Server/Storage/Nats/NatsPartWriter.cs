@@ -11,6 +11,13 @@ namespace Ferry.Server.Storage.Nats;
 /// </summary>
 internal sealed class NatsPartWriter : IDisposable
 {
+    /// <summary>
+    /// Bytes per message of a part's object: 512 KiB rather than the object store's 128 KiB, so a 4 MiB part is 8
+    /// messages to acknowledge on the way in and 8 direct gets on the way out (see <see cref="NatsPartReader"/>), well
+    /// under nats-server's default 1 MiB payload limit.
+    /// </summary>
+    private const int ChunkSize = 512 * 1024;
+
     private readonly ChecksumAlgorithm.Hasher _hasher;
     private readonly NatsPartMemory _memory;
     private readonly int _capacity;
@@ -54,7 +61,8 @@ internal sealed class NatsPartWriter : IDisposable
             await NatsRetry.RunAsync(async c =>
             {
                 using var contents = new MemoryStream(buffer, 0, Length, writable: false);
-                return await buckets.Data.PutAsync(new ObjectMetadata { Name = Name }, contents, leaveOpen: true, c).ConfigureAwait(false);
+                return await buckets.Data.PutAsync(new ObjectMetadata { Name = Name, Options = new MetaDataOptions { MaxChunkSize = ChunkSize } }, contents,
+                    leaveOpen: true, c).ConfigureAwait(false);
             }, "storing a part of a file", cancellationToken).ConfigureAwait(false);
         }
         finally
