@@ -6,7 +6,7 @@ using NATS.Client.ObjectStore;
 namespace Ferry.Server.Storage.Nats;
 
 /// <summary>
-/// The file's bytes from a position on, fed part after part by the object store into a bounded pipe: the part that holds
+/// The file's bytes from a position on, fed part after part (<see cref="NatsPartReader"/>) into a bounded pipe: the part that holds
 /// the position is read from its start and the bytes before the position skipped.
 /// </summary>
 internal sealed class NatsObjectCursor : IAsyncDisposable
@@ -26,8 +26,8 @@ internal sealed class NatsObjectCursor : IAsyncDisposable
 
     /// <summary>
     /// Copies the parts into the pipe in order, the next part already being fetched into a pipe of its own while the
-    /// current one is copied: each part is read through a new consumer of the stream, and setting one up costs a round
-    /// trip to the cluster that would otherwise stall the file between every two parts.
+    /// current one is copied: each part starts with round trips to the cluster (its object's record, then its first
+    /// chunk) that would otherwise stall the file between every two parts.
     /// </summary>
     private async Task FeedAsync(NatsBuckets buckets, IReadOnlyList<string> parts, int first)
     {
