@@ -87,8 +87,9 @@ public sealed class LoopbackRelay : IAsyncDisposable
             {
                 await server.ConnectAsync(_target, _stop.Token);
             }
-            catch (Exception ex) when (ex is OperationCanceledException or SocketException)
+            catch (Exception ex) when (ex is OperationCanceledException or SocketException or ObjectDisposedException)
             {
+                // ObjectDisposedException: the relay was disposed (and with it this socket) while it connected.
                 client.Dispose();
                 server.Dispose();
                 continue;
