@@ -53,7 +53,28 @@ public class ExecProtocolTests : IAsyncLifetime
     public async Task Output_streams_separately_in_order_and_the_exit_code_comes_back()
     {
         await using var raw = await HelloAsync(_server);
-        var result = await ExecAsync(raw, new { cmd = "exec", id = 1, shell = "echo one; sleep 0.2; echo two >&2; sleep 0.2; echo 中文; exit 3" });
+        // Each line is written only once the one before it has arrived (the command waits for a line of stdin that the
+        // test sends on receiving it), so the frames cannot be merged or reordered, however busy the machine.
+        await raw.SendAsync(Json(new { cmd = "exec", id = 1, shell = "echo one; read a; echo two >&2; read b; echo 中文; exit 3" }));
+        var started = await raw.ReadAsync();
+        Assert.True(started!.Command == "exec_started", started.Json);
+        var output = new List<(string, byte[])>();
+        JsonElement exit;
+        while (true)
+        {
+            var frame = await raw.ReadAsync() ?? throw new InvalidOperationException("connection closed before exit");
+            if (frame.Command == "exit")
+            {
+                exit = JsonDocument.Parse(frame.Json).RootElement.Clone();
+                await raw.SendAsync(Json(new { cmd = "exec_done", id = 1 }));
+                break;
+            }
+            Assert.True(frame.Command is "stdout" or "stderr", frame.Json);
+            output.Add((frame.Command, frame.Body));
+            if (output.Count < 3)
+                await raw.SendAsync(Json(new { cmd = "stdin", id = 1, bodysize = 3 }, "go\n"u8.ToArray()));
+        }
+        var result = new ExecResult(output, exit, JsonDocument.Parse(started.Json).RootElement.GetProperty("encoding").GetString()!);
         Assert.Equal("one\n中文\n", result.Stdout);
         Assert.Equal("two\n", result.Stderr);
         Assert.Equal(3, result.Code);

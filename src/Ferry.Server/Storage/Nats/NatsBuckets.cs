@@ -16,6 +16,7 @@ namespace Ferry.Server.Storage.Nats;
 internal sealed class NatsBuckets : IAsyncDisposable
 {
     private static readonly NatsRawSerializer<byte[]> s_raw = NatsRawSerializer<byte[]>.Default;
+    private static readonly TimeSpan s_watchSilence = TimeSpan.FromSeconds(10);
 
     private readonly NatsConnection _connection;
 
@@ -195,16 +196,31 @@ internal sealed class NatsBuckets : IAsyncDisposable
         await NatsRetry.RunAsync(c => new ValueTask<List<(string, byte[], ulong)>>(ReadAllOnceAsync(bucket, filter, c)), "listing names", cancellationToken)
             .ConfigureAwait(false);
 
+    /// <summary>
+    /// One pass of a watch. The client library sets its consumer up again for as long as the cluster refuses it (without
+    /// quorum: forever), so a pass that receives nothing for <see cref="s_watchSilence"/> is given up as a timeout, which
+    /// the retry around it counts against its patience.
+    /// </summary>
     private static async Task<List<(string Key, byte[] Value, ulong Revision)>> ReadAllOnceAsync(INatsKVStore bucket, string filter, CancellationToken cancellationToken)
     {
         var found = new List<(string, byte[], ulong)>();
         var opts = new NatsKVWatchOpts { IgnoreDeletes = true, OnNoData = _ => ValueTask.FromResult(true) };
-        await foreach (var entry in bucket.WatchAsync(filter, s_raw, opts, cancellationToken).ConfigureAwait(false))
+        using var silence = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        silence.CancelAfter(s_watchSilence);
+        try
         {
-            if (entry.Operation == NatsKVOperation.Put && entry.Value is { Length: > 0 } bytes)
-                found.Add((entry.Key, bytes, entry.Revision));
-            if (entry.Delta == 0)
-                break;
+            await foreach (var entry in bucket.WatchAsync(filter, s_raw, opts, silence.Token).ConfigureAwait(false))
+            {
+                silence.CancelAfter(s_watchSilence);
+                if (entry.Operation == NatsKVOperation.Put && entry.Value is { Length: > 0 } bytes)
+                    found.Add((entry.Key, bytes, entry.Revision));
+                if (entry.Delta == 0)
+                    break;
+            }
+        }
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        {
+            throw new TimeoutException($"The cluster sent nothing for {s_watchSilence.TotalSeconds:0} s while listing.");
         }
         return found;
     }
