@@ -89,8 +89,9 @@ public class ExecCliTests : IAsyncLifetime
     public async Task A_closed_output_pipe_stops_the_remote_command_like_sigpipe()
     {
         var marker = ExecClientTests.Marker();
+        // No wait for the remote 'yes' to be seen running: the client may take its SIGPIPE and the server stop the command
+        // between two looks. The exit code says the command ran and wrote, and no process may be left.
         await using var ferry = FerryRun.Start(Exec("--", "yes", marker), keepStdout: false);
-        await HostTests.WaitUntilAsync(() => FerryRun.RemoteProcessesWith(marker).Count == 1);
         var run = await ferry.FinishAsync();
         Assert.Equal(141, run.ExitCode); // 128 + SIGPIPE, silently, as 'yes | head' would
         Assert.Equal("", run.Stderr);
