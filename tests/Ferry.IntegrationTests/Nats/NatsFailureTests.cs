@@ -128,11 +128,21 @@ public sealed class NatsFailureTests
     private static string Crashes(NatsServerPair pair) =>
         string.Join("\n", new[] { pair.A, pair.B }.SelectMany(s => s.Logs.Lines).Where(l => l.Exception is not null || l.Level >= Microsoft.Extensions.Logging.LogLevel.Warning && !l.Message.StartsWith("PLAIN")).Select(l => l.Message + ": " + l.Exception));
 
+    /// <summary>
+    /// The name by itself (a stat reads one key from the stream's leader), not a listing: a listing goes through a
+    /// consumer, which nats-server 2.9.10 may not place for minutes while a node is away (docs/scale-out.md).
+    /// </summary>
     private static async Task AssertWholeOrAbsentAsync(FerryClient client, string name, long size)
     {
-        var entries = await client.ListAsync("", cancellationToken: Token);
-        var entry = entries.SingleOrDefault(e => e.Name == name);
-        Assert.True(entry is null || entry.Size == size, $"{name} is visible with {entry?.Size} bytes");
+        try
+        {
+            var entry = await client.StatAsync(name, Token);
+            Assert.True(entry.Size == size, $"{name} is visible with {entry.Size} bytes");
+        }
+        catch (FerryRemoteException e) when (e.Code == FerryErrorCode.NotFound)
+        {
+            // Absent: the upload was cut off before its commit.
+        }
     }
 
     private static async Task<FerryClient> LoginRetryingAsync(NatsServerPair pair, TestServer server)
