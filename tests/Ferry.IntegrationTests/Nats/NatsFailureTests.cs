@@ -85,11 +85,9 @@ public sealed class NatsFailureTests
         using var local = new TempDirectory();
         var source = TestFiles.Create(local.Combine("f.bin"), 300_000, seed: 5);
 
-        // Two of three nodes gone: nothing can be written or read, and the periodic sweep fails; the servers go on.
+        // Two of three nodes gone: nothing can be written or read; the servers go on (their periodic sweeps fail or wait).
         cluster.Nodes[1].Kill();
         cluster.Nodes[2].Kill();
-        await Eventually.UntilAsync(() => pair.A.Logs.Lines.Any(l => l.EventId.Id == Ferry.Server.Logging.LogEvents.PartialUploadSweepFailed),
-            "a sweep to fail on the cluster without quorum", TimeSpan.FromMinutes(2));
         await using (var a = await pair.LoginAsync(pair.A))
         {
             var refused = await Assert.ThrowsAsync<FerryRemoteException>(() => a.PutFileAsync(source, "f.bin", cancellationToken: Token));
