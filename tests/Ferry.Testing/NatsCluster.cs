@@ -38,14 +38,14 @@ public sealed class NatsCluster : IAsyncDisposable
     public string Folder => _folder.Path;
 
     /// <summary>Starts three nodes and waits until each reports JetStream up.</summary>
-    public static Task<NatsCluster> StartAsync(int size = 3) => StartClusterAsync(size, "", "nats://", null);
+    public static Task<NatsCluster> StartAsync(int size = 3) => StartClusterAsync(size, _ => "", "nats://", null);
 
     /// <summary>
     /// A cluster whose clients must log in as <paramref name="user"/> with <paramref name="password"/> (an authorization
     /// block; the routes between the nodes need none).
     /// </summary>
     public static Task<NatsCluster> StartWithPasswordAsync(string user, string password) =>
-        StartClusterAsync(3, $"authorization {{ user: \"{user}\", password: \"{password}\" }}", "nats://", null);
+        StartClusterAsync(3, _ => $"authorization {{ user: \"{user}\", password: \"{password}\" }}", "nats://", null);
 
     /// <summary>
     /// A cluster whose clients must use TLS, with a certificate from a CA made for this cluster alone
@@ -53,11 +53,20 @@ public sealed class NatsCluster : IAsyncDisposable
     /// </summary>
     /// <param name="verifyClients">Clients must also show a certificate from that CA (<see cref="NatsTestCertificates.ClientCertFile"/>).</param>
     public static Task<NatsCluster> StartWithTlsAsync(bool verifyClients = false) =>
-        StartClusterAsync(3, "", "tls://", folder => NatsTestCertificates.Create(Path.Combine(folder, "certs")), verifyClients);
+        StartClusterAsync(3, _ => "", "tls://", folder => NatsTestCertificates.Create(Path.Combine(folder, "certs")), verifyClients);
 
-    private static async Task<NatsCluster> StartClusterAsync(int size, string clientConfig, string scheme, Func<string, NatsTestCertificates>? certify, bool verifyClients = false)
+    /// <summary>
+    /// A cluster in operator mode: clients log in with creds files whose user JWTs an account of
+    /// <paramref name="trust"/> signed (<see cref="NatsOperatorTrust.WriteUserCreds"/>), as in a deployment managed with nsc.
+    /// </summary>
+    public static Task<NatsCluster> StartInOperatorModeAsync(NatsOperatorTrust trust) =>
+        StartClusterAsync(3, trust.ServerConfig, "nats://", null);
+
+    /// <param name="clientConfigFor">Makes the client-side config lines from the cluster's folder.</param>
+    private static async Task<NatsCluster> StartClusterAsync(int size, Func<string, string> clientConfigFor, string scheme, Func<string, NatsTestCertificates>? certify, bool verifyClients = false)
     {
         var folder = new TempDirectory("ferry-nats");
+        var clientConfig = clientConfigFor(folder.Path);
         var certificates = certify?.Invoke(folder.Path);
         if (certificates is not null)
             clientConfig += $$"""

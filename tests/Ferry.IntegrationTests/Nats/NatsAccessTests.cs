@@ -4,7 +4,7 @@ using Ferry.Testing;
 namespace Ferry.IntegrationTests.Nats;
 
 /// <summary>
-/// The real <c>ferry</c> on clusters that require a user and password or TLS: the right credentials and CA work end to
+/// The real <c>ferry</c> on clusters that require a user and password, TLS, or creds files (operator mode): the right credentials and CA work end to
 /// end, wrong ones are refused at once with the store named (never a hang), and settings that cannot work are usage
 /// errors that never show a secret.
 /// </summary>
@@ -120,6 +120,63 @@ public sealed class NatsAccessTests(NatsSecuredClustersFixture clusters) : IClas
         Assert.Equal(3, serve.ExitCode);
         Assert.Contains("store:", serve.Stderr, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public async Task In_operator_mode_a_creds_file_of_a_trusted_account_works_and_one_of_another_account_is_refused()
+    {
+        using var work = new TempDirectory("ferry-nats-creds");
+        var url = clusters.InOperatorMode.Url;
+        var creds = clusters.Trust.WriteUserCreds(work.Combine("ferry.creds"), "ferry-app");
+        var seed = SeedOf(creds);
+        string[] access = ["--store", url, "--nats-creds-file", creds];
+
+        var keyFile = work.Combine("cleo.key");
+        var added = await FerryProcess.RunAsync(["user", "add", "cleo", "--key-file", keyFile, .. access]);
+        Assert.True(added.ExitCode == 0, added.Stderr);
+
+        await using (var server = FerryProcess.Start(["serve", .. access, "--plain", "--listen", "127.0.0.1:0", "--root", work.Combine("root"),
+            "--state-dir", work.Combine("state"), "--log-level", "Debug"]))
+        {
+            var address = await server.WaitForListeningAsync();
+            var client = new Dictionary<string, string>
+            {
+                ["FERRY_CONFIG_DIR"] = work.Combine("client"),
+                ["FERRY_USER"] = "cleo",
+                ["FERRY_KEY"] = File.ReadAllText(keyFile).Trim(),
+            };
+            var source = TestFiles.Create(work.Combine("data.bin"), 700_000, seed: 9);
+            var put = await RunAsync(client, "put", "--plain", "--server", address, source, "data.bin");
+            Assert.True(put.ExitCode == 0, put.Stderr);
+            var get = await RunAsync(client, "get", "--plain", "--server", address, "data.bin", work.Combine("back.bin"));
+            Assert.True(get.ExitCode == 0, get.Stderr);
+            TestFiles.AssertSame(source, work.Combine("back.bin"));
+            Assert.Contains($"with the creds file {creds}", server.Stdout, StringComparison.Ordinal);
+            Assert.DoesNotContain(seed, server.Stdout + server.Stderr, StringComparison.Ordinal);
+        }
+
+        // Well formed and signed, but by an account the operator never signed: the cluster says no, at once.
+        var stranger = NatsOperatorTrust.WriteUntrustedCreds(work.Combine("stranger.creds"), "ferry-app");
+        var clock = Stopwatch.StartNew();
+        var list = await FerryProcess.RunAsync("user", "list", "--store", url, "--nats-creds-file", stranger);
+        Assert.True(clock.Elapsed < s_refusedWithin, $"took {clock.Elapsed}");
+        Assert.NotEqual(0, list.ExitCode);
+        Assert.Contains(url["nats://".Length..].Split(',')[0], list.Stderr, StringComparison.Ordinal);
+        Assert.Contains("authorization", list.Stderr, StringComparison.OrdinalIgnoreCase);
+        Assert.DoesNotContain(SeedOf(stranger), list.Stdout + list.Stderr, StringComparison.Ordinal);
+
+        var serve = await FerryProcess.RunAsync("serve", "--store", url, "--nats-creds-file", stranger,
+            "--plain", "--listen", "127.0.0.1:0", "--root", work.Combine("root"), "--state-dir", work.Combine("state"));
+        Assert.Equal(3, serve.ExitCode);
+        Assert.Contains("store:", serve.Stderr, StringComparison.Ordinal);
+
+        // Without any credentials an operator-mode cluster refuses too.
+        var anonymous = await FerryProcess.RunAsync("user", "list", "--store", url);
+        Assert.NotEqual(0, anonymous.ExitCode);
+        Assert.Contains("authorization", anonymous.Stderr, StringComparison.OrdinalIgnoreCase);
+    }
+
+    private static string SeedOf(string credsFile) =>
+        File.ReadAllLines(credsFile).Single(line => line.StartsWith("SU", StringComparison.Ordinal));
 
     [Theory]
     [InlineData("user-without-password", "nats_user: needs nats_password_file")]

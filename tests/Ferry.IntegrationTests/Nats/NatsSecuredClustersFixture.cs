@@ -3,8 +3,9 @@ using Ferry.Testing;
 namespace Ferry.IntegrationTests.Nats;
 
 /// <summary>
-/// Two three-node clusters for one test class, started side by side: one that requires a user and password, one that
-/// requires TLS with certificates from a CA of its own, the clients' too.
+/// Three three-node clusters for one test class, started side by side: one that requires a user and password, one that
+/// requires TLS with certificates from a CA of its own, the clients' too, and one in operator mode whose clients log in
+/// with creds files (<see cref="Trust"/>).
 /// </summary>
 public sealed class NatsSecuredClustersFixture : IAsyncLifetime
 {
@@ -15,18 +16,30 @@ public sealed class NatsSecuredClustersFixture : IAsyncLifetime
 
     public NatsCluster WithPassword { get; private set; } = null!;
     public NatsCluster WithTls { get; private set; } = null!;
+    public NatsCluster InOperatorMode { get; private set; } = null!;
+
+    /// <summary>The operator and accounts <see cref="InOperatorMode"/> trusts, made for this run.</summary>
+    public NatsOperatorTrust Trust { get; } = new();
 
     public async Task InitializeAsync()
     {
         var password = NatsCluster.StartWithPasswordAsync(User, Password);
         var tls = NatsCluster.StartWithTlsAsync(verifyClients: true);
+        var operatorMode = NatsCluster.StartInOperatorModeAsync(Trust);
         try
         {
             WithPassword = await password;
         }
         finally
         {
-            WithTls = await tls;
+            try
+            {
+                WithTls = await tls;
+            }
+            finally
+            {
+                InOperatorMode = await operatorMode;
+            }
         }
     }
 
@@ -36,5 +49,7 @@ public sealed class NatsSecuredClustersFixture : IAsyncLifetime
             await WithPassword.DisposeAsync();
         if (WithTls is not null)
             await WithTls.DisposeAsync();
+        if (InOperatorMode is not null)
+            await InOperatorMode.DisposeAsync();
     }
 }
