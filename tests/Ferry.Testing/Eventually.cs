@@ -23,6 +23,19 @@ public static class Eventually
         }
     }
 
+    /// <summary>As <see cref="UntilAsync(Func{bool}, string, TimeSpan?)"/>, for a condition that has to wait for an answer itself.</summary>
+    public static async Task UntilAsync(Func<Task<bool>> condition, string what = "the condition", TimeSpan? deadline = null)
+    {
+        var limit = deadline ?? TestTimeouts.Default;
+        var clock = Stopwatch.StartNew();
+        while (!await condition())
+        {
+            if (clock.Elapsed > limit)
+                throw new TimeoutException($"Waited {limit.TotalSeconds:0.#} s for {what}.");
+            await Task.Delay(s_poll);
+        }
+    }
+
     /// <summary>
     /// A negative check: fails as soon as <paramref name="condition"/> holds during <paramref name="window"/>. The window
     /// is the time given to something that must not happen; a slow machine can only make the check weaker, never fail it.

@@ -81,7 +81,7 @@ internal static class UserCommand
             var userName = parse.GetValue(name)!;
             if (!UserAccount.IsValidName(userName))
                 throw new ArgumentException($"'{userName}' is not a valid user name: use letters, digits, '.', '_' and '-', up to 32 characters.");
-            if ((await users.ListAsync(ct).ConfigureAwait(false)).Any(u => u.Name == userName))
+            if ((await users.ListAsync(ct).ConfigureAwait(false)).Users.Any(u => u.Name == userName))
                 throw new ArgumentException($"User '{userName}' already exists; use 'ferry user set {userName} --new-key' for a new key.");
             var account = new UserAccount
             {
@@ -110,16 +110,23 @@ internal static class UserCommand
             var output = parse.InvocationConfiguration.Output;
             await using var store = await OpenAsync(parse, ct).ConfigureAwait(false);
             var path = store.Description;
-            var users = await store.ListAsync(ct).ConfigureAwait(false);
+            var (users, unreadable) = await store.ListAsync(ct).ConfigureAwait(false);
             if (CommonOptions.JsonOutput(parse, json) is { } lines)
             {
                 foreach (var u in users)
                     lines.Write(Describe("user", u, path));
+                foreach (var record in unreadable)
+                    lines.Write(new CommandEvent { Event = "user_unreadable", Name = record.Name, Path = path, Message = record.Reason });
                 return;
             }
             output.WriteLine($"{"NAME",-20} {"ALLOW",-16} {"QUOTA",-16} HOME");
             foreach (var u in users)
                 output.WriteLine($"{u.Name,-20} {UserAccount.FormatPermissions(u.Permissions),-16} {(u.QuotaBytes?.ToString(CultureInfo.InvariantCulture) ?? "none"),-16} {u.Home ?? "(root)/" + u.Name}");
+            // Listed apart, on stderr: no server lets such a record log in, and the administrator should remove or rewrite it.
+            foreach (var record in unreadable)
+                parse.InvocationConfiguration.Error.WriteLine(record.Name is { } named
+                    ? $"warning: {record.Reason} No server lets it log in; remove it with 'ferry user remove {named}' and add the user again."
+                    : $"warning: {record.Reason} No server lets it log in; its key names no valid user, so remove it with the NATS tools.");
         }));
 
         var remove = new Command("remove", "Remove a user (their files stay).\n\nExample:\n  ferry user remove alice") { name };

@@ -10,7 +10,8 @@ public interface IUserAdministration : IAsyncDisposable
     /// <summary>Where the users are (a path, a bucket), for messages.</summary>
     string Description { get; }
 
-    Task<IReadOnlyList<UserAccount>> ListAsync(CancellationToken cancellationToken);
+    /// <summary>The users, and any record that could not be read (which no server lets log in).</summary>
+    Task<UserListing> ListAsync(CancellationToken cancellationToken);
 
     /// <summary>Adds <paramref name="user"/>; an existing name is refused.</summary>
     Task AddAsync(UserAccount user, CancellationToken cancellationToken);
@@ -18,6 +19,6 @@ public interface IUserAdministration : IAsyncDisposable
     /// <summary>Applies <paramref name="change"/> to the user called <paramref name="name"/> and returns the result; a missing user is refused.</summary>
     Task<UserAccount> UpdateAsync(string name, Func<UserAccount, UserAccount> change, CancellationToken cancellationToken);
 
-    /// <summary>Removes the user called <paramref name="name"/>; a missing user is refused.</summary>
+    /// <summary>Removes the user called <paramref name="name"/>, also when their record cannot be read; a missing user is refused.</summary>
     Task RemoveAsync(string name, CancellationToken cancellationToken);
 }

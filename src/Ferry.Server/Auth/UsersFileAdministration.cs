@@ -5,7 +5,7 @@ public sealed class UsersFileAdministration(string path) : IUserAdministration
 {
     public string Description => path;
 
-    public Task<IReadOnlyList<UserAccount>> ListAsync(CancellationToken cancellationToken) => Task.FromResult(UsersFile.Load(path));
+    public Task<UserListing> ListAsync(CancellationToken cancellationToken) => Task.FromResult(new UserListing(UsersFile.Load(path), []));
 
     public Task AddAsync(UserAccount user, CancellationToken cancellationToken)
     {

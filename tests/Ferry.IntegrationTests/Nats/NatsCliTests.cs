@@ -1,3 +1,4 @@
+using Ferry.Server.Storage.Nats;
 using Ferry.Testing;
 
 namespace Ferry.IntegrationTests.Nats;
@@ -124,6 +125,84 @@ public sealed class NatsCliTests(NatsClusterFixture nats) : IClassFixture<NatsCl
         Assert.Equal(64 * MiB + 7 - resumed.ResumedFrom, resumed.BytesTransferred);
         await second.GetFileAsync("big.bin", work.Combine("back.bin"), cancellationToken: TestTimeouts.Token());
         TestFiles.AssertSame(source, work.Combine("back.bin"));
+    }
+
+    [Fact]
+    public async Task User_records_written_into_the_bucket_by_hand_that_cannot_be_read_are_nobody_and_the_servers_keep_serving()
+    {
+        using var work = new TempDirectory("ferry-nats-records");
+        var url = nats.Cluster.Url;
+        var suffix = Guid.NewGuid().ToString("N")[..8];
+        string mal = "mal" + suffix, vic = "vic" + suffix, bad = "bad" + suffix, odd = "odd" + suffix, late = "late" + suffix;
+        var malKeyFile = work.Combine("mal.key");
+        Assert.Equal(0, (await FerryProcess.RunAsync("user", "add", mal, "--allow", "read", "--key-file", malKeyFile, "--store", url)).ExitCode);
+        string[] quickRefusals = ["--auth-failure-delay", "0", "--max-auth-failures", "10000", "--max-auth-failures-total", "10000"];
+        await using var server = FerryProcess.Start(["serve", "--store", url, "--plain", "--listen", "127.0.0.1:0", "--root", work.Combine("root"),
+            "--state-dir", work.Combine("state"), .. quickRefusals]);
+        var address = Address(await server.WaitForListeningAsync());
+
+        var raw = NATS.Client.Core.NatsRawSerializer<byte[]>.Default;
+        await using (var connection = new NATS.Client.Core.NatsConnection(new NATS.Client.Core.NatsOpts { Url = url, RequestTimeout = TimeSpan.FromSeconds(15) }))
+        {
+            var users = await new NATS.Client.KeyValueStore.NatsKVContext(new NATS.Client.JetStream.NatsJSContext(connection))
+                .GetStoreAsync("ferry-users", TestTimeouts.Token());
+            var malRecord = (await users.GetEntryAsync(NatsUserRecords.KeyOf(mal), serializer: raw, cancellationToken: TestTimeouts.Token())).Value!;
+            // mal's own record, copied under vic's key: it would let mal's key log in as vic.
+            await users.PutAsync(NatsUserRecords.KeyOf(vic), malRecord, raw, TestTimeouts.Token());
+            await users.PutAsync(NatsUserRecords.KeyOf(bad), "{ not json"u8.ToArray(), raw, TestTimeouts.Token());
+            await users.PutAsync(NatsUserRecords.KeyOf(odd), System.Text.Encoding.UTF8.GetBytes($$"""{"name":"{{odd}}","key":"c2hvcnQ=","allow":["everything"]}"""), raw, TestTimeouts.Token());
+        }
+        foreach (var name in new[] { vic, bad, odd })
+            await server.WaitForOutputAsync($"The user record {NatsUserRecords.KeyOf(name)} in the NATS store is skipped");
+
+        Assert.True(Ferry.Client.Security.ClientCredentials.TryParseKey(File.ReadAllText(malKeyFile).Trim(), out var malKey));
+        var asVictim = new Ferry.Client.FerryClientOptions { UseTls = false, Credentials = new Ferry.Client.Security.ClientCredentials(vic, malKey) };
+        var refused = await Assert.ThrowsAsync<Ferry.Protocol.Errors.FerryRemoteException>(() => Ferry.Client.FerryClient.ConnectAsync(address, asVictim, TestTimeouts.Token()));
+        Assert.Equal(Ferry.Protocol.Errors.FerryErrorCode.AuthenticationFailed, refused.Code);
+        var asMal = new Ferry.Client.FerryClientOptions { UseTls = false, Credentials = new Ferry.Client.Security.ClientCredentials(mal, malKey) };
+        await using (var client = await Ferry.Client.FerryClient.ConnectAsync(address, asMal, TestTimeouts.Token()))
+            await client.ListAsync("", cancellationToken: TestTimeouts.Token());
+
+        // The watch goes on past them: a user added afterwards logs in.
+        var lateKeyFile = work.Combine("late.key");
+        Assert.Equal(0, (await FerryProcess.RunAsync("user", "add", late, "--key-file", lateKeyFile, "--store", url)).ExitCode);
+        Assert.True(Ferry.Client.Security.ClientCredentials.TryParseKey(File.ReadAllText(lateKeyFile).Trim(), out var lateKey));
+        var asLate = new Ferry.Client.FerryClientOptions { UseTls = false, Credentials = new Ferry.Client.Security.ClientCredentials(late, lateKey) };
+        await Eventually.UntilAsync(async () =>
+        {
+            try
+            {
+                await using var client = await Ferry.Client.FerryClient.ConnectAsync(address, asLate, TestTimeouts.Token());
+                return true;
+            }
+            catch (Ferry.Protocol.Errors.FerryRemoteException e) when (e.Code == Ferry.Protocol.Errors.FerryErrorCode.AuthenticationFailed)
+            {
+                return false;
+            }
+        }, "the user added after the bad records to log in");
+
+        // An administrator sees the good users, each bad record with its reason, and can remove the bad ones by name.
+        var list = await FerryProcess.RunAsync("user", "list", "--store", url);
+        Assert.True(list.ExitCode == 0, list.Stderr);
+        Assert.Contains(mal, list.Stdout, StringComparison.Ordinal);
+        Assert.Contains(late, list.Stdout, StringComparison.Ordinal);
+        foreach (var name in new[] { vic, bad, odd })
+        {
+            Assert.DoesNotContain(name, list.Stdout, StringComparison.Ordinal);
+            Assert.Contains($"ferry user remove {name}", list.Stderr, StringComparison.Ordinal);
+        }
+        Assert.Contains("names another user", list.Stderr, StringComparison.Ordinal);
+        var json = await FerryProcess.RunAsync("user", "list", "--json", "--store", url);
+        Assert.Equal(3, json.Stdout.Split('\n').Count(l => l.Contains("\"user_unreadable\"", StringComparison.Ordinal) && l.Contains(suffix, StringComparison.Ordinal)));
+        foreach (var name in new[] { vic, bad, odd })
+        {
+            var removed = await FerryProcess.RunAsync("user", "remove", name, "--store", url);
+            Assert.True(removed.ExitCode == 0, removed.Stderr);
+        }
+        var after = await FerryProcess.RunAsync("user", "list", "--store", url);
+        Assert.DoesNotContain(suffix, after.Stderr, StringComparison.Ordinal);
+        foreach (var name in new[] { mal, late })
+            Assert.Equal(0, (await FerryProcess.RunAsync("user", "remove", name, "--store", url)).ExitCode);
     }
 
     private static Ferry.Client.ServerAddress Address(string text) =>

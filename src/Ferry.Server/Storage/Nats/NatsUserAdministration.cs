@@ -16,8 +16,7 @@ internal sealed class NatsUserAdministration(NatsBuckets buckets, string descrip
 
     public string Description => description;
 
-    public async Task<IReadOnlyList<UserAccount>> ListAsync(CancellationToken cancellationToken) =>
-        await _records.ListAsync(cancellationToken).ConfigureAwait(false);
+    public Task<UserListing> ListAsync(CancellationToken cancellationToken) => _records.ListAsync(cancellationToken);
 
     public async Task AddAsync(UserAccount user, CancellationToken cancellationToken)
     {
@@ -44,7 +43,8 @@ internal sealed class NatsUserAdministration(NatsBuckets buckets, string descrip
     {
         for (var attempt = 0; attempt < Attempts; attempt++)
         {
-            var (_, revision) = await _records.GetAsync(name, cancellationToken).ConfigureAwait(false)
+            // The revision alone: a record that cannot be read must still be removable.
+            var revision = await _records.GetRevisionAsync(name, cancellationToken).ConfigureAwait(false)
                 ?? throw new ArgumentException($"There is no user '{name}'.");
             if (await _records.TryRemoveAsync(name, revision, cancellationToken).ConfigureAwait(false))
                 return;

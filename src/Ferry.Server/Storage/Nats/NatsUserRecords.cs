@@ -35,9 +35,45 @@ internal sealed class NatsUserRecords(INatsKVStore users)
 
     public static byte[] Encode(UserAccount user) => JsonSerializer.SerializeToUtf8Bytes(UsersFile.ToEntry(user), UsersJsonContext.Default.UserEntry);
 
-    public async Task<List<UserAccount>> ListAsync(CancellationToken cancellationToken) =>
-        (await NatsBuckets.ReadAllAsync(users, ">", cancellationToken).ConfigureAwait(false))
-            .Select(f => Decode(f.Key, f.Value)).OrderBy(u => u.Name, StringComparer.Ordinal).ToList();
+    /// <summary>Every record, read; one that cannot be read is listed apart with its reason, as a server skips it.</summary>
+    public async Task<UserListing> ListAsync(CancellationToken cancellationToken)
+    {
+        var accounts = new List<UserAccount>();
+        var unreadable = new List<UnreadableUserRecord>();
+        foreach (var (key, value, _) in await NatsBuckets.ReadAllAsync(users, ">", cancellationToken).ConfigureAwait(false))
+        {
+            try
+            {
+                accounts.Add(Decode(key, value));
+            }
+            catch (InvalidDataException ex)
+            {
+                unreadable.Add(new UnreadableUserRecord(key, NameOf(key), ex.Message));
+            }
+        }
+        return new UserListing(accounts.OrderBy(u => u.Name, StringComparer.Ordinal).ToList(), unreadable.OrderBy(r => r.Key, StringComparer.Ordinal).ToList());
+    }
+
+    /// <summary>The user name a key is for, when it is the key of a valid name.</summary>
+    private static string? NameOf(string key)
+    {
+        try
+        {
+            var name = NatsKeys.NameOf(key);
+            return UserAccount.IsValidName(name) && KeyOf(name) == key ? name : null;
+        }
+        catch (FormatException)
+        {
+            return null;
+        }
+    }
+
+    /// <summary>The revision of the user's record, without reading it; null when there is none.</summary>
+    public async Task<ulong?> GetRevisionAsync(string name, CancellationToken cancellationToken)
+    {
+        var result = await users.TryGetEntryAsync(KeyOf(name), serializer: s_raw, cancellationToken: cancellationToken).ConfigureAwait(false);
+        return result.Success && result.Value.Value is { Length: > 0 } ? result.Value.Revision : null;
+    }
 
     public async Task<(UserAccount User, ulong Revision)?> GetAsync(string name, CancellationToken cancellationToken)
     {
