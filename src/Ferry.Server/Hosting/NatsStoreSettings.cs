@@ -56,6 +56,18 @@ public sealed partial record NatsStoreSettings
             Fail("store", $"must be nats://HOST:PORT[,HOST:PORT...] or tls://HOST:PORT[,...] (or left out for local folders), not '{Store}'.");
         else if (Store.Contains('@', StringComparison.Ordinal))
             Fail("store", "must not hold credentials; give them with nats_user and nats_password_file, or nats_creds_file.");
+        else
+        {
+            // The same parse as at connection time, so that --print-config and a start refuse exactly the same addresses.
+            try
+            {
+                Storage.Nats.NatsStoreOptions.Parse(Store);
+            }
+            catch (Protocol.Errors.FerryException ex)
+            {
+                Fail("store", ex.Message);
+            }
+        }
         if (Replicas is < 1 or > 5)
             Fail("nats_replicas", $"must be 1 to 5, not {Replicas}.");
 

@@ -188,6 +188,14 @@ public sealed class NatsAccessTests(NatsSecuredClustersFixture clusters) : IClas
     [InlineData("missing-ca", "nats_tls_ca:")]
     [InlineData("credentials-in-address", "store: must not hold credentials")]
     [InlineData("stream-without-store", "audit_stream: applies to a NATS store only")]
+    [InlineData("other-scheme", "store: must be nats://HOST:PORT")]
+    [InlineData("no-address", "store: '' in 'nats://' is not HOST:PORT.")]
+    [InlineData("empty-address-in-list", "store: '' in 'nats://127.0.0.1:4222,,' is not HOST:PORT.")]
+    [InlineData("port-out-of-range", "store: '127.0.0.1:70000' in 'nats://127.0.0.1:70000' is not HOST:PORT.")]
+    [InlineData("no-port", "store: 'nats-host' in 'nats://nats-host' is not HOST:PORT.")]
+    [InlineData("replicas-zero", "nats_replicas: must be 1 to 5, not 0.")]
+    [InlineData("replicas-six", "nats_replicas: must be 1 to 5, not 6.")]
+    [InlineData("replicas-negative", "nats_replicas: must be 1 to 5, not -1.")]
     public async Task Settings_that_cannot_work_are_usage_errors_before_any_connection(string problem, string expected)
     {
         using var work = new TempDirectory("ferry-nats-settings");
@@ -209,6 +217,14 @@ public sealed class NatsAccessTests(NatsSecuredClustersFixture clusters) : IClas
             "missing-ca" => ["--store", store, "--nats-tls-ca", work.Combine("none.pem")],
             "credentials-in-address" => ["--store", "nats://app:s3cret-never-shown@127.0.0.1:4222"],
             "stream-without-store" => ["--audit-stream", "audit"],
+            "other-scheme" => ["--store", "http://127.0.0.1:4222"],
+            "no-address" => ["--store", "nats://"],
+            "empty-address-in-list" => ["--store", "nats://127.0.0.1:4222,,"],
+            "port-out-of-range" => ["--store", "nats://127.0.0.1:70000"],
+            "no-port" => ["--store", "nats://nats-host"],
+            "replicas-zero" => ["--store", store, "--nats-replicas", "0"],
+            "replicas-six" => ["--store", store, "--nats-replicas", "6"],
+            "replicas-negative" => ["--store", store, "--nats-replicas", "-1"],
             _ => throw new ArgumentOutOfRangeException(nameof(problem)),
         };
         var serve = await FerryProcess.RunAsync(["serve", .. args, "--print-config"]);
