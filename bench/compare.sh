@@ -16,7 +16,11 @@
 #                ControlMaster connection (ControlPersist)
 #   terminals    keystroke echo round trip on an open remote terminal (bench/terminal-echo.py: one byte typed, its
 #                echo back; median of --echo-count keystrokes after 100 untimed ones): `ferry exec -t -- cat` (TLS +
-#                login, commands in the sandbox) against `ssh -tt ... cat` through the ControlMaster connection
+#                login, commands in the sandbox) against `ssh -tt ... cat` through the ControlMaster connection;
+#                the same round trip through two socat relays (`socat - TCP:...` to `socat TCP-LISTEN:...
+#                EXEC:cat,pty`, both with TCP_NODELAY) as the floor of a client process plus a server process in C on
+#                this machine; and Ferry.Load term-echo, the ferry round trip timed inside the client process (no CLI
+#                process, no pipes)
 #   rsync        a private rsync daemon on a loopback port: rsync -a --whole-file rsync://127.0.0.1:PORT/bench/...
 #                for the big file and for the tree
 #
@@ -41,7 +45,8 @@
 #          --raw FILE (every run as TSV), --png FILE (chart; default docs/benchmarks-compare.png), --no-chart,
 #          --timeout SECONDS (per transfer command; default 120 + 120 per GiB), --tmpfs auto|shm|mount,
 #          --echo-count N (keystrokes per terminal echo run, 1-3000, default 1000), --only MODE[,MODE...] (run these
-#          modes alone, e.g. --only term-echo,ssh-term-echo; the table then has only their rows; no chart).
+#          modes alone, e.g. --only term-echo,ssh-term-echo,socat-term-echo,term-echo-inproc; the table then has
+#          only their rows; no chart).
 #
 # It installs what it lacks with apt-get (openssh-server, openssh-client, rsync, socat, iperf3, gnuplot-nox, jq,
 # clang and zlib1g-dev for the native publish),
@@ -350,7 +355,7 @@ for s in exec load idle; do cp -p "$work/tls/state/users.json" "$work/$s/state/u
 big_limits=(--max-connections 20000 --max-connections-per-user 20000 --max-connections-per-address 20000)
 
 pick_port port_open; pick_port port_tls; pick_port port_exec; pick_port port_load; pick_port port_idle
-pick_port port_socat; pick_port port_iperf; pick_port port_ssh; pick_port port_rsync
+pick_port port_socat; pick_port port_iperf; pick_port port_ssh; pick_port port_rsync; pick_port port_socat_pty
 
 # What the downloads read: hard links to the source.
 mkdir -p "$work/tls/root/bench"
@@ -370,6 +375,10 @@ if ((with_load)); then
     # The idle server is started afresh for every idle run. Ferry.Load logs in with FERRY_USER/FERRY_KEY and pins
     # certificates in a private folder of its own.
 fi
+
+# The keystroke echo floor: a C relay from TCP to a pty running cat (one forked socat per connection).
+start_bg "$work/socat/pty.log" "$port_socat_pty" socat "TCP-LISTEN:$port_socat_pty,bind=127.0.0.1,reuseaddr,fork,nodelay" \
+    EXEC:cat,pty,stderr
 
 # iperf3 server
 start_bg "$work/iperf3.log" "$port_iperf" iperf3 -s -B 127.0.0.1 -p "$port_iperf"
@@ -450,8 +459,8 @@ modes=(socat socat-1M socat-sha256 iperf3
     put-plain get-plain put-sha256 get-sha256 put-tls get-tls
     scp-put scp-get scp-aes-put scp-aes-get sftp-put sftp-get rsync-put rsync-get
     tree-put tree-get scp-r-put scp-r-get rsync-r-put rsync-r-get
-    ssh-cm ssh-true term-echo ssh-term-echo)
-((with_load)) && modes+=(exec-rtt exec-fresh exec-cli concurrent-put idle)
+    ssh-cm ssh-true term-echo ssh-term-echo socat-term-echo)
+((with_load)) && modes+=(term-echo-inproc exec-rtt exec-fresh exec-cli concurrent-put idle)
 rows=("${modes[@]}")      # the table's rows: the modes, and the single-stream baseline that concurrent-put measures
 ((with_load)) && rows=("${modes[@]:0:${#modes[@]}-2}" single-stream concurrent-put idle)
 if [[ -n "$only" ]]; then
@@ -478,6 +487,8 @@ declare -A label=(
     [exec-cli]="ferry exec -- true (CLI)"
     [ssh-cm]="ssh true, ControlMaster" [ssh-true]="ssh true, new connection"
     [term-echo]="ferry exec -t, keystroke echo" [ssh-term-echo]="ssh -tt, keystroke echo, ControlMaster"
+    [socat-term-echo]="socat to socat EXEC:cat,pty, keystroke echo (C relay floor)"
+    [term-echo-inproc]="ferry keystroke echo, in-process client (Ferry.Load)"
     [single-stream]="ferry $clients x 1 MiB put, one connection" [concurrent-put]="ferry $clients clients x 1 MiB put, at once"
     [idle]="ferry idle connection, server memory"
 )
@@ -485,7 +496,7 @@ declare -A kind=()
 for m in socat socat-1M socat-sha256 put-plain get-plain put-sha256 get-sha256 put-tls get-tls scp-put scp-get scp-aes-put scp-aes-get sftp-put \
     sftp-get rsync-put rsync-get; do kind[$m]=xfer; done
 for m in tree-put tree-get scp-r-put scp-r-get rsync-r-put rsync-r-get; do kind[$m]=tree; done
-for m in exec-rtt exec-fresh exec-cli ssh-cm ssh-true term-echo ssh-term-echo; do kind[$m]=lat; done
+for m in exec-rtt exec-fresh exec-cli ssh-cm ssh-true term-echo ssh-term-echo socat-term-echo term-echo-inproc; do kind[$m]=lat; done
 kind[iperf3]=rate; kind[single-stream]=rate; kind[concurrent-put]=rate; kind[idle]=mem
 
 declare -A vals=()        # mode -> the recorded values of the runs, space separated
@@ -684,11 +695,12 @@ measure() {
                 "$ssh_target" true || die "$mode: ssh true through the ControlMaster failed"
             v="$(median_of <"$work/lat.ms")"
             ;;
-        term-echo|ssh-term-echo)
+        term-echo|ssh-term-echo|socat-term-echo)
             # One open terminal per run, `cat` on it: the connection and the command are up before the timing starts.
             local client=("$ferry" exec -t --server "127.0.0.1:$port_exec" -- cat)
             [[ "$mode" == ssh-term-echo ]] && client=(ssh "${ssh_opts[@]}" -p "$port_ssh" -o ControlMaster=no \
                 -o ControlPath="$ssh_dir/ctl" -tt "$ssh_target" cat)
+            [[ "$mode" == socat-term-echo ]] && client=(socat - "TCP:127.0.0.1:$port_socat_pty,nodelay")
             run_timeout="$lat_timeout" run python3 "$repo/bench/terminal-echo.py" "$echo_count" 100 -- "${client[@]}" \
                 >"$work/echo.txt" || die "$mode: the keystroke echo run failed: $(tail -c 400 "$work/echo.txt")"
             v="$(awk -F'\t' 'NR == 1 && $1 ~ /^[0-9.]+$/ { printf "%.4f", $1 / 1000 }' "$work/echo.txt")"
@@ -698,6 +710,13 @@ measure() {
             lat_loop "$(( fresh_count < 5 ? fresh_count : 5 ))" "$ferry" exec -n --server "127.0.0.1:$port_exec" -- true \
                 || die "$mode: ferry exec -- true failed"
             v="$(median_of <"$work/lat.ms")"
+            ;;
+        term-echo-inproc)
+            if load_run term-echo --server "127.0.0.1:$port_exec" --count "$echo_count" --warmup 100; then
+                v="$(load_num .median_ms)"; x=0
+            else
+                x=1
+            fi
             ;;
         exec-rtt|exec-fresh)
             local n="$rtt_count"
@@ -840,7 +859,11 @@ peers_of() {
         exec-rtt) times_better exec-rtt ssh-cm "ssh ControlMaster" ;;
         exec-fresh) times_better exec-fresh ssh-true "ssh true" ;;
         exec-cli) printf '%s; %s' "$(times_better exec-cli ssh-true "ssh true")" "$(times_better exec-cli ssh-cm "ssh ControlMaster")" ;;
-        term-echo) times_better term-echo ssh-term-echo "ssh -tt ControlMaster" ;;
+        term-echo) printf '%s; %s' "$(times_better term-echo ssh-term-echo "ssh -tt ControlMaster")" \
+            "$(times_better term-echo socat-term-echo "the socat relay floor")" ;;
+        term-echo-inproc) printf '%s; %s' "$(times_better term-echo-inproc ssh-term-echo "ssh -tt ControlMaster")" \
+            "$(times_better term-echo-inproc socat-term-echo "the socat relay floor")" ;;
+        ssh-term-echo) times_better ssh-term-echo socat-term-echo "the socat relay floor" ;;
         single-stream) printf '%s %% of ferry put TLS (%s, one process)' "$(pct single-stream put-tls)" "$size_h" ;;
         concurrent-put) printf '%s %% of one connection; %s %% of ferry put TLS; failed uploads: %s' \
             "$(pct concurrent-put single-stream)" "$(pct concurrent-put put-tls)" "${nfail[concurrent-put]}" ;;
@@ -865,7 +888,9 @@ echo "median: of the runs. MB/s: 10^6 bytes/s; for the $size_h file, its size / 
 echo "seconds for all $files files. exec rows: median of the runs' own medians; Ferry.Load (open/new connection) times"
 echo "inside its process, the ssh rows and 'ferry exec -- true (CLI)' time whole processes from fork to exit."
 echo "keystroke echo rows: median of the runs' medians of $echo_count keystrokes, one byte to the remote terminal and its"
-echo "echo back, through an open client (bench/terminal-echo.py)."
+echo "echo back, through an open client (bench/terminal-echo.py; the in-process row: Ferry.Load term-echo's own clock)."
+echo "The socat row is two C relays (client process, server process) over the same loopback TCP to a pty: what any"
+echo "client/server pair of processes pays here, so no remote terminal can beat ssh by more than ssh's margin over it."
 echo "vs socat: speed as a percentage of socat's. vs peers: how many times faster (shorter) than the named tool."
 echo "'$clients x 1 MiB put, one connection': Ferry.Load's single-stream baseline (the same $clients files one after"
 echo "another over one connection); 'at once': $clients clients connecting and uploading together (successful bytes)."
@@ -908,6 +933,14 @@ if ((with_load)); then
 else
     echo "- exec, concurrency and idle-memory targets: not measured (no bench/Ferry.Load)"
 fi
+fi
+# The keystroke echo target is checked whenever its rows ran, --only included.
+if has term-echo && has ssh-term-echo; then
+    a="$(ratio term-echo ssh-term-echo)"
+    echo "- keystroke echo >= 5x faster than ssh -tt ControlMaster: ${fig[term-echo]} ms vs ${fig[ssh-term-echo]} ms: ${a}x $(verdict "$a >= 5")"
+    if has socat-term-echo; then
+        echo "  (the socat relay floor: ${fig[socat-term-echo]} ms; ssh runs at $(ratio ssh-term-echo socat-term-echo)x its speed, so 5x ssh needs $(calc "printf \"%.3g\", ${fig[ssh-term-echo]} / 5") ms)"
+    fi
 fi
 if ((${#load_errors[@]})); then
     echo

@@ -11,7 +11,7 @@ internal sealed class UsageException(string message) : Exception(message);
 /// </summary>
 internal sealed class LoadArgs
 {
-    public const string ExecRtt = "exec-rtt", ExecFresh = "exec-fresh", ConcurrentPut = "concurrent-put", Idle = "idle";
+    public const string ExecRtt = "exec-rtt", ExecFresh = "exec-fresh", TermEcho = "term-echo", ConcurrentPut = "concurrent-put", Idle = "idle";
 
     private static readonly string[] CommonValues = ["--server", "--timeout", "--connect-timeout"];
     private static readonly string[] CommonSwitches = ["--plain"];
@@ -20,6 +20,7 @@ internal sealed class LoadArgs
     {
         [ExecRtt] = (["--runs", "--warmup"], []),
         [ExecFresh] = (["--runs", "--warmup"], []),
+        [TermEcho] = (["--count", "--warmup"], []),
         [ConcurrentPut] = (["--clients", "--size", "--concurrency-limit", "--barrier", "--baseline", "--server-pid"], ["--keep"]),
         [Idle] = (["--server-pid", "--connections", "--parallel", "--settle", "--samples", "--warmup-connections"], []),
     };

@@ -23,6 +23,8 @@ public static class Program
 
           exec-rtt        one connection, runs 'true' (argv) --runs times      [--runs 1000] [--warmup 50]
           exec-fresh      per run: connect (+TLS, login), 'true', close       [--runs 50] [--warmup 3]
+          term-echo       one connection, 'cat' on a remote terminal: one key typed, its echo back, --count times
+                          [--count 1000] [--warmup 100]
           concurrent-put  single-stream baseline, then --clients clients each connecting and uploading one --size file at once
                           [--clients 1000] [--size 1MiB] [--concurrency-limit none|N] [--barrier before-connect|before-upload]
                           [--baseline files|one-file|none] [--server-pid PID] [--keep]
@@ -86,6 +88,7 @@ public static class Program
                 {
                     LoadArgs.ExecRtt => ExecModes.ExecRttAsync(ctx),
                     LoadArgs.ExecFresh => ExecModes.ExecFreshAsync(ctx),
+                    LoadArgs.TermEcho => TerminalEcho.RunAsync(ctx),
                     LoadArgs.ConcurrentPut => ConcurrentPut.RunAsync(ctx),
                     LoadArgs.Idle => Idle.RunAsync(ctx),
                     _ => throw new UsageException($"unknown mode '{ctx.Args.Mode}'."),
