@@ -49,7 +49,7 @@ internal sealed class NatsFileStoreProvider : IFileStoreProvider, IAsyncDisposab
                 // A user with a quota gets the watch that counts their bytes across the cluster, kept from then on.
                 NatsQuotaLedger? ledger = null;
                 if (quotaBytes is not null && !_ledgers.TryGetValue(token, out ledger))
-                    _ledgers[token] = ledger = new NatsQuotaLedger(_buckets.Meta, token);
+                    _ledgers[token] = ledger = new NatsQuotaLedger(_buckets, token);
                 _stores[token] = store = new NatsFileStore(_buckets, token, $"nats:{_options.BucketPrefix}/{who}", quotaBytes, ledger);
             }
             return store;
