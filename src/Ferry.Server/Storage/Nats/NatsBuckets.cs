@@ -187,6 +187,15 @@ internal sealed class NatsBuckets : IAsyncDisposable
     public async Task<List<(string Key, NatsEntry Entry)>> ListAsync(string filter, CancellationToken cancellationToken) =>
         (await ListRawAsync(filter, cancellationToken).ConfigureAwait(false)).Select(f => (f.Key, Decode(f.Value))).ToList();
 
+    /// <summary>
+    /// Every live value of the namespace under <paramref name="filter"/>, read in one pass of a watch (a consumer that
+    /// pushes them all): for the sweep, which reads every key of the cluster and may fail while a node is away (it
+    /// lists the objects through a consumer anyway and runs again at its next period). Listings of a folder use
+    /// <see cref="ListRawAsync"/>, which needs no consumer.
+    /// </summary>
+    public Task<List<(string Key, byte[] Value, ulong Revision)>> ReadBulkRawAsync(string filter, CancellationToken cancellationToken) =>
+        ReadAllAsync(Meta, filter, cancellationToken);
+
     /// <summary>Every live value of the namespace whose key matches <paramref name="filter"/>, as stored, with key and revision.</summary>
     public async Task<List<(string Key, byte[] Value, ulong Revision)>> ListRawAsync(string filter, CancellationToken cancellationToken) =>
         await NatsRetry.RunAsync(c => new ValueTask<List<(string, byte[], ulong)>>(ScanNewestAsync(filter, c)), "listing names", cancellationToken)
