@@ -104,6 +104,37 @@ public sealed class NatsFailureTests
         TestFiles.AssertSame(source, local.Combine("back.bin"));
     }
 
+    [Fact]
+    public async Task With_the_names_streams_leader_away_listings_and_quota_checked_puts_work_through_both_servers()
+    {
+        await using var cluster = await NatsCluster.StartAsync();
+        await using var pair = await NatsServerPair.StartAsync(cluster, quota: 4 * MiB);
+        using var local = new TempDirectory();
+        var source = TestFiles.Create(local.Combine("f.bin"), 300_000, seed: 9);
+        var over = TestFiles.Create(local.Combine("over.bin"), 4 * MiB, seed: 10);
+        await using (var a = await pair.LoginAsync(pair.A))
+            await a.PutFileAsync(source, "before.bin", cancellationToken: Token);
+
+        // The names stream must elect another leader, and on 2.9.10 no consumer can be placed for minutes: listings and
+        // quota checks must not need one. B has not counted this user's quota yet, so it starts counting with the node away.
+        (await StreamLeaderAsync(cluster, "KV_" + pair.Options.MetaBucket)).Kill();
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        foreach (var (writer, lister, name) in new[] { (pair.A, pair.B, "a.bin"), (pair.B, pair.A, "b.bin") })
+        {
+            await using var put = await LoginRetryingAsync(pair, writer);
+            await put.PutFileAsync(source, name, cancellationToken: Token);
+            // A listing through the other server right after the put sees it.
+            await using var ls = await LoginRetryingAsync(pair, lister);
+            var names = (await ls.ListAsync("", cancellationToken: Token)).Select(e => e.Name).ToList();
+            string[] expected = name == "a.bin" ? ["a.bin", "before.bin"] : ["a.bin", "b.bin", "before.bin"];
+            Assert.Equal(expected, names.Order(StringComparer.Ordinal));
+            // The quota is counted: what would go over it is refused before any data is sent.
+            var refused = await Assert.ThrowsAsync<FerryRemoteException>(() => put.PutFileAsync(over, "over.bin", cancellationToken: Token));
+            Assert.True(refused.Code == FerryErrorCode.QuotaExceeded, refused.Code + ": " + refused.Message);
+        }
+        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(90), $"took {clock.Elapsed} with a node away\n{Crashes(pair)}");
+    }
+
     /// <summary>Runs <paramref name="action"/> again while a cluster that just came back still answers io_error (a minute at most).</summary>
     private static async Task RetryWhileIoErrorAsync<T>(Func<Task<T>> action)
     {

@@ -187,9 +187,61 @@ internal sealed class NatsBuckets : IAsyncDisposable
     public async Task<List<(string Key, NatsEntry Entry)>> ListAsync(string filter, CancellationToken cancellationToken) =>
         (await ListRawAsync(filter, cancellationToken).ConfigureAwait(false)).Select(f => (f.Key, Decode(f.Value))).ToList();
 
-    /// <summary>Every live value of the namespace whose key matches <paramref name="filter"/>, as stored, with key and revision.</summary>
-    public Task<List<(string Key, byte[] Value, ulong Revision)>> ListRawAsync(string filter, CancellationToken cancellationToken) =>
+    /// <summary>
+    /// Every live value of the namespace under <paramref name="filter"/>, read in one pass of a watch (a consumer that
+    /// pushes them all): for the sweep, which reads every key of the cluster and may fail while a node is away (it
+    /// lists the objects through a consumer anyway and runs again at its next period). Listings of a folder use
+    /// <see cref="ListRawAsync"/>, which needs no consumer.
+    /// </summary>
+    public Task<List<(string Key, byte[] Value, ulong Revision)>> ReadBulkRawAsync(string filter, CancellationToken cancellationToken) =>
         ReadAllAsync(Meta, filter, cancellationToken);
+
+    /// <summary>Every live value of the namespace whose key matches <paramref name="filter"/>, as stored, with key and revision.</summary>
+    public async Task<List<(string Key, byte[] Value, ulong Revision)>> ListRawAsync(string filter, CancellationToken cancellationToken) =>
+        await NatsRetry.RunAsync(c => new ValueTask<List<(string, byte[], ulong)>>(ScanNewestAsync(filter, c)), "listing names", cancellationToken)
+            .ConfigureAwait(false);
+
+    /// <summary>
+    /// Every live value of the namespace under <paramref name="filter"/> as the stream's leader has it, read one message
+    /// after the other ("the next message on a matching subject after sequence N"). Not a watch: a watch is a consumer,
+    /// which nats-server 2.9.10 could not place for minutes while a node was away, so listings (and everything built
+    /// on them) failed then; the leader answers as long as the stream has one. Reading from the leader also means a
+    /// listing sees every write any server had acknowledged before it started. A key changed while the pass runs shows
+    /// up again further on (history 1: its older message is gone), and its newest message wins.
+    /// </summary>
+    private async Task<List<(string Key, byte[] Value, ulong Revision)>> ScanNewestAsync(string filter, CancellationToken cancellationToken)
+    {
+        var found = new Dictionary<string, (byte[] Value, ulong Revision)>(StringComparer.Ordinal);
+        var subjects = _metaKeyPrefix + filter;
+        ulong after = 0;
+        while (true)
+        {
+            StreamMsgGetResponse response;
+            try
+            {
+                response = await _metaStream.GetAsync(new StreamMsgGetRequest { Seq = after + 1, NextBySubj = subjects }, cancellationToken).ConfigureAwait(false);
+            }
+            catch (NatsJSApiException e) when (e.Error.Code == 404)
+            {
+                break; // nothing more after that sequence
+            }
+            var message = response.Message;
+            if (message.Seq <= after || !message.Subject.StartsWith(_metaKeyPrefix, StringComparison.Ordinal))
+                throw new TimeoutException("The cluster answered a listing out of order."); // a leader change in between: start over
+            after = message.Seq;
+            var key = message.Subject[_metaKeyPrefix.Length..];
+            var value = message.Data.ToArray();
+            if (IsMarker(message.Hdrs) || value.Length == 0)
+                found.Remove(key);
+            else
+                found[key] = (value, message.Seq);
+        }
+        return found.Select(f => (f.Key, f.Value.Value, f.Value.Revision)).ToList();
+    }
+
+    /// <summary>Whether a stored message's headers (base64, as the stream API sends them) make it a delete or purge marker.</summary>
+    private static bool IsMarker(string? headers) =>
+        headers is { Length: > 0 } && Encoding.ASCII.GetString(Convert.FromBase64String(headers)).Contains("KV-Operation", StringComparison.Ordinal);
 
     /// <summary>Every live value of <paramref name="bucket"/> whose key matches <paramref name="filter"/>, read once (not watched).</summary>
     public static async Task<List<(string Key, byte[] Value, ulong Revision)>> ReadAllAsync(INatsKVStore bucket, string filter, CancellationToken cancellationToken) =>
@@ -281,7 +333,7 @@ internal sealed class NatsBuckets : IAsyncDisposable
             return null;
         }
         var message = response.Message;
-        if (message.Hdrs is { Length: > 0 } headers && Encoding.ASCII.GetString(Convert.FromBase64String(headers)).Contains("KV-Operation", StringComparison.Ordinal))
+        if (IsMarker(message.Hdrs))
             return null; // a delete or purge marker
         var value = message.Data.ToArray();
         return value.Length > 0 ? (value, message.Seq) : null;

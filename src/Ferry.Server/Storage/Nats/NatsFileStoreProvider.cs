@@ -49,7 +49,7 @@ internal sealed class NatsFileStoreProvider : IFileStoreProvider, IAsyncDisposab
                 // A user with a quota gets the watch that counts their bytes across the cluster, kept from then on.
                 NatsQuotaLedger? ledger = null;
                 if (quotaBytes is not null && !_ledgers.TryGetValue(token, out ledger))
-                    _ledgers[token] = ledger = new NatsQuotaLedger(_buckets.Meta, token);
+                    _ledgers[token] = ledger = new NatsQuotaLedger(_buckets, token);
                 _stores[token] = store = new NatsFileStore(_buckets, token, $"nats:{_options.BucketPrefix}/{who}", quotaBytes, ledger);
             }
             return store;
@@ -65,7 +65,7 @@ internal sealed class NatsFileStoreProvider : IFileStoreProvider, IAsyncDisposab
     public async ValueTask<(int Deleted, int Places)> SweepPartialUploadsAsync(DateTimeOffset cutoff, CancellationToken cancellationToken)
     {
         var now = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
-        foreach (var (key, value, revision) in await _buckets.ListRawAsync(NatsKeys.AllReservations, cancellationToken).ConfigureAwait(false))
+        foreach (var (key, value, revision) in await _buckets.ReadBulkRawAsync(NatsKeys.AllReservations, cancellationToken).ConfigureAwait(false))
         {
             var reservation = System.Text.Json.JsonSerializer.Deserialize(value, NatsJsonContext.Default.NatsReservation);
             if (reservation is null || reservation.ExpiresUnixMs < now)
@@ -76,7 +76,7 @@ internal sealed class NatsFileStoreProvider : IFileStoreProvider, IAsyncDisposab
 
         // Uploads idle for longer than the cutoff are given up; the parts of the others are still wanted.
         var referenced = new HashSet<string>(StringComparer.Ordinal);
-        foreach (var (key, value, revision) in await _buckets.ListRawAsync(NatsKeys.AllUploads, cancellationToken).ConfigureAwait(false))
+        foreach (var (key, value, revision) in await _buckets.ReadBulkRawAsync(NatsKeys.AllUploads, cancellationToken).ConfigureAwait(false))
         {
             var upload = System.Text.Json.JsonSerializer.Deserialize(value, NatsJsonContext.Default.NatsUploadState);
             if (upload is not null && upload.UpdatedUnixMs >= cutoff.ToUnixTimeMilliseconds())
@@ -84,8 +84,8 @@ internal sealed class NatsFileStoreProvider : IFileStoreProvider, IAsyncDisposab
             else
                 await _buckets.TryDeleteAsync(key, revision, cancellationToken).ConfigureAwait(false);
         }
-        foreach (var (_, entry) in await _buckets.ListAsync(NatsKeys.AllEntries, cancellationToken).ConfigureAwait(false))
-            referenced.UnionWith(entry.Parts ?? []);
+        foreach (var (_, value, _) in await _buckets.ReadBulkRawAsync(NatsKeys.AllEntries, cancellationToken).ConfigureAwait(false))
+            referenced.UnionWith(System.Text.Json.JsonSerializer.Deserialize(value, NatsJsonContext.Default.NatsEntry)?.Parts ?? []);
         var deleted = 0;
         try
         {

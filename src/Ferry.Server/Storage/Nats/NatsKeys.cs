@@ -41,6 +41,9 @@ internal static class NatsKeys
     /// <summary>Whether <paramref name="key"/> is a reservation (else an entry).</summary>
     public static bool IsReservation(string key) => key.StartsWith("q.", StringComparison.Ordinal);
 
+    /// <summary>Whether <paramref name="key"/> is a name (else a reservation or an upload in progress).</summary>
+    public static bool IsEntry(string key) => key.StartsWith("e.", StringComparison.Ordinal);
+
     /// <summary>Every entry of every home, for the sweep that finds objects nothing points to.</summary>
     public const string AllEntries = "e.>";
 

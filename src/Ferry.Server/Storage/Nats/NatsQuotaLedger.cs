@@ -14,6 +14,12 @@ namespace Ferry.Server.Storage.Nats;
 /// counts the earlier one; no compare-and-set of a shared counter is needed (which nats-server before 2.9.21 could let
 /// two writers win).
 /// </summary>
+/// <remarks>
+/// The watch is a consumer, and nats-server 2.9.10 could not place consumers for minutes while a node was away. An
+/// upload whose reservation the watch has not seen within <see cref="WatchWait"/> is therefore counted from the
+/// stream's leader instead (every key of the user read once, <see cref="NatsBuckets.ListRawAsync"/>): the same rule,
+/// one request per key, answered as long as the stream has a leader.
+/// </remarks>
 internal sealed class NatsQuotaLedger : IAsyncDisposable
 {
     private static readonly NatsRawSerializer<byte[]> s_raw = NatsRawSerializer<byte[]>.Default;
@@ -21,6 +27,10 @@ internal sealed class NatsQuotaLedger : IAsyncDisposable
     /// <summary>How long a reservation holds without renewal: a server that died stops blocking its user after this.</summary>
     public static readonly TimeSpan Lease = TimeSpan.FromMinutes(5);
 
+    /// <summary>How long an upload waits for the watch before it counts from the leader.</summary>
+    public static readonly TimeSpan WatchWait = TimeSpan.FromSeconds(3);
+
+    private readonly NatsBuckets _buckets;
     private readonly INatsKVStore _meta;
     private readonly string _userToken;
     private readonly Dictionary<string, long> _files = new(StringComparer.Ordinal);
@@ -30,9 +40,10 @@ internal sealed class NatsQuotaLedger : IAsyncDisposable
     private readonly Task _watch;
     private ulong _seen;
 
-    public NatsQuotaLedger(INatsKVStore meta, string userToken)
+    public NatsQuotaLedger(NatsBuckets buckets, string userToken)
     {
-        _meta = meta;
+        _buckets = buckets;
+        _meta = buckets.Meta;
         _userToken = userToken;
         _watch = Task.Run(WatchAsync, CancellationToken.None);
     }
@@ -77,6 +88,10 @@ internal sealed class NatsQuotaLedger : IAsyncDisposable
                 else
                     _reservations.Remove(entry.Key);
             }
+            else if (!NatsKeys.IsEntry(entry.Key))
+            {
+                // an upload in progress: its room is its reservation
+            }
             else if (live && JsonSerializer.Deserialize(entry.Value!, NatsJsonContext.Default.NatsEntry) is { IsDirectory: false } file)
             {
                 _files[entry.Key] = file.Size;
@@ -107,19 +122,26 @@ internal sealed class NatsQuotaLedger : IAsyncDisposable
     {
         var key = NatsKeys.Reservation(_userToken, NatsKeys.NewId());
         var value = Encode(bytes);
-        var created = await _meta.TryCreateAsync(key, value, s_raw, cancellationToken).ConfigureAwait(false);
-        if (!created.Success)
-            throw new FerryException(FerryErrorCode.IoError, $"The NATS store did not take the quota reservation: {created.Error.Message}");
-        var reservation = new NatsQuotaReservation(_meta, key, created.Value);
+        // Made again while the cluster is between leaders; a repeat of a create that was applied finds its own key.
+        var revision = await _buckets.TryCreateRawAsync(key, value, cancellationToken).ConfigureAwait(false)
+            ?? (await _buckets.GetRawAsync(key, cancellationToken).ConfigureAwait(false))?.Revision
+            ?? throw new FerryException(FerryErrorCode.IoError, "The NATS store did not take the quota reservation.");
+        var reservation = new NatsQuotaReservation(_meta, key, revision);
         try
         {
-            await SeenAsync(created.Value, cancellationToken).ConfigureAwait(false);
             long used, earlier;
             var now = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
-            lock (_files)
+            if (await SeenAsync(revision, cancellationToken).ConfigureAwait(false))
             {
-                used = _files.Values.Sum();
-                earlier = _reservations.Values.Where(r => r.Revision < created.Value && r.ExpiresUnixMs > now).Sum(r => Math.Max(0, r.Bytes));
+                lock (_files)
+                {
+                    used = _files.Values.Sum();
+                    earlier = _reservations.Values.Where(r => r.Revision < revision && r.ExpiresUnixMs > now).Sum(r => Math.Max(0, r.Bytes));
+                }
+            }
+            else
+            {
+                (used, earlier) = await CountFromLeaderAsync(revision, now, cancellationToken).ConfigureAwait(false);
             }
             if (bytes > 0 && used + earlier + bytes > limit)
                 throw new FerryException(FerryErrorCode.QuotaExceeded,
@@ -136,18 +158,51 @@ internal sealed class NatsQuotaLedger : IAsyncDisposable
     public static byte[] Encode(long bytes) => JsonSerializer.SerializeToUtf8Bytes(
         new NatsReservation { Bytes = bytes, ExpiresUnixMs = (DateTimeOffset.UtcNow + Lease).ToUnixTimeMilliseconds() }, NatsJsonContext.Default.NatsReservation);
 
-    /// <summary>Waits until the watch has applied the stream up to <paramref name="revision"/> (a fresh one reads from the start first).</summary>
-    private Task SeenAsync(ulong revision, CancellationToken cancellationToken)
+    /// <summary>
+    /// Waits until the watch has applied the stream up to <paramref name="revision"/> (a fresh one reads from the start
+    /// first); false when it has not within <see cref="WatchWait"/>.
+    /// </summary>
+    private async Task<bool> SeenAsync(ulong revision, CancellationToken cancellationToken)
     {
         TaskCompletionSource waiter;
         lock (_files)
         {
             if (_seen >= revision)
-                return Task.CompletedTask;
+                return true;
             waiter = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
             _waiters.Add((revision, waiter));
         }
-        return waiter.Task.WaitAsync(TimeSpan.FromSeconds(30), cancellationToken);
+        try
+        {
+            await waiter.Task.WaitAsync(WatchWait, cancellationToken).ConfigureAwait(false);
+            return true;
+        }
+        catch (TimeoutException)
+        {
+            lock (_files)
+                _waiters.RemoveAll(w => w.Seen == waiter);
+            return false;
+        }
+    }
+
+    /// <summary>The user's stored bytes and the bytes of live reservations before <paramref name="revision"/>, as the leader has them.</summary>
+    private async Task<(long Used, long Earlier)> CountFromLeaderAsync(ulong revision, long nowUnixMs, CancellationToken cancellationToken)
+    {
+        long used = 0, earlier = 0;
+        foreach (var (key, value, at) in await _buckets.ListRawAsync(NatsKeys.QuotaScope(_userToken), cancellationToken).ConfigureAwait(false))
+        {
+            if (NatsKeys.IsReservation(key))
+            {
+                if (at < revision && JsonSerializer.Deserialize(value, NatsJsonContext.Default.NatsReservation) is { } reservation
+                    && reservation.ExpiresUnixMs > nowUnixMs)
+                    earlier += Math.Max(0, reservation.Bytes);
+            }
+            else if (NatsKeys.IsEntry(key) && JsonSerializer.Deserialize(value, NatsJsonContext.Default.NatsEntry) is { IsDirectory: false } file)
+            {
+                used += file.Size;
+            }
+        }
+        return (used, earlier);
     }
 
     public async ValueTask DisposeAsync()
