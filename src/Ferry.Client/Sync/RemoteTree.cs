@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.IO.Hashing;
 using Ferry.Client.Transfers;
 using Ferry.Protocol.Errors;
+using Ferry.Protocol.Framing;
 using Ferry.Protocol.Files;
 using Ferry.Protocol.Messages;
 using Ferry.Sync.Chunking;
@@ -57,7 +58,7 @@ internal sealed class RemoteTree(FerryClient client) : IRemoteTree
             var window = files.Skip(first).Take(Window).ToList();
             var items = new List<PutItem>(window.Count);
             foreach (var file in window)
-                items.Add(await PreparePushAsync(file, options, cancellationToken).ConfigureAwait(false));
+                items.Add(await PreparePushAsync(file, options, Client.UsesChunkGroups, cancellationToken).ConfigureAwait(false));
             var run = new PutRun(PushOptions, new PushObserver(items, observer)) { Shaping = shaping, DataMoved = observer.DataMoved };
             await Client.PutItemsAsync(items, run, cancellationToken).ConfigureAwait(false);
 
@@ -90,7 +91,7 @@ internal sealed class RemoteTree(FerryClient client) : IRemoteTree
     }
 
     /// <summary>A push item: whole (small, new, or no basis), or a delta with the local chunk list cut as the server will cut its bases.</summary>
-    private static async Task<PutItem> PreparePushAsync(FilePush file, FileSyncOptions options, CancellationToken cancellationToken)
+    private static async Task<PutItem> PreparePushAsync(FilePush file, FileSyncOptions options, bool groups, CancellationToken cancellationToken)
     {
         var item = new PutItem(new FileTransfer(file.LocalPath, file.RemotePath))
         {
@@ -113,7 +114,17 @@ internal sealed class RemoteTree(FerryClient client) : IRemoteTree
                 throw new FerryException(FerryErrorCode.IoError, $"'{file.LocalPath}' changed since it was scanned; it is sent on the next run.");
             item.Basis = file.Basis.Take(MaxBasis).Select(RemotePath.Normalize).ToArray();
             item.AverageChunkSize = chunking.AverageSize;
-            item.ChunkList = ChunkListCodec.Encode(new ChunkList(chunks, ChunkIdWidth.Bits64));
+            if (groups)
+            {
+                // Two levels (§5.9.6): the put carries one hash per group; chunk ids follow only for the groups the server lacks.
+                item.Chunks = chunks;
+                item.Groups = ChunkGroups.Split(chunks);
+                item.ChunkList = ChunkGroups.Encode(item.Groups);
+            }
+            else
+            {
+                item.ChunkList = ChunkListCodec.Encode(new ChunkList(chunks, ChunkIdWidth.Bits64));
+            }
             item.KnownHash = hash;
         }
         catch (Exception ex) when (ex is FerryException or IOException or UnauthorizedAccessException)
@@ -212,33 +223,48 @@ internal sealed class RemoteTree(FerryClient client) : IRemoteTree
     {
         var local = Path.GetFullPath(file.LocalPath);
         var chunking = ChunkingParameters.ForFileLength(Math.Max(file.Size, file.BasisSize));
-        ChunkListMessage message;
-        ChunkList list;
-        try
-        {
-            (message, list) = await Client.ChunksAsync(RemotePath.Normalize(file.RemotePath), chunking.AverageSize, cancellationToken).ConfigureAwait(false);
-        }
-        catch (FerryRemoteException ex) when (!Client.IsBroken)
-        {
-            return (new FileSyncOutcome(file.LocalPath, CodeOf(ex), ex.Message, 0, 0, true), false);
-        }
-        catch (FerryException) when (!Client.IsBroken)
-        {
-            return (null, true); // a chunk list this client cannot use: the file comes whole
-        }
-
         var index = new ChunkIndex();
+        var groups = new ChunkGroupIndex();
         foreach (var basis in file.Basis)
         {
             try
             {
                 var (_, chunks) = await ChunkLocalAsync(basis, chunking, options, cancellationToken).ConfigureAwait(false);
                 index.AddFile(Path.GetFullPath(basis), chunks);
+                groups.AddFile(chunks);
             }
             catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
             {
                 // A basis that is gone or unreadable just offers nothing.
             }
+        }
+        ChunkListMessage message;
+        ChunkList list;
+        var remotePath = RemotePath.Normalize(file.RemotePath);
+        try
+        {
+            if (Client.UsesChunkGroups)
+            {
+                // Two levels (§5.9.6): the server's group hashes, then the chunk ids of only the groups no basis here has.
+                (message, var remoteGroups) = await Client.ChunkGroupsAsync(remotePath, chunking.AverageSize, cancellationToken).ConfigureAwait(false);
+                var missing = groups.Missing(remoteGroups);
+                var expected = missing.Sum(i => remoteGroups[i].ChunkCount);
+                IReadOnlyList<Chunk> received = missing.Count == 0 ? []
+                    : await Client.PickChunksAsync(remotePath, chunking.AverageSize, message.Hash!, missing, expected, message.Size, cancellationToken).ConfigureAwait(false);
+                list = groups.Assemble(remoteGroups, missing, received, message.Size);
+            }
+            else
+            {
+                (message, list) = await Client.ChunksAsync(remotePath, chunking.AverageSize, cancellationToken).ConfigureAwait(false);
+            }
+        }
+        catch (FerryRemoteException ex) when (!Client.IsBroken && ex.Code != FerryErrorCode.ChecksumMismatch)
+        {
+            return (new FileSyncOutcome(file.LocalPath, CodeOf(ex), ex.Message, 0, 0, true), false);
+        }
+        catch (FerryException) when (!Client.IsBroken)
+        {
+            return (null, true); // a chunk list this client cannot use, or a file that changed meanwhile: the file comes whole
         }
         var plan = DeltaPlanner.Plan(list, index);
         var partPath = LocalFiles.PartPathFor(local);
