@@ -55,7 +55,18 @@ internal sealed class RemoteTree(FerryClient client) : IRemoteTree
         var outcomes = new List<FileSyncOutcome>(files.Count);
         for (var first = 0; first < files.Count; first += Window)
         {
-            var window = files.Skip(first).Take(Window).ToList();
+            var window = new List<FilePush>();
+            var settled = new List<FileSyncOutcome?>();
+            foreach (var file in files.Skip(first).Take(Window))
+            {
+                var unchanged = await SettleIfUnchangedAsync(file, options, cancellationToken).ConfigureAwait(false);
+                settled.Add(unchanged);
+                if (unchanged is not null)
+                    observer.FileFinished(unchanged);
+                else
+                    window.Add(file);
+            }
+            var pushed = new List<FileSyncOutcome>(window.Count);
             var items = new List<PutItem>(window.Count);
             foreach (var file in window)
                 items.Add(await PreparePushAsync(file, options, Client.UsesChunkGroups, cancellationToken).ConfigureAwait(false));
@@ -76,18 +87,52 @@ internal sealed class RemoteTree(FerryClient client) : IRemoteTree
                 if (retries.TryGetValue(item, out var retry))
                 {
                     var outcome = PushOutcome(retry, extraWire: item.WireBytes);
-                    outcomes.Add(outcome);
+                    pushed.Add(outcome);
                 }
                 else
                 {
                     var outcome = PushOutcome(item, 0);
-                    outcomes.Add(outcome);
+                    pushed.Add(outcome);
                     if (item.Failure is not null && !item.Reported)
                         observer.FileFinished(outcome); // refused before the pipeline saw it
                 }
             }
+            // Back in the files' order, the settled ones where they were.
+            var next = 0;
+            foreach (var unchanged in settled)
+                outcomes.Add(unchanged ?? pushed[next++]);
         }
         return outcomes;
+    }
+
+    /// <summary>
+    /// A file whose size is that of the remote copy it replaces but whose time differs (a touch, a copy that kept the
+    /// content): its whole-file hash is compared with the server's first (a scan of the one file with hashes, §5.9.1),
+    /// and when they match only mode and time cross the wire (setattr, §5.9.5). Null when it has to be sent.
+    /// </summary>
+    private async Task<FileSyncOutcome?> SettleIfUnchangedAsync(FilePush file, FileSyncOptions options, CancellationToken cancellationToken)
+    {
+        if (file.Basis.Count == 0 || file.Size != file.BasisSize || file.Size < options.WholeFileThreshold)
+            return null;
+        try
+        {
+            var remotePath = RemotePath.Normalize(file.RemotePath);
+            if (remotePath.Length == 0 || RemotePath.Normalize(file.Basis[0]) != remotePath)
+                return null;
+            // The chunks are cut as the push would cut them, so a digester's cache serves the push as well.
+            var chunking = ChunkingParameters.ForFileLength(file.Size);
+            var (hash, _) = await ChunkLocalAsync(file.LocalPath, chunking, options, cancellationToken).ConfigureAwait(false);
+            var remote = await Client.ScanAsync(remotePath, hashes: true, cancellationToken).ConfigureAwait(false);
+            if (remote is not [{ Name: "", Type: ScanEntryTypes.File } entry] || entry.Size != file.Size
+                || !string.Equals(entry.Hash, hash, StringComparison.OrdinalIgnoreCase))
+                return null;
+            await Client.SetAttributesAsync(remotePath, file.Mode & 0x1FF, file.ModifiedNs, cancellationToken).ConfigureAwait(false);
+            return new FileSyncOutcome(remotePath, null, null, 0, file.Size, true);
+        }
+        catch (Exception ex) when (ex is FerryException or IOException or UnauthorizedAccessException && !Client.IsBroken)
+        {
+            return null; // the push meets (and reports) whatever went wrong here
+        }
     }
 
     /// <summary>A push item: whole (small, new, or no basis), or a delta with the local chunk list cut as the server will cut its bases.</summary>

@@ -78,6 +78,40 @@ public class ChunkGroupInteropTests
         Assert.False(client.IsBroken);
     }
 
+    [Fact]
+    public async Task A_touched_file_of_unchanged_content_is_pushed_as_its_time_alone()
+    {
+        await using var server = await TestServer.StartAsync();
+        await using var client = await server.ConnectAsync();
+        using var local = new TempDirectory();
+        var data = Random(3 * MiB, 54);
+        var remotePath = Path.Combine(server.Root, "same.bin");
+        await File.WriteAllBytesAsync(remotePath, data);
+        Assert.True(Ferry.Sync.Caching.FileStat.TryGetRegularFile(remotePath, out var before));
+        await File.WriteAllBytesAsync(local.Combine("same.bin"), data);
+        // And one of the same size whose content did change: it still goes as a delta.
+        var changedRemote = Random(3 * MiB, 55);
+        await File.WriteAllBytesAsync(Path.Combine(server.Root, "changed.bin"), changedRemote);
+        var changed = (byte[])changedRemote.Clone();
+        changed[MiB] ^= 0xFF;
+        await File.WriteAllBytesAsync(local.Combine("changed.bin"), changed);
+
+        var outcomes = await new RemoteTree(client).PushFilesAsync(
+            [new FilePush(local.Combine("same.bin"), "same.bin", data.Length, 0x180, ThenNs, ["same.bin"], data.Length),
+             new FilePush(local.Combine("changed.bin"), "changed.bin", changed.Length, 0x1A4, ThenNs, ["changed.bin"], changed.Length)],
+            new FileSyncOptions(), new NullObserver(), Token);
+
+        Assert.Equal(["same.bin", "changed.bin"], outcomes.Select(o => o.Path));
+        Assert.All(outcomes, o => Assert.True(o.Succeeded, o.ErrorMessage));
+        Assert.Equal((0L, (long)data.Length), (outcomes[0].BytesSent, outcomes[0].BytesReused));
+        Assert.InRange(outcomes[1].BytesSent, 1, 200_000);
+        Assert.True(Ferry.Sync.Caching.FileStat.TryGetRegularFile(remotePath, out var after));
+        Assert.Equal(before.Inode, after.Inode); // not rewritten
+        Assert.Equal(ThenNs / 100, (File.GetLastWriteTimeUtc(remotePath) - DateTime.UnixEpoch).Ticks);
+        Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(remotePath));
+        Assert.Equal(changed, await File.ReadAllBytesAsync(Path.Combine(server.Root, "changed.bin")));
+    }
+
     private sealed class NullObserver : IFileSyncObserver
     {
         public void FileFinished(FileSyncOutcome outcome) { }

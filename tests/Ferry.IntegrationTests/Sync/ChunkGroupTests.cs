@@ -180,6 +180,20 @@ public class ChunkGroupTests : SyncWireTest
     }
 
     [Fact]
+    public async Task A_put_that_reuses_the_id_of_a_waiting_two_level_put_is_refused_and_the_waiting_one_goes_on()
+    {
+        var (_, fresh, chunks, groups) = await EditedFileAsync("f.bin");
+        var (missing, reply) = await OpenAsync("f.bin", fresh.Length, ChunkGroups.Encode(groups), groups.Count, ["f.bin"]);
+        Assert.True(missing is not null, reply);
+
+        Assert.Equal("field_invalid", await Peer.AskAsync(new { cmd = "put", id = 1, path = "other.bin", size = 10, force = true }));
+        Assert.Equal((null, "field_invalid"), await OpenAsync("f.bin", fresh.Length, ChunkGroups.Encode(groups), groups.Count, ["f.bin"]));
+
+        Assert.Equal("put_ready", await PutChunksAsync(1, ChunksOfGroups(chunks, groups, missing)));
+        Assert.False(File.Exists(Root("other.bin")));
+    }
+
+    [Fact]
     public async Task Groups_whose_sizes_do_not_add_up_to_the_put_are_refused()
     {
         var (old, fresh, chunks, groups) = await EditedFileAsync("f.bin");

@@ -42,11 +42,7 @@ internal sealed class DeltaUploads(SyncDigests digests, FerryMetrics metrics)
         var bases = put.Basis.Select(RemotePath.Normalize).ToList(); // a basis that climbs above the root: path_escapes_root
         if (put.Groups is { } groupCount)
         {
-            var pending = context.Session.GroupedPuts;
-            if (pending.ContainsKey(id))
-                throw new FerryException(FerryErrorCode.FieldInvalid, $"Upload id {id} is already open on this connection.");
-            if (pending.Count + context.Session.Uploads.Count >= Files.PutHandler.MaxOpenUploads)
-                throw new FerryException(FerryErrorCode.FieldInvalid, $"At most {Files.PutHandler.MaxOpenUploads} uploads may be open at once on one connection.");
+            var pending = context.Session.GroupedPuts; // the put handler checked the id and the open-upload limit, counting these
             var groups = await ReadGroupListAsync(context, put, request.Size, average, groupCount, cancellationToken).ConfigureAwait(false);
             List<int> missing;
             await using (var held = await LoadHeldAsync(context.Session.Store, bases, request, average, cancellationToken).ConfigureAwait(false))
