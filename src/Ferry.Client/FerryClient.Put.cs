@@ -258,10 +258,24 @@ public sealed partial class FerryClient
                     Mode = item.Mode,
                     Basis = item.Basis,
                     AverageChunkSize = item.AverageChunkSize,
+                    Groups = item.Groups?.Count,
                     BodySize = list is null ? null : list.Length,
                 }, FerryJsonContext.Default.PutMessage, list?.Length ?? 0);
                 if (list is not null)
                     await _writer.WriteBodyAsync(list, ct).ConfigureAwait(false);
+                if (_output.UnflushedBytes >= 64 * 1024)
+                    await _writer.FlushAsync(ct).ConfigureAwait(false);
+            }
+            await _writer.FlushAsync(ct).ConfigureAwait(false);
+
+            // Two-level delta puts (§5.9.6): the chunks of the groups the server lacks, once put_groups named them.
+            foreach (var item in batch)
+            {
+                if (item.Groups is null || !await item.GroupsAnswered.Task.WaitAsync(ct).ConfigureAwait(false))
+                    continue;
+                var chunks = item.ChunksToSend!;
+                _writer.WriteHeader(new PutChunksMessage { Id = item.Id, BodySize = chunks.Length }, FerryJsonContext.Default.PutChunksMessage, chunks.Length);
+                await _writer.WriteBodyAsync(chunks, ct).ConfigureAwait(false);
                 if (_output.UnflushedBytes >= 64 * 1024)
                     await _writer.FlushAsync(ct).ConfigureAwait(false);
             }
@@ -299,6 +313,11 @@ public sealed partial class FerryClient
                     }
                     continue;
                 }
+                if (item.Groups is not null)
+                {
+                    await ReadPutGroupsAsync(item, observer, ct).ConfigureAwait(false);
+                    continue;
+                }
                 try
                 {
                     var header = await ReadReplyAsync(CommandNames.PutReady, ct).ConfigureAwait(false);
@@ -313,6 +332,25 @@ public sealed partial class FerryClient
                         item.Existing = ex;
                     else
                         Fail(item, ex, observer);
+                    item.Ready.TrySetResult(false);
+                }
+            }
+
+            // put_chunks are answered by put_ready, after every put's first reply.
+            foreach (var item in batch)
+            {
+                if (item.Groups is null || !item.GroupsAnswered.Task.Result)
+                    continue;
+                try
+                {
+                    var header = await ReadReplyAsync(CommandNames.PutReady, ct).ConfigureAwait(false);
+                    var ready = header.Deserialize(FerryJsonContext.Default.PutReadyMessage);
+                    await AcceptPutReadyAsync(item, ready, header.BodyLength, options.Checksum, ct).ConfigureAwait(false);
+                    item.Ready.TrySetResult(true);
+                }
+                catch (FerryRemoteException ex) when (!_broken)
+                {
+                    Fail(item, ex, observer);
                     item.Ready.TrySetResult(false);
                 }
             }
@@ -467,6 +505,67 @@ public sealed partial class FerryClient
         item.ChunkSize = ready.ChunkSize;
         if (bodyLength > 0)
             item.ChunkHashes = await ReadBodyBytesAsync(bodyLength, ct).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// A two-level delta put's put_groups (§5.9.6): the ascending indices of the groups the server lacks. Prepares the
+    /// put_chunks body (their chunks, in order) and releases the sender; anything malformed fails this file only (the
+    /// server drops the waiting put when the connection ends).
+    /// </summary>
+    private async Task ReadPutGroupsAsync(PutItem item, TransferObserver observer, CancellationToken ct)
+    {
+        try
+        {
+            var header = await ReadReplyAsync(CommandNames.PutGroups, ct).ConfigureAwait(false);
+            var answer = header.Deserialize(FerryJsonContext.Default.PutGroupsMessage);
+            if (answer.Id != item.Id)
+                throw Break(new FerryProtocolException(FerryErrorCode.UnexpectedFrame,
+                    $"The server answered upload {answer.Id} where upload {item.Id} was expected.", isFatal: true));
+            var groups = item.Groups!;
+            if (answer.Need < 0 || answer.Need > groups.Count || header.BodyLength < answer.Need || header.BodyLength > 5L * answer.Need)
+            {
+                item.Failure = new FerryProtocolException(FerryErrorCode.FieldInvalid,
+                    $"The server's put_groups for '{item.RemotePath}' is malformed: {header.BodyLength} bytes for {answer.Need} of {groups.Count} groups.", isFatal: false);
+            }
+            else
+            {
+                var body = await ReadBodyBytesAsync(header.BodyLength, ct).ConfigureAwait(false);
+                int[] missing;
+                try
+                {
+                    missing = Ferry.Sync.Delta.ChunkGroups.DecodeIndices(body, answer.Need, groups.Count);
+                }
+                catch (Ferry.Sync.Delta.ChunkListFormatException ex)
+                {
+                    missing = [];
+                    item.Failure = new FerryProtocolException(FerryErrorCode.FieldInvalid, $"The server's put_groups for '{item.RemotePath}' is malformed: {ex.Message}", isFatal: false);
+                }
+                var chunks = new List<Ferry.Sync.Chunking.Chunk>();
+                long offset = 0;
+                foreach (var index in missing)
+                {
+                    for (var k = 0; k < groups[index].ChunkCount; k++)
+                    {
+                        var chunk = item.Chunks![groups[index].FirstChunk + k];
+                        chunks.Add(chunk with { Offset = offset });
+                        offset += chunk.Length;
+                    }
+                }
+                item.ChunksToSend = Ferry.Sync.Delta.ChunkListCodec.Encode(new Ferry.Sync.Delta.ChunkList(chunks, Ferry.Sync.Delta.ChunkIdWidth.Bits64));
+            }
+        }
+        catch (FerryRemoteException ex) when (!_broken)
+        {
+            item.Failure ??= ex;
+        }
+        if (item.Failure is not null)
+        {
+            Fail(item, item.Failure, observer);
+            item.GroupsAnswered.TrySetResult(false);
+            item.Ready.TrySetResult(false);
+            return;
+        }
+        item.GroupsAnswered.TrySetResult(true);
     }
 
     /// <summary>

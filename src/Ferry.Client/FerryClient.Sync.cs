@@ -4,6 +4,7 @@ using Ferry.Protocol.Errors;
 using Ferry.Protocol.Files;
 using Ferry.Protocol.Framing;
 using Ferry.Protocol.Messages;
+using Ferry.Sync.Chunking;
 using Ferry.Sync.Delta;
 using ZstdSharp;
 using ZstdSharp.Unsafe;
@@ -147,16 +148,7 @@ public sealed partial class FerryClient
     /// <summary>A remote file's chunk list cut with <paramref name="averageSize"/> (§5.9.2), decoded and checked against its size.</summary>
     internal Task<(ChunkListMessage Message, ChunkList List)> ChunksAsync(string path, int averageSize, CancellationToken cancellationToken) => RunAsync(async ct =>
     {
-        var id = NextTransferId();
-        _writer.WriteHeader(new ChunksMessage { Id = id, Path = path, AverageSize = averageSize }, FerryJsonContext.Default.ChunksMessage);
-        await _writer.FlushAsync(ct).ConfigureAwait(false);
-        var header = await ReadReplyAsync(CommandNames.ChunkList, ct).ConfigureAwait(false);
-        var message = header.Deserialize(FerryJsonContext.Default.ChunkListMessage);
-        if (message.Id != id)
-            throw new FerryProtocolException(FerryErrorCode.UnexpectedFrame, $"The server answered chunks {message.Id} where {id} was expected.", isFatal: true);
-        if (header.BodyLength > MaxChunkListBytes)
-            throw new FerryProtocolException(FerryErrorCode.BodyTooLarge, $"The chunk list of '{path}' is {header.BodyLength} bytes, more than this client accepts.", isFatal: true);
-        var body = await ReadBodyBytesAsync(header.BodyLength, ct).ConfigureAwait(false);
+        var (message, body) = await ExchangeChunksAsync(new ChunksMessage { Id = NextTransferId(), Path = path, AverageSize = averageSize }, null, ct).ConfigureAwait(false);
         // From here the stream is in step: a list that does not decode or does not add up fails this file only.
         ChunkList list;
         try
@@ -170,10 +162,65 @@ public sealed partial class FerryClient
         if (list.TotalLength != message.Size || message.Size < 0)
             throw new FerryProtocolException(FerryErrorCode.FieldInvalid,
                 $"The chunk list of '{path}' describes {list.TotalLength} bytes but the file has {message.Size}.", isFatal: false);
-        if (message.Hash is not { Length: 32 } || !message.Hash.All(char.IsAsciiHexDigit))
-            throw new FerryProtocolException(FerryErrorCode.FieldInvalid, $"The chunk list of '{path}' carries no valid hash.", isFatal: false);
         return (message, list);
     }, cancellationToken);
+
+    /// <summary>A remote file's group list (§5.9.6): one hash per run of about 16 chunks, checked against the file's size.</summary>
+    internal Task<(ChunkListMessage Message, List<ChunkGroup> Groups)> ChunkGroupsAsync(string path, int averageSize, CancellationToken cancellationToken) => RunAsync(async ct =>
+    {
+        var (message, body) = await ExchangeChunksAsync(new ChunksMessage { Id = NextTransferId(), Path = path, AverageSize = averageSize, Groups = true }, null, ct).ConfigureAwait(false);
+        if (message.Size < 0 || message.Groups is not { } count)
+            throw new FerryProtocolException(FerryErrorCode.FieldInvalid, $"The group list of '{path}' declares no group count or a negative size.", isFatal: false);
+        try
+        {
+            // Chunks are at least avg/4 long, except one per 64 MiB segment and the last.
+            var mostChunks = message.Size / Math.Max(1, averageSize / 4) + message.Size / Ferry.Sync.Chunking.ChunkingParameters.DefaultSegmentLength + 2;
+            return (message, ChunkGroups.Decode(body, count, Math.Min(mostChunks, ChunkListLimits.Default.MaxChunks)));
+        }
+        catch (ChunkListFormatException ex)
+        {
+            throw new FerryProtocolException(FerryErrorCode.FieldInvalid, $"The group list of '{path}' does not decode: {ex.Message}", isFatal: false, ex);
+        }
+    }, cancellationToken);
+
+    /// <summary>
+    /// The chunks of the groups <paramref name="picked"/> of the version of a remote file whose hash is <paramref name="hash"/>
+    /// (§5.9.6), as one list of exactly <paramref name="expectedChunks"/> chunks. A file that changed since is checksum_mismatch.
+    /// </summary>
+    internal Task<IReadOnlyList<Chunk>> PickChunksAsync(string path, int averageSize, string hash, IReadOnlyList<int> picked, int expectedChunks, long size,
+        CancellationToken cancellationToken) => RunAsync(async ct =>
+    {
+        var indices = ChunkGroups.EncodeIndices(picked);
+        var request = new ChunksMessage { Id = NextTransferId(), Path = path, AverageSize = averageSize, Hash = hash, Pick = picked.Count, BodySize = indices.Length };
+        var (_, body) = await ExchangeChunksAsync(request, indices, ct).ConfigureAwait(false);
+        try
+        {
+            return ChunkListCodec.Decode(body, new ChunkListLimits { MaxChunks = expectedChunks, MaxTotalLength = size }).Chunks;
+        }
+        catch (ChunkListFormatException ex)
+        {
+            throw new FerryProtocolException(FerryErrorCode.FieldInvalid, $"The picked chunks of '{path}' do not decode: {ex.Message}", isFatal: false, ex);
+        }
+    }, cancellationToken);
+
+    /// <summary>One chunks request and its chunk_list reply, with its body (bounded) and a valid whole-file hash.</summary>
+    private async Task<(ChunkListMessage Message, byte[] Body)> ExchangeChunksAsync(ChunksMessage request, byte[]? body, CancellationToken ct)
+    {
+        _writer.WriteHeader(request, FerryJsonContext.Default.ChunksMessage, body?.Length ?? 0);
+        if (body is not null)
+            await _writer.WriteBodyAsync(body, ct).ConfigureAwait(false);
+        await _writer.FlushAsync(ct).ConfigureAwait(false);
+        var header = await ReadReplyAsync(CommandNames.ChunkList, ct).ConfigureAwait(false);
+        var message = header.Deserialize(FerryJsonContext.Default.ChunkListMessage);
+        if (message.Id != request.Id)
+            throw new FerryProtocolException(FerryErrorCode.UnexpectedFrame, $"The server answered chunks {message.Id} where {request.Id} was expected.", isFatal: true);
+        if (header.BodyLength > MaxChunkListBytes)
+            throw new FerryProtocolException(FerryErrorCode.BodyTooLarge, $"The chunk list of '{request.Path}' is {header.BodyLength} bytes, more than this client accepts.", isFatal: true);
+        var bytes = await ReadBodyBytesAsync(header.BodyLength, ct).ConfigureAwait(false);
+        if (message.Hash is not { Length: 32 } || !message.Hash.All(char.IsAsciiHexDigit))
+            throw new FerryProtocolException(FerryErrorCode.FieldInvalid, $"The chunk list of '{request.Path}' carries no valid hash.", isFatal: false);
+        return (message, bytes);
+    }
 
     /// <summary>
     /// Fetches ranges of a remote file without its hash, pipelined (up to <see cref="GetWindow"/> requests out), each written

@@ -86,6 +86,12 @@ public sealed partial class FerryClient : IAsyncDisposable
     /// <summary>Whether the server announced <paramref name="feature"/>.</summary>
     public bool ServerSupports(string feature) => ServerHello.Features?.Contains(feature) == true;
 
+    /// <summary>Off: delta transfers use one-level chunk lists even with a server that offers chunk groups, as a client before them did (tests).</summary>
+    internal bool ChunkGroupsEnabled { get; set; } = true;
+
+    /// <summary>Delta puts and pulls go in two levels, groups then chunks (docs/protocol.md §5.9.6).</summary>
+    internal bool UsesChunkGroups => ChunkGroupsEnabled && ServerSupports(FeatureNames.ChunkGroups);
+
     /// <summary>
     /// Connects, sets up TLS (unless <see cref="FerryClientOptions.UseTls"/> is off), exchanges hellos and logs in when the
     /// server requires it (docs/security.md §3). Throws <see cref="FerryException"/> for every failure: connect_failed

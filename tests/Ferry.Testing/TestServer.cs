@@ -43,8 +43,9 @@ public sealed class TestServer : IAsyncDisposable
 
     /// <summary>Starts a server; <paramref name="configure"/> may change any option (Listen and Root are preset).</summary>
     /// <param name="register">Registers services before the server's own (a store provider, say), which then take their place.</param>
+    /// <param name="replace">Changes the server's services once they are registered (to serve without a command, say: a server from before it).</param>
     public static async Task<TestServer> StartAsync(Func<FerryServerOptions, FerryServerOptions>? configure = null,
-        Action<IServiceCollection, FerryServerOptions>? register = null)
+        Action<IServiceCollection, FerryServerOptions>? register = null, Action<IServiceCollection>? replace = null)
     {
         var root = new TempDirectory("ferry-root");
         // Plain TCP without login unless a test asks for them: most tests are about framing and files, and the
@@ -61,7 +62,9 @@ public sealed class TestServer : IAsyncDisposable
         var logs = new InMemoryLoggerProvider();
         var collection = new ServiceCollection().AddLogging(b => b.SetMinimumLevel(LogLevel.Debug).AddProvider(logs));
         register?.Invoke(collection, options);
-        var services = collection.AddFerryServer(options).BuildServiceProvider();
+        collection.AddFerryServer(options);
+        replace?.Invoke(collection);
+        var services = collection.BuildServiceProvider();
         var server = services.GetRequiredService<FerryServer>();
         // Start every hosted service (the server and its background jobs), as the host would.
         var hosted = services.GetServices<IHostedService>().ToList();

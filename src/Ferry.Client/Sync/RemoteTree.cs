@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.IO.Hashing;
 using Ferry.Client.Transfers;
 using Ferry.Protocol.Errors;
+using Ferry.Protocol.Framing;
 using Ferry.Protocol.Files;
 using Ferry.Protocol.Messages;
 using Ferry.Sync.Chunking;
@@ -54,10 +55,21 @@ internal sealed class RemoteTree(FerryClient client) : IRemoteTree
         var outcomes = new List<FileSyncOutcome>(files.Count);
         for (var first = 0; first < files.Count; first += Window)
         {
-            var window = files.Skip(first).Take(Window).ToList();
+            var window = new List<FilePush>();
+            var settled = new List<FileSyncOutcome?>();
+            foreach (var file in files.Skip(first).Take(Window))
+            {
+                var unchanged = await SettleIfUnchangedAsync(file, options, cancellationToken).ConfigureAwait(false);
+                settled.Add(unchanged);
+                if (unchanged is not null)
+                    observer.FileFinished(unchanged);
+                else
+                    window.Add(file);
+            }
+            var pushed = new List<FileSyncOutcome>(window.Count);
             var items = new List<PutItem>(window.Count);
             foreach (var file in window)
-                items.Add(await PreparePushAsync(file, options, cancellationToken).ConfigureAwait(false));
+                items.Add(await PreparePushAsync(file, options, Client.UsesChunkGroups, cancellationToken).ConfigureAwait(false));
             var run = new PutRun(PushOptions, new PushObserver(items, observer)) { Shaping = shaping, DataMoved = observer.DataMoved };
             await Client.PutItemsAsync(items, run, cancellationToken).ConfigureAwait(false);
 
@@ -75,22 +87,56 @@ internal sealed class RemoteTree(FerryClient client) : IRemoteTree
                 if (retries.TryGetValue(item, out var retry))
                 {
                     var outcome = PushOutcome(retry, extraWire: item.WireBytes);
-                    outcomes.Add(outcome);
+                    pushed.Add(outcome);
                 }
                 else
                 {
                     var outcome = PushOutcome(item, 0);
-                    outcomes.Add(outcome);
+                    pushed.Add(outcome);
                     if (item.Failure is not null && !item.Reported)
                         observer.FileFinished(outcome); // refused before the pipeline saw it
                 }
             }
+            // Back in the files' order, the settled ones where they were.
+            var next = 0;
+            foreach (var unchanged in settled)
+                outcomes.Add(unchanged ?? pushed[next++]);
         }
         return outcomes;
     }
 
+    /// <summary>
+    /// A file whose size is that of the remote copy it replaces but whose time differs (a touch, a copy that kept the
+    /// content): its whole-file hash is compared with the server's first (a scan of the one file with hashes, §5.9.1),
+    /// and when they match only mode and time cross the wire (setattr, §5.9.5). Null when it has to be sent.
+    /// </summary>
+    private async Task<FileSyncOutcome?> SettleIfUnchangedAsync(FilePush file, FileSyncOptions options, CancellationToken cancellationToken)
+    {
+        if (file.Basis.Count == 0 || file.Size != file.BasisSize || file.Size < options.WholeFileThreshold)
+            return null;
+        try
+        {
+            var remotePath = RemotePath.Normalize(file.RemotePath);
+            if (remotePath.Length == 0 || RemotePath.Normalize(file.Basis[0]) != remotePath)
+                return null;
+            // The chunks are cut as the push would cut them, so a digester's cache serves the push as well.
+            var chunking = ChunkingParameters.ForFileLength(file.Size);
+            var (hash, _) = await ChunkLocalAsync(file.LocalPath, chunking, options, cancellationToken).ConfigureAwait(false);
+            var remote = await Client.ScanAsync(remotePath, hashes: true, cancellationToken).ConfigureAwait(false);
+            if (remote is not [{ Name: "", Type: ScanEntryTypes.File } entry] || entry.Size != file.Size
+                || !string.Equals(entry.Hash, hash, StringComparison.OrdinalIgnoreCase))
+                return null;
+            await Client.SetAttributesAsync(remotePath, file.Mode & 0x1FF, file.ModifiedNs, cancellationToken).ConfigureAwait(false);
+            return new FileSyncOutcome(remotePath, null, null, 0, file.Size, true);
+        }
+        catch (Exception ex) when (ex is FerryException or IOException or UnauthorizedAccessException && !Client.IsBroken)
+        {
+            return null; // the push meets (and reports) whatever went wrong here
+        }
+    }
+
     /// <summary>A push item: whole (small, new, or no basis), or a delta with the local chunk list cut as the server will cut its bases.</summary>
-    private static async Task<PutItem> PreparePushAsync(FilePush file, FileSyncOptions options, CancellationToken cancellationToken)
+    private static async Task<PutItem> PreparePushAsync(FilePush file, FileSyncOptions options, bool groups, CancellationToken cancellationToken)
     {
         var item = new PutItem(new FileTransfer(file.LocalPath, file.RemotePath))
         {
@@ -113,7 +159,17 @@ internal sealed class RemoteTree(FerryClient client) : IRemoteTree
                 throw new FerryException(FerryErrorCode.IoError, $"'{file.LocalPath}' changed since it was scanned; it is sent on the next run.");
             item.Basis = file.Basis.Take(MaxBasis).Select(RemotePath.Normalize).ToArray();
             item.AverageChunkSize = chunking.AverageSize;
-            item.ChunkList = ChunkListCodec.Encode(new ChunkList(chunks, ChunkIdWidth.Bits64));
+            if (groups)
+            {
+                // Two levels (§5.9.6): the put carries one hash per group; chunk ids follow only for the groups the server lacks.
+                item.Chunks = chunks;
+                item.Groups = ChunkGroups.Split(chunks);
+                item.ChunkList = ChunkGroups.Encode(item.Groups);
+            }
+            else
+            {
+                item.ChunkList = ChunkListCodec.Encode(new ChunkList(chunks, ChunkIdWidth.Bits64));
+            }
             item.KnownHash = hash;
         }
         catch (Exception ex) when (ex is FerryException or IOException or UnauthorizedAccessException)
@@ -212,33 +268,48 @@ internal sealed class RemoteTree(FerryClient client) : IRemoteTree
     {
         var local = Path.GetFullPath(file.LocalPath);
         var chunking = ChunkingParameters.ForFileLength(Math.Max(file.Size, file.BasisSize));
-        ChunkListMessage message;
-        ChunkList list;
-        try
-        {
-            (message, list) = await Client.ChunksAsync(RemotePath.Normalize(file.RemotePath), chunking.AverageSize, cancellationToken).ConfigureAwait(false);
-        }
-        catch (FerryRemoteException ex) when (!Client.IsBroken)
-        {
-            return (new FileSyncOutcome(file.LocalPath, CodeOf(ex), ex.Message, 0, 0, true), false);
-        }
-        catch (FerryException) when (!Client.IsBroken)
-        {
-            return (null, true); // a chunk list this client cannot use: the file comes whole
-        }
-
         var index = new ChunkIndex();
+        var groups = new ChunkGroupIndex();
         foreach (var basis in file.Basis)
         {
             try
             {
                 var (_, chunks) = await ChunkLocalAsync(basis, chunking, options, cancellationToken).ConfigureAwait(false);
                 index.AddFile(Path.GetFullPath(basis), chunks);
+                groups.AddFile(chunks);
             }
             catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
             {
                 // A basis that is gone or unreadable just offers nothing.
             }
+        }
+        ChunkListMessage message;
+        ChunkList list;
+        var remotePath = RemotePath.Normalize(file.RemotePath);
+        try
+        {
+            if (Client.UsesChunkGroups)
+            {
+                // Two levels (§5.9.6): the server's group hashes, then the chunk ids of only the groups no basis here has.
+                (message, var remoteGroups) = await Client.ChunkGroupsAsync(remotePath, chunking.AverageSize, cancellationToken).ConfigureAwait(false);
+                var missing = groups.Missing(remoteGroups);
+                var expected = missing.Sum(i => remoteGroups[i].ChunkCount);
+                IReadOnlyList<Chunk> received = missing.Count == 0 ? []
+                    : await Client.PickChunksAsync(remotePath, chunking.AverageSize, message.Hash!, missing, expected, message.Size, cancellationToken).ConfigureAwait(false);
+                list = groups.Assemble(remoteGroups, missing, received, message.Size);
+            }
+            else
+            {
+                (message, list) = await Client.ChunksAsync(remotePath, chunking.AverageSize, cancellationToken).ConfigureAwait(false);
+            }
+        }
+        catch (FerryRemoteException ex) when (!Client.IsBroken && ex.Code != FerryErrorCode.ChecksumMismatch)
+        {
+            return (new FileSyncOutcome(file.LocalPath, CodeOf(ex), ex.Message, 0, 0, true), false);
+        }
+        catch (FerryException) when (!Client.IsBroken)
+        {
+            return (null, true); // a chunk list this client cannot use, or a file that changed meanwhile: the file comes whole
         }
         var plan = DeltaPlanner.Plan(list, index);
         var partPath = LocalFiles.PartPathFor(local);

@@ -31,6 +31,17 @@ internal sealed class PutItem(FileTransfer file)
     public byte[]? ChunkList { get; set; }
     public int? AverageChunkSize { get; set; }
 
+    /// <summary>
+    /// Two-level delta put (§5.9.6): the new file's chunks and their groups. <see cref="ChunkList"/> then holds the group
+    /// list; the chunks of the groups the server lacks go in put_chunks once put_groups named them.
+    /// </summary>
+    public IReadOnlyList<Ferry.Sync.Chunking.Chunk>? Chunks { get; set; }
+    public List<Ferry.Sync.Delta.ChunkGroup>? Groups { get; set; }
+
+    /// <summary>Two-level delta put: the put_chunks body, set when put_groups came (true) or not (false: nothing more is sent).</summary>
+    public byte[]? ChunksToSend { get; set; }
+    public TaskCompletionSource<bool> GroupsAnswered { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
     /// <summary>The whole-file hash, when already known (from the local hash cache); else computed while sending.</summary>
     public string? KnownHash { get; set; }
 

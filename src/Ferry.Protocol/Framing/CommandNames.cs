@@ -44,10 +44,12 @@ internal static class CommandNames
     public const string ScanList = "scan_list";
     public const string Chunks = "chunks";
     public const string ChunkList = "chunk_list";
+    public const string PutGroups = "put_groups";
+    public const string PutChunks = "put_chunks";
     public const string SetAttributes = "setattr";
     public const string Symlink = "symlink";
 
     internal static readonly (byte[] Utf8, string Name)[] Known =
-        new[] { PutData, FileData, Put, PutFile, PutEnd, Done, PutReady, Get, Hello, Auth, AuthOk, Error, Ok, Echo, List, Listing, Stat, StatResult, Mkdir, Remove, Move, Hashes, HashList, Bye, PutJoin, Stdout, Stderr, Stdin, StdinEnd, Exec, ExecStarted, Signal, WindowChange, Exit, ExecDone, Scan, ScanList, Chunks, ChunkList, SetAttributes, Symlink }
+        new[] { PutData, FileData, Put, PutFile, PutEnd, Done, PutReady, Get, Hello, Auth, AuthOk, Error, Ok, Echo, List, Listing, Stat, StatResult, Mkdir, Remove, Move, Hashes, HashList, Bye, PutJoin, Stdout, Stderr, Stdin, StdinEnd, Exec, ExecStarted, Signal, WindowChange, Exit, ExecDone, Scan, ScanList, Chunks, ChunkList, PutGroups, PutChunks, SetAttributes, Symlink }
             .Select(n => (Encoding.UTF8.GetBytes(n), n)).ToArray();
 }

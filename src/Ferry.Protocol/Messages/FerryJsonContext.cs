@@ -52,6 +52,8 @@ namespace Ferry.Protocol.Messages;
 [JsonSerializable(typeof(List<ScanEntry>))]
 [JsonSerializable(typeof(ChunksMessage))]
 [JsonSerializable(typeof(ChunkListMessage))]
+[JsonSerializable(typeof(PutGroupsMessage))]
+[JsonSerializable(typeof(PutChunksMessage))]
 [JsonSerializable(typeof(SetAttributesMessage))]
 [JsonSerializable(typeof(SymlinkMessage))]
 internal sealed partial class FerryJsonContext : JsonSerializerContext;

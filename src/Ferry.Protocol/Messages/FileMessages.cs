@@ -36,6 +36,8 @@ internal sealed record PutMessage
     [JsonPropertyName("basis")] public string[]? Basis { get; init; }
     /// <summary>Delta put: the average chunk size the body's chunk list was cut with.</summary>
     [JsonPropertyName("avg")] public int? AverageChunkSize { get; init; }
+    /// <summary>Delta put in two levels (§5.9.6): the body is a group list of this many groups, not a chunk list.</summary>
+    [JsonPropertyName("groups")] public int? Groups { get; init; }
     /// <summary>Delta put: the length of the chunk list in the body.</summary>
     [JsonPropertyName("bodysize")] public long? BodySize { get; init; }
 

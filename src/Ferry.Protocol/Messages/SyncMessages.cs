@@ -73,6 +73,13 @@ internal sealed record ChunksMessage
     [JsonPropertyName("id")] public long Id { get; init; }
     [JsonPropertyName("path")] public string? Path { get; init; }
     [JsonPropertyName("avg")] public int AverageSize { get; init; }
+    /// <summary>Ask for the group list instead of the chunk list (§5.9.6).</summary>
+    [JsonPropertyName("groups")] public bool? Groups { get; init; }
+    /// <summary>With <see cref="Pick"/>: the whole-file hash of the version whose groups are picked (§5.9.6).</summary>
+    [JsonPropertyName("hash")] public string? Hash { get; init; }
+    /// <summary>Ask for the chunks of this many groups, whose indices the body lists (§5.9.6).</summary>
+    [JsonPropertyName("pick")] public int? Pick { get; init; }
+    [JsonPropertyName("bodysize")] public long? BodySize { get; init; }
 }
 
 /// <summary>A file's chunk list (the body, in Ferry.Sync's ChunkListCodec encoding) and the version it describes.</summary>
@@ -85,6 +92,25 @@ internal sealed record ChunkListMessage
     [JsonPropertyName("hash")] public string? Hash { get; init; }
     [JsonPropertyName("avg")] public int AverageSize { get; init; }
     [JsonPropertyName("bodysize")] public long BodySize { get; init; }
+    /// <summary>The body is a group list of this many groups (§5.9.6).</summary>
+    [JsonPropertyName("groups")] public int? Groups { get; init; }
+}
+
+/// <summary>The groups of a two-level delta put that the server lacks (§5.9.6); the body lists their indices.</summary>
+internal sealed record PutGroupsMessage
+{
+    [JsonPropertyName("cmd")] public string Cmd => CommandNames.PutGroups;
+    [JsonPropertyName("id")] public long Id { get; init; }
+    [JsonPropertyName("need")] public int Need { get; init; }
+    [JsonPropertyName("bodysize")] public long BodySize { get; init; }
+}
+
+/// <summary>The chunks of the groups put_groups asked for, as one chunk list (§5.9.6). Answered by put_ready.</summary>
+internal sealed record PutChunksMessage
+{
+    [JsonPropertyName("cmd")] public string Cmd => CommandNames.PutChunks;
+    [JsonPropertyName("id")] public long Id { get; init; }
+    [JsonPropertyName("bodysize")] public long? BodySize { get; init; }
 }
 
 /// <summary>Sets a file's or folder's mode and/or modification time (§5.9.5). Answered by ok.</summary>

@@ -41,6 +41,7 @@ internal sealed class ConnectionDispatcher
         _metrics = metrics;
         _handlers = handlers.ToFrozenDictionary(h => h.Command, StringComparer.Ordinal);
         _features = _handlers.Keys.Concat(_handlers.ContainsKey(CommandNames.Exec) ? [FeatureNames.ExecTerminal] : [])
+            .Concat(_handlers.ContainsKey(CommandNames.PutChunks) ? [FeatureNames.ChunkGroups] : [])
             .Order(StringComparer.Ordinal).ToArray();
         _options = options;
         _logger = logger;

@@ -24,6 +24,9 @@ public sealed class Session : IAsyncDisposable
     /// <summary>Uploads opened by put and not yet ended by put_end, by client id.</summary>
     internal Dictionary<long, OpenUpload> Uploads { get; } = [];
 
+    /// <summary>Two-level delta puts answered with put_groups and waiting for put_chunks (§5.9.6), by client id.</summary>
+    internal Dictionary<long, Sync.DeltaUploads.GroupedPut> GroupedPuts { get; } = [];
+
     /// <summary>The logged-in user; null before login and on servers without authentication.</summary>
     public Auth.UserAccount? User { get; internal set; }
 
@@ -63,6 +66,7 @@ public sealed class Session : IAsyncDisposable
         foreach (var open in Uploads.Values)
             await open.Upload.DisposeAsync().ConfigureAwait(false);
         Uploads.Clear();
+        GroupedPuts.Clear();
         foreach (var resource in Resources)
             resource.Dispose();
         Resources.Clear();

@@ -51,6 +51,7 @@ public static class ServiceCollectionExtensions
         services.TryAddSingleton<Handlers.Sync.DeltaUploads>();
         services.AddSingleton<ICommandHandler, Handlers.Sync.ScanHandler>();
         services.AddSingleton<ICommandHandler, Handlers.Sync.ChunksHandler>();
+        services.AddSingleton<ICommandHandler, Handlers.Sync.PutChunksHandler>();
         services.AddSingleton<ICommandHandler, Handlers.Sync.SetAttributesHandler>();
         services.AddSingleton<ICommandHandler, Handlers.Sync.SymlinkHandler>();
         services.TryAddSingleton<Exec.ExecLimiter>();

@@ -29,12 +29,12 @@ public static class ChunkListCodec
         var header = output.GetSpan(2 + MaxVarintBytes);
         header[0] = FormatVersion;
         header[1] = (byte)width;
-        output.Advance(2 + WriteVarint(header[2..], (ulong)list.Chunks.Count));
+        output.Advance(2 + Varint.Write(header[2..], (ulong)list.Chunks.Count));
         Span<byte> id = stackalloc byte[ChunkId.Size];
         foreach (var chunk in list.Chunks)
         {
             var entry = output.GetSpan(MaxVarintBytes + width);
-            var written = WriteVarint(entry, (ulong)chunk.Length);
+            var written = Varint.Write(entry, (ulong)chunk.Length);
             chunk.Id.WriteTo(id);
             id[(ChunkId.Size - width)..].CopyTo(entry[written..]);
             output.Advance(written + width);
@@ -66,7 +66,7 @@ public static class ChunkListCodec
         if (width is not ((byte)ChunkIdWidth.Bits64 or (byte)ChunkIdWidth.Bits128))
             throw new ChunkListFormatException(ChunkListFormatError.UnsupportedIdWidth, $"id width {width} is neither 8 nor 16.");
         var position = 2;
-        var count = ReadVarint(encoded, ref position);
+        var count = Varint.Read(encoded, ref position);
         // Each entry takes at least one length byte and the id, so the input itself bounds the count.
         var mostTheInputCanHold = (ulong)(encoded.Length - position) / (ulong)(1 + width);
         if (count > (ulong)limits.MaxChunks || count > mostTheInputCanHold)
@@ -78,7 +78,7 @@ public static class ChunkListCodec
         long offset = 0;
         for (var i = 0; i < chunks.Length; i++)
         {
-            var length = ReadVarint(encoded, ref position);
+            var length = Varint.Read(encoded, ref position);
             if (length == 0 || length > (ulong)limits.MaxChunkLength)
                 throw new ChunkListFormatException(ChunkListFormatError.ChunkLengthInvalid,
                     $"chunk {i} has length {length}; lengths run from 1 to {limits.MaxChunkLength}.");
@@ -95,40 +95,5 @@ public static class ChunkListCodec
         if (position != encoded.Length)
             throw new ChunkListFormatException(ChunkListFormatError.TrailingBytes, $"{encoded.Length - position} bytes follow the last chunk.");
         return new ChunkList(chunks, (ChunkIdWidth)width);
-    }
-
-    private static int WriteVarint(Span<byte> destination, ulong value)
-    {
-        var written = 0;
-        while (value >= 0x80)
-        {
-            destination[written++] = (byte)(value | 0x80);
-            value >>= 7;
-        }
-        destination[written++] = (byte)value;
-        return written;
-    }
-
-    private static ulong ReadVarint(ReadOnlySpan<byte> source, ref int position)
-    {
-        ulong value = 0;
-        for (var i = 0; i < MaxVarintBytes; i++)
-        {
-            if (position >= source.Length)
-                throw new ChunkListFormatException(ChunkListFormatError.Truncated, "a number is cut off.");
-            var b = source[position++];
-            // The tenth byte may only carry bit 63; anything more overflows.
-            if (i == MaxVarintBytes - 1 && b > 1)
-                throw new ChunkListFormatException(ChunkListFormatError.MalformedNumber, "a number overflows 64 bits.");
-            value |= (ulong)(b & 0x7F) << (7 * i);
-            if ((b & 0x80) == 0)
-            {
-                // One encoding per value: a zero final byte after others is padding that a canonical writer never emits.
-                if (b == 0 && i > 0)
-                    throw new ChunkListFormatException(ChunkListFormatError.MalformedNumber, "a number has needless bytes.");
-                return value;
-            }
-        }
-        throw new ChunkListFormatException(ChunkListFormatError.MalformedNumber, "a number is longer than 10 bytes.");
     }
 }

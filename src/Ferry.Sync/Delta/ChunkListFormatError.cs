@@ -19,4 +19,8 @@ public enum ChunkListFormatError
     TotalLengthTooLarge = 7,
     /// <summary>Bytes follow the last chunk.</summary>
     TrailingBytes = 8,
+    /// <summary>The chunks sent for a group do not give its hash (§5.9.6).</summary>
+    GroupHashMismatch = 9,
+    /// <summary>A group was neither sent nor held by the receiver (its copy changed since it answered which groups it lacks).</summary>
+    NotHeld = 10,
 }

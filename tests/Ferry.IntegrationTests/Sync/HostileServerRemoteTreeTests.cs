@@ -120,6 +120,9 @@ public class HostileServerRemoteTreeTests
                     writer.WriteHeader(new PutReadyMessage { Id = put.Id!.Value, NeededRanges = 1, BodySize = 16 }, FerryJsonContext.Default.PutReadyMessage, 16);
                     writer.WriteBody(ranges);
                     break;
+                case CommandNames.Scan: // the same-size check of the file's hash: this server has no hash to offer
+                    writer.WriteHeader(new ErrorMessage { Code = "not_found", Message = "no such file" }, FerryJsonContext.Default.ErrorMessage);
+                    break;
                 case CommandNames.PutEnd:
                     var end = header.Deserialize(FerryJsonContext.Default.PutEndMessage);
                     var last = puts[^1];

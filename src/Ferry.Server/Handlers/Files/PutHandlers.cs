@@ -40,9 +40,10 @@ internal sealed class PutHandler(SharedUploads shared, FerryMetrics metrics, Syn
             throw new FerryException(FerryErrorCode.FieldInvalid, $"'size' must not be negative (got {size}).");
         var checksum = ChecksumAlgorithm.FromName(put.Checksum);
         var uploads = context.Session.Uploads;
-        if (uploads.ContainsKey(id))
+        // A two-level delta put waiting for put_chunks (§5.9.6) holds its id and counts as open.
+        if (uploads.ContainsKey(id) || context.Session.GroupedPuts.ContainsKey(id))
             throw new FerryException(FerryErrorCode.FieldInvalid, $"Upload id {id} is already open on this connection.");
-        if (uploads.Count >= MaxOpenUploads)
+        if (uploads.Count + context.Session.GroupedPuts.Count >= MaxOpenUploads)
             throw new FerryException(FerryErrorCode.FieldInvalid, $"At most {MaxOpenUploads} uploads may be open at once on one connection.");
 
         var modified = Sync.SyncFields.ModifiedTime(put.ModifiedUnixSeconds, put.ModifiedNs, "put");

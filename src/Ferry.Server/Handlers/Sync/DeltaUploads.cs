@@ -23,7 +23,11 @@ internal sealed class DeltaUploads(SyncDigests digests, FerryMetrics metrics)
 
     private const int CopyBlock = 1024 * 1024;
 
-    /// <summary>Opens the delta put <paramref name="put"/> and answers put_ready with the needed ranges.</summary>
+    /// <summary>
+    /// Opens the delta put <paramref name="put"/>: with a chunk list, answers put_ready with the needed ranges (§5.9.3);
+    /// with a group list (<c>groups</c>, §5.9.6), answers put_groups with the groups the server lacks and waits for
+    /// put_chunks.
+    /// </summary>
     public async ValueTask BeginAsync(CommandContext context, PutMessage put, long id, UploadRequest request, CancellationToken cancellationToken)
     {
         if (put.Resume || put.Shared)
@@ -36,40 +40,138 @@ internal sealed class DeltaUploads(SyncDigests digests, FerryMetrics metrics)
         if (put.Basis!.Length > MaxBases)
             throw new FerryException(FerryErrorCode.FieldInvalid, $"At most {MaxBases} basis files (got {put.Basis.Length}).");
         var bases = put.Basis.Select(RemotePath.Normalize).ToList(); // a basis that climbs above the root: path_escapes_root
+        if (put.Groups is { } groupCount)
+        {
+            var pending = context.Session.GroupedPuts; // the put handler checked the id and the open-upload limit, counting these
+            var groups = await ReadGroupListAsync(context, put, request.Size, average, groupCount, cancellationToken).ConfigureAwait(false);
+            List<int> missing;
+            await using (var held = await LoadHeldAsync(context.Session.Store, bases, request, average, cancellationToken).ConfigureAwait(false))
+                missing = held.Groups().Missing(groups);
+            pending.Add(id, new GroupedPut(request, bases, average, groups, missing));
+            var body = ChunkGroups.EncodeIndices(missing);
+            context.Writer.WriteHeader(new PutGroupsMessage { Id = id, Need = missing.Count, BodySize = body.Length }, FerryJsonContext.Default.PutGroupsMessage, body.Length);
+            context.Writer.WriteBody(body);
+            return;
+        }
         var list = await ReadChunkListAsync(context, put, request.Size, average, cancellationToken).ConfigureAwait(false);
+        await using (var held = await LoadHeldAsync(context.Session.Store, bases, request, average, cancellationToken).ConfigureAwait(false))
+            await OpenAsync(context, id, request, held, list, cancellationToken).ConfigureAwait(false);
+    }
 
-        var store = context.Session.Store;
-        var cache = await digests.ForAsync(store, cancellationToken).ConfigureAwait(false);
-        var parameters = ChunkingParameters.ForAverageSize(average);
-        var index = new ChunkIndex();
-        var sources = new List<IAsyncDisposable>();
-        var readable = new List<IStoredFile>(); // by basis file id, as the index numbers them
-        IUpload? upload = null;
+    /// <summary>
+    /// put_chunks (§5.9.6): the chunks of the groups put_groups asked for. The whole chunk list is rebuilt from them and
+    /// the server's own groups, then the put goes on as a one-level delta put (put_ready with the needed ranges).
+    /// </summary>
+    public async ValueTask ContinueAsync(CommandContext context, PutChunksMessage message, CancellationToken cancellationToken)
+    {
+        if (!context.Session.GroupedPuts.Remove(message.Id, out var put))
+            throw new FerryException(FerryErrorCode.FieldInvalid, $"No two-level delta put {message.Id} waits for its chunks on this connection.");
+        var request = put.Request;
+        var expected = put.Missing.Sum(i => (long)put.Groups[i].ChunkCount);
+        var length = context.Header.BodyLength;
+        if (message.BodySize is { } declared && declared != length)
+            throw new FerryException(FerryErrorCode.FieldInvalid, $"'bodysize' {declared} differs from the frame's body length {length}.");
+        if (length > ChunkListCodec.MaxEncodedLength((int)expected, ChunkIdWidth.Bits64))
+            throw new FerryException(FerryErrorCode.FieldInvalid, $"A chunk list of {length} bytes is longer than any list of the {expected} chunks asked for.");
+        IReadOnlyList<Chunk> received;
         try
         {
-            // The current content of the path first (the likeliest source), then the named bases, then the kept part.
-            FileDigest? current = null;
+            received = ChunkListCodec.Decode(await ReadBodyAsync(context, length, cancellationToken).ConfigureAwait(false),
+                new ChunkListLimits { MaxChunks = (int)expected, MaxTotalLength = request.Size }).Chunks;
+        }
+        catch (ChunkListFormatException ex)
+        {
+            throw new FerryException(FerryErrorCode.FieldInvalid, $"The chunk list of put_chunks {message.Id} is invalid: {ex.Message}");
+        }
+        await using var held = await LoadHeldAsync(context.Session.Store, put.Bases, request, put.Average, cancellationToken).ConfigureAwait(false);
+        ChunkList list;
+        try
+        {
+            list = held.Groups().Assemble(put.Groups, put.Missing, received, request.Size);
+        }
+        catch (ChunkListFormatException ex) when (ex.Reason == ChunkListFormatError.NotHeld)
+        {
+            // A basis changed between put and put_chunks: the client sends the file whole (§5.9.6).
+            throw new FerryException(FerryErrorCode.ChecksumMismatch, $"A basis of '{request.Path}' changed during the put: {ex.Message}");
+        }
+        catch (ChunkListFormatException ex)
+        {
+            throw new FerryException(FerryErrorCode.FieldInvalid, $"The chunks of put {message.Id} do not fit its groups: {ex.Message}");
+        }
+        await OpenAsync(context, message.Id, request, held, list, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>What a two-level delta put remembers between put and put_chunks: no open files, no chunk lists.</summary>
+    internal sealed record GroupedPut(UploadRequest Request, List<string> Bases, int Average, List<ChunkGroup> Groups, List<int> Missing);
+
+    /// <summary>The files a delta put may reuse, open, with their chunk lists.</summary>
+    private sealed class Held : IAsyncDisposable
+    {
+        private ChunkGroupIndex? _groups;
+
+        public ChunkIndex Index { get; } = new();
+        public List<IStoredFile> Readable { get; } = []; // by basis file id, as the index numbers them
+        public List<IAsyncDisposable> Sources { get; } = [];
+        public List<IReadOnlyList<Chunk>> Lists { get; } = [];
+        public FileDigest? Current { get; set; }
+
+        public void Add(string name, IStoredFile file, IReadOnlyList<Chunk> chunks)
+        {
+            Index.AddFile(name, chunks);
+            Readable.Add(file);
+            Lists.Add(chunks);
+        }
+
+        /// <summary>The groups of every held file (§5.9.6), made when first asked for.</summary>
+        public ChunkGroupIndex Groups()
+        {
+            if (_groups is null)
+            {
+                _groups = new ChunkGroupIndex();
+                foreach (var list in Lists)
+                    _groups.AddFile(list);
+            }
+            return _groups;
+        }
+
+        public async ValueTask DisposeAsync()
+        {
+            foreach (var source in Sources)
+                await source.DisposeAsync().ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>
+    /// Opens and chunks what the server holds for a delta put: the current content of the path first (the likeliest
+    /// source), then the named bases, then the part file kept for the path.
+    /// </summary>
+    private async Task<Held> LoadHeldAsync(IFileStore store, List<string> bases, UploadRequest request, int average, CancellationToken cancellationToken)
+    {
+        var cache = await digests.ForAsync(store, cancellationToken).ConfigureAwait(false);
+        var parameters = ChunkingParameters.ForAverageSize(average);
+        var held = new Held();
+        try
+        {
             foreach (var basis in bases.Prepend(request.Path).Distinct(StringComparer.Ordinal))
             {
                 var file = await OpenBasisAsync(store, basis, isTarget: basis == request.Path, cancellationToken).ConfigureAwait(false);
                 if (file is null)
                     continue;
-                sources.Add(file);
+                held.Sources.Add(file);
                 if (SyncFields.TooManyChunks(file.Length, average))
                     continue; // its chunk list would not fit the server's memory bounds: not used
                 var digest = await DigestOrNullAsync(cache, file, parameters, cancellationToken).ConfigureAwait(false);
                 if (digest?.Chunks is null)
                     continue;
-                index.AddFile(basis, digest.Chunks);
-                readable.Add(file);
+                held.Add(basis, file, digest.Chunks);
                 // A link at the path is replaced by the new file, like any put: only a file there can be kept as it is.
                 if (basis == request.Path && !store.IsSymbolicLink(request.Path))
-                    current = digest;
+                    held.Current = digest;
             }
             var kept = store.OpenKeptPart(request.Path);
             if (kept is not null)
             {
-                sources.Add(kept);
+                held.Sources.Add(kept);
                 if (SyncFields.TooManyChunks(kept.Length, average))
                     kept = null;
             }
@@ -78,15 +180,27 @@ internal sealed class DeltaUploads(SyncDigests digests, FerryMetrics metrics)
                 // An in-memory cache: a part file changes under the same inode and is not worth remembering.
                 var digest = await DigestOrNullAsync(new HashCache(), kept, parameters, cancellationToken).ConfigureAwait(false);
                 if (digest?.Chunks is not null)
-                {
-                    index.AddFile(".ferry-part", digest.Chunks);
-                    readable.Add(kept);
-                }
+                    held.Add(".ferry-part", kept, digest.Chunks);
             }
             await digests.SaveAsync(cache, cancellationToken).ConfigureAwait(false);
+            return held;
+        }
+        catch
+        {
+            await held.DisposeAsync().ConfigureAwait(false);
+            throw;
+        }
+    }
 
-            var plan = DeltaPlanner.Plan(list, index);
-            // The kept part is held open above: beginning the upload replaces its name, not the data being copied.
+    /// <summary>Plans the new file against what is held, copies what the server has, and answers put_ready with the needed ranges.</summary>
+    private async ValueTask OpenAsync(CommandContext context, long id, UploadRequest request, Held held, ChunkList list, CancellationToken cancellationToken)
+    {
+        var store = context.Session.Store;
+        IUpload? upload = null;
+        try
+        {
+            var plan = DeltaPlanner.Plan(list, held.Index);
+            // The kept part is held open: beginning the upload replaces its name, not the data being copied.
             upload = new MeteredUpload(await store.BeginUploadAsync(request with { Resume = false }, cancellationToken).ConfigureAwait(false), metrics);
             var starts = new List<long>();
             var ends = new List<long>();
@@ -96,7 +210,7 @@ internal sealed class DeltaUploads(SyncDigests digests, FerryMetrics metrics)
                 switch (step)
                 {
                     case CopyFromBasisStep copy:
-                        await CopyAsync(readable[copy.BasisFileId], copy.SourceOffset, upload, copy.TargetOffset, copy.Length, cancellationToken).ConfigureAwait(false);
+                        await CopyAsync(held.Readable[copy.BasisFileId], copy.SourceOffset, upload, copy.TargetOffset, copy.Length, cancellationToken).ConfigureAwait(false);
                         break;
                     case CopyFromTargetStep repeat:
                         targetCopies.Add(repeat);
@@ -110,7 +224,7 @@ internal sealed class DeltaUploads(SyncDigests digests, FerryMetrics metrics)
                         break;
                 }
             }
-            var state = new DeltaUploadState([.. starts], [.. ends], targetCopies, current);
+            var state = new DeltaUploadState([.. starts], [.. ends], targetCopies, held.Current);
             context.Session.Uploads.Add(id, new OpenUpload(upload) { Delta = state });
             var body = state.EncodeRanges();
             context.Writer.WriteHeader(new PutReadyMessage { Id = id, Offset = 0, ChunkSize = 0, NeededRanges = state.NeededCount, BodySize = body.Length },
@@ -125,9 +239,50 @@ internal sealed class DeltaUploads(SyncDigests digests, FerryMetrics metrics)
                 await upload.AbortAsync(keepForResume: false).ConfigureAwait(false);
                 await upload.DisposeAsync().ConfigureAwait(false);
             }
-            foreach (var source in sources)
-                await source.DisposeAsync().ConfigureAwait(false);
         }
+    }
+
+    /// <summary>
+    /// Reads and decodes a two-level put's group list (§5.9.6): exactly <paramref name="count"/> groups, holding no more
+    /// chunks in all than a file of <paramref name="size"/> bytes can have.
+    /// </summary>
+    private static async ValueTask<List<ChunkGroup>> ReadGroupListAsync(CommandContext context, PutMessage put, long size, int average, int count, CancellationToken cancellationToken)
+    {
+        var length = context.Header.BodyLength;
+        if (put.BodySize is { } declared && declared != length)
+            throw new FerryException(FerryErrorCode.FieldInvalid, $"'bodysize' {declared} differs from the frame's body length {length}.");
+        var mostChunks = MostChunks(size, average);
+        if (count < 0 || count > mostChunks)
+            throw new FerryException(FerryErrorCode.FieldInvalid, $"'groups' {count} is more than a {size}-byte file can have.");
+        if (length > 1 + 10 + (long)count * (10 + 8))
+            throw new FerryException(FerryErrorCode.FieldInvalid, $"A group list of {length} bytes is longer than any list of {count} groups.");
+        try
+        {
+            return ChunkGroups.Decode(await ReadBodyAsync(context, length, cancellationToken).ConfigureAwait(false), count, mostChunks);
+        }
+        catch (ChunkListFormatException ex)
+        {
+            throw new FerryException(FerryErrorCode.FieldInvalid, $"The group list of put {put.Id} is invalid: {ex.Message}");
+        }
+    }
+
+    /// <summary>Chunks are at least avg/4 long, except at most one per 64 MiB segment and the last.</summary>
+    private static int MostChunks(long size, int average) =>
+        (int)Math.Min(ChunkListLimits.Default.MaxChunks, size / Math.Max(1, average / 4) + size / ChunkingParameters.DefaultSegmentLength + 2);
+
+    /// <summary>A frame body of <paramref name="length"/> bytes (already bounded by the caller).</summary>
+    private static async ValueTask<byte[]> ReadBodyAsync(CommandContext context, long length, CancellationToken cancellationToken)
+    {
+        var buffer = new byte[length];
+        var filled = 0;
+        while (filled < length)
+        {
+            var n = await context.Reader.ReadBodyAsync(buffer.AsMemory(filled, (int)length - filled), cancellationToken).ConfigureAwait(false);
+            if (n == 0)
+                throw new FerryException(FerryErrorCode.FieldInvalid, "The body ended early.");
+            filled += n;
+        }
+        return buffer;
     }
 
     /// <summary>
