@@ -25,7 +25,10 @@
 # wall clock (bash's EPOCHREALTIME): process start, connecting, handshake/login, data, checksum. socat is timed
 # from starting the sender until the receiver has exited. Latency modes give one median per run (Ferry.Load's own
 # median of its --runs commands; for ssh, the median of the commands of that run, each timed from fork to exit),
-# and the table gives the median of those run medians. Every transferred file or tree is compared with its
+# and the table gives the median of those run medians. Every big-file row also gives the CPU seconds (user + sys)
+# per GiB of each side: the client command under /usr/bin/time, the server from /proc/PID/stat (its threads and the
+# per-connection children it reaped: ferry serve, sshd, the rsync daemon) or, for socat, the receiver under
+# /usr/bin/time. Every transferred file or tree is compared with its
 # source (cmp / diff -r) after every run; a difference or a failed command aborts the benchmark.
 #
 #   bench/compare.sh                  # 5 runs, 1 GiB (about 9 minutes on 2 cores, after apt-get and the build)
