@@ -8,12 +8,13 @@
 #   1  small files:    tool, put files/s, get files/s
 #   2  exec latency:   what, ferry ms, ssh ms (whole commands, and a keystroke's echo on an open terminal)
 #   3  concurrency:    what, MB/s
+#   4  CPU per GiB:    tool, client CPU s/GiB, server CPU s/GiB (user + sys of each side's process tree)
 if (!exists("datafile")) datafile = 'chart.dat'
 if (!exists("outfile")) outfile = 'benchmarks-compare.png'
 if (!exists("subtitle")) subtitle = ''
 if (!exists("idlenote")) idlenote = ''
 
-set terminal pngcairo size 1400,1000 font 'Liberation Sans,10' noenhanced
+set terminal pngcairo size 1400,1500 font 'Liberation Sans,10' noenhanced
 set output outfile
 set datafile separator "\t"
 set datafile missing "-"
@@ -29,7 +30,7 @@ set ytics nomirror
 set border 3
 set yrange [0:*]
 
-set multiplot layout 2,2 title "Ferry side by side (bench/compare.sh)\n".subtitle font ',12'
+set multiplot layout 3,2 title "Ferry side by side (bench/compare.sh)\n".subtitle font ',12'
 
 # Value labels over the bars: in a clustered histogram of 2 columns with gap 1, the bars of group i are centred at
 # i - 1/6 and i + 1/6; a single-column histogram puts them at i.
@@ -80,5 +81,16 @@ set offsets 0, 0, graph 0.12, 0
 plot datafile index 3 using 2:xtic(1) notitle lc rgb '#3b75af', \
      '' index 3 using 0:(num(2)):(sprintf('%.0f', num(2))) with labels offset 0,0.6 font ',8' notitle
 unset label 1
+set offsets 0, 0, 0, 0
+
+# 5. CPU cost of the big file: seconds of CPU (user + sys) per GiB on each side.
+set title 'Big file, CPU seconds per GiB, client and server side (lower is better)'
+set ylabel 'CPU s/GiB'
+set xtics rotate by -30 left font ',8'
+set key top left
+plot datafile index 4 using 2:xtic(1) title 'client' lc rgb '#3b75af', \
+     '' index 4 using 3 title 'server' lc rgb '#ef8636', \
+     '' index 4 using ($0 - L):(num(2)):(sprintf('%.2f', num(2))) with labels offset 0,0.6 font ',7' notitle, \
+     '' index 4 using ($0 + L):(num(3)):(sprintf('%.2f', num(3))) with labels offset 0,0.6 font ',7' notitle
 
 unset multiplot

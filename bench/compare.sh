@@ -29,7 +29,10 @@
 # wall clock (bash's EPOCHREALTIME): process start, connecting, handshake/login, data, checksum. socat is timed
 # from starting the sender until the receiver has exited. Latency modes give one median per run (Ferry.Load's own
 # median of its --runs commands; for ssh, the median of the commands of that run, each timed from fork to exit),
-# and the table gives the median of those run medians. Every transferred file or tree is compared with its
+# and the table gives the median of those run medians. Every big-file row also gives the CPU seconds (user + sys)
+# per GiB of each side: the client command under /usr/bin/time, the server from /proc/PID/stat (its threads and the
+# per-connection children it reaped: ferry serve, sshd, the rsync daemon) or, for socat, the receiver under
+# /usr/bin/time. Every transferred file or tree is compared with its
 # source (cmp / diff -r) after every run; a difference or a failed command aborts the benchmark.
 #
 #   bench/compare.sh                  # 5 runs, 1 GiB (about 9 minutes on 2 cores, after apt-get and the build)
@@ -225,6 +228,7 @@ fi
 declare -A pkg_of=([sshd]=openssh-server [ssh]=openssh-client [scp]=openssh-client [sftp]=openssh-client
     [ssh-keygen]=openssh-client [rsync]=rsync [socat]=socat [iperf3]=iperf3 [gnuplot]=gnuplot-nox [jq]=jq)
 missing=()
+[[ -x /usr/bin/time ]] || missing+=(time)   # GNU time: the CPU time of each client command
 for tool in sshd ssh scp sftp ssh-keygen rsync socat iperf3 gnuplot jq; do
     if ! command -v "$tool" >/dev/null && ! [[ -x "/usr/sbin/$tool" ]]; then missing+=("${pkg_of[$tool]}"); fi
 done
@@ -419,6 +423,7 @@ EOF
 if ! [[ -d /run/sshd ]]; then mkdir -p /run/sshd && chmod 755 /run/sshd && made_run_sshd=1; fi  # sshd's privsep dir
 timeout 30 "$sshd_bin" -t -f "$ssh_dir/sshd_config" || die "sshd rejected its configuration"
 start_bg "$ssh_dir/sshd.log" "$port_ssh" "$sshd_bin" -D -e -f "$ssh_dir/sshd_config"
+sshd_pid="$bg_child"   # the listener: every connection's processes are its children, which it reaps
 ssh_base=(-F /dev/null -i "$ssh_dir/client_ed25519" -o IdentitiesOnly=yes -o BatchMode=yes
     -o StrictHostKeyChecking=no -o UserKnownHostsFile="$ssh_dir/known_hosts" -o GlobalKnownHostsFile=/dev/null
     -o ConnectTimeout=10)
@@ -450,6 +455,7 @@ list = yes
 EOF
 start_bg "$work/rsync/daemon.log" "$port_rsync" rsync --daemon --no-detach --config="$work/rsync/rsyncd.conf" \
     --address=127.0.0.1 --port="$port_rsync"
+rsyncd_pid="$bg_child"
 rsync_url="rsync://127.0.0.1:$port_rsync/bench"
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -501,8 +507,39 @@ kind[iperf3]=rate; kind[single-stream]=rate; kind[concurrent-put]=rate; kind[idl
 
 declare -A vals=()        # mode -> the recorded values of the runs, space separated
 declare -A extra=()       # mode -> more recorded figures (failures, ...), space separated
+declare -A cpu_c=() cpu_s=()  # xfer modes -> client / server CPU seconds (user + sys) of the runs, space separated
 now() { echo "$EPOCHREALTIME"; }
 diff_s() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.4f", a - b }'; }
+
+# CPU time (user + sys) of each side of a transfer, in seconds.
+# Client side: the command runs under /usr/bin/time, whose figure is the rusage of the whole process tree that it
+# waited for (wait4). Server side: for a server started once (ferry serve, sshd, the rsync daemon), the difference
+# in /proc/PID/stat of utime + stime (all its threads) + cutime + cstime (every per-connection child that it, or a
+# child of it, has reaped) before and after the transfer, read once the connection's children are gone (reaped);
+# for socat, the receiver runs under /usr/bin/time like the client.
+clk_tck="$(getconf CLK_TCK)"
+client_time="$work/client.time"
+server_time="$work/server.time"
+timed=(/usr/bin/time -f '%U %S' -o "$client_time")            # prefix for the client command
+proc_cpu() { awk -v hz="$clk_tck" '{ sub(/^.*\) /, ""); printf "%.2f", ($12 + $13 + $14 + $15) / hz }' "/proc/$1/stat"; }
+time_cpu() { awk 'NF == 2 && $1 ~ /^[0-9.]+$/ { t = $1 + $2 } END { if (t != "") printf "%.2f", t }' "$1"; }
+srv_pid= srv_kids= srv_t0=
+server_mark() { # server_mark PID: the server's CPU time and its children before a transfer
+    srv_pid="$1"
+    srv_kids=" $(pgrep -P "$1" | tr '\n' ' ' || true)"
+    srv_t0="$(proc_cpu "$1")"
+}
+server_cpu() { # prints the server's CPU seconds since server_mark, once the children it had not then are reaped (up to 10 s)
+    local i k left
+    for ((i = 0; i < 100; i++)); do
+        left=0
+        for k in $(pgrep -P "$srv_pid" || true); do [[ "$srv_kids" == *" $k "* ]] || left=1; done
+        ((left)) || break
+        sleep 0.1
+    done
+    ((left)) && note "the per-connection processes of $srv_pid did not exit within 10 s; their CPU time is not counted"
+    calc "printf \"%.2f\", $(proc_cpu "$srv_pid") - $srv_t0"
+}
 
 verify_file() { cmp -s "$src" "$1" || die "$2: the transferred file differs from the source (or is missing): $1"; }
 verify_tree() { diff -r -q "$tree" "$1" >/dev/null 2>&1 || die "$2: the transferred tree differs from the source: $1"; }
@@ -557,23 +594,25 @@ median_of() { awk 'NF' | sort -g | awk '{ v[NR] = $1 } END {
 
 # measure MODE RECORD(0|1): one run of MODE; the value goes to $work/last (and to vals[MODE] when RECORD is 1)
 measure() {
-    local mode="$1" record="$2" t0 t1 v= x= s= flags=() target
+    local mode="$1" record="$2" t0 t1 v= x= s= flags=() target cc= sc=
+    rm -f "$client_time" "$server_time"
     case "$mode" in
         socat|socat-1M)
             local out="$work/socat/received.bin" buf=() rc=0
             [[ "$mode" == socat-1M ]] && buf=(-b 1048576)
             rm -f "$out"
-            timeout -k 5 "$cmd_timeout" socat -u "${buf[@]}" \
+            timeout -k 5 "$cmd_timeout" /usr/bin/time -f '%U %S' -o "$server_time" socat -u "${buf[@]}" \
                 "TCP-LISTEN:$port_socat,bind=127.0.0.1,reuseaddr" "OPEN:$out,creat,trunc" &
             listener_pid=$!
             wait_listening "$port_socat" "$listener_pid" || die "socat receiver did not start on 127.0.0.1:$port_socat"
             t0="$(now)"
-            run socat -u "${buf[@]}" "OPEN:$src,rdonly" "TCP:127.0.0.1:$port_socat" || die "$mode: sender failed"
+            run "${timed[@]}" socat -u "${buf[@]}" "OPEN:$src,rdonly" "TCP:127.0.0.1:$port_socat" || die "$mode: sender failed"
             wait "$listener_pid" || rc=$?
             t1="$(now)"
             listener_pid=
             ((rc == 0)) || die "$mode: receiver failed (exit $rc)"
             v="$(diff_s "$t1" "$t0")"
+            sc="$(time_cpu "$server_time")"
             verify_file "$out" "$mode"; rm -f "$out"
             ;;
         socat-sha256)
@@ -582,13 +621,13 @@ measure() {
             local out="$work/socat/received.bin" rc=0 sent_sum="$work/socat/sent.sum" got_sum="$work/socat/received.sum"
             rm -f "$out" "$sent_sum" "$got_sum" "$work/socat/send.fifo" "$work/socat/recv.fifo"
             mkfifo "$work/socat/send.fifo" "$work/socat/recv.fifo"
-            timeout -k 5 "$cmd_timeout" bash -c 'sha256sum <"$1" >"$2" & h=$!
+            timeout -k 5 "$cmd_timeout" /usr/bin/time -f '%U %S' -o "$server_time" bash -c 'sha256sum <"$1" >"$2" & h=$!
                 socat -u "TCP-LISTEN:$3,bind=127.0.0.1,reuseaddr" - | tee "$1" >"$4"; r=$?; wait $h && exit $r' \
                 _ "$work/socat/recv.fifo" "$got_sum" "$port_socat" "$out" &
             listener_pid=$!
             wait_listening "$port_socat" "$listener_pid" || die "socat receiver did not start on 127.0.0.1:$port_socat"
             t0="$(now)"
-            run bash -c 'sha256sum <"$1" >"$2" & h=$!
+            run "${timed[@]}" bash -c 'sha256sum <"$1" >"$2" & h=$!
                 tee "$1" <"$3" | socat -u - "TCP:127.0.0.1:$4"; r=$?; wait $h && exit $r' \
                 _ "$work/socat/send.fifo" "$sent_sum" "$src" "$port_socat" || die "$mode: sender failed"
             wait "$listener_pid" || rc=$?
@@ -597,6 +636,7 @@ measure() {
             ((rc == 0)) || die "$mode: receiver failed (exit $rc)"
             [[ "$(cut -d' ' -f1 "$sent_sum")" == "$(cut -d' ' -f1 "$got_sum")" ]] || die "$mode: the two SHA-256 digests differ"
             v="$(diff_s "$t1" "$t0")"
+            sc="$(time_cpu "$server_time")"
             verify_file "$out" "$mode"; rm -f "$out" "$work/socat/send.fifo" "$work/socat/recv.fifo"
             ;;
         iperf3)
@@ -609,10 +649,12 @@ measure() {
             [[ "$mode" == put-plain ]] && { port="$port_open"; server_file="$work/open/root/up.bin"; flags=(--plain); }
             [[ "$mode" == put-sha256 ]] && { port="$port_open"; server_file="$work/open/root/up.bin"; flags=(--plain --checksum sha256); }
             rm -f "$server_file"
+            server_mark "$([[ "$port" == "$port_open" ]] && echo "$ferry_pid_open" || echo "$ferry_pid_tls")"
             t0="$(now)"
-            run "$ferry" put "$src" up.bin --server "127.0.0.1:$port" -q "${flags[@]}" || die "$mode: ferry put failed"
+            run "${timed[@]}" "$ferry" put "$src" up.bin --server "127.0.0.1:$port" -q "${flags[@]}" || die "$mode: ferry put failed"
             t1="$(now)"
             v="$(diff_s "$t1" "$t0")"
+            sc="$(server_cpu)"
             verify_file "$server_file" "$mode"; rm -f "$server_file"
             ;;
         get-plain|get-sha256|get-tls)
@@ -620,40 +662,46 @@ measure() {
             [[ "$mode" == get-plain ]] && { port="$port_open"; flags=(--plain); }
             [[ "$mode" == get-sha256 ]] && { port="$port_open"; flags=(--plain --checksum sha256); }
             rm -f "$dl"
+            server_mark "$([[ "$port" == "$port_open" ]] && echo "$ferry_pid_open" || echo "$ferry_pid_tls")"
             t0="$(now)"
-            run "$ferry" get bench.bin "$dl" --server "127.0.0.1:$port" -q "${flags[@]}" || die "$mode: ferry get failed"
+            run "${timed[@]}" "$ferry" get bench.bin "$dl" --server "127.0.0.1:$port" -q "${flags[@]}" || die "$mode: ferry get failed"
             t1="$(now)"
             v="$(diff_s "$t1" "$t0")"
+            sc="$(server_cpu)"
             verify_file "$dl" "$mode"; rm -f "$dl"
             ;;
         scp-put|scp-aes-put|sftp-put|rsync-put)
             target="$ssh_dir/in/up.bin"
             [[ "$mode" == rsync-put ]] && target="$work/rsync/root/in/up.bin"
             rm -f "$target"
+            server_mark "$([[ "$mode" == rsync-put ]] && echo "$rsyncd_pid" || echo "$sshd_pid")"
             t0="$(now)"
             case "$mode" in
-                scp-put) run scp -q "${ssh_opts[@]}" -P "$port_ssh" "$src" "$ssh_target:$target" ;;
-                scp-aes-put) run scp -q "${ssh_opts[@]}" -c aes128-gcm@openssh.com -P "$port_ssh" "$src" "$ssh_target:$target" ;;
+                scp-put) run "${timed[@]}" scp -q "${ssh_opts[@]}" -P "$port_ssh" "$src" "$ssh_target:$target" ;;
+                scp-aes-put) run "${timed[@]}" scp -q "${ssh_opts[@]}" -c aes128-gcm@openssh.com -P "$port_ssh" "$src" "$ssh_target:$target" ;;
                 sftp-put) printf 'put %s %s\n' "$src" "$target" >"$work/sftp.batch"
-                          run sftp -q -b "$work/sftp.batch" "${ssh_opts[@]}" -P "$port_ssh" "$ssh_target" >/dev/null ;;
-                rsync-put) run rsync -a --whole-file "$src" "$rsync_url/in/up.bin" ;;
+                          run "${timed[@]}" sftp -q -b "$work/sftp.batch" "${ssh_opts[@]}" -P "$port_ssh" "$ssh_target" >/dev/null ;;
+                rsync-put) run "${timed[@]}" rsync -a --whole-file "$src" "$rsync_url/in/up.bin" ;;
             esac || die "$mode failed"
             t1="$(now)"
             v="$(diff_s "$t1" "$t0")"
+            sc="$(server_cpu)"
             verify_file "$target" "$mode"; rm -f "$target"
             ;;
         scp-get|scp-aes-get|sftp-get|rsync-get)
             rm -f "$dl"
+            server_mark "$([[ "$mode" == rsync-get ]] && echo "$rsyncd_pid" || echo "$sshd_pid")"
             t0="$(now)"
             case "$mode" in
-                scp-get) run scp -q "${ssh_opts[@]}" -P "$port_ssh" "$ssh_target:$src" "$dl" ;;
-                scp-aes-get) run scp -q "${ssh_opts[@]}" -c aes128-gcm@openssh.com -P "$port_ssh" "$ssh_target:$src" "$dl" ;;
+                scp-get) run "${timed[@]}" scp -q "${ssh_opts[@]}" -P "$port_ssh" "$ssh_target:$src" "$dl" ;;
+                scp-aes-get) run "${timed[@]}" scp -q "${ssh_opts[@]}" -c aes128-gcm@openssh.com -P "$port_ssh" "$ssh_target:$src" "$dl" ;;
                 sftp-get) printf 'get %s %s\n' "$src" "$dl" >"$work/sftp.batch"
-                          run sftp -q -b "$work/sftp.batch" "${ssh_opts[@]}" -P "$port_ssh" "$ssh_target" >/dev/null ;;
-                rsync-get) run rsync -a --whole-file "$rsync_url/source.bin" "$dl" ;;
+                          run "${timed[@]}" sftp -q -b "$work/sftp.batch" "${ssh_opts[@]}" -P "$port_ssh" "$ssh_target" >/dev/null ;;
+                rsync-get) run "${timed[@]}" rsync -a --whole-file "$rsync_url/source.bin" "$dl" ;;
             esac || die "$mode failed"
             t1="$(now)"
             v="$(diff_s "$t1" "$t0")"
+            sc="$(server_cpu)"
             verify_file "$dl" "$mode"; rm -f "$dl"
             ;;
         tree-put|scp-r-put|rsync-r-put)
@@ -747,11 +795,14 @@ measure() {
         *) die "unknown mode $mode" ;;
     esac
     [[ -n "$v" ]] && v="$(calc "printf \"%.4f\", $v")"
+    [[ "${kind[$mode]}" == xfer ]] && cc="$(time_cpu "$client_time")"
     if ((record)); then
         vals[$mode]+="$v "
         [[ -n "$x" ]] && extra[$mode]+="$x "
+        cpu_c[$mode]+="$cc "
+        cpu_s[$mode]+="$sc "
     fi
-    printf '%s\t%s\t%s\n' "$mode" "$v" "$x" >"$work/last"
+    printf '%s\t%s\t%s\t%s\t%s\n' "$mode" "$v" "$x" "$cc" "$sc" >"$work/last"
 }
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -775,7 +826,7 @@ echo "   ssh true: $fresh_count per run (new connection), $rtt_count per run (Co
 [[ -n "$only" ]] && echo "   only: ${modes[*]}"
 echo "   load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
 ((runs < 5)) && echo "   NOTE: fewer than 5 runs per mode; medians are rough"
-[[ -n "$raw_file" ]] && printf 'round\tmode\tvalue\textra\n' >"$raw_file"
+[[ -n "$raw_file" ]] && printf 'round\tmode\tvalue\textra\tclient_cpu_s\tserver_cpu_s\n' >"$raw_file"
 
 total_rounds=$((warmup + runs))
 for ((round = 1; round <= total_rounds; round++)); do
@@ -783,10 +834,10 @@ for ((round = 1; round <= total_rounds; round++)); do
     line="   $tag:"
     for mode in "${modes[@]}"; do
         measure "$mode" "$rec"
-        IFS=$'\t' read -r m v x <"$work/last"
+        IFS=$'\t' read -r m v x c_cpu s_cpu <"$work/last"
         if [[ -n "$v" ]]; then line+=" $mode $(calc "printf \"%.3g\", $v")"; else line+=" $mode FAILED"; fi
         if ((rec)) && [[ -n "$raw_file" ]]; then
-            printf '%s\t%s\t%s\t%s\n' "$((round - warmup))" "$m" "$v" "$x" >>"$raw_file"
+            printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$((round - warmup))" "$m" "$v" "$x" "$c_cpu" "$s_cpu" >>"$raw_file"
         fi
     done
     echo "$line"
@@ -796,8 +847,16 @@ echo "   load average at end: $(cut -d' ' -f1-3 /proc/loadavg)"
 # ---------------------------------------------------------------------------------------------------------------
 # Figures. speed: MB/s (10^6 bytes/s) for transfers, files/s for trees, 1/ms for latencies, 1/KiB for memory,
 # so that speed(a) / speed(b) says how many times better a is than b. "-" where a mode has no figure.
-declare -A med=() lo=() hi=() fig=() spd=() unit=() nruns=() nfail=()
+declare -A med=() lo=() hi=() fig=() spd=() unit=() nruns=() nfail=() cpg_c=() cpg_s=()
+gib="$(calc "printf \"%.6f\", $size / 1073741824")"
+cpu_per_gib() { # cpu_per_gib "SECONDS...": the median of the runs' CPU seconds, per GiB moved; "-" when none
+    local m
+    m="$(tr ' ' '\n' <<<"$1" | median_of)"
+    if [[ "$m" == "-" ]]; then echo "-"; else calc "printf \"%.2f\", $m / $gib"; fi
+}
 for mode in "${rows[@]}"; do
+    cpg_c[$mode]="$(cpu_per_gib "${cpu_c[$mode]:-}")"
+    cpg_s[$mode]="$(cpu_per_gib "${cpu_s[$mode]:-}")"
     list="$(tr ' ' '\n' <<<"${vals[$mode]:-}" | awk 'NF')"
     nruns[$mode]="$(awk 'NF' <<<"$list" | wc -l)"
     nfail[$mode]="$(tr ' ' '\n' <<<"${extra[$mode]:-}" | awk 'NF { s += $1 } END { print s + 0 }')"
@@ -873,15 +932,15 @@ peers_of() {
 }
 
 echo
-echo "| mode | median | runs: n, min-max | vs socat | vs socat -b 1M | vs peers (Nx = N times faster) |"
-echo "|---|---:|---:|---:|---:|---|"
+echo "| mode | median | runs: n, min-max | CPU s/GiB client | CPU s/GiB server | vs socat | vs socat -b 1M | vs peers (Nx = N times faster) |"
+echo "|---|---:|---:|---:|---:|---:|---:|---|"
 for mode in "${rows[@]}"; do
     vs1="-" vs2="-"
     if [[ "${kind[$mode]}" == xfer || "$mode" == iperf3 ]]; then vs1="$(pct "$mode" socat) %"; vs2="$(pct "$mode" socat-1M) %"; fi
     n="${nruns[$mode]}"
     [[ "${kind[$mode]}" == lat ]] && ((nfail[$mode] > 0)) && n+=" (+${nfail[$mode]} failed)"
-    printf '| %s | %s | %s, %s | %s | %s | %s |\n' "${label[$mode]}" "$(figure_of "$mode")" "$n" "$(range_of "$mode")" \
-        "$vs1" "$vs2" "$(peers_of "$mode")"
+    printf '| %s | %s | %s, %s | %s | %s | %s | %s | %s |\n' "${label[$mode]}" "$(figure_of "$mode")" "$n" "$(range_of "$mode")" \
+        "${cpg_c[$mode]}" "${cpg_s[$mode]}" "$vs1" "$vs2" "$(peers_of "$mode")"
 done
 echo
 echo "median: of the runs. MB/s: 10^6 bytes/s; for the $size_h file, its size / the time of the whole command. Tree rows:"
@@ -891,6 +950,10 @@ echo "keystroke echo rows: median of the runs' medians of $echo_count keystrokes
 echo "echo back, through an open client (bench/terminal-echo.py; the in-process row: Ferry.Load term-echo's own clock)."
 echo "The socat row is two C relays (client process, server process) over the same loopback TCP to a pty: what any"
 echo "client/server pair of processes pays here, so no remote terminal can beat ssh by more than ssh's margin over it."
+echo "CPU s/GiB: median over the runs of the CPU seconds (user + sys) per GiB moved, of each side's whole process tree:"
+echo "client = the command (for socat, the sender) under /usr/bin/time; server = the server process and every"
+echo "per-connection child it reaped (ferry serve, sshd, rsync daemon: /proc/PID/stat utime+stime+cutime+cstime before"
+echo "and after; for socat, the receiver under /usr/bin/time). Both sides share the same 2 cores."
 echo "vs socat: speed as a percentage of socat's. vs peers: how many times faster (shorter) than the named tool."
 echo "'$clients x 1 MiB put, one connection': Ferry.Load's single-stream baseline (the same $clients files one after"
 echo "another over one connection); 'at once': $clients clients connecting and uploading together (successful bytes)."
@@ -915,9 +978,25 @@ for d in put get; do
     a="$(pct "$d-sha256" socat-sha256)"
     echo "- plain $d --checksum sha256 >= 90 % of socat + sha256sum at both ends: ${fig[$d-sha256]} MB/s vs ${fig[socat-sha256]} MB/s: $a % $(verdict "$a >= 90")"
 done
+a="$(ratio get-plain put-plain)"
+echo "- plain get >= plain put: ${fig[get-plain]} MB/s vs ${fig[put-plain]} MB/s: ${a}x $(verdict "$a >= 1")"
+cpu_vs() { # cpu_vs MODE REF FACTOR: "client X vs Y VERDICT, server X vs Y VERDICT" (CPU s/GiB, X <= FACTOR * Y)
+    local side out="" a b
+    for side in c s; do
+        local -n t="cpg_$side"
+        a="${t[$1]:--}" b="${t[$2]:--}"
+        out+="$([[ $side == c ]] && echo client || echo server) $a vs $b $(verdict "$a <= $3 * $b")"
+        [[ $side == c ]] && out+=", "
+    done
+    echo "$out"
+}
+for d in put get; do
+    echo "- plain $d CPU s/GiB per side <= 1.5x socat -b 1M's: $(cpu_vs "$d-plain" socat-1M 1.5)"
+done
 for d in put get; do
     a="$(ratio "$d-tls" "scp-$d")"; b="$(ratio "$d-tls" "scp-aes-$d")"
-    echo "- TLS $d >= 2x scp chacha20-poly1305 and >= 1.5x scp aes128-gcm: ${fig[$d-tls]} MB/s vs ${fig[scp-$d]} and ${fig[scp-aes-$d]} MB/s: ${a}x $(verdict "$a >= 2"), ${b}x $(verdict "$b >= 1.5")"
+    echo "- TLS $d >= 3x scp chacha20-poly1305 and >= 2x scp aes128-gcm: ${fig[$d-tls]} MB/s vs ${fig[scp-$d]} and ${fig[scp-aes-$d]} MB/s: ${a}x $(verdict "$a >= 3"), ${b}x $(verdict "$b >= 2")"
+    echo "- TLS $d CPU s/GiB per side <= scp aes128-gcm's: $(cpu_vs "$d-tls" "scp-aes-$d" 1)"
 done
 for d in put get; do
     a="$(ratio "tree-$d" "scp-r-$d")"; b="$(ratio "tree-$d" "rsync-r-$d")"
@@ -952,10 +1031,11 @@ fi
 # TSV of the medians, and the chart
 tsv="$work/medians.tsv"
 {
-    printf 'mode\tlabel\tkind\tunit\tfigure\tmedian_raw\tmin_raw\tmax_raw\truns\tfailures\tspeed\n'
+    printf 'mode\tlabel\tkind\tunit\tfigure\tmedian_raw\tmin_raw\tmax_raw\truns\tfailures\tspeed\tclient_cpu_s_per_gib\tserver_cpu_s_per_gib\n'
     for mode in "${rows[@]}"; do
-        printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$mode" "${label[$mode]}" "${kind[$mode]}" "${unit[$mode]}" \
-            "${fig[$mode]}" "${med[$mode]}" "${lo[$mode]}" "${hi[$mode]}" "${nruns[$mode]}" "${nfail[$mode]}" "${spd[$mode]}"
+        printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$mode" "${label[$mode]}" "${kind[$mode]}" "${unit[$mode]}" \
+            "${fig[$mode]}" "${med[$mode]}" "${lo[$mode]}" "${hi[$mode]}" "${nruns[$mode]}" "${nfail[$mode]}" "${spd[$mode]}" \
+            "${cpg_c[$mode]}" "${cpg_s[$mode]}"
     done
 } >"$tsv"
 echo
@@ -992,6 +1072,11 @@ if ((chart)); then
         printf 'ferry put TLS, %s\t%s\n' "$size_h" "$(v put-tls)"
         printf '%s x 1 MiB, one connection\t%s\n' "$clients" "$(v single-stream)"
         printf '%s clients x 1 MiB at once\t%s\n' "$clients" "$(v concurrent-put)"
+        printf '\n\n# CPU seconds per GiB: tool\tclient\tserver\n'
+        for m in socat socat-1M put-plain get-plain put-tls get-tls scp-put scp-get scp-aes-put scp-aes-get sftp-put sftp-get \
+            rsync-put rsync-get; do
+            printf '%s\t%s\t%s\n' "${label[$m]}" "${cpg_c[$m]:--}" "${cpg_s[$m]:--}"
+        done
     } >"$cdata"
     subtitle="$size_h file, $files x $file_size_arg tree, medians of $runs runs; 127.0.0.1, tmpfs, $(nproc) cores (shared VM); $(date -u '+%Y-%m-%d')"
     idle_note=""

@@ -196,23 +196,29 @@ public sealed partial class FerryClient
     private static FerryProtocolException Malformed(string remotePath, string what) =>
         new(FerryErrorCode.FieldInvalid, $"The server's reply for '{remotePath}' does not add up: {what}.", isFatal: true);
 
-    /// <summary>Streams the current body into <paramref name="sink"/> straight from the receive buffer.</summary>
+    /// <summary>
+    /// Streams the current body into <paramref name="sink"/>: received straight into the sink's buffer (one copy out of
+    /// the socket, reads of up to the sink's buffer size), or, once writing failed, read and dropped.
+    /// </summary>
     private async Task<Exception?> ReceiveRawBodyAsync(FileSink? sink, Exception? localError, Action<long>? received, CancellationToken ct)
     {
         while (_reader.BodyRemaining > 0)
         {
-            var chunk = await _reader.ReadBodyChunkAsync(ct).ConfigureAwait(false);
             if (sink is not null && localError is null)
             {
+                var n = await _reader.ReadBodyDirectAsync(_stream, sink.GetMemory(), ct).ConfigureAwait(false);
                 try
                 {
-                    await sink.WriteAsync(chunk, ct).ConfigureAwait(false);
+                    await sink.AdvanceAsync(n, ct).ConfigureAwait(false);
                 }
                 catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
                 {
                     localError = ex; // keep reading: the body must be consumed for the connection to stay in step
                 }
+                received?.Invoke(n);
+                continue;
             }
+            var chunk = await _reader.ReadBodyChunkAsync(ct).ConfigureAwait(false);
             var length = chunk.Length;
             _reader.AdvanceBody(chunk, length);
             received?.Invoke(length);

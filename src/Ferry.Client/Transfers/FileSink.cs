@@ -45,6 +45,20 @@ internal sealed class FileSink : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// The free part of the buffer being filled, for a reader that receives straight into it; report what it put there
+    /// with <see cref="AdvanceAsync"/> before any other call.
+    /// </summary>
+    public Memory<byte> GetMemory() => _filling.AsMemory(_filled, BufferSize - _filled);
+
+    /// <summary>Counts <paramref name="count"/> bytes received into <see cref="GetMemory"/>; starts the write when the buffer is full.</summary>
+    public ValueTask AdvanceAsync(int count, CancellationToken cancellationToken)
+    {
+        ArgumentOutOfRangeException.ThrowIfGreaterThan((uint)count, (uint)(BufferSize - _filled), nameof(count));
+        _filled += count;
+        return _filled == BufferSize ? StartWriteAsync(cancellationToken) : ValueTask.CompletedTask;
+    }
+
     /// <summary>Writes what is buffered and waits for every write.</summary>
     public async ValueTask FlushAsync(CancellationToken cancellationToken)
     {

@@ -189,6 +189,77 @@ public sealed class FrameReader : IDisposable
     }
 
     /// <summary>
+    /// Like <see cref="ReadBodyAsync"/>, but once nothing of the body is left buffered in the pipe, reads straight from
+    /// <paramref name="source"/> into <paramref name="destination"/>: a large body then crosses user space once (the
+    /// socket's copy into the caller's buffer) instead of twice (into the pipe's segments, then out of them), in reads as
+    /// large as the destination instead of the pipe's segment size. Never reads past the body. Returns 0 once the body
+    /// is done.
+    /// </summary>
+    /// <param name="source">
+    /// The stream the pipe reads from. The pipe must read from it only inside its own read calls, as a
+    /// <see cref="PipeReader.Create(Stream, StreamPipeReaderOptions?)"/> reader does, so nothing is taken from the stream
+    /// behind this reader's back.
+    /// </param>
+    /// <param name="destination">Where the body's next bytes go.</param>
+    /// <param name="cancellationToken">Cancels the read; the connection is then out of step.</param>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+    public async ValueTask<int> ReadBodyDirectAsync(Stream source, Memory<byte> destination, CancellationToken cancellationToken)
+    {
+        if (_bodyRemaining == 0 || destination.IsEmpty)
+            return 0;
+        if (_input.TryRead(out var buffered))
+        {
+            _input.AdvanceTo(buffered.Buffer.Start);
+            // Bytes already in the pipe (or its end) come first, through the pipe.
+            if (!buffered.Buffer.IsEmpty || buffered.IsCompleted || buffered.IsCanceled)
+                return await ReadBodyAsync(destination, cancellationToken).ConfigureAwait(false);
+        }
+        if (BeforeWaiting is { } beforeWaiting)
+            await beforeWaiting(cancellationToken).ConfigureAwait(false);
+
+        var target = destination[..(int)Math.Min(destination.Length, _bodyRemaining)];
+        var timeout = _timeouts.Idle;
+        int read;
+        if (timeout == Timeout.InfiniteTimeSpan)
+        {
+            read = await source.ReadAsync(target, cancellationToken).ConfigureAwait(false);
+        }
+        else
+        {
+            if (_deadline is null || !_deadline.TryReset())
+            {
+                _deadline?.Dispose();
+                _deadline = new CancellationTokenSource(Timeout.InfiniteTimeSpan, _time);
+            }
+            _deadline.CancelAfter(timeout);
+            using var link = cancellationToken.UnsafeRegister(static state => ((CancellationTokenSource)state!).Cancel(), _deadline);
+            try
+            {
+                read = await source.ReadAsync(target, _deadline.Token).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException) when (_deadline.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
+            {
+                throw TimeoutError(FerryErrorCode.IdleTimeout, timeout);
+            }
+            finally
+            {
+                _deadline.CancelAfter(Timeout.InfiniteTimeSpan);
+            }
+        }
+        if (read == 0)
+        {
+            Status = "truncated";
+            throw new FerryProtocolException(FerryErrorCode.TruncatedFrame,
+                $"The connection closed with {_bodyRemaining} byte(s) of the body still to come.", isFatal: true);
+        }
+        _mac?.Append(target.Span[..read]);
+        _bodyRemaining -= read;
+        if (_bodyRemaining == 0)
+            Status = "idle";
+        return read;
+    }
+
+    /// <summary>
     /// Returns the next available piece of the body without copying. The caller must call
     /// <see cref="AdvanceBody"/> with how much of it was used before any other call on this reader.
     /// </summary>
