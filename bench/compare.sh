@@ -7,7 +7,8 @@
 #   ferry        put / get of the big file, server --insecure-no-auth (plain TCP, client --plain) and default server
 #                (TLS + login); put -r / get -r of a tree of small files (TLS + login); exec round trip of `true` on
 #                an open connection and with a fresh connection per command (bench/Ferry.Load exec-rtt /
-#                exec-fresh), and `ferry exec -- true` as a whole CLI process; 1000 concurrent clients uploading
+#                exec-fresh; against the default server, whose commands run in the bubblewrap sandbox, and against
+#                one started with --exec-unconfined), and `ferry exec -- true` as a whole CLI process; 1000 concurrent clients uploading
 #                1 MiB each (Ferry.Load concurrent-put) and server memory per idle authenticated connection with
 #                5000 connections open (Ferry.Load idle, against a freshly started server every run)
 #   OpenSSH      a private sshd on a loopback port (own sshd_config, host key, authorized_keys, fresh ed25519 client
@@ -21,6 +22,8 @@
 #                EXEC:cat,pty`, both with TCP_NODELAY) as the floor of a client process plus a server process in C on
 #                this machine; and Ferry.Load term-echo, the ferry round trip timed inside the client process (no CLI
 #                process, no pipes)
+#   local spawn  the reference for exec on an open connection: a tiny C program (bench/spawn-true.c, compiled here
+#                with cc) that posix_spawns /usr/bin/true and waits for it, --rtt-count times; its median per spawn
 #   rsync        a private rsync daemon on a loopback port: rsync -a --whole-file rsync://127.0.0.1:PORT/bench/...
 #                for the big file and for the tree
 #
@@ -281,6 +284,15 @@ if ((with_load)); then
         load_cmd=(dotnet run --no-build -c Release --project "$load_dir" --)
     fi
 fi
+# The local spawn reference, compiled every time (it takes a moment): cc, or the clang that the native publish needs.
+spawn_bin="$repo/artifacts/bench/spawn-true"
+with_spawn=0
+spawn_cc="$(command -v cc || command -v clang || true)"
+if [[ -n "$spawn_cc" ]] && mkdir -p "${spawn_bin%/*}" && timeout 120 "$spawn_cc" -O2 -o "$spawn_bin" "$repo/bench/spawn-true.c"; then
+    with_spawn=1
+else
+    note "no C compiler (cc or clang) could build bench/spawn-true.c: the local spawn reference (spawn-true) is skipped"
+fi
 
 # ---------------------------------------------------------------------------------------------------------------
 # tmpfs work folder. Peak: source + one uploaded copy + one download (3 x size), the concurrent uploads
@@ -288,7 +300,7 @@ fi
 need=$((4 * size + (clients << 20) + 4 * tree_bytes + (512 << 20)))
 make_work_folder ferry-compare "$need" $((2 << 30))
 mkdir -p "$work/client" "$work/socat" "$work/dl" "$work/ssh/in" "$work/rsync/root/in"
-for s in open tls exec load idle; do mkdir -p "$work/$s/root" "$work/$s/state"; done
+for s in open tls exec execu load idle; do mkdir -p "$work/$s/root" "$work/$s/state"; done
 export FERRY_CONFIG_DIR="$work/client"
 chmod 700 "$FERRY_CONFIG_DIR"
 src="$work/source.bin"
@@ -355,10 +367,10 @@ login() { # login PORT: stores the credentials in $FERRY_CONFIG_DIR (and pins th
 key="$(timeout 60 "$ferry" user add bench --allow read,write,exec --state-dir "$work/tls/state" \
     | awk '/^Key/ {getline; gsub(/[ \t]/, ""); print; exit}')"
 [[ "$key" =~ ^[A-Za-z0-9+/]{43}=$ ]] || die "could not read the key printed by 'ferry user add'"
-for s in exec load idle; do cp -p "$work/tls/state/users.json" "$work/$s/state/users.json"; done
+for s in exec execu load idle; do cp -p "$work/tls/state/users.json" "$work/$s/state/users.json"; done
 big_limits=(--max-connections 20000 --max-connections-per-user 20000 --max-connections-per-address 20000)
 
-pick_port port_open; pick_port port_tls; pick_port port_exec; pick_port port_load; pick_port port_idle
+pick_port port_open; pick_port port_tls; pick_port port_exec; pick_port port_execu; pick_port port_load; pick_port port_idle
 pick_port port_socat; pick_port port_iperf; pick_port port_ssh; pick_port port_rsync; pick_port port_socat_pty
 
 # What the downloads read: hard links to the source.
@@ -374,6 +386,7 @@ start_ferry tls "$port_tls"
 login "$port_tls"
 start_ferry exec "$port_exec" --allow-exec   # exec-cli, exec-rtt, exec-fresh and term-echo
 login "$port_exec"
+start_ferry execu "$port_execu" --allow-exec --exec-unconfined   # exec-rtt-unconfined: the same without the sandbox
 if ((with_load)); then
     start_ferry load "$port_load" "${big_limits[@]}"
     # The idle server is started afresh for every idle run. Ferry.Load logs in with FERRY_USER/FERRY_KEY and pins
@@ -466,7 +479,8 @@ modes=(socat socat-1M socat-sha256 iperf3
     scp-put scp-get scp-aes-put scp-aes-get sftp-put sftp-get rsync-put rsync-get
     tree-put tree-get scp-r-put scp-r-get rsync-r-put rsync-r-get
     ssh-cm ssh-true term-echo ssh-term-echo socat-term-echo)
-((with_load)) && modes+=(term-echo-inproc exec-rtt exec-fresh exec-cli concurrent-put idle)
+((with_spawn)) && modes+=(spawn-true)
+((with_load)) && modes+=(term-echo-inproc exec-rtt exec-rtt-unconfined exec-fresh exec-cli concurrent-put idle)
 rows=("${modes[@]}")      # the table's rows: the modes, and the single-stream baseline that concurrent-put measures
 ((with_load)) && rows=("${modes[@]:0:${#modes[@]}-2}" single-stream concurrent-put idle)
 if [[ -n "$only" ]]; then
@@ -489,7 +503,8 @@ declare -A label=(
     [tree-put]="ferry put -r, TLS + login" [tree-get]="ferry get -r, TLS + login"
     [scp-r-put]="scp -r put" [scp-r-get]="scp -r get"
     [rsync-r-put]="rsync -a put (daemon)" [rsync-r-get]="rsync -a get (daemon)"
-    [exec-rtt]="ferry exec, open connection" [exec-fresh]="ferry exec, new connection"
+    [exec-rtt]="ferry exec, open connection" [exec-rtt-unconfined]="ferry exec, open connection, --exec-unconfined"
+    [spawn-true]="local posix_spawn of true (reference)" [exec-fresh]="ferry exec, new connection"
     [exec-cli]="ferry exec -- true (CLI)"
     [ssh-cm]="ssh true, ControlMaster" [ssh-true]="ssh true, new connection"
     [term-echo]="ferry exec -t, keystroke echo" [ssh-term-echo]="ssh -tt, keystroke echo, ControlMaster"
@@ -502,7 +517,7 @@ declare -A kind=()
 for m in socat socat-1M socat-sha256 put-plain get-plain put-sha256 get-sha256 put-tls get-tls scp-put scp-get scp-aes-put scp-aes-get sftp-put \
     sftp-get rsync-put rsync-get; do kind[$m]=xfer; done
 for m in tree-put tree-get scp-r-put scp-r-get rsync-r-put rsync-r-get; do kind[$m]=tree; done
-for m in exec-rtt exec-fresh exec-cli ssh-cm ssh-true term-echo ssh-term-echo socat-term-echo term-echo-inproc; do kind[$m]=lat; done
+for m in spawn-true exec-rtt exec-rtt-unconfined exec-fresh exec-cli ssh-cm ssh-true term-echo ssh-term-echo socat-term-echo term-echo-inproc; do kind[$m]=lat; done
 kind[iperf3]=rate; kind[single-stream]=rate; kind[concurrent-put]=rate; kind[idle]=mem
 
 declare -A vals=()        # mode -> the recorded values of the runs, space separated
@@ -766,10 +781,16 @@ measure() {
                 x=1
             fi
             ;;
-        exec-rtt|exec-fresh)
-            local n="$rtt_count"
+        spawn-true)
+            run "$spawn_bin" "$rtt_count" >"$work/spawn.txt" || die "$mode: $spawn_bin failed"
+            v="$(awk 'NR == 1 && $1 ~ /^[0-9.]+$/ { printf "%.4f", $1 / 1000 }' "$work/spawn.txt")"
+            [[ -n "$v" ]] || die "$mode: no figure from $spawn_bin: $(head -c 200 "$work/spawn.txt")"
+            ;;
+        exec-rtt|exec-rtt-unconfined|exec-fresh)
+            local n="$rtt_count" port="$port_exec" load_mode="$mode"
             [[ "$mode" == exec-fresh ]] && n="$fresh_count"
-            if load_run "$mode" --server "127.0.0.1:$port_exec" --runs "$n"; then
+            [[ "$mode" == exec-rtt-unconfined ]] && { port="$port_execu"; load_mode=exec-rtt; }
+            if load_run "$load_mode" --server "127.0.0.1:$port" --runs "$n"; then
                 v="$(load_num .median_ms)"; x=0
             else
                 x=1   # a failed run: no figure, counted as a failure
@@ -915,7 +936,7 @@ peers_of() {
         put-sha256|get-sha256) printf '%s %% of socat + sha256sum' "$(pct "$1" socat-sha256)" ;;
         tree-put) printf '%s; %s' "$(times_better tree-put scp-r-put "scp -r")" "$(times_better tree-put rsync-r-put rsync)" ;;
         tree-get) printf '%s; %s' "$(times_better tree-get scp-r-get "scp -r")" "$(times_better tree-get rsync-r-get rsync)" ;;
-        exec-rtt) times_better exec-rtt ssh-cm "ssh ControlMaster" ;;
+        exec-rtt|exec-rtt-unconfined) printf '%s; %s x the local spawn' "$(times_better "$1" ssh-cm "ssh ControlMaster")" "$(ratio spawn-true "$1")" ;;
         exec-fresh) times_better exec-fresh ssh-true "ssh true" ;;
         exec-cli) printf '%s; %s' "$(times_better exec-cli ssh-true "ssh true")" "$(times_better exec-cli ssh-cm "ssh ControlMaster")" ;;
         term-echo) printf '%s; %s' "$(times_better term-echo ssh-term-echo "ssh -tt ControlMaster")" \
@@ -1004,6 +1025,8 @@ for d in put get; do
 done
 if ((with_load)); then
     echo "- exec on an open connection, median < 1 ms: ${fig[exec-rtt]} ms $(verdict "${fig[exec-rtt]} < 1")"
+    a="$(ratio spawn-true exec-rtt)"; b="$(ratio spawn-true exec-rtt-unconfined)"
+    echo "- exec on an open connection <= 1.3x a local posix_spawn of true (${fig[spawn-true]:--} ms): sandboxed ${fig[exec-rtt]} ms = ${a}x $(verdict "$a <= 1.3"); --exec-unconfined ${fig[exec-rtt-unconfined]} ms = ${b}x $(verdict "$b <= 1.3")"
     echo "- exec with a new connection faster than ssh true: ${fig[exec-fresh]} ms vs ${fig[ssh-true]} ms $(verdict "${fig[exec-fresh]} < ${fig[ssh-true]}")"
     p="$(pct concurrent-put single-stream)"
     echo "- $clients concurrent clients, zero failures: ${nfail[concurrent-put]} failed uploads in $runs runs $(verdict "${nfail[concurrent-put]} == 0")"

@@ -7,7 +7,11 @@ namespace Ferry.Cli;
 
 public static class Program
 {
-    public static Task<int> Main(string[] args) => RunAsync(args, new InvocationConfiguration(), CliEnvironment.Detect());
+    public static Task<int> Main(string[] args)
+    {
+        SystemTrustStore.MayLeaveUnloaded = true;
+        return RunAsync(args, new InvocationConfiguration(), CliEnvironment.Detect());
+    }
 
     /// <summary>Entry point that tests call in-process with their own output writers (plain output, no terminal).</summary>
     public static Task<int> RunAsync(string[] args, InvocationConfiguration configuration, CancellationToken cancellationToken = default) =>

@@ -41,12 +41,15 @@ internal static class ClientConnector
         var error = parse.InvocationConfiguration.Error;
         var user = parse.GetValue(User);
         var known = KnownServers.Default;
+        var trustCa = parse.GetValue(TrustCa);
+        if (!trustCa)
+            SystemTrustStore.LeaveUnloaded(); // the pin decides: the system's CAs would only be loaded to be ignored
         return new FerryClientOptions
         {
             // The command remembers pins across runs in its known_servers file; the library's default keeps them in memory.
             TrustStore = known,
             UseTls = !parse.GetValue(Plain),
-            TrustCaSigned = parse.GetValue(TrustCa),
+            TrustCaSigned = trustCa,
             Credentials = credentials ?? CredentialStore.Default.Find(address.ToString(), user),
             OnFirstUse = (server, fingerprint) =>
                 error.WriteLine($"ferry: first connection to {server}; its certificate fingerprint {fingerprint} is now pinned in {known.Path}."),

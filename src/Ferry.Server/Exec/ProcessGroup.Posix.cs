@@ -145,7 +145,7 @@ internal sealed partial class ProcessGroup
             close(error[1]);
             var group = new ProcessGroup(pid,
                 Wrap(input[1], PipeDirection.Out), Wrap(output[0], PipeDirection.In), Wrap(error[0], PipeDirection.In),
-                exit?.Task ?? Reap(pid), process: null, sandboxed);
+                exit?.Task ?? ChildReaper.TryWatch(pid) ?? Reap(pid), process: null, sandboxed);
             return group;
         }
         finally
@@ -206,8 +206,8 @@ internal sealed partial class ProcessGroup
         new AnonymousPipeClientStream(direction, new SafePipeHandle(fd, ownsHandle: true));
 
     /// <summary>
-    /// Waits for the leader on a thread of its own: waitpid on this one pid never takes a child that the runtime's own
-    /// SIGCHLD handling (for Process objects) is waiting for.
+    /// Waits for the leader on a thread of its own (where <see cref="ChildReaper"/> cannot: no pidfds): waitpid on this
+    /// one pid never takes a child that the runtime's own SIGCHLD handling (for Process objects) is waiting for.
     /// </summary>
     private static Task<ProcessExit> Reap(int pid)
     {

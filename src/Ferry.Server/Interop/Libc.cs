@@ -51,6 +51,29 @@ internal static unsafe partial class Libc
     [LibraryImport("libc", SetLastError = true)]
     public static partial int waitpid(int pid, int* status, int options);
 
+    public const long SysPidfdOpen = 434; // pidfd_open(2), Linux 5.3: the same number on every architecture
+    public const int EpollCloseOnExec = 0x80000; // EPOLL_CLOEXEC
+    public const int EpollControlAdd = 1; // EPOLL_CTL_ADD
+    public const uint EpollIn = 0x001; // EPOLLIN
+    public const uint EpollOneShot = 1u << 30; // EPOLLONESHOT
+
+    /// <summary>pidfd_open through syscall(2); the pidfd is close-on-exec. Arguments as long: the kernel reads whole registers.</summary>
+    [LibraryImport("libc", EntryPoint = "syscall", SetLastError = true)]
+    public static partial long pidfd_syscall(long number, long pid, long flags);
+
+    [LibraryImport("libc", SetLastError = true)]
+    public static partial int epoll_create1(int flags);
+
+    /// <summary><paramref name="ev"/> points at a struct epoll_event (see <see cref="EpollEventSize"/>).</summary>
+    [LibraryImport("libc", SetLastError = true)]
+    public static partial int epoll_ctl(int epfd, int op, int fd, byte* ev);
+
+    [LibraryImport("libc", SetLastError = true)]
+    public static partial int epoll_wait(int epfd, byte* events, int maxEvents, int timeout);
+
+    /// <summary>struct epoll_event is packed on x86-64 (u32 events, then u64 data at offset 4) and naturally aligned elsewhere (data at 8).</summary>
+    public static int EpollEventSize => RuntimeInformation.ProcessArchitecture == Architecture.X64 ? 12 : 16;
+
     /// <summary>The signal that ended a process, from a waitpid status (WTERMSIG when WIFSIGNALED), or 0 when it exited.</summary>
     public static int TermSignalOf(int waitStatus)
     {
