@@ -1,5 +1,6 @@
 using System.Globalization;
 using NATS.Client.Core;
+using NATS.Client.JetStream;
 using NATS.Client.JetStream.Models;
 
 namespace Ferry.Server.Storage.Nats;
@@ -38,13 +39,13 @@ internal static class NatsPartReader
         {
             for (var chunk = 0; chunk < info.Chunks; chunk++)
             {
-                NatsMsg<NatsMemoryOwner<byte>>? message = null;
+                Chunk? found = null;
                 if (guesses.TryDequeue(out var guess))
                 {
                     var answer = await Settled(guess.Answer).ConfigureAwait(false);
-                    if (answer is { } found && IsChunk(found.Headers, subject, guess.Sequence))
+                    if (answer is { } message && IsChunk(message.Headers, subject, guess.Sequence))
                     {
-                        message = found;
+                        found = new Chunk(guess.Sequence, message.Data.Memory, message.Data);
                     }
                     else
                     {
@@ -52,17 +53,16 @@ internal static class NatsPartReader
                         await DropAsync(guesses).ConfigureAwait(false);
                     }
                 }
-                if (message is not { } next)
+                if (found is null)
                 {
-                    var request = new StreamMsgGetRequest { Seq = sequence + 1, NextBySubj = subject };
-                    next = await NatsRetry.RunAsync(c => buckets.DataStream.GetDirectAsync<NatsMemoryOwner<byte>>(request, cancellationToken: c),
-                        "reading a file", cancellationToken).ConfigureAwait(false);
+                    found = await FindBySubjectAsync(buckets, subject, sequence, cancellationToken).ConfigureAwait(false)
+                        ?? throw Broken(part, $"chunk {chunk + 1} of {info.Chunks} is missing");
                     asked = 0;
                 }
-                var data = next.Data;
+                var (foundAt, data, owner) = found.Value;
                 try
                 {
-                    sequence = CheckedSequence(next.Headers, subject, sequence) ?? throw Broken(part, $"chunk {chunk + 1} of {info.Chunks} is missing");
+                    sequence = foundAt;
                     // Guess the chunks after this one while it is copied, as many as are left, within the window.
                     asked = Math.Max(asked, sequence);
                     var left = info.Chunks - chunk - 1;
@@ -75,11 +75,11 @@ internal static class NatsPartReader
                     copied += data.Length;
                     if (copied > (long)info.Size)
                         throw Broken(part, "more bytes than its size");
-                    await destination.WriteAsync(data.Memory, cancellationToken).ConfigureAwait(false);
+                    await destination.WriteAsync(data, cancellationToken).ConfigureAwait(false);
                 }
                 finally
                 {
-                    data.Dispose();
+                    owner?.Dispose();
                 }
             }
         }
@@ -90,6 +90,49 @@ internal static class NatsPartReader
         if (copied != (long)info.Size)
             throw Broken(part, $"{copied} of {info.Size} bytes");
     }
+
+    /// <summary>
+    /// The next message of <paramref name="subject"/> after <paramref name="after"/>, or null when the stream has none.
+    /// A direct get is answered by any replica, and a follower may not yet hold a chunk whose put the leader already
+    /// acknowledged (a read right after a write, through another server, on a loaded machine): when the direct answer
+    /// is not the chunk, the leader, which holds every acknowledged write, is asked.
+    /// </summary>
+    private static async Task<Chunk?> FindBySubjectAsync(NatsBuckets buckets, string subject, ulong after, CancellationToken cancellationToken)
+    {
+        var request = new StreamMsgGetRequest { Seq = after + 1, NextBySubj = subject };
+        var direct = await NatsRetry.RunAsync(async c =>
+        {
+            try
+            {
+                return (NatsMsg<NatsMemoryOwner<byte>>?)await buckets.DataStream.GetDirectAsync<NatsMemoryOwner<byte>>(request, cancellationToken: c).ConfigureAwait(false);
+            }
+            catch (NatsJSApiException e) when (e.Error.Code == 404)
+            {
+                return null;
+            }
+        }, "reading a file", cancellationToken).ConfigureAwait(false);
+        if (direct is { } message)
+        {
+            if (CheckedSequence(message.Headers, subject, after) is { } at)
+                return new Chunk(at, message.Data.Memory, message.Data);
+            message.Data.Dispose();
+        }
+        var stored = await NatsRetry.RunAsync(async c =>
+        {
+            try
+            {
+                return (await buckets.DataStream.GetAsync(request, c).ConfigureAwait(false)).Message;
+            }
+            catch (NatsJSApiException e) when (e.Error.Code == 404)
+            {
+                return null;
+            }
+        }, "reading a file", cancellationToken).ConfigureAwait(false);
+        return stored is { } leaders && leaders.Subject == subject && leaders.Seq > after ? new Chunk(leaders.Seq, leaders.Data, null) : null;
+    }
+
+    /// <summary>A chunk found at <paramref name="Sequence"/>; <paramref name="Owner"/> gives its pooled buffer back, when it has one.</summary>
+    private readonly record struct Chunk(ulong Sequence, ReadOnlyMemory<byte> Data, IDisposable? Owner);
 
     /// <summary>A guess's answer, or null when it failed (no message there, a timeout): the chunk is then found by subject.</summary>
     private static async Task<NatsMsg<NatsMemoryOwner<byte>>?> Settled(Task<NatsMsg<NatsMemoryOwner<byte>>> answer)
