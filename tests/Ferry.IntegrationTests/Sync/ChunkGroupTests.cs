@@ -113,6 +113,24 @@ public class ChunkGroupTests : SyncWireTest
     }
 
     [Fact]
+    public async Task A_basis_that_changes_between_the_put_and_its_chunks_is_a_checksum_mismatch_and_is_left_alone()
+    {
+        var (old, fresh, chunks, groups) = await EditedFileAsync("f.bin");
+        var (missing, reply) = await OpenAsync("f.bin", fresh.Length, ChunkGroups.Encode(groups), groups.Count, ["f.bin"]);
+        Assert.True(missing is not null, reply);
+
+        // Another writer replaces the basis after the server chose the groups it lacks from it.
+        var replaced = RandomBytes(old.Length, 45);
+        await File.WriteAllBytesAsync(Root("f.bin"), replaced);
+        File.SetLastWriteTimeUtc(Root("f.bin"), DateTime.UtcNow.AddMinutes(5));
+
+        Assert.Equal("checksum_mismatch", await PutChunksAsync(1, ChunksOfGroups(chunks, groups, missing)));
+        Assert.Equal(replaced, await File.ReadAllBytesAsync(Root("f.bin")));
+        Assert.Equal(["f.bin"], Directory.GetFileSystemEntries(Server.Root).Select(Path.GetFileName));
+        Assert.Equal("pong", await PingAsync());
+    }
+
+    [Fact]
     public async Task A_group_count_that_lies_or_a_list_longer_than_declared_is_refused()
     {
         var (old, fresh, _, groups) = await EditedFileAsync("f.bin");
