@@ -79,23 +79,37 @@ public sealed class NatsCluster : IAsyncDisposable
                   timeout: 5
                 }
                 """;
-        var ports = FreePorts(size * 3);
-        var clusterPorts = ports.Skip(size).Take(size).ToList();
-        var nodes = Enumerable.Range(0, size)
-            .Select(i => new NatsNode($"n{i + 1}", folder.Path, ports[i], clusterPorts[i], ports[2 * size + i], clusterPorts, clientConfig))
-            .ToList();
-        var cluster = new NatsCluster(folder, nodes, scheme, certificates);
-        try
+        // A port found free can be taken by another process before the node binds it (clusters of other test classes
+        // start at the same moment): the node then exits at once, and the cluster is started again on other ports.
+        for (var attempt = 1; ; attempt++)
         {
-            foreach (var node in nodes)
-                node.Start();
-            await cluster.WaitHealthyAsync();
-            return cluster;
-        }
-        catch
-        {
-            await cluster.DisposeAsync();
-            throw;
+            var ports = FreePorts(size * 3);
+            var clusterPorts = ports.Skip(size).Take(size).ToList();
+            var nodes = Enumerable.Range(0, size)
+                .Select(i => new NatsNode($"n{i + 1}", folder.Path, ports[i], clusterPorts[i], ports[2 * size + i], clusterPorts, clientConfig))
+                .ToList();
+            var cluster = new NatsCluster(folder, nodes, scheme, certificates);
+            try
+            {
+                foreach (var node in nodes)
+                    node.Start();
+                await cluster.WaitHealthyAsync();
+                return cluster;
+            }
+            catch (NatsNodeExitedException e) when (attempt < 5 && e.Message.Contains("address already in use", StringComparison.Ordinal))
+            {
+                cluster.StopNodes();
+                foreach (var node in nodes) // a fresh start: no JetStream state or log of the attempt that failed
+                {
+                    Directory.Delete(Path.Combine(folder.Path, node.Name), recursive: true);
+                    File.Delete(Path.Combine(folder.Path, node.Name + ".log"));
+                }
+            }
+            catch
+            {
+                await cluster.DisposeAsync();
+                throw;
+            }
         }
     }
 
@@ -111,6 +125,8 @@ public sealed class NatsCluster : IAsyncDisposable
             {
                 if (await node.IsHealthyAsync(http))
                     waiting.Remove(node);
+                else if (node.Pid is null)
+                    throw new NatsNodeExitedException($"The NATS node {node.Name} exited while starting:\n{Tail(node.Log)}");
             }
             if (waiting.Count == 0)
                 break;
@@ -137,10 +153,15 @@ public sealed class NatsCluster : IAsyncDisposable
         return ports;
     }
 
-    public ValueTask DisposeAsync()
+    private void StopNodes()
     {
         foreach (var node in Nodes)
             node.Dispose();
+    }
+
+    public ValueTask DisposeAsync()
+    {
+        StopNodes();
         _folder.Dispose();
         return ValueTask.CompletedTask;
     }
