@@ -320,10 +320,7 @@ public sealed partial class FerryClient
                 }
                 try
                 {
-                    var header = await ReadReplyAsync(CommandNames.PutReady, ct).ConfigureAwait(false);
-                    var ready = header.Deserialize(FerryJsonContext.Default.PutReadyMessage);
-                    await AcceptPutReadyAsync(item, ready, header.BodyLength, options.Checksum, ct).ConfigureAwait(false);
-                    item.Ready.TrySetResult(true);
+                    await ReceivePutReadyAsync(item, options.Checksum, ct).ConfigureAwait(false);
                 }
                 catch (FerryRemoteException ex) when (!_broken)
                 {
@@ -343,10 +340,7 @@ public sealed partial class FerryClient
                     continue;
                 try
                 {
-                    var header = await ReadReplyAsync(CommandNames.PutReady, ct).ConfigureAwait(false);
-                    var ready = header.Deserialize(FerryJsonContext.Default.PutReadyMessage);
-                    await AcceptPutReadyAsync(item, ready, header.BodyLength, options.Checksum, ct).ConfigureAwait(false);
-                    item.Ready.TrySetResult(true);
+                    await ReceivePutReadyAsync(item, options.Checksum, ct).ConfigureAwait(false);
                 }
                 catch (FerryRemoteException ex) when (!_broken)
                 {
@@ -468,6 +462,15 @@ public sealed partial class FerryClient
             item.Reported = true;
             observer.OnFailed(item.File, item.Failure);
         }
+    }
+
+    /// <summary>Reads the put_ready that opens <paramref name="item"/>'s upload, takes it, and lets its sender go.</summary>
+    private async Task ReceivePutReadyAsync(PutItem item, ChecksumAlgorithm checksum, CancellationToken ct)
+    {
+        var header = await ReadReplyAsync(CommandNames.PutReady, ct).ConfigureAwait(false);
+        var ready = header.Deserialize(FerryJsonContext.Default.PutReadyMessage);
+        await AcceptPutReadyAsync(item, ready, header.BodyLength, checksum, ct).ConfigureAwait(false);
+        item.Ready.TrySetResult(true);
     }
 
     /// <summary>Reads put_ready's chunk hashes and checks that what the server offers makes sense for this file.</summary>

@@ -226,24 +226,19 @@ public sealed class FrameReader : IDisposable
         }
         else
         {
-            if (_deadline is null || !_deadline.TryReset())
-            {
-                _deadline?.Dispose();
-                _deadline = new CancellationTokenSource(Timeout.InfiniteTimeSpan, _time);
-            }
-            _deadline.CancelAfter(timeout);
-            using var link = cancellationToken.UnsafeRegister(static state => ((CancellationTokenSource)state!).Cancel(), _deadline);
+            var deadline = ArmDeadline(timeout);
+            using var link = cancellationToken.UnsafeRegister(static state => ((CancellationTokenSource)state!).Cancel(), deadline);
             try
             {
-                read = await source.ReadAsync(target, _deadline.Token).ConfigureAwait(false);
+                read = await source.ReadAsync(target, deadline.Token).ConfigureAwait(false);
             }
-            catch (OperationCanceledException) when (_deadline.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
+            catch (OperationCanceledException) when (deadline.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
             {
                 throw TimeoutError(FerryErrorCode.IdleTimeout, timeout);
             }
             finally
             {
-                _deadline.CancelAfter(Timeout.InfiniteTimeSpan);
+                deadline.CancelAfter(Timeout.InfiniteTimeSpan);
             }
         }
         if (read == 0)
@@ -362,6 +357,18 @@ public sealed class FrameReader : IDisposable
     /// </summary>
     public Func<CancellationToken, ValueTask>? BeforeWaiting { get; set; }
 
+    /// <summary>The reader's one deadline source, reset (or made anew once it has fired) and set to fire after <paramref name="timeout"/>.</summary>
+    private CancellationTokenSource ArmDeadline(TimeSpan timeout)
+    {
+        if (_deadline is null || !_deadline.TryReset())
+        {
+            _deadline?.Dispose();
+            _deadline = new CancellationTokenSource(Timeout.InfiniteTimeSpan, _time);
+        }
+        _deadline.CancelAfter(timeout);
+        return _deadline;
+    }
+
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     private async ValueTask<ReadResult> ReadWithDeadlineAsync(TimeSpan timeout, FerryErrorCode onTimeout, CancellationToken cancellationToken)
     {
@@ -373,25 +380,20 @@ public sealed class FrameReader : IDisposable
         if (timeout == Timeout.InfiniteTimeSpan)
             return await _input.ReadAsync(cancellationToken).ConfigureAwait(false);
 
-        if (_deadline is null || !_deadline.TryReset())
-        {
-            _deadline?.Dispose();
-            _deadline = new CancellationTokenSource(Timeout.InfiniteTimeSpan, _time);
-        }
-        _deadline.CancelAfter(timeout);
+        var deadline = ArmDeadline(timeout);
         // The caller's token cancels the deadline source instead of a new linked source per wait.
-        using var link = cancellationToken.UnsafeRegister(static state => ((CancellationTokenSource)state!).Cancel(), _deadline);
+        using var link = cancellationToken.UnsafeRegister(static state => ((CancellationTokenSource)state!).Cancel(), deadline);
         try
         {
-            return await _input.ReadAsync(_deadline.Token).ConfigureAwait(false);
+            return await _input.ReadAsync(deadline.Token).ConfigureAwait(false);
         }
-        catch (OperationCanceledException) when (_deadline.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
+        catch (OperationCanceledException) when (deadline.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
         {
             throw TimeoutError(onTimeout, onTimeout == FerryErrorCode.HeaderTimeout ? _timeouts.Header : timeout);
         }
         finally
         {
-            _deadline.CancelAfter(Timeout.InfiniteTimeSpan);
+            deadline.CancelAfter(Timeout.InfiniteTimeSpan);
         }
     }
 
