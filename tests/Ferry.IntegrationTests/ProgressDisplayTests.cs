@@ -13,7 +13,9 @@ public class ProgressDisplayTests
     {
         await using var server = await TestServer.StartAsync();
         using var local = new TempDirectory();
-        var source = TestFiles.Create(local.Combine("movie.bin"), 256 * 1024 * 1024, seed: 4); // long enough for a few refreshes (every 100 ms)
+        // Large enough that the upload outlasts several refreshes (every 100 ms) even on a quiet machine, where 256 MiB
+        // could finish before the first refresh showed a rate.
+        var source = TestFiles.Create(local.Combine("movie.bin"), 1024L * 1024 * 1024, seed: 4);
         var terminal = new TestConsole().Interactive().Width(140);
         var stdout = new StringWriter();
 
@@ -25,8 +27,8 @@ public class ProgressDisplayTests
         var screen = terminal.Output;
         Assert.Contains("movie.bin", screen);
         Assert.Contains("100%", screen);
-        Assert.Contains("256.0 MiB", screen);  // DownloadedColumn
-        Assert.Matches(@"[0-9.]+/256.0 MiB [0-9.]+ [KMG]?i?B/s", screen); // DownloadedColumn and TransferSpeedColumn while running
+        Assert.Contains("1.0 GiB", screen);  // DownloadedColumn
+        Assert.Matches(@"[0-9.]+/1.0 GiB [0-9.]+ [KMG]?i?B/s", screen); // DownloadedColumn and TransferSpeedColumn while running
         Assert.Equal("", stdout.ToString()); // the terminal got it all
     }
 
