@@ -152,12 +152,16 @@ public sealed partial class FerryClient
                     || (zstd && (raw is 0 or > RangeShaping.MaxRawBlock || header.BodyLength > Compressor.GetCompressBound(RangeShaping.MaxRawBlock)))
                     || (raw == 0 && position != end))
                     throw Break(Malformed(remotePath, $"a block of {raw} bytes at {frame.Offset} (encoding {frame.Encoding ?? "none"}, body {header.BodyLength}) where byte {position} of [{first.Offset}, {end}) was next"));
-                if (shaping.Limiter is { } limiter)
-                    await limiter.TakeAsync(header.BodyLength, ct).ConfigureAwait(false);
                 if (zstd)
+                {
+                    if (shaping.Limiter is { } limiter)
+                        await limiter.TakeAsync(header.BodyLength, ct).ConfigureAwait(false);
                     localError = await ReceiveCompressedBlockAsync(header.BodyLength, (int)raw, remotePath, sink, localError, ct).ConfigureAwait(false);
+                }
                 else
-                    localError = await ReceiveRawBodyAsync(sink, localError, received, ct).ConfigureAwait(false);
+                {
+                    localError = await ReceiveRawBodyAsync(sink, localError, received, shaping.Limiter, ct).ConfigureAwait(false);
+                }
                 if (zstd)
                     received?.Invoke(raw);
                 wire += header.BodyLength;
@@ -198,15 +202,19 @@ public sealed partial class FerryClient
 
     /// <summary>
     /// Streams the current body into <paramref name="sink"/>: received straight into the sink's buffer (one copy out of
-    /// the socket, reads of up to the sink's buffer size), or, once writing failed, read and dropped.
+    /// the socket, reads of up to the sink's buffer size), or, once writing failed, read and dropped. A
+    /// <paramref name="limiter"/> is charged read by read, not for the whole body up front: a whole-file body can be
+    /// gigabytes, and charging it at once would wait first and then take it at full speed.
     /// </summary>
-    private async Task<Exception?> ReceiveRawBodyAsync(FileSink? sink, Exception? localError, Action<long>? received, CancellationToken ct)
+    private async Task<Exception?> ReceiveRawBodyAsync(FileSink? sink, Exception? localError, Action<long>? received, BandwidthLimiter? limiter, CancellationToken ct)
     {
         while (_reader.BodyRemaining > 0)
         {
             if (sink is not null && localError is null)
             {
                 var n = await _reader.ReadBodyDirectAsync(_stream, sink.GetMemory(), ct).ConfigureAwait(false);
+                if (limiter is not null)
+                    await limiter.TakeAsync(n, ct).ConfigureAwait(false);
                 try
                 {
                     await sink.AdvanceAsync(n, ct).ConfigureAwait(false);
@@ -221,6 +229,8 @@ public sealed partial class FerryClient
             var chunk = await _reader.ReadBodyChunkAsync(ct).ConfigureAwait(false);
             var length = chunk.Length;
             _reader.AdvanceBody(chunk, length);
+            if (limiter is not null)
+                await limiter.TakeAsync(length, ct).ConfigureAwait(false);
             received?.Invoke(length);
         }
         return localError;

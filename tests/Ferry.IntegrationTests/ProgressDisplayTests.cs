@@ -13,13 +13,13 @@ public class ProgressDisplayTests
     {
         await using var server = await TestServer.StartAsync();
         using var local = new TempDirectory();
-        // Large enough that the upload outlasts several refreshes (every 100 ms) even on a quiet machine, where 256 MiB
-        // could finish before the first refresh showed a rate.
-        var source = TestFiles.Create(local.Combine("movie.bin"), 1024L * 1024 * 1024, seed: 4);
+        // 32 MiB at 16 MiB/s lasts at least 1.75 s (the limiter's bucket starts with a quarter second of bytes), so
+        // several refreshes (every 100 ms) draw the bar with a rate while the upload runs, however fast the machine.
+        var source = TestFiles.Create(local.Combine("movie.bin"), 32L * 1024 * 1024, seed: 4);
         var terminal = new TestConsole().Interactive().Width(140);
         var stdout = new StringWriter();
 
-        var code = await Program.RunAsync(["put", "--plain", "--server", server.Address.ToString(), source, "movie.bin"],
+        var code = await Program.RunAsync(["put", "--plain", "--server", server.Address.ToString(), "--bwlimit", "16M", source, "movie.bin"],
             new InvocationConfiguration { Output = stdout, Error = new StringWriter() },
             new CliEnvironment { Terminal = terminal }, TestTimeouts.Token());
 
@@ -27,8 +27,8 @@ public class ProgressDisplayTests
         var screen = terminal.Output;
         Assert.Contains("movie.bin", screen);
         Assert.Contains("100%", screen);
-        Assert.Contains("1.0 GiB", screen);  // DownloadedColumn
-        Assert.Matches(@"[0-9.]+/1.0 GiB [0-9.]+ [KMG]?i?B/s", screen); // DownloadedColumn and TransferSpeedColumn while running
+        Assert.Contains("32.0 MiB", screen);  // DownloadedColumn
+        Assert.Matches(@"[0-9.]+/32\.0 MiB [0-9.]+ [KMG]?i?B/s", screen); // DownloadedColumn and TransferSpeedColumn while running
         Assert.Equal("", stdout.ToString()); // the terminal got it all
     }
 

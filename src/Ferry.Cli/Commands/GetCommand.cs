@@ -32,6 +32,8 @@ internal static class GetCommand
         command.SetAction((parse, ct) => CommonOptions.RunClientAsync(parse, options.Server, async address =>
         {
             await options.NoteDeprecatedAsync(parse).ConfigureAwait(false);
+            if (!options.TryBandwidthLimitOf(parse, out var bandwidthLimit, out var bandwidthProblem))
+                return await CommonOptions.FailAsync(parse, options.Json, ExitCodes.Usage, ExitCodes.ErrorCode(ExitCodes.Usage), bandwidthProblem!).ConfigureAwait(false);
             var args = parse.GetValue(paths)!;
             var remotes = (args.Length == 1 ? args : args[..^1]).Select(RemotePath.Normalize).ToList(); // refuses escapes before connecting
             var target = args.Length == 1 ? "." : args[^1];
@@ -86,6 +88,7 @@ internal static class GetCommand
                 Force = parse.GetValue(options.Force),
                 Resume = options.ResumeOf(parse),
                 Checksum = options.ChecksumOf(parse),
+                BandwidthLimit = bandwidthLimit,
             };
             var reporter = options.Reporter(parse, environment, trees.Count > 0 ? int.MaxValue : files.Count);
             foreach (var early in failures)

@@ -40,10 +40,14 @@ internal sealed class TransferOptions
         Description = "Move one large file over N connections at once (ranges in parallel, one checksum at the end). Helps on long, fat networks.",
         DefaultValueFactory = _ => 1,
     };
+    public Option<string?> BandwidthLimit { get; } = new("--bwlimit")
+    {
+        Description = "Limit file data to RATE bytes per second: 500K, 10M, 1.5G (no unit: KiB/s; 0: no limit), shared by all --streams.",
+    };
     public Option<bool> Quiet { get; } = new("--quiet", "-q") { Description = "Show no progress (errors still go to stderr)." };
     public Option<bool> Json { get; } = new("--json") { Description = "Print newline-delimited JSON events (start, progress, done, error) on stdout." };
 
-    public IEnumerable<Option> All => [Server, Recursive, Force, Resume, NoResume, Checksum, Streams, Quiet, Json];
+    public IEnumerable<Option> All => [Server, Recursive, Force, Resume, NoResume, Checksum, Streams, BandwidthLimit, Quiet, Json];
 
     /// <summary>The stream count, when parallel streams apply: one plain file, not a tree.</summary>
     public int ParallelStreamsFor(ParseResult parse, int files, int trees) =>
@@ -60,6 +64,19 @@ internal sealed class TransferOptions
         {
             failures.Add(new TransferFailure(file.LocalPath, file.RemotePath, ex));
         }
+    }
+
+    /// <summary>The --bwlimit rate in bytes per second (null: no limit), or the sentence that says why it is not a rate.</summary>
+    public bool TryBandwidthLimitOf(ParseResult parse, out long? bytesPerSecond, out string? problem)
+    {
+        bytesPerSecond = null;
+        problem = null;
+        if (parse.GetValue(BandwidthLimit) is not { } text)
+            return true;
+        if (BandwidthRate.TryParse(text, out bytesPerSecond, out var why))
+            return true;
+        problem = $"--bwlimit: {why}";
+        return false;
     }
 
     public ChecksumAlgorithm ChecksumOf(ParseResult parse) => ChecksumAlgorithm.FromName(parse.GetValue(Checksum));

@@ -6,7 +6,8 @@ internal sealed record PutRun(PutOptions Options, TransferObserver Observer)
     /// <summary>Connections a file of several ranges may use at once (1: this one only).</summary>
     public int Streams { get; init; } = 1;
 
-    public RangeShaping Shaping { get; init; } = RangeShaping.None;
+    /// <summary>Compression and bandwidth cap; by default the options' <c>BandwidthLimit</c>, one bucket for the whole run.</summary>
+    public RangeShaping Shaping { get; init; } = RangeShaping.Limited(Options.BandwidthLimit);
 
     /// <summary>Told the raw file bytes each data frame moved (sync progress counts only bytes that move).</summary>
     public Action<long>? DataMoved { get; init; }

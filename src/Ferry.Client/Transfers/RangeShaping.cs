@@ -5,6 +5,10 @@ internal sealed record RangeShaping(bool Compress, BandwidthLimiter? Limiter)
 {
     public static RangeShaping None { get; } = new(false, null);
 
+    /// <summary>Uncompressed, capped at <paramref name="bytesPerSecond"/> (null: <see cref="None"/>).</summary>
+    public static RangeShaping Limited(long? bytesPerSecond) =>
+        bytesPerSecond is { } rate ? new(false, new BandwidthLimiter(rate)) : None;
+
     /// <summary>The <c>encoding</c> value of zstd-compressed data frames.</summary>
     public const string Zstd = "zstd";
 

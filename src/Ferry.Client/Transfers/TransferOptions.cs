@@ -20,6 +20,12 @@ public sealed record PutOptions
     /// <summary>Give the remote file the local file's modification time. Default true.</summary>
     public bool PreserveModifiedTime { get; init; } = true;
 
+    /// <summary>
+    /// Most file data bytes per second, shared by every connection of the call (null, the default: no limit). Counted on
+    /// data frame bodies, so a transfer is throttled from its first frame; must be 1 or more.
+    /// </summary>
+    public long? BandwidthLimit { get; init; }
+
     /// <summary>The defaults documented on each property.</summary>
     public static PutOptions Default { get; } = new();
 }
@@ -45,6 +51,12 @@ public sealed record GetOptions
 
     /// <summary>Give the local file the remote file's modification time. Default true.</summary>
     public bool PreserveModifiedTime { get; init; } = true;
+
+    /// <summary>
+    /// Most file data bytes per second, shared by every connection of the call (null, the default: no limit). Counted on
+    /// data frame bodies as they are read; must be 1 or more.
+    /// </summary>
+    public long? BandwidthLimit { get; init; }
 
     /// <summary>The defaults documented on each property.</summary>
     public static GetOptions Default { get; } = new();
