@@ -270,12 +270,16 @@ internal sealed class RemoteTree(FerryClient client) : IRemoteTree
         var chunking = ChunkingParameters.ForFileLength(Math.Max(file.Size, file.BasisSize));
         var index = new ChunkIndex();
         var groups = new ChunkGroupIndex();
+        (string Hash, long Length)? destination = null; // the file being replaced, when it is one of the bases
         foreach (var basis in file.Basis)
         {
             try
             {
-                var (_, chunks) = await ChunkLocalAsync(basis, chunking, options, cancellationToken).ConfigureAwait(false);
-                index.AddFile(Path.GetFullPath(basis), chunks);
+                var (hash, chunks) = await ChunkLocalAsync(basis, chunking, options, cancellationToken).ConfigureAwait(false);
+                var full = Path.GetFullPath(basis);
+                if (full == local)
+                    destination = (hash, chunks.Count == 0 ? 0 : chunks[^1].End);
+                index.AddFile(full, chunks);
                 groups.AddFile(chunks);
             }
             catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
@@ -292,6 +296,8 @@ internal sealed class RemoteTree(FerryClient client) : IRemoteTree
             {
                 // Two levels (§5.9.6): the server's group hashes, then the chunk ids of only the groups no basis here has.
                 (message, var remoteGroups) = await Client.ChunkGroupsAsync(remotePath, chunking.AverageSize, cancellationToken).ConfigureAwait(false);
+                if (TrySettleInPlace(file, local, destination, message))
+                    return (new FileSyncOutcome(file.LocalPath, null, null, 0, file.Size, true), false);
                 var missing = groups.Missing(remoteGroups);
                 var expected = missing.Sum(i => remoteGroups[i].ChunkCount);
                 IReadOnlyList<Chunk> received = missing.Count == 0 ? []
@@ -301,6 +307,8 @@ internal sealed class RemoteTree(FerryClient client) : IRemoteTree
             else
             {
                 (message, list) = await Client.ChunksAsync(remotePath, chunking.AverageSize, cancellationToken).ConfigureAwait(false);
+                if (TrySettleInPlace(file, local, destination, message))
+                    return (new FileSyncOutcome(file.LocalPath, null, null, 0, file.Size, true), false);
             }
         }
         catch (FerryRemoteException ex) when (!Client.IsBroken && ex.Code != FerryErrorCode.ChecksumMismatch)
@@ -357,6 +365,29 @@ internal sealed class RemoteTree(FerryClient client) : IRemoteTree
         finally
         {
             handle?.Dispose();
+        }
+    }
+
+    /// <summary>
+    /// The pull side of a touch: the local file already has the server's content (same length, same whole-file hash), so
+    /// only its mode and time are set, in place; it is not rewritten. False when it differs or its attributes cannot be
+    /// set, and the file then comes as a delta, whose commit sets them.
+    /// </summary>
+    private static bool TrySettleInPlace(FilePull file, string local, (string Hash, long Length)? destination, ChunkListMessage message)
+    {
+        if (destination is not { } here || here.Length != message.Size || message.Size != file.Size
+            || !string.Equals(here.Hash, message.Hash, StringComparison.OrdinalIgnoreCase))
+            return false;
+        try
+        {
+            if (!OperatingSystem.IsWindows())
+                File.SetUnixFileMode(local, (UnixFileMode)(file.Mode & 0x1FF));
+            LocalEntryStat.SetModifiedTime(local, file.ModifiedNs);
+            return true;
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            return false;
         }
     }
 

@@ -112,6 +112,41 @@ public class ChunkGroupInteropTests
         Assert.Equal(changed, await File.ReadAllBytesAsync(Path.Combine(server.Root, "changed.bin")));
     }
 
+    [Fact]
+    public async Task A_touched_file_of_unchanged_content_is_pulled_as_its_time_alone()
+    {
+        await using var server = await TestServer.StartAsync();
+        await using var client = await server.ConnectAsync();
+        using var local = new TempDirectory();
+        var data = Random(3 * MiB, 56);
+        await File.WriteAllBytesAsync(Path.Combine(server.Root, "same.bin"), data);
+        var localPath = local.Combine("same.bin");
+        await File.WriteAllBytesAsync(localPath, data);
+        Assert.True(Ferry.Sync.Caching.FileStat.TryGetRegularFile(localPath, out var before));
+        // And one of the same size whose content did change: it still comes as a delta, and is rewritten.
+        var changedRemote = Random(3 * MiB, 57);
+        await File.WriteAllBytesAsync(Path.Combine(server.Root, "changed.bin"), changedRemote);
+        var changed = (byte[])changedRemote.Clone();
+        changed[MiB] ^= 0xFF;
+        await File.WriteAllBytesAsync(local.Combine("changed.bin"), changed);
+
+        var outcomes = await new RemoteTree(client).PullFilesAsync(
+            [new FilePull("same.bin", localPath, data.Length, 0x180, ThenNs, [localPath], data.Length),
+             new FilePull("changed.bin", local.Combine("changed.bin"), changed.Length, 0x1A4, ThenNs, [local.Combine("changed.bin")], changed.Length)],
+            new FileSyncOptions(), new NullObserver(), Token);
+
+        Assert.All(outcomes, o => Assert.True(o.Succeeded, o.ErrorMessage));
+        Assert.Equal((0L, (long)data.Length), (outcomes[0].BytesSent, outcomes[0].BytesReused));
+        Assert.InRange(outcomes[1].BytesSent, 1, 200_000);
+        Assert.True(Ferry.Sync.Caching.FileStat.TryGetRegularFile(localPath, out var after));
+        Assert.Equal(before.Inode, after.Inode); // set in place, not rewritten
+        Assert.Equal(ThenNs / 100, (File.GetLastWriteTimeUtc(localPath) - DateTime.UnixEpoch).Ticks);
+        Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(localPath));
+        Assert.Equal(data, await File.ReadAllBytesAsync(localPath));
+        Assert.Equal(changedRemote, await File.ReadAllBytesAsync(local.Combine("changed.bin")));
+        Assert.False(client.IsBroken);
+    }
+
     private sealed class NullObserver : IFileSyncObserver
     {
         public void FileFinished(FileSyncOutcome outcome) { }
