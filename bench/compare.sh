@@ -1028,9 +1028,11 @@ if ((with_load)); then
     a="$(ratio spawn-true exec-rtt)"; b="$(ratio spawn-true exec-rtt-unconfined)"
     echo "- exec on an open connection <= 1.3x a local posix_spawn of true (${fig[spawn-true]:--} ms): sandboxed ${fig[exec-rtt]} ms = ${a}x $(verdict "$a <= 1.3"); --exec-unconfined ${fig[exec-rtt-unconfined]} ms = ${b}x $(verdict "$b <= 1.3")"
     echo "- exec with a new connection faster than ssh true: ${fig[exec-fresh]} ms vs ${fig[ssh-true]} ms $(verdict "${fig[exec-fresh]} < ${fig[ssh-true]}")"
+    has exec-cli && has ssh-cm && a="$(calc "printf \"%.3g\", ${fig[exec-cli]} / ${fig[ssh-cm]}")" || a="-"
+    echo "- ferry exec -- true as a whole CLI process <= 0.5x ssh ControlMaster's time: ${fig[exec-cli]} ms vs ${fig[ssh-cm]} ms = ${a}x its time $(verdict "$a <= 0.5")"
     p="$(pct concurrent-put single-stream)"
     echo "- $clients concurrent clients, zero failures: ${nfail[concurrent-put]} failed uploads in $runs runs $(verdict "${nfail[concurrent-put]} == 0")"
-    echo "- $clients concurrent clients, aggregate >= 70 % of a single stream: ${fig[concurrent-put]} MB/s = $p % of ${fig[single-stream]} MB/s (one connection) $(verdict "$p >= 70"); $(pct concurrent-put put-tls) % of ferry put TLS, ${fig[put-tls]} MB/s"
+    echo "- $clients concurrent clients, aggregate >= 80 % of a single stream: ${fig[concurrent-put]} MB/s = $p % of ${fig[single-stream]} MB/s (one connection) $(verdict "$p >= 80"); $(pct concurrent-put put-tls) % of ferry put TLS, ${fig[put-tls]} MB/s"
     echo "- server memory per idle connection < 64 KiB ($connections connections): ${fig[idle]} KiB $(verdict "${fig[idle]} < 64") (failed connections: ${nfail[idle]})"
 else
     echo "- exec, concurrency and idle-memory targets: not measured (no bench/Ferry.Load)"
