@@ -112,7 +112,7 @@ public sealed partial class FerryClient
     /// </summary>
     internal async Task PutItemsAsync(IReadOnlyList<PutItem> items, PutRun run, CancellationToken cancellationToken)
     {
-        if (CanPack(run) && items.Where(Packable).ToList() is { Count: > 0 } packed)
+        if (CanPack(run) && items.Where(i => Packable(i, run.Options)).ToList() is { Count: > 0 } packed)
         {
             // Many small whole files per frame (§5.9.7); the rest go through the put pipeline below.
             await PutPackedAsync(packed, run, cancellationToken).ConfigureAwait(false);
@@ -173,7 +173,7 @@ public sealed partial class FerryClient
     }
 
     /// <summary>mkdir -p for every path, pipelined: all requests out, then all replies.</summary>
-    private async Task<List<(string Path, FerryException Error)>> MkdirManyAsync(IReadOnlyList<string> paths, CancellationToken cancellationToken)
+    internal async Task<List<(string Path, FerryException Error)>> MkdirManyAsync(IReadOnlyList<string> paths, CancellationToken cancellationToken)
     {
         var failures = new List<(string, FerryException)>();
         if (paths.Count == 0)

@@ -23,6 +23,12 @@ public sealed partial class FerryClient
     /// <summary>Largest failure report accepted in a put_files_done: a message per record of a full frame, with room to spare.</summary>
     private const long MaxPackReportBytes = 8L * 1024 * 1024;
 
+    /// <summary>
+    /// Largest file packed when it replaces whatever is there (a sync): with force nothing can refuse it for existing, so
+    /// its bytes are never sent in vain, and files up to here gain from dropping put's four frames and two round trips.
+    /// </summary>
+    internal const long PackMaxForcedSize = 1024 * 1024;
+
     /// <summary>Nanoseconds fit a long up to about the year 2262; a time in seconds past that goes in an ordinary put.</summary>
     private const long MaxPackableSeconds = long.MaxValue / 1_000_000_000;
 
@@ -31,8 +37,8 @@ public sealed partial class FerryClient
         PutFilesEnabled && ServerSupports(CommandNames.PutFiles) && run.Streams <= 1 && !run.Shaping.Compress
         && run.Options.Checksum.Name == ChecksumAlgorithm.Xxh3Name;
 
-    private static bool Packable(PutItem item) =>
-        item.Failure is null && item.Basis is null && item.Size <= OneFrameMaxSize
+    private static bool Packable(PutItem item, PutOptions options) =>
+        item.Failure is null && item.Basis is null && item.Size <= (options.Force || item.ForceReplace ? PackMaxForcedSize : OneFrameMaxSize)
         && item.ModifiedUnixSeconds is null or (>= 0 and <= MaxPackableSeconds);
 
     /// <summary>One put_files frame: the items planned for it, those whose records went (a file that cannot be read stays out).</summary>
@@ -90,7 +96,7 @@ public sealed partial class FerryClient
         var force = run.Options.Force;
         var body = new ArrayBufferWriter<byte>((int)Math.Min(PackMaxBytes, pack.Planned.Sum(i => i.Size + 64)));
         var records = new FileRecordWriter();
-        var buffer = ArrayPool<byte>.Shared.Rent((int)OneFrameMaxSize + 1);
+        var buffer = ArrayPool<byte>.Shared.Rent((int)pack.Planned.Max(i => i.Size) + 1);
         try
         {
             foreach (var item in pack.Planned)
