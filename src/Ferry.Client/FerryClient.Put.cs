@@ -112,6 +112,15 @@ public sealed partial class FerryClient
     /// </summary>
     internal async Task PutItemsAsync(IReadOnlyList<PutItem> items, PutRun run, CancellationToken cancellationToken)
     {
+        if (CanPack(run) && items.Where(i => Packable(i, run.Options)).ToList() is { Count: > 0 } packed)
+        {
+            // Many small whole files per frame (§5.9.7); the rest go through the put pipeline below.
+            await PutPackedAsync(packed, run, cancellationToken).ConfigureAwait(false);
+            if (packed.Where(i => i.Existing is not null).ToList() is { Count: > 0 } existing)
+                await SettleExistingAsync(existing, run.Options, run.Observer, cancellationToken).ConfigureAwait(false);
+            var inPacks = packed.ToHashSet(ReferenceEqualityComparer.Instance);
+            items = items.Where(i => !inPacks.Contains(i)).ToList();
+        }
         var first = 0;
         while (first < items.Count)
         {
@@ -164,7 +173,7 @@ public sealed partial class FerryClient
     }
 
     /// <summary>mkdir -p for every path, pipelined: all requests out, then all replies.</summary>
-    private async Task<List<(string Path, FerryException Error)>> MkdirManyAsync(IReadOnlyList<string> paths, CancellationToken cancellationToken)
+    internal async Task<List<(string Path, FerryException Error)>> MkdirManyAsync(IReadOnlyList<string> paths, CancellationToken cancellationToken)
     {
         var failures = new List<(string, FerryException)>();
         if (paths.Count == 0)

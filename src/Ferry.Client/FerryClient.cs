@@ -92,6 +92,9 @@ public sealed partial class FerryClient : IAsyncDisposable
     /// <summary>Delta puts and pulls go in two levels, groups then chunks (docs/protocol.md §5.9.6).</summary>
     internal bool UsesChunkGroups => ChunkGroupsEnabled && ServerSupports(FeatureNames.ChunkGroups);
 
+    /// <summary>Off: small files go one put_file frame each even to a server that takes put_files, as a client before it did (tests).</summary>
+    internal bool PutFilesEnabled { get; set; } = true;
+
     /// <summary>
     /// Connects, sets up TLS (unless <see cref="FerryClientOptions.UseTls"/> is off), exchanges hellos and logs in when the
     /// server requires it (docs/security.md §3). Throws <see cref="FerryException"/> for every failure: connect_failed

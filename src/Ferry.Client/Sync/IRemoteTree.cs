@@ -1,3 +1,4 @@
+using Ferry.Protocol.Errors;
 using Ferry.Protocol.Messages;
 
 namespace Ferry.Client.Sync;
@@ -14,6 +15,9 @@ internal interface IRemoteTree
 
     /// <summary>Creates the folder and any missing parents; an existing folder is fine.</summary>
     Task MakeDirectoryAsync(string path, CancellationToken cancellationToken);
+
+    /// <summary>Creates every folder as <see cref="MakeDirectoryAsync"/> does, pipelined; returns those that failed, with their errors.</summary>
+    Task<List<(string Path, FerryException Error)>> MakeDirectoriesAsync(IReadOnlyList<string> paths, CancellationToken cancellationToken);
 
     /// <summary>Sets mode and/or modification time (§5.9.5); at least one is given.</summary>
     Task SetAttributesAsync(string path, int? mode, long? modifiedNs, CancellationToken cancellationToken);

@@ -33,6 +33,16 @@ internal sealed class PlanRun(SyncEngine engine, SyncRequest request, string loc
                 i = end;
                 continue;
             }
+            if (_push && NewFolder(actions[i]))
+            {
+                // New folders go pipelined, not a round trip each: a fresh tree has about one for every few files.
+                var end = i;
+                while (end < actions.Count && NewFolder(actions[end]))
+                    end++;
+                await MakeDirectoriesAsync(actions.Skip(i).Take(end - i).ToList(), cancellationToken).ConfigureAwait(false);
+                i = end;
+                continue;
+            }
             var action = actions[i++];
             if (action.Kind == SyncActionKind.Delete && errors.Count > 0)
             {
@@ -56,6 +66,21 @@ internal sealed class PlanRun(SyncEngine engine, SyncRequest request, string loc
             if (action.Kind == SyncActionKind.Delete)
                 Deleted++;
             Report(action);
+        }
+    }
+
+    private static bool NewFolder(SyncAction action) => action.Kind == SyncActionKind.MakeDirectory && !action.ReplacesEntry;
+
+    private async Task MakeDirectoriesAsync(List<SyncAction> folders, CancellationToken cancellationToken)
+    {
+        var failed = (await engine.Remote.MakeDirectoriesAsync(folders.Select(a => RemotePath(a.Path)).ToList(), cancellationToken).ConfigureAwait(false))
+            .GroupBy(f => f.Path, StringComparer.Ordinal).ToDictionary(g => g.Key, g => g.First().Error, StringComparer.Ordinal);
+        foreach (var action in folders)
+        {
+            if (failed.TryGetValue(Ferry.Protocol.Files.RemotePath.Normalize(RemotePath(action.Path)), out var error))
+                Fail(action, error is FerryRemoteException remote ? remote.WireCode : error.Code.ToWire(), error.Message);
+            else
+                Report(action);
         }
     }
 

@@ -37,6 +37,9 @@ internal sealed class RemoteTree(FerryClient client) : IRemoteTree
 
     public Task MakeDirectoryAsync(string path, CancellationToken cancellationToken) => Client.MkdirAsync(path, parents: true, cancellationToken);
 
+    public Task<List<(string Path, FerryException Error)>> MakeDirectoriesAsync(IReadOnlyList<string> paths, CancellationToken cancellationToken) =>
+        Client.MkdirManyAsync(paths.Select(RemotePath.Normalize).ToList(), cancellationToken);
+
     public Task SetAttributesAsync(string path, int? mode, long? modifiedNs, CancellationToken cancellationToken) =>
         Client.SetAttributesAsync(path, mode, modifiedNs, cancellationToken);
 

@@ -54,7 +54,7 @@ internal sealed class ConnectionDispatcher
     /// </summary>
     private static readonly FrozenSet<string> QuickCommands = new[]
     {
-        CommandNames.PutFile, CommandNames.Put, CommandNames.PutData, CommandNames.PutEnd, CommandNames.Mkdir,
+        CommandNames.PutFile, CommandNames.PutFiles, CommandNames.Put, CommandNames.PutData, CommandNames.PutEnd, CommandNames.Mkdir,
         CommandNames.SetAttributes, CommandNames.Symlink, CommandNames.Stat,
     }.ToFrozenSet(StringComparer.Ordinal);
 

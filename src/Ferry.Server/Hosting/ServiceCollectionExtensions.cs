@@ -40,6 +40,7 @@ public static class ServiceCollectionExtensions
         services.AddSingleton<ICommandHandler, PutDataHandler>();
         services.AddSingleton<ICommandHandler, PutEndHandler>();
         services.AddSingleton<ICommandHandler, PutFileHandler>();
+        services.AddSingleton<ICommandHandler, PutFilesHandler>();
         services.AddSingleton<ICommandHandler, GetHandler>();
         services.AddSingleton<ICommandHandler, HashesHandler>();
         services.AddSingleton<ICommandHandler, ListHandler>();
