@@ -45,7 +45,7 @@ public sealed partial class FerryClient
                 {
                     // One block per frame, so the receiver can decompress each on its own (§5.9.4).
                     var want = (int)Math.Min(IoBlockSize, length);
-                    await ReadRangeBlockAsync(handle, localPath, buffer.AsMemory(0, want), start, ct).ConfigureAwait(false);
+                    ReadRangeBlock(handle, localPath, buffer.AsSpan(0, want), start, ct);
                     hasher?.Append(buffer.AsSpan(0, want));
                     var size = compressor.Wrap(buffer.AsSpan(0, want), packed);
                     var body = size < want ? packed.AsMemory(0, size) : buffer.AsMemory(0, want);
@@ -70,7 +70,7 @@ public sealed partial class FerryClient
                 for (long done = 0; done < frame;)
                 {
                     var want = (int)Math.Min(IoBlockSize, frame - done);
-                    await ReadRangeBlockAsync(handle, localPath, buffer.AsMemory(0, want), start + done, ct).ConfigureAwait(false);
+                    ReadRangeBlock(handle, localPath, buffer.AsSpan(0, want), start + done, ct);
                     hasher?.Append(buffer.AsSpan(0, want));
                     await WriteDataBodyAsync(buffer.AsMemory(0, want), shaping, ct).ConfigureAwait(false);
                     done += want;
@@ -90,9 +90,10 @@ public sealed partial class FerryClient
         }
     }
 
-    private async Task ReadRangeBlockAsync(SafeFileHandle handle, string localPath, Memory<byte> block, long position, CancellationToken ct)
+    private void ReadRangeBlock(SafeFileHandle handle, string localPath, Span<byte> block, long position, CancellationToken ct)
     {
-        var n = await LocalFiles.ReadFullyAsync(handle, block, position, ct).ConfigureAwait(false);
+        ct.ThrowIfCancellationRequested();
+        var n = LocalFiles.ReadFully(handle, block, position);
         if (n < block.Length)
             throw Break(new IOException($"'{localPath}' shrank while being uploaded; the connection was closed because the frame could not be completed."));
     }

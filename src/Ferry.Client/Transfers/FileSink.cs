@@ -76,10 +76,14 @@ internal sealed class FileSink : IAsyncDisposable
         var offset = _position;
         _position += count;
         _filled = 0;
-        _pending = Task.Run(async () =>
+        // One work item per buffer that writes synchronously: on Unix RandomAccess.WriteAsync is itself a blocking
+        // pwrite queued to the thread pool, so awaiting it here cost a second hand-off and wake-up per MiB.
+        var handle = _handle;
+        var hasher = _hasher;
+        _pending = Task.Run(() =>
         {
-            _hasher?.Append(buffer.AsSpan(0, count));
-            await RandomAccess.WriteAsync(_handle, buffer.AsMemory(0, count), offset, cancellationToken).ConfigureAwait(false);
+            hasher?.Append(buffer.AsSpan(0, count));
+            RandomAccess.Write(handle, buffer.AsSpan(0, count), offset);
         }, cancellationToken);
     }
 
