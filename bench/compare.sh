@@ -1033,7 +1033,7 @@ if ((with_load)); then
     p="$(pct concurrent-put single-stream)"
     echo "- $clients concurrent clients, zero failures: ${nfail[concurrent-put]} failed uploads in $runs runs $(verdict "${nfail[concurrent-put]} == 0")"
     echo "- $clients concurrent clients, aggregate >= 80 % of a single stream: ${fig[concurrent-put]} MB/s = $p % of ${fig[single-stream]} MB/s (one connection) $(verdict "$p >= 80"); $(pct concurrent-put put-tls) % of ferry put TLS, ${fig[put-tls]} MB/s"
-    echo "- server memory per idle connection < 64 KiB ($connections connections): ${fig[idle]} KiB $(verdict "${fig[idle]} < 64") (failed connections: ${nfail[idle]})"
+    echo "- server memory per idle connection < 48 KiB ($connections connections): ${fig[idle]} KiB $(verdict "${fig[idle]} < 48") (failed connections: ${nfail[idle]})"
 else
     echo "- exec, concurrency and idle-memory targets: not measured (no bench/Ferry.Load)"
 fi

@@ -2,16 +2,18 @@ using System.Net.Security;
 
 namespace Ferry.Protocol.Transport;
 
-/// <summary>TLS settings both ends use, so that a Ferry client and server agree on the cheapest strong choice.</summary>
+/// <summary>TLS settings of Ferry's client and server.</summary>
 internal static class TlsSettings
 {
     /// <summary>The ALPN name of this protocol.</summary>
     public static readonly SslApplicationProtocol ApplicationProtocol = new("ferry/1");
 
     /// <summary>
-    /// AEAD suites only, AES-128-GCM first: OpenSSL's default order puts AES-256-GCM first, which costs about 10% more
-    /// CPU per byte (AES-NI) for no practical gain at this key size; ChaCha20 stays for machines without AES
-    /// instructions. Null where the platform does not let an application choose (Windows uses the system policy).
+    /// The client's offer: AEAD suites only, AES-128-GCM first: OpenSSL's default order puts AES-256-GCM first, which
+    /// costs about 10% more CPU per byte (AES-NI) for no practical gain at this key size; ChaCha20 stays for machines
+    /// without AES instructions. Null where the platform does not let an application choose (Windows uses the system
+    /// policy). The server does not use it: a policy gives each server connection an OpenSSL context of its own (see
+    /// TlsHandshake), and the server's own preference decides, so a Ferry server picks OpenSSL's default order.
     /// </summary>
     public static CipherSuitesPolicy? CipherSuites { get; } = OperatingSystem.IsLinux() || OperatingSystem.IsFreeBSD()
         ? new CipherSuitesPolicy(

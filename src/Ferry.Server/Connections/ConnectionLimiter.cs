@@ -167,7 +167,10 @@ internal sealed class ConnectionLimiter
             var counts = _perNetwork[ticket.Network];
             _perNetwork[ticket.Network] = (counts.All, counts.Pending - 1);
         }
-        ticket.LoginDeadline?.Dispose();
+        // Dropped, not only disposed: a logged-in connection may stay open for days holding nothing it no longer needs.
+        var deadline = ticket.LoginDeadline;
+        ticket.LoginDeadline = null;
+        deadline?.Dispose();
     }
 
     internal void Release(ConnectionTicket ticket)
