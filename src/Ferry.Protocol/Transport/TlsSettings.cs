@@ -29,4 +29,20 @@ internal static class TlsSettings
             TlsCipherSuite.TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256,
         ])
         : null;
+
+    /// <summary>
+    /// Whether a negotiated suite is one Ferry accepts: an AEAD cipher (GCM, CCM, ChaCha20-Poly1305) with forward secrecy
+    /// (any TLS 1.3 suite, or ECDHE/DHE in TLS 1.2). The server checks it after every handshake because it sets no suite
+    /// list of its own (see TlsHandshake), so a TLS 1.2 client that asks for CBC or static RSA is refused after the
+    /// handshake instead of being served with it.
+    /// </summary>
+    public static bool IsAcceptable(TlsCipherSuite suite)
+    {
+        var name = suite.ToString();
+        var tls13 = name.StartsWith("TLS_AES_", StringComparison.Ordinal) || name.StartsWith("TLS_CHACHA20_", StringComparison.Ordinal);
+        var forwardSecret = tls13 || name.StartsWith("TLS_ECDHE_", StringComparison.Ordinal) || name.StartsWith("TLS_DHE_", StringComparison.Ordinal);
+        var aead = name.Contains("_GCM_", StringComparison.Ordinal) || name.Contains("_CCM", StringComparison.Ordinal)
+                   || name.Contains("CHACHA20_POLY1305", StringComparison.Ordinal);
+        return forwardSecret && aead;
+    }
 }

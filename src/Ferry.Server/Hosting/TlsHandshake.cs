@@ -65,6 +65,14 @@ internal sealed class TlsHandshake
                 // per connection and less server CPU per handshake (docs/benchmarks.md). The cost: the server picks
                 // OpenSSL's default order, AES-256-GCM first, instead of AES-128-GCM (about 9% more AES work per byte).
             }, deadline.Token).ConfigureAwait(false);
+            if (!TlsSettings.IsAcceptable(tls.NegotiatedCipherSuite))
+            {
+                // What the server's missing suite list would otherwise let through: a TLS 1.2 client that asked for
+                // CBC or a static-RSA key exchange. No frame is read on such a connection.
+                var suite = tls.NegotiatedCipherSuite;
+                await tls.DisposeAsync().ConfigureAwait(false);
+                return (null, $"the client negotiated {suite}, which is not an AEAD suite with forward secrecy");
+            }
             return (tls, null);
         }
         catch (Exception ex) when (ex is IOException or AuthenticationException or OperationCanceledException or System.Net.Sockets.SocketException
