@@ -118,35 +118,46 @@ internal static class NatsPartReader
 
     /// <summary>
     /// The chunks at R-n .. R-1, when every one of those sequences holds a message of <paramref name="subject"/>; else
-    /// null (and nothing held).
+    /// null (and nothing held). NATS.Net's put ends an object whose size is a multiple of its chunk size with one empty
+    /// message on the chunk subject (not counted in the record's chunks): when R-1 holds that, the chunks are at
+    /// R-n-1 .. R-2.
     /// </summary>
     private static async Task<List<Chunk>?> GuessAsync(NatsBuckets buckets, string subject, int count, ulong recordSequence, CancellationToken cancellationToken)
     {
-        if (count == 0 || recordSequence <= (ulong)count)
+        if (count == 0 || recordSequence <= (ulong)count + 1)
             return count == 0 ? [] : null;
-        var first = recordSequence - (ulong)count;
-        var held = new List<Chunk>(count);
+        var held = new List<Chunk>(count + 1);
         var asked = new Queue<(ulong Sequence, Task<NatsMsg<NatsMemoryOwner<byte>>> Answer)>();
-        var next = first;
+        var next = recordSequence - (ulong)count;
         try
         {
             while (held.Count < count)
             {
                 while (asked.Count < Window && next < recordSequence)
                 {
-                    var request = new StreamMsgGetRequest { Seq = next };
-                    asked.Enqueue((next, buckets.DataStream.GetDirectAsync<NatsMemoryOwner<byte>>(request, cancellationToken: cancellationToken).AsTask()));
+                    asked.Enqueue((next, Ask(buckets, next, cancellationToken)));
                     next++;
                 }
                 var (sequence, pending) = asked.Dequeue();
-                var answer = await Settled(pending).ConfigureAwait(false);
-                if (answer is not { } message || !IsChunk(message.Headers, subject, sequence))
+                if (await TakeAsync(pending, subject, sequence).ConfigureAwait(false) is not { } chunk
+                    || (chunk.Data.IsEmpty && sequence != recordSequence - 1))
                 {
-                    answer?.Data.Dispose();
                     Release(held);
                     return null;
                 }
-                held.Add(new Chunk(sequence, message.Data.Memory, message.Data));
+                held.Add(chunk);
+            }
+            if (held[^1].Data.IsEmpty)
+            {
+                var sequence = recordSequence - (ulong)count - 1;
+                if (await TakeAsync(Ask(buckets, sequence, cancellationToken), subject, sequence).ConfigureAwait(false) is not { Data.IsEmpty: false } first)
+                {
+                    Release(held);
+                    return null;
+                }
+                held[^1].Owner?.Dispose();
+                held.RemoveAt(held.Count - 1);
+                held.Insert(0, first);
             }
             return held;
         }
@@ -154,6 +165,19 @@ internal static class NatsPartReader
         {
             await DropAsync(asked).ConfigureAwait(false);
         }
+    }
+
+    private static Task<NatsMsg<NatsMemoryOwner<byte>>> Ask(NatsBuckets buckets, ulong sequence, CancellationToken cancellationToken) =>
+        buckets.DataStream.GetDirectAsync<NatsMemoryOwner<byte>>(new StreamMsgGetRequest { Seq = sequence }, cancellationToken: cancellationToken).AsTask();
+
+    /// <summary>The answer as a chunk, when it is a message of <paramref name="subject"/> at <paramref name="sequence"/>; else null (its buffer given back).</summary>
+    private static async Task<Chunk?> TakeAsync(Task<NatsMsg<NatsMemoryOwner<byte>>> pending, string subject, ulong sequence)
+    {
+        var answer = await Settled(pending).ConfigureAwait(false);
+        if (answer is { } message && IsChunk(message.Headers, subject, sequence))
+            return new Chunk(sequence, message.Data.Memory, message.Data);
+        answer?.Data.Dispose();
+        return null;
     }
 
     /// <summary>
@@ -179,8 +203,11 @@ internal static class NatsPartReader
                         found.Owner?.Dispose();
                         break;
                     }
-                    held.Add(found);
                     after = found.Sequence;
+                    if (found.Data.IsEmpty)
+                        found.Owner?.Dispose(); // the empty message a put may end with (see GuessAsync), not a chunk
+                    else
+                        held.Add(found);
                 }
             }
             catch
