@@ -18,7 +18,8 @@ namespace Ferry.Server.Storage.Nats;
 /// <para>
 /// Where the chunks are: the object's record is read from the stream's leader together with its stream sequence R.
 /// The object store writes an object's n chunks one after the other, each acknowledged before the next, on a subject
-/// that belongs to that one object, and the record last; so all n chunks lie before R. When nothing else was stored in
+/// that belongs to that one object (followed by one empty message when the object's size is a multiple of the chunk
+/// size), and the record last; so all n chunks lie before R. When nothing else was stored in
 /// between, they are exactly R-n .. R-1, and those n sequences are asked for at once (up to <see cref="Window"/> in
 /// flight). The guess is taken only when every answer is a message of the object's subject at the sequence asked: n
 /// messages of a subject that has only n, so they are all of them, in order. Until then nothing is written, since a
