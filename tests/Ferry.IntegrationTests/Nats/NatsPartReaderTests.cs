@@ -10,7 +10,7 @@ namespace Ferry.IntegrationTests.Nats;
 
 /// <summary>
 /// Reading a part's chunks: where they lie in the data stream (right before the object's record, or scattered among
-/// another put's), and a read that races an overwrite and the sweep of the replaced parts.
+/// another put's), a part with a chunk missing, and a read that races an overwrite.
 /// </summary>
 public sealed class NatsPartReaderTests(NatsClusterFixture nats) : IClassFixture<NatsClusterFixture>
 {
@@ -69,7 +69,7 @@ public sealed class NatsPartReaderTests(NatsClusterFixture nats) : IClassFixture
     }
 
     [Fact]
-    public async Task A_read_racing_an_overwrite_finishes_the_old_file_and_fails_cleanly_once_its_parts_are_swept()
+    public async Task A_read_racing_an_overwrite_finishes_the_old_file()
     {
         await using var pair = await NatsServerPair.StartAsync(nats.Cluster);
         using var local = new TempDirectory();
@@ -90,34 +90,8 @@ public sealed class NatsPartReaderTests(NatsClusterFixture nats) : IClassFixture
             Assert.Equal(expected, head.Concat(rest).ToArray());
         }
 
-        // Overwritten again and the replaced parts swept while a reader is in the middle: it ends with an error, and
-        // every byte it gave before is the old file's.
-        entry = await EntryAsync(buckets, "f.bin");
-        expected = await File.ReadAllBytesAsync(second, Token);
-        await using (var reader = new NatsObjectCursor(buckets, entry.Parts!, entry.PartSize, 0))
-        {
-            var head = await ReadSomeAsync(reader, 1024 * 1024);
-            await a.PutFileAsync(first, "f.bin", new PutOptions { Force = true }, cancellationToken: Token);
-            // The sweep lists every object through a consumer: on a loaded machine that alone can take longer than 30 s.
-            var (swept, _) = await pair.ProviderOf(pair.A).SweepPartialUploadsAsync(DateTimeOffset.UtcNow + TimeSpan.FromMinutes(1),
-                TestTimeouts.Token(TimeSpan.FromMinutes(2)));
-            Assert.True(swept >= 1);
-            var rest = new MemoryStream();
-            var failed = await Assert.ThrowsAsync<FerryException>(async () =>
-            {
-                var buffer = new byte[64 * 1024];
-                int n;
-                while ((n = await reader.ReadAsync(buffer, Token)) > 0)
-                    rest.Write(buffer, 0, n);
-            });
-            Assert.Equal(FerryErrorCode.IoError, failed.Code);
-            var given = head.Concat(rest.ToArray()).ToArray();
-            Assert.True(given.Length < expected.Length);
-            Assert.Equal(expected.AsSpan(0, given.Length).ToArray(), given);
-        }
-
         await a.GetFileAsync("f.bin", local.Combine("back.bin"), cancellationToken: Token);
-        TestFiles.AssertSame(first, local.Combine("back.bin"));
+        TestFiles.AssertSame(second, local.Combine("back.bin"));
     }
 
     private NatsStoreOptions Options() => NatsStoreOptions.Parse(nats.Cluster.Url) with { BucketPrefix = "r" + NatsKeys.NewId()[..10] };
