@@ -21,6 +21,7 @@ internal sealed class NatsBuckets : IAsyncDisposable
     private readonly NatsConnection _connection;
 
     private readonly string _chunkPrefix;
+    private readonly string _recordPrefix;
     private readonly INatsJSStream _metaStream;
     private readonly string _metaKeyPrefix;
 
@@ -35,6 +36,7 @@ internal sealed class NatsBuckets : IAsyncDisposable
         Data = data;
         DataStream = dataStream;
         _chunkPrefix = $"$O.{options.DataBucket}.C.";
+        _recordPrefix = $"$O.{options.DataBucket}.M.";
     }
 
     public INatsKVStore Meta { get; }
@@ -49,6 +51,17 @@ internal sealed class NatsBuckets : IAsyncDisposable
 
     /// <summary>The subject an object's chunks are stored under, from the object's chunk id.</summary>
     public string ChunkSubject(string nuid) => _chunkPrefix + nuid;
+
+    /// <summary>
+    /// The subject of an object's record: its name in base64url, padded as the object store's other clients write it
+    /// (Go's <c>base64.URLEncoding</c>) when <paramref name="padded"/>, else without the padding some versions of NATS.Net
+    /// leave out.
+    /// </summary>
+    public string RecordSubject(string name, bool padded)
+    {
+        var encoded = Convert.ToBase64String(System.Text.Encoding.UTF8.GetBytes(name)).Replace('+', '-').Replace('/', '_');
+        return _recordPrefix + (padded ? encoded : encoded.TrimEnd('='));
+    }
 
     /// <summary>
     /// Parts being put into <see cref="Data"/> at once over this connection. Without a bound, hundreds of uploads
