@@ -39,7 +39,10 @@ internal sealed class LocalFileStoreProvider : IFileStoreProvider
         var ownership = ExecAccount.DataOwnershipFor(user, _options);
         lock (_stores)
         {
-            if (_stores.TryGetValue(user.Name, out var existing) && existing.ConfiguredRoot == home && existing.Ownership == ownership)
+            // A home removed while the server runs (an administrator's cleanup) is made again at the next login, as a
+            // server without this cache did; the cached store would otherwise answer not_found until a restart.
+            if (_stores.TryGetValue(user.Name, out var existing) && existing.ConfiguredRoot == home && existing.Ownership == ownership
+                && Directory.Exists(existing.RootPath))
             {
                 existing.UpdateQuota(user.QuotaBytes);
                 return existing;
