@@ -421,11 +421,7 @@ public sealed partial class FerryClient
             item.StartedAt = Stopwatch.GetTimestamp();
             try
             {
-                using var handle = File.OpenHandle(item.File.LocalPath, FileMode.Open, FileAccess.Read, FileShare.Read);
-                // One byte more than expected shows a file that grew as surely as a short read shows one that shrank.
-                var read = LocalFiles.ReadFully(handle, buffer.AsSpan(0, size + 1), 0);
-                if (read != size)
-                    throw new FerryException(FerryErrorCode.IoError, $"'{item.File.LocalPath}' changed size while waiting to be uploaded; try again.");
+                LocalFiles.ReadWholeSmallFile(item.File.LocalPath, buffer, size);
             }
             catch (Exception ex) when (ex is FerryException or IOException or UnauthorizedAccessException)
             {

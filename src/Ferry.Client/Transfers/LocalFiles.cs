@@ -1,3 +1,4 @@
+using Ferry.Protocol.Errors;
 using Microsoft.Win32.SafeHandles;
 
 namespace Ferry.Client.Transfers;
@@ -67,6 +68,19 @@ internal static class LocalFiles
             total += n;
         }
         return total;
+    }
+
+    /// <summary>
+    /// Reads the whole of a small file that is to go in one frame, expected to hold <paramref name="size"/> bytes, into
+    /// <paramref name="buffer"/> (at least size + 1 long). Throws <see cref="FerryException"/> (io_error) when the file
+    /// no longer has that size.
+    /// </summary>
+    internal static void ReadWholeSmallFile(string path, Span<byte> buffer, int size)
+    {
+        using var handle = File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.Read);
+        // One byte more than expected shows a file that grew as surely as a short read shows one that shrank.
+        if (ReadFully(handle, buffer[..(size + 1)], 0) != size)
+            throw new FerryException(FerryErrorCode.IoError, $"'{path}' changed size while waiting to be uploaded; try again.");
     }
 
     /// <summary>
