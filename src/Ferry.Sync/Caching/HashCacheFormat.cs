@@ -6,7 +6,7 @@ using Ferry.Sync.Chunking;
 namespace Ferry.Sync.Caching;
 
 /// <summary>
-/// The hash cache file, version 1, little-endian:
+/// The hash cache file, version 2, little-endian:
 /// <c>["FERRYHCF"][u32 version][u32 entry count]</c>, the entries from least to most recently used, then
 /// <c>[u64 XXH3-64 of all bytes before it]</c>. An entry is
 /// <c>[u64 device][u64 inode][i64 size][i64 mtime ns][i64 ctime ns][16-byte content hash][u8 has chunks]</c>, and when it
@@ -18,7 +18,9 @@ namespace Ferry.Sync.Caching;
 /// </remarks>
 internal static class HashCacheFormat
 {
-    public const int Version = 1;
+    /// <summary>2 since files over one segment are cut with no forced cut at segment boundaries: a version-1 list of such a
+    /// file is still a true description of it, but no longer what the other end cuts, so it is dropped with the file.</summary>
+    public const int Version = 2;
     public const int EntryFixedSize = 5 * 8 + 16 + 1;
     public const int ChunkListHeaderSize = 4 + 8 + 4;
     public const int ChunkRecordSize = 4 + ChunkId.Size;
@@ -104,7 +106,7 @@ internal static class HashCacheFormat
         return EntryFixedSize + ChunkListHeaderSize;
     }
 
-    /// <summary>Parses a whole cache file; false, with no entries, for anything but a valid version-1 file.</summary>
+    /// <summary>Parses a whole cache file; false, with no entries, for anything but a valid file of this version.</summary>
     public static bool TryRead(ReadOnlySpan<byte> data, out List<FileDigest> entries)
     {
         entries = [];

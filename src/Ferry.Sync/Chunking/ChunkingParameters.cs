@@ -22,8 +22,9 @@ public sealed record ChunkingParameters
     public const int LargestAverage = 4 * 1024 * 1024;
 
     /// <summary>
-    /// Every segment boundary is a forced cut point, so segments can be chunked in parallel and give the same chunks as
-    /// one serial pass. An insertion then costs at most one extra chunk per segment it shifts.
+    /// The unit of parallel chunking: one worker starts cutting at each multiple of it, and its cuts are joined to the
+    /// previous worker's where the two meet, so the chunks equal one serial pass's. It is not a cut point (a cut at a fixed
+    /// offset would make an insertion change the chunks around every later boundary).
     /// </summary>
     public const long DefaultSegmentLength = 64L * 1024 * 1024;
 
@@ -43,13 +44,13 @@ public sealed record ChunkingParameters
     /// <summary>The chunk length the cut-point rule aims at; a power of two.</summary>
     public int AverageSize { get; }
 
-    /// <summary>No chunk is shorter, except the last one of a segment or file. A quarter of <see cref="AverageSize"/>.</summary>
+    /// <summary>No chunk is shorter, except the last one of the file. A quarter of <see cref="AverageSize"/>.</summary>
     public int MinSize { get; }
 
     /// <summary>No chunk is longer. Four times <see cref="AverageSize"/>.</summary>
     public int MaxSize { get; }
 
-    /// <summary>Distance between forced cut points; a segment never shares a chunk with its neighbour.</summary>
+    /// <summary>How much of a file one parallel chunking worker takes; it does not change the chunks.</summary>
     public long SegmentLength { get; }
 
     /// <summary>Mask tested while the chunk is shorter than the average (more one-bits, so a cut is less likely).</summary>

@@ -12,9 +12,12 @@ namespace Ferry.Sync.Chunking;
 /// lets a delta transfer find the unchanged rest of a file.
 /// </summary>
 /// <remarks>
-/// <para>A forced cut at every multiple of <see cref="ChunkingParameters.SegmentLength"/> makes segments independent, so
-/// every entry point (in memory, a stream, a file with N parallel readers) yields exactly the same chunks for the same
-/// bytes, whatever the read sizes.</para>
+/// <para>Every entry point (in memory, a stream, a file with N parallel readers) yields exactly the chunks of one serial
+/// pass, whatever the read sizes. The parallel ones start a worker at each multiple of
+/// <see cref="ChunkingParameters.SegmentLength"/> and let it cut a little past its segment's end; where its cuts and the
+/// next worker's first meet, the next worker's list takes over, because the cuts after a cut point depend only on the
+/// bytes after it. No cut is forced at a segment boundary: a forced cut would sit at a fixed offset, so an insertion
+/// would change the chunks around every boundary after it (about 80 KiB per boundary for a 1 GiB file).</para>
 /// <para>Memory: the streaming entry points hold one pooled buffer of <see cref="ChunkingParameters.MaxSize"/> plus the
 /// read block per reader, however large the input.</para>
 /// </remarks>
@@ -46,7 +49,7 @@ public sealed class FastCdcChunker
     public IReadOnlyList<Chunk> Chunk(ReadOnlySpan<byte> data)
     {
         var chunks = new List<Chunk>(EstimateChunkCount(data.Length));
-        ChunkRange(data, 0, chunks);
+        ChunkRange(data, 0, data.Length, chunks);
         return chunks;
     }
 
@@ -63,14 +66,35 @@ public sealed class FastCdcChunker
         Parallel.For(0, segmentCount, new ParallelOptions { MaxDegreeOfParallelism = workers }, segment =>
         {
             var start = segment * segmentLength;
-            var length = (int)Math.Min(segmentLength, data.Length - start);
-            var chunks = new List<Chunk>(EstimateChunkCount(length));
-            ChunkRange(data.Span.Slice((int)start, length), start, chunks);
+            var stopAt = SegmentStop(start, data.Length);
+            var chunks = new List<Chunk>(EstimateChunkCount(stopAt - start));
+            ChunkRange(data.Span, start, stopAt, chunks);
             perSegment[segment] = chunks;
         });
         var all = new List<Chunk>(EstimateChunkCount(data.Length));
-        foreach (var chunks in perSegment)
-            all.AddRange(chunks);
+        if (segmentCount == 0)
+            return all;
+        var current = perSegment[0];
+        var index = 0;
+        for (var next = 1; next < segmentCount; next++)
+        {
+            if (TryJoin(current, index, perSegment[next], out var lastOfCurrent, out var firstOfNext))
+            {
+                all.AddRange(current.Skip(index).Take(lastOfCurrent - index + 1));
+                (current, index) = (perSegment[next], firstOfNext);
+                continue;
+            }
+            all.AddRange(current.Skip(index));
+            var position = all[^1].End;
+            if (position >= data.Length)
+                return all;
+            // No common cut within the overrun (content with few cut points, such as long runs of one byte): cut the
+            // next worker's range again from the last true cut.
+            current = new List<Chunk>();
+            ChunkRange(data.Span, position, perSegment[next][^1].End, current);
+            index = 0;
+        }
+        all.AddRange(current.Skip(index));
         return all;
     }
 
@@ -85,13 +109,14 @@ public sealed class FastCdcChunker
         ArgumentNullException.ThrowIfNull(stream);
         ArgumentOutOfRangeException.ThrowIfLessThan(readBlockSize, 1);
         return ChunkSequentialAsync(
-            (buffer, _, token) => stream.ReadAsync(buffer, token), 0, long.MaxValue, wholeContentHash, readBlockSize, cancellationToken);
+            (buffer, _, token) => stream.ReadAsync(buffer, token), 0, long.MaxValue, long.MaxValue, wholeContentHash, readBlockSize, cancellationToken);
     }
 
     /// <summary>
     /// Chunks the first <paramref name="length"/> bytes of an open file with up to <paramref name="workers"/> concurrent
-    /// positional readers (one 64 MiB segment each at a time) and yields the chunks in file order; the result equals a
-    /// serial pass's. At most <paramref name="workers"/> buffers and the chunk lists of as many segments are held.
+    /// positional readers (one 64 MiB segment each at a time, and a little past its end) and yields the chunks in file
+    /// order; the result equals a serial pass's. At most <paramref name="workers"/> buffers and the chunk lists of as many
+    /// segments are held.
     /// </summary>
     /// <param name="file">An open file; only positional reads are made, so its file position does not matter.</param>
     /// <param name="length">How many bytes to chunk from offset 0.</param>
@@ -110,7 +135,7 @@ public sealed class FastCdcChunker
         if (wholeContentHash is not null && workers != 1)
             throw new ArgumentException("A whole-content hash needs the bytes in order: use one worker.", nameof(wholeContentHash));
         return workers == 1
-            ? ChunkSequentialAsync((buffer, offset, token) => RandomAccess.ReadAsync(file, buffer, offset, token), 0, length, wholeContentHash, readBlockSize, cancellationToken)
+            ? ChunkSequentialAsync((buffer, offset, token) => RandomAccess.ReadAsync(file, buffer, offset, token), 0, length, length, wholeContentHash, readBlockSize, cancellationToken)
             : ChunkSegmentsInParallelAsync(file, length, workers, readBlockSize, cancellationToken);
     }
 
@@ -122,22 +147,46 @@ public sealed class FastCdcChunker
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         var inFlight = new Queue<Task<List<Chunk>>>();
         long nextSegment = 0;
+        void StartWorkers()
+        {
+            while (inFlight.Count < workers && nextSegment < segmentCount)
+            {
+                var start = nextSegment++ * segmentLength;
+                inFlight.Enqueue(Task.Run(() => ChunkFileRangeAsync(file, start, SegmentStop(start, length), length, readBlockSize, stop.Token), stop.Token));
+            }
+        }
         try
         {
+            StartWorkers();
+            if (inFlight.Count == 0)
+                yield break;
+            var current = await inFlight.Dequeue().ConfigureAwait(false);
+            var index = 0;
             while (true)
             {
-                while (inFlight.Count < workers && nextSegment < segmentCount)
-                {
-                    var start = nextSegment++ * segmentLength;
-                    var end = Math.Min(start + segmentLength, length);
-                    inFlight.Enqueue(Task.Run(() => ChunkFileSegmentAsync(file, start, end, readBlockSize, stop.Token), stop.Token));
-                }
+                StartWorkers();
                 if (inFlight.Count == 0)
+                    break;
+                var next = await inFlight.Dequeue().ConfigureAwait(false);
+                if (TryJoin(current, index, next, out var lastOfCurrent, out var firstOfNext))
+                {
+                    for (; index <= lastOfCurrent; index++)
+                        yield return current[index];
+                    (current, index) = (next, firstOfNext);
+                    continue;
+                }
+                for (; index < current.Count; index++)
+                    yield return current[index];
+                var position = current[^1].End;
+                if (position >= length)
                     yield break;
-                var chunks = await inFlight.Dequeue().ConfigureAwait(false);
-                foreach (var chunk in chunks)
-                    yield return chunk;
+                // No common cut within the overrun (content with few cut points, such as long runs of one byte): cut the
+                // next worker's range again from the last true cut.
+                current = await ChunkFileRangeAsync(file, position, next[^1].End, length, readBlockSize, stop.Token).ConfigureAwait(false);
+                index = 0;
             }
+            for (; index < current.Count; index++)
+                yield return current[index];
         }
         finally
         {
@@ -151,14 +200,56 @@ public sealed class FastCdcChunker
         }
     }
 
-    private async Task<List<Chunk>> ChunkFileSegmentAsync(SafeFileHandle file, long start, long end, int readBlockSize, CancellationToken cancellationToken)
+    private async Task<List<Chunk>> ChunkFileRangeAsync(
+        SafeFileHandle file, long start, long stopAt, long length, int readBlockSize, CancellationToken cancellationToken)
     {
-        var chunks = new List<Chunk>(EstimateChunkCount(end - start));
+        var chunks = new List<Chunk>(EstimateChunkCount(stopAt - start));
         await foreach (var chunk in ChunkSequentialAsync(
-            (buffer, offset, token) => RandomAccess.ReadAsync(file, buffer, offset, token), start, end, null, readBlockSize, cancellationToken)
+            (buffer, offset, token) => RandomAccess.ReadAsync(file, buffer, offset, token), start, stopAt, length, null, readBlockSize, cancellationToken)
             .ConfigureAwait(false))
             chunks.Add(chunk);
         return chunks;
+    }
+
+    /// <summary>
+    /// Where the worker that starts at <paramref name="start"/> may stop: past the end of its segment by the overrun in
+    /// which the next worker's cuts usually meet its own (the cuts of two passes started at different offsets fall into
+    /// step within a chunk or two on most content), or at the end of the input.
+    /// </summary>
+    private long SegmentStop(long start, long length)
+    {
+        var overrun = Math.Min(JoinOverrunChunks * (long)Parameters.MaxSize, Parameters.SegmentLength);
+        return Math.Min(start + Parameters.SegmentLength + overrun, length);
+    }
+
+    /// <summary>Maximal chunks a worker cuts past its segment's end, for the join with the next worker.</summary>
+    private const int JoinOverrunChunks = 16;
+
+    /// <summary>
+    /// Finds the first cut at or after <paramref name="next"/>'s start that ends a chunk of <paramref name="current"/> (from
+    /// <paramref name="from"/> on, all true cuts) and starts one of <paramref name="next"/>. From that cut on, both lists
+    /// hold the same chunks, so the true list continues in <paramref name="next"/>.
+    /// </summary>
+    private static bool TryJoin(List<Chunk> current, int from, List<Chunk> next, out int lastOfCurrent, out int firstOfNext)
+    {
+        var i = from;
+        var j = 0;
+        while (i < current.Count && j < next.Count)
+        {
+            var cut = current[i].End;
+            var start = next[j].Offset;
+            if (cut == start)
+            {
+                (lastOfCurrent, firstOfNext) = (i, j);
+                return true;
+            }
+            if (cut < start)
+                i++;
+            else
+                j++;
+        }
+        (lastOfCurrent, firstOfNext) = (-1, -1);
+        return false;
     }
 
     /// <summary>
@@ -166,10 +257,13 @@ public sealed class FastCdcChunker
     /// left) in the buffer before choosing a cut, so read sizes never influence where the cuts fall.
     /// </summary>
     /// <param name="read">Reads into the buffer from an absolute offset (the stream form ignores it); 0 means the end.</param>
-    /// <param name="start">Absolute offset of the first byte; a multiple of the segment length.</param>
-    /// <param name="end">Absolute offset to stop at (exclusive), or <see cref="long.MaxValue"/> for "until the source ends".</param>
+    /// <param name="start">Absolute offset of the first byte, a true cut point (0, or the end of a chunk of a serial pass)
+    /// for a true list; a segment start for a worker whose list is joined later.</param>
+    /// <param name="stopAt">The last chunk yielded is the first that ends at or after this offset.</param>
+    /// <param name="length">Absolute offset the source ends at (exclusive), or <see cref="long.MaxValue"/> for "until the
+    /// source ends"; every window reaches up to it, so a list that stops early still cuts as a whole pass does.</param>
     private async IAsyncEnumerable<Chunk> ChunkSequentialAsync(
-        Func<Memory<byte>, long, CancellationToken, ValueTask<int>> read, long start, long end, XxHash128? wholeContentHash,
+        Func<Memory<byte>, long, CancellationToken, ValueTask<int>> read, long start, long stopAt, long length, XxHash128? wholeContentHash,
         int readBlockSize, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
         var maxSize = Parameters.MaxSize;
@@ -180,10 +274,9 @@ public sealed class FastCdcChunker
             var dataEnd = 0; // buffer index just past the last byte read
             var position = start; // absolute offset of buffer[dataStart]
             var sourceEnded = false;
-            while (true)
+            while (position < stopAt)
             {
-                var untilSegmentEnd = Parameters.SegmentLength - position % Parameters.SegmentLength;
-                while (!sourceEnded && dataEnd - dataStart < maxSize && dataEnd - dataStart < untilSegmentEnd)
+                while (!sourceEnded && dataEnd - dataStart < maxSize)
                 {
                     if (dataEnd == buffer.Length)
                     {
@@ -193,7 +286,7 @@ public sealed class FastCdcChunker
                         dataStart = 0;
                     }
                     var readPosition = position + (dataEnd - dataStart);
-                    var room = (int)Math.Min(buffer.Length - dataEnd, end - readPosition);
+                    var room = (int)Math.Min(buffer.Length - dataEnd, length - readPosition);
                     var count = room == 0 ? 0 : await read(buffer.AsMemory(dataEnd, room), readPosition, cancellationToken).ConfigureAwait(false);
                     if (count == 0)
                         sourceEnded = true;
@@ -202,8 +295,7 @@ public sealed class FastCdcChunker
                 var available = dataEnd - dataStart;
                 if (available == 0)
                     yield break;
-                var window = (int)Math.Min(Math.Min(available, maxSize), untilSegmentEnd);
-                var chunk = CutAndHash(buffer.AsSpan(dataStart, window), position, wholeContentHash);
+                var chunk = CutAndHash(buffer.AsSpan(dataStart, Math.Min(available, maxSize)), position, wholeContentHash);
                 dataStart += chunk.Length;
                 position += chunk.Length;
                 yield return chunk;
@@ -222,24 +314,25 @@ public sealed class FastCdcChunker
         return new Chunk(position, content.Length, ChunkId.Of(content));
     }
 
-    /// <summary>Chunks <paramref name="data"/>, which starts at absolute offset <paramref name="start"/> (a segment boundary).</summary>
-    private void ChunkRange(ReadOnlySpan<byte> data, long start, List<Chunk> into)
+    /// <summary>
+    /// Chunks <paramref name="data"/> (the whole input) from offset <paramref name="start"/> until a chunk ends at or after
+    /// <paramref name="stopAt"/>; windows reach to the end of the input, as in a whole pass.
+    /// </summary>
+    private void ChunkRange(ReadOnlySpan<byte> data, long start, long stopAt, List<Chunk> into)
     {
-        var local = 0;
-        while (local < data.Length)
+        var position = start;
+        while (position < stopAt && position < data.Length)
         {
-            var position = start + local;
-            var untilSegmentEnd = Parameters.SegmentLength - position % Parameters.SegmentLength;
-            var window = (int)Math.Min(Math.Min(data.Length - local, Parameters.MaxSize), untilSegmentEnd);
-            var chunk = CutAndHash(data.Slice(local, window), position, null);
+            var window = (int)Math.Min(data.Length - position, Parameters.MaxSize);
+            var chunk = CutAndHash(data.Slice((int)position, window), position, null);
             into.Add(chunk);
-            local += chunk.Length;
+            position += chunk.Length;
         }
     }
 
     /// <summary>
     /// The length of the chunk that starts at <paramref name="window"/>[0], where the window holds the next
-    /// min(max size, bytes left in the segment) bytes. Cuts after the first byte whose Gear hash has zeros under the mask;
+    /// min(max size, bytes left in the input) bytes. Cuts after the first byte whose Gear hash has zeros under the mask;
     /// the first <see cref="ChunkingParameters.MinSize"/> bytes are skipped without hashing.
     /// </summary>
     internal int FindCutPoint(ReadOnlySpan<byte> window)
