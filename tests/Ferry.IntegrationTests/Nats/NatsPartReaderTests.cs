@@ -110,35 +110,30 @@ public sealed class NatsPartReaderTests(NatsClusterFixture nats) : IClassFixture
         var entry = await EntryAsync(buckets, "f.bin");
         var expected = await File.ReadAllBytesAsync(second, Token);
 
-        // A reader in the middle of the second contents when they are replaced, and the sweep removing both replaced
-        // versions' parts while the reader goes on.
-        await using (var reader = new NatsObjectCursor(buckets, entry.Parts!, entry.PartSize, 0))
+        // Two readers in the middle of the second contents when they are replaced, and the sweep removing both replaced
+        // versions' parts: one reader goes on while the sweep runs (it may get every part before the sweep reaches them,
+        // or not), the other waits until the sweep is over, by when the parts it had not fetched yet are gone (a reader
+        // holds the part it copies and the next one at most).
+        await using (var racing = new NatsObjectCursor(buckets, entry.Parts!, entry.PartSize, 0))
+        await using (var paused = new NatsObjectCursor(buckets, entry.Parts!, entry.PartSize, 0))
         {
-            var head = await ReadSomeAsync(reader, 1024 * 1024);
+            var racingHead = await ReadSomeAsync(racing, 1024 * 1024);
+            var pausedHead = await ReadSomeAsync(paused, 1024 * 1024);
             await a.PutFileAsync(first, "f.bin", new PutOptions { Force = true }, cancellationToken: Token);
-            var rest = new MemoryStream();
-            var reading = Task.Run(async () =>
-            {
-                var buffer = new byte[64 * 1024];
-                int n;
-                while ((n = await reader.ReadAsync(buffer, Token)) > 0)
-                    rest.Write(buffer, 0, n);
-            });
+            var reading = Task.Run(() => ReadRestAsync(racing));
             var (swept, _) = await pair.ProviderOf(pair.A).SweepPartialUploadsAsync(DateTimeOffset.UtcNow + TimeSpan.FromMinutes(1),
                 TestTimeouts.Token(TimeSpan.FromSeconds(90)));
             Assert.Equal(firstParts.Count + entry.Parts!.Count, swept);
-            var failure = await Record.ExceptionAsync(() => reading);
-            var given = head.Concat(rest.ToArray()).ToArray();
-            if (failure is null)
-            {
+
+            var (racingRest, racingFailure) = await reading;
+            var given = racingHead.Concat(racingRest).ToArray();
+            if (racingFailure is null)
                 Assert.Equal(expected, given); // it had every part in hand before the sweep reached them
-            }
             else
-            {
-                Assert.Equal(FerryErrorCode.IoError, Assert.IsType<FerryException>(failure).Code);
-                Assert.True(given.Length < expected.Length);
-                Assert.Equal(expected.AsSpan(0, given.Length).ToArray(), given); // never a byte of another file
-            }
+                AssertCleanFailure(racingFailure, given, expected);
+
+            var (pausedRest, pausedFailure) = await ReadRestAsync(paused);
+            AssertCleanFailure(Assert.IsType<FerryException>(pausedFailure), pausedHead.Concat(pausedRest).ToArray(), expected);
         }
 
         // The store goes on: only the current contents' parts are left, and both servers serve them, list and store.
@@ -178,6 +173,32 @@ public sealed class NatsPartReaderTests(NatsClusterFixture nats) : IClassFixture
             into.Write(buffer, 0, n);
         }
         return into.ToArray();
+    }
+
+    /// <summary>The rest of the file as far as it could be read, and what ended the read early, if anything.</summary>
+    private static async Task<(byte[] Bytes, Exception? Failure)> ReadRestAsync(NatsObjectCursor reader)
+    {
+        var rest = new MemoryStream();
+        var buffer = new byte[64 * 1024];
+        try
+        {
+            int n;
+            while ((n = await reader.ReadAsync(buffer, Token)) > 0)
+                rest.Write(buffer, 0, n);
+            return (rest.ToArray(), null);
+        }
+        catch (Exception ex)
+        {
+            return (rest.ToArray(), ex);
+        }
+    }
+
+    /// <summary>A read that failed as io_error after bytes of the expected file only: fewer of them, never another file's.</summary>
+    private static void AssertCleanFailure(Exception failure, byte[] given, byte[] expected)
+    {
+        Assert.Equal(FerryErrorCode.IoError, Assert.IsType<FerryException>(failure).Code);
+        Assert.True(given.Length < expected.Length);
+        Assert.Equal(expected.AsSpan(0, given.Length).ToArray(), given);
     }
 
     private static async Task<NatsEntry> EntryAsync(NatsBuckets buckets, string name) =>
