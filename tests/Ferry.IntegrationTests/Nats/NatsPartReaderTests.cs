@@ -10,7 +10,7 @@ namespace Ferry.IntegrationTests.Nats;
 
 /// <summary>
 /// Reading a part's chunks: where they lie in the data stream (right before the object's record, or scattered among
-/// another put's), a part with a chunk missing, and a read that races an overwrite.
+/// another put's), a part with a chunk missing, a read that races an overwrite, and one that races the sweep of its parts.
 /// </summary>
 public sealed class NatsPartReaderTests(NatsClusterFixture nats) : IClassFixture<NatsClusterFixture>
 {
@@ -94,6 +94,57 @@ public sealed class NatsPartReaderTests(NatsClusterFixture nats) : IClassFixture
         TestFiles.AssertSame(second, local.Combine("back.bin"));
     }
 
+    [Fact]
+    public async Task A_read_racing_the_sweep_of_its_parts_gives_the_whole_old_file_or_io_error_after_old_bytes_only()
+    {
+        await using var pair = await NatsServerPair.StartAsync(nats.Cluster);
+        using var local = new TempDirectory();
+        var first = TestFiles.Create(local.Combine("first.bin"), 20 * 1024 * 1024 + 7, seed: 13);
+        var second = TestFiles.Create(local.Combine("second.bin"), 20 * 1024 * 1024 + 9, seed: 14);
+        await using var a = await pair.LoginAsync(pair.A);
+        await using var b = await pair.LoginAsync(pair.B);
+        await using var buckets = await NatsBuckets.OpenAsync(pair.Options, Token);
+        await a.PutFileAsync(first, "f.bin", cancellationToken: Token);
+        var firstParts = (await EntryAsync(buckets, "f.bin")).Parts!;
+        await a.PutFileAsync(second, "f.bin", new PutOptions { Force = true }, cancellationToken: Token);
+        var entry = await EntryAsync(buckets, "f.bin");
+        var expected = await File.ReadAllBytesAsync(second, Token);
+
+        // Two readers in the middle of the second contents when they are replaced, and the sweep removing both replaced
+        // versions' parts: one reader goes on while the sweep runs (it may get every part before the sweep reaches them,
+        // or not), the other waits until the sweep is over, by when the parts it had not fetched yet are gone (a reader
+        // holds the part it copies and the next one at most).
+        await using (var racing = new NatsObjectCursor(buckets, entry.Parts!, entry.PartSize, 0))
+        await using (var paused = new NatsObjectCursor(buckets, entry.Parts!, entry.PartSize, 0))
+        {
+            var racingHead = await ReadSomeAsync(racing, 1024 * 1024);
+            var pausedHead = await ReadSomeAsync(paused, 1024 * 1024);
+            await a.PutFileAsync(first, "f.bin", new PutOptions { Force = true }, cancellationToken: Token);
+            var reading = Task.Run(() => ReadRestAsync(racing));
+            var (swept, _) = await pair.ProviderOf(pair.A).SweepPartialUploadsAsync(DateTimeOffset.UtcNow + TimeSpan.FromMinutes(1),
+                TestTimeouts.Token(TimeSpan.FromSeconds(90)));
+            Assert.Equal(firstParts.Count + entry.Parts!.Count, swept);
+
+            var (racingRest, racingFailure) = await reading;
+            var given = racingHead.Concat(racingRest).ToArray();
+            if (racingFailure is null)
+                Assert.Equal(expected, given); // it had every part in hand before the sweep reached them
+            else
+                AssertCleanFailure(racingFailure, given, expected);
+
+            var (pausedRest, pausedFailure) = await ReadRestAsync(paused);
+            AssertCleanFailure(Assert.IsType<FerryException>(pausedFailure), pausedHead.Concat(pausedRest).ToArray(), expected);
+        }
+
+        // The store goes on: only the current contents' parts are left, and both servers serve them, list and store.
+        var now = (await EntryAsync(buckets, "f.bin")).Parts!;
+        Assert.Equal(now.Order(StringComparer.Ordinal), (await buckets.ListObjectsAsync(Token)).Select(o => o.Name).Order(StringComparer.Ordinal));
+        await b.GetFileAsync("f.bin", local.Combine("back.bin"), cancellationToken: Token);
+        TestFiles.AssertSame(first, local.Combine("back.bin"));
+        await b.PutFileAsync(second, "g.bin", cancellationToken: Token);
+        Assert.Equal(["f.bin", "g.bin"], (await a.ListAsync("", cancellationToken: Token)).Select(e => e.Name).Order(StringComparer.Ordinal));
+    }
+
     private NatsStoreOptions Options() => NatsStoreOptions.Parse(nats.Cluster.Url) with { BucketPrefix = "r" + NatsKeys.NewId()[..10] };
 
     private static byte[] Bytes(int length, int seed)
@@ -122,6 +173,32 @@ public sealed class NatsPartReaderTests(NatsClusterFixture nats) : IClassFixture
             into.Write(buffer, 0, n);
         }
         return into.ToArray();
+    }
+
+    /// <summary>The rest of the file as far as it could be read, and what ended the read early, if anything.</summary>
+    private static async Task<(byte[] Bytes, Exception? Failure)> ReadRestAsync(NatsObjectCursor reader)
+    {
+        var rest = new MemoryStream();
+        var buffer = new byte[64 * 1024];
+        try
+        {
+            int n;
+            while ((n = await reader.ReadAsync(buffer, Token)) > 0)
+                rest.Write(buffer, 0, n);
+            return (rest.ToArray(), null);
+        }
+        catch (Exception ex)
+        {
+            return (rest.ToArray(), ex);
+        }
+    }
+
+    /// <summary>A read that failed as io_error after bytes of the expected file only: fewer of them, never another file's.</summary>
+    private static void AssertCleanFailure(Exception failure, byte[] given, byte[] expected)
+    {
+        Assert.Equal(FerryErrorCode.IoError, Assert.IsType<FerryException>(failure).Code);
+        Assert.True(given.Length < expected.Length);
+        Assert.Equal(expected.AsSpan(0, given.Length).ToArray(), given);
     }
 
     private static async Task<NatsEntry> EntryAsync(NatsBuckets buckets, string name) =>

@@ -212,6 +212,35 @@ public sealed class NatsStoreTests(NatsClusterFixture nats) : IClassFixture<Nats
         TestFiles.AssertSame(kept, local.Combine("back.bin"));
     }
 
+    [Fact]
+    public async Task Sweeps_of_both_servers_finish_while_the_objects_they_list_are_deleted()
+    {
+        // Every server sweeps the whole cluster, and every delete stores a new record of the object: two sweeps at once
+        // each list the objects while they and the other delete them. The object store's own listing hung there until
+        // its token fired once two such records had been stored during it.
+        await using var pair = await NatsServerPair.StartAsync(nats.Cluster);
+        await using var buckets = await NatsBuckets.OpenAsync(pair.Options, Token);
+        const int Count = 8;
+        for (var i = 0; i < Count; i++)
+            await buckets.Data.PutAsync(new NATS.Client.ObjectStore.Models.ObjectMetadata { Name = "abandoned." + i }, new MemoryStream(new byte[10_000 + i]),
+                cancellationToken: Token);
+        Assert.Equal(Count, (await buckets.ListObjectsAsync(Token)).Count);
+
+        var deadline = TestTimeouts.Token(TimeSpan.FromSeconds(90));
+        var cutoff = DateTimeOffset.UtcNow + TimeSpan.FromMinutes(1);
+        var sweeps = await Task.WhenAll(
+            pair.ProviderOf(pair.A).SweepPartialUploadsAsync(cutoff, deadline).AsTask(),
+            pair.ProviderOf(pair.B).SweepPartialUploadsAsync(cutoff, deadline).AsTask());
+
+        Assert.False(deadline.IsCancellationRequested);
+        Assert.InRange(sweeps.Sum(s => s.Deleted), Count, 2 * Count); // an object both sweeps reached counts twice
+        Assert.Empty(await buckets.ListObjectsAsync(Token));
+        for (var i = 0; i < Count; i++)
+            await Assert.ThrowsAsync<NATS.Client.ObjectStore.NatsObjNotFoundException>(async () => await buckets.Data.GetInfoAsync("abandoned." + i, cancellationToken: Token));
+        // A sweep of a bucket with nothing left finishes too, and finds nothing.
+        Assert.Equal(0, (await pair.ProviderOf(pair.A).SweepPartialUploadsAsync(cutoff, deadline)).Deleted);
+    }
+
     /// <summary>How many parts the upload in progress to <paramref name="path"/> has recorded, read from the cluster.</summary>
     private int StoredParts(NatsServerPair pair, string path)
     {

@@ -202,9 +202,8 @@ internal sealed class NatsBuckets : IAsyncDisposable
 
     /// <summary>
     /// Every live value of the namespace under <paramref name="filter"/>, read in one pass of a watch (a consumer that
-    /// pushes them all): for the sweep, which reads every key of the cluster and may fail while a node is away (it
-    /// lists the objects through a consumer anyway and runs again at its next period). Listings of a folder use
-    /// <see cref="ListRawAsync"/>, which needs no consumer.
+    /// pushes them all): for the sweep, which reads every key of the cluster and may fail while a node is away (it then
+    /// runs again at its next period). Listings of a folder use <see cref="ListRawAsync"/>, which needs no consumer.
     /// </summary>
     public Task<List<(string Key, byte[] Value, ulong Revision)>> ReadBulkRawAsync(string filter, CancellationToken cancellationToken) =>
         ReadAllAsync(Meta, filter, cancellationToken);
@@ -291,6 +290,57 @@ internal sealed class NatsBuckets : IAsyncDisposable
     }
 
     /// <summary>
+    /// Every object of <see cref="Data"/> that is not deleted, read from the data stream's leader one record after the
+    /// other ("the next message on <c>$O.{bucket}.M.&gt;</c> after sequence N"), up to the stream's last sequence when
+    /// the pass began.
+    /// </summary>
+    /// <remarks>
+    /// Not the object store's own listing: that is an ordered push consumer which, once it has handed over the last
+    /// record, is disposed only after its internal loop has passed on every message the consumer delivered meanwhile,
+    /// one at a time into a queue of one that nobody reads any more (NATS.Net 3.3). Two records stored while a listing
+    /// runs (the sweep's own deletes each store one; so does every part another server puts) left the listing hung until
+    /// its cancellation token fired, and then ended without an error. A record stored after the pass began is younger
+    /// than any cutoff in the past and is left to the next sweep; the bound also ends a pass that writes keep extending.
+    /// Like <see cref="ListRawAsync"/>, this needs no consumer, so it works while a node is away.
+    /// </remarks>
+    public async Task<List<NatsStoredObject>> ListObjectsAsync(CancellationToken cancellationToken) =>
+        await NatsRetry.RunAsync(c => new ValueTask<List<NatsStoredObject>>(ScanObjectsAsync(c)), "listing the stored parts", cancellationToken)
+            .ConfigureAwait(false);
+
+    private async Task<List<NatsStoredObject>> ScanObjectsAsync(CancellationToken cancellationToken)
+    {
+        await DataStream.RefreshAsync(cancellationToken).ConfigureAwait(false); // stream info comes from the leader
+        var last = DataStream.Info.State.LastSeq;
+        var found = new Dictionary<string, NatsStoredObject>(StringComparer.Ordinal);
+        var subjects = _recordPrefix + ">";
+        ulong after = 0;
+        while (after < last)
+        {
+            StreamMsgGetResponse response;
+            try
+            {
+                response = await DataStream.GetAsync(new StreamMsgGetRequest { Seq = after + 1, NextBySubj = subjects }, cancellationToken).ConfigureAwait(false);
+            }
+            catch (NatsJSApiException e) when (e.Error.Code == 404)
+            {
+                break; // no record after that sequence
+            }
+            var message = response.Message;
+            if (message.Seq <= after || !message.Subject.StartsWith(_recordPrefix, StringComparison.Ordinal))
+                throw new TimeoutException("The cluster answered a listing of the stored parts out of order."); // a leader change in between: start over
+            after = message.Seq;
+            if (after > last)
+                break;
+            var record = JsonSerializer.Deserialize(message.Data.Span, NatsJsonContext.Default.NatsObjectRecord);
+            if (record is { Deleted: false, Name: { } name })
+                found[name] = new NatsStoredObject(name, record.Nuid, message.Time);
+            else if (record?.Name is { } gone)
+                found.Remove(gone);
+        }
+        return [.. found.Values];
+    }
+
+    /// <summary>
     /// Purges the chunks of objects that never got their metadata record (a server killed in the middle of a part's put:
     /// the object store writes the record last), once their newest chunk is older than <paramref name="cutoff"/>; a
     /// younger one may be a put under way. Returns how many such objects were purged.
@@ -298,17 +348,10 @@ internal sealed class NatsBuckets : IAsyncDisposable
     public async Task<int> SweepOrphanChunksAsync(string dataBucket, DateTimeOffset cutoff, CancellationToken cancellationToken)
     {
         var live = new HashSet<string>(StringComparer.Ordinal);
-        try
+        foreach (var stored in await ListObjectsAsync(cancellationToken).ConfigureAwait(false))
         {
-            await foreach (var info in Data.ListAsync(cancellationToken: cancellationToken).ConfigureAwait(false))
-            {
-                if (info.Nuid is { } nuid)
-                    live.Add(nuid);
-            }
-        }
-        catch (NatsObjException)
-        {
-            // An empty bucket lists as an error in some versions: every chunk, if any, is an orphan.
+            if (stored.Nuid is { } nuid)
+                live.Add(nuid);
         }
         var chunkPrefix = $"$O.{dataBucket}.C.";
         var js = new NatsJSContext(_connection);

@@ -87,19 +87,19 @@ internal sealed class NatsFileStoreProvider : IFileStoreProvider, IAsyncDisposab
         foreach (var (_, value, _) in await _buckets.ReadBulkRawAsync(NatsKeys.AllEntries, cancellationToken).ConfigureAwait(false))
             referenced.UnionWith(System.Text.Json.JsonSerializer.Deserialize(value, NatsJsonContext.Default.NatsEntry)?.Parts ?? []);
         var deleted = 0;
-        try
+        foreach (var stored in await _buckets.ListObjectsAsync(cancellationToken).ConfigureAwait(false))
         {
-            await foreach (var info in _buckets.Data.ListAsync(cancellationToken: cancellationToken).ConfigureAwait(false))
+            if (referenced.Contains(stored.Name) || stored.StoredAt > cutoff)
+                continue;
+            try
             {
-                if (referenced.Contains(info.Name) || info.MTime > cutoff)
-                    continue;
-                await _buckets.Data.DeleteAsync(info.Name, cancellationToken).ConfigureAwait(false);
+                await _buckets.Data.DeleteAsync(stored.Name, cancellationToken).ConfigureAwait(false);
                 deleted++;
             }
-        }
-        catch (NatsObjException) when (deleted == 0)
-        {
-            // An empty bucket lists as an error in some versions: nothing to sweep.
+            catch (NatsObjNotFoundException)
+            {
+                // Gone since it was listed (another server's sweep): nothing left to do.
+            }
         }
         deleted += await _buckets.SweepOrphanChunksAsync(_options.DataBucket, cutoff, cancellationToken).ConfigureAwait(false);
         return (deleted, 1);
