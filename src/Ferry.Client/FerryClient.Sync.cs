@@ -225,10 +225,12 @@ public sealed partial class FerryClient
     /// <summary>
     /// Fetches ranges of a remote file without its hash, pipelined (up to <see cref="GetWindow"/> requests out), each written
     /// in place at its offset through <paramref name="handle"/> (§5.9.2). Returns the body bytes received; a local write
-    /// failure is thrown once the replies are in (the connection stays usable).
+    /// failure is thrown once the replies are in (the connection stays usable). With <paramref name="assembly"/>, the
+    /// copies before each range are made as the replies come, so the file is written in order, and with
+    /// <paramref name="hash"/> what is written is hashed on the way.
     /// </summary>
     internal async Task<long> FetchRangesAsync(string remotePath, IReadOnlyList<(long Offset, long Length)> ranges, Microsoft.Win32.SafeHandles.SafeFileHandle handle,
-        RangeShaping shaping, Action<long>? received, CancellationToken cancellationToken)
+        RangeShaping shaping, Action<long>? received, CancellationToken cancellationToken, DeltaAssembly? assembly = null, AssemblyHash? hash = null)
     {
         if (ranges.Count == 0)
             return 0;
@@ -262,14 +264,28 @@ public sealed partial class FerryClient
             for (var i = 0; i < ranges.Count; i++)
             {
                 var (offset, length) = ranges[i];
+                if (assembly is not null && localError is null)
+                {
+                    try
+                    {
+                        await assembly.AdvanceAsync(ct).ConfigureAwait(false);
+                    }
+                    catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+                    {
+                        localError = ex; // the replies still come and are read, the connection stays in step
+                    }
+                }
                 try
                 {
                     var got = await ReceiveRangeAsync(ids[i], remotePath, offset, length,
-                        (_, _) => ValueTask.FromResult(new FileSink(handle, offset, hasher: null)), received, shaping, ct).ConfigureAwait(false);
+                        (_, _) => ValueTask.FromResult(new FileSink(handle, offset, hash is null ? null : new AssemblyHashFeed(hash, offset, handle))),
+                        received, shaping, ct).ConfigureAwait(false);
                     wire += got.WireBytes;
                     localError ??= got.LocalError;
                     if (got.RawBytes != length)
                         localError ??= new FerryException(FerryErrorCode.ChecksumMismatch, $"'{remotePath}' changed on the server during the transfer.");
+                    else
+                        assembly?.Received(offset, length);
                 }
                 catch (FerryRemoteException ex) when (!_broken)
                 {

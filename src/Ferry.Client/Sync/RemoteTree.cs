@@ -331,18 +331,32 @@ internal sealed class RemoteTree(FerryClient client) : IRemoteTree
             handle = PartFile.OpenForWriting(partPath); // never through a link planted at its name
             RandomAccess.SetLength(handle, 0);
             RandomAccess.SetLength(handle, plan.TargetLength);
-            foreach (var step in plan.Steps.OfType<CopyFromBasisStep>())
-                await CopyFromBasisAsync(plan.BasisFiles[step.BasisFileId], step, handle, cancellationToken).ConfigureAwait(false);
+            // The file is written front to back (copies between the fetched ranges as these arrive) and hashed from the
+            // buffers written, so the check below reads nothing back; see AssemblyHash for why that checks what the file holds.
+            var target = handle;
+            using var hash = new AssemblyHash(ChecksumAlgorithm.Xxh3.CreateHasher(), plan.TargetLength);
+            using var bases = new BasisHandles(plan.BasisFiles);
+            async ValueTask Write(long offset, ReadOnlyMemory<byte> data, CancellationToken ct)
+            {
+                var writing = RandomAccess.WriteAsync(target, data, offset, ct);
+                hash.Written(data.Span, offset, (at, buffer) => RandomAccess.Read(target, buffer.Span, at));
+                await writing.ConfigureAwait(false);
+            }
+            var assembly = new DeltaAssembly(plan.Steps, bases.ReadAsync, (offset, buffer, ct) => RandomAccess.ReadAsync(target, buffer, offset, ct), Write);
             var ranges = plan.Steps.OfType<WriteNewChunksStep>().Select(s => (s.TargetOffset, s.Length)).ToList();
-            wire = await Client.FetchRangesAsync(RemotePath.Normalize(file.RemotePath), ranges, handle, shaping, observer.DataMoved, cancellationToken).ConfigureAwait(false);
-            foreach (var step in plan.Steps.OfType<CopyFromTargetStep>())
-                await CopyWithinAsync(handle, step, cancellationToken).ConfigureAwait(false);
+            wire = await Client.FetchRangesAsync(RemotePath.Normalize(file.RemotePath), ranges, handle, shaping, observer.DataMoved, cancellationToken, assembly, hash)
+                .ConfigureAwait(false);
+            await assembly.FinishAsync(cancellationToken).ConfigureAwait(false);
 
             using var whole = ChecksumAlgorithm.Xxh3.CreateHasher();
-            var target = handle;
-            await ChunkHashes.ComputeAsync((buffer, position, token) => RandomAccess.ReadAsync(target, buffer, position, token),
-                plan.TargetLength, 0, ChecksumAlgorithm.Xxh3, whole, cancellationToken).ConfigureAwait(false);
-            if (!string.Equals(Convert.ToHexStringLower(whole.GetHashAndReset()), message.Hash, StringComparison.OrdinalIgnoreCase))
+            var assembled = hash.IsComplete ? hash.GetHash() : null;
+            if (assembled is null)
+            {
+                await ChunkHashes.ComputeAsync((buffer, position, token) => RandomAccess.ReadAsync(target, buffer, position, token),
+                    plan.TargetLength, 0, ChecksumAlgorithm.Xxh3, whole, cancellationToken).ConfigureAwait(false);
+                assembled = whole.GetHashAndReset();
+            }
+            if (!string.Equals(Convert.ToHexStringLower(assembled), message.Hash, StringComparison.OrdinalIgnoreCase))
             {
                 handle.Dispose();
                 handle = null;
@@ -391,37 +405,6 @@ internal sealed class RemoteTree(FerryClient client) : IRemoteTree
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
             return false;
-        }
-    }
-
-    private static async Task CopyFromBasisAsync(string basis, CopyFromBasisStep step, Microsoft.Win32.SafeHandles.SafeFileHandle target, CancellationToken ct)
-    {
-        using var source = File.OpenHandle(basis, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete, FileOptions.Asynchronous);
-        await CopyAsync(source, step.SourceOffset, target, step.TargetOffset, step.Length, ct).ConfigureAwait(false);
-    }
-
-    private static Task CopyWithinAsync(Microsoft.Win32.SafeHandles.SafeFileHandle file, CopyFromTargetStep step, CancellationToken ct) =>
-        CopyAsync(file, step.SourceOffset, file, step.TargetOffset, step.Length, ct);
-
-    /// <summary>Copies a range; a source that ends early leaves zeros, which the whole-file check then refuses.</summary>
-    private static async Task CopyAsync(Microsoft.Win32.SafeHandles.SafeFileHandle source, long from, Microsoft.Win32.SafeHandles.SafeFileHandle target, long to, long length, CancellationToken ct)
-    {
-        var buffer = System.Buffers.ArrayPool<byte>.Shared.Rent(1024 * 1024);
-        try
-        {
-            for (long done = 0; done < length;)
-            {
-                var want = (int)Math.Min(buffer.Length, length - done);
-                var n = await LocalFiles.ReadFullyAsync(source, buffer.AsMemory(0, want), from + done, ct).ConfigureAwait(false);
-                if (n == 0)
-                    return;
-                await RandomAccess.WriteAsync(target, buffer.AsMemory(0, n), to + done, ct).ConfigureAwait(false);
-                done += n;
-            }
-        }
-        finally
-        {
-            System.Buffers.ArrayPool<byte>.Shared.Return(buffer);
         }
     }
 

@@ -64,7 +64,11 @@ public sealed class Session : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         foreach (var open in Uploads.Values)
+        {
             await open.Upload.DisposeAsync().ConfigureAwait(false);
+            if (open.Delta is not null)
+                await open.Delta.DisposeAsync().ConfigureAwait(false);
+        }
         Uploads.Clear();
         GroupedPuts.Clear();
         foreach (var resource in Resources)

@@ -6,14 +6,16 @@ using System.Text.Json.Serialization;
 using Ferry.Protocol.Errors;
 using Ferry.Protocol.Files;
 using Ferry.Server.Interop;
+using Ferry.Sync.Delta;
 using Microsoft.Win32.SafeHandles;
 
 namespace Ferry.Server.Storage;
 
 /// <summary>
 /// An upload into <c>.ferry-part.&lt;id&gt;</c> beside its target, described by a <c>.meta</c> file so that a later
-/// connection (or a restarted server) can resume it. The whole-file hash is computed while data arrives in order; data
-/// that arrives out of order (re-sent chunks) makes the commit re-read the file instead. The target's folder stays open
+/// connection (or a restarted server) can resume it. The whole-file hash is computed while data is written, in file
+/// order (<see cref="AssemblyHash"/>: data written ahead is read back once the bytes before it are in); data written
+/// again over bytes already hashed (re-sent chunks) makes the commit re-read the file instead. The target's folder stays open
 /// for the whole upload (<see cref="JailedEntry"/>): the part file is made, reopened, renamed and deleted in that folder.
 /// </summary>
 internal sealed class LocalUpload : IUpload
@@ -34,8 +36,7 @@ internal sealed class LocalUpload : IUpload
     private readonly string _part;
 
     private readonly SafeFileHandle _handle;
-    private ChecksumAlgorithm.Hasher? _hasher;
-    private long _hashedUpTo;
+    private AssemblyHash? _hash;
     private bool _ended;
 
     private LocalUpload(LocalFileStore store, UploadRequest request, JailedEntry target, string partName, string part, SafeFileHandle handle)
@@ -110,7 +111,8 @@ internal sealed class LocalUpload : IUpload
             }
             var upload = new LocalUpload(store, request, target, partName, part, fresh)
             {
-                _hasher = request.ConcurrentWrites ? null : request.Checksum.CreateHasher(),
+                // Writes from several connections at once have no order to hash them in: the commit reads the file.
+                _hash = request.ConcurrentWrites ? null : new AssemblyHash(request.Checksum.CreateHasher(), request.Size),
             };
             return upload;
         }
@@ -194,7 +196,7 @@ internal sealed class LocalUpload : IUpload
 
         var algorithm = Request.Checksum;
         var hashes = new byte[kept / chunk * algorithm.HashBytes];
-        _hasher = algorithm.CreateHasher();
+        var hasher = algorithm.CreateHasher();
         using var chunkHasher = algorithm.CreateHasher();
         var buffer = ArrayPool<byte>.Shared.Rent(ReadBufferSize);
         try
@@ -211,7 +213,7 @@ internal sealed class LocalUpload : IUpload
                     if (n == 0)
                         throw new FerryException(FerryErrorCode.ResumeInvalid, "The partial upload changed while being read.");
                     chunkHasher.Append(buffer.AsSpan(0, n));
-                    _hasher.Append(buffer.AsSpan(0, n));
+                    hasher.Append(buffer.AsSpan(0, n));
                     done += n;
                 }
                 chunkHasher.GetHashAndReset().CopyTo(hashes, index++ * algorithm.HashBytes);
@@ -222,7 +224,7 @@ internal sealed class LocalUpload : IUpload
         {
             ArrayPool<byte>.Shared.Return(buffer);
         }
-        _hashedUpTo = kept;
+        _hash = new AssemblyHash(hasher, Request.Size, kept);
         ResumeOffset = kept;
         ResumeChunkHashes = hashes;
     }
@@ -238,12 +240,14 @@ internal sealed class LocalUpload : IUpload
             {
                 // A small write lands in the page cache in microseconds: handing it to another thread costs more.
                 RandomAccess.Write(_handle, data.Span, offset);
-                HashInOrder(data.Span, ref offset);
+                _hash?.Written(data.Span, offset, ReadBack);
                 return;
             }
             // The disk write runs while this thread hashes the same bytes.
+            // The buffer is not changed before the write ends, so the bytes hashed are the bytes written. Ranges read
+            // back by the hash lie beyond this write, and every earlier write has ended.
             var write = RandomAccess.WriteAsync(_handle, data, offset, cancellationToken);
-            HashInOrder(data.Span, ref offset);
+            _hash?.Written(data.Span, offset, ReadBack);
             await write.ConfigureAwait(false);
         }
         catch (Exception ex) when (StorageErrors.TryMap(ex, out var mapped))
@@ -270,7 +274,10 @@ internal sealed class LocalUpload : IUpload
             // One pwritev for all the pieces, while this thread hashes them.
             var write = RandomAccess.WriteAsync(_handle, buffers, offset, cancellationToken);
             foreach (var segment in buffers)
-                HashInOrder(segment.Span, ref offset);
+            {
+                _hash?.Written(segment.Span, offset, ReadBack);
+                offset += segment.Length;
+            }
             await write.ConfigureAwait(false);
         }
         catch (Exception ex) when (StorageErrors.TryMap(ex, out var mapped))
@@ -279,24 +286,8 @@ internal sealed class LocalUpload : IUpload
         }
     }
 
-    /// <summary>Feeds the running hash when data at <paramref name="position"/> continues it; advances <paramref name="position"/>.</summary>
-    private void HashInOrder(ReadOnlySpan<byte> data, ref long position)
-    {
-        if (_hasher is not null)
-        {
-            if (position == _hashedUpTo)
-            {
-                _hasher.Append(data);
-                _hashedUpTo += data.Length;
-            }
-            else if (position < _hashedUpTo) // a re-sent chunk: the running hash no longer describes the file
-            {
-                _hasher.Dispose();
-                _hasher = null;
-            }
-        }
-        position += data.Length;
-    }
+    /// <summary>Reads back what this upload wrote, for the hash to take in ranges that were written out of order.</summary>
+    private int ReadBack(long offset, Memory<byte> buffer) => RandomAccess.Read(_handle, buffer.Span, offset);
 
     public async ValueTask<byte[]> CommitAsync(byte[]? expectedHash, CancellationToken cancellationToken)
     {
@@ -307,8 +298,8 @@ internal sealed class LocalUpload : IUpload
                 throw new FerryException(FerryErrorCode.FieldInvalid,
                     $"Only {length} of {Request.Size} bytes of '{Request.Path}' arrived; nothing was committed.");
 
-            var hash = _hasher is not null && _hashedUpTo == Request.Size
-                ? _hasher.GetHashAndReset()
+            var hash = _hash is { IsComplete: true }
+                ? _hash.GetHash()
                 : await RehashAsync(cancellationToken).ConfigureAwait(false);
             if (expectedHash is not null && !hash.AsSpan().SequenceEqual(expectedHash))
             {
@@ -386,7 +377,7 @@ internal sealed class LocalUpload : IUpload
             return ValueTask.CompletedTask;
         _ended = true;
         _handle.Dispose();
-        _hasher?.Dispose();
+        _hash?.Dispose();
         if (!keepForResume)
         {
             TryDeleteInFolder(_target, _partName);

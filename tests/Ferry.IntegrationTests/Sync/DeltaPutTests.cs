@@ -297,6 +297,86 @@ public class DeltaPutTests : SyncWireTest
         Assert.Equal(fresh, await File.ReadAllBytesAsync(Root("z.txt")));
     }
 
+    /// <summary><paramref name="data"/> with <paramref name="count"/> scattered 10,000-byte regions overwritten.</summary>
+    private static byte[] Scatter(byte[] data, int count, int seed)
+    {
+        var fresh = (byte[])data.Clone();
+        for (var i = 0; i < count; i++)
+            RandomBytes(10_000, seed + i).CopyTo(fresh, (long)data.Length * (2 * i + 1) / (2 * count));
+        return fresh;
+    }
+
+    [Fact]
+    public async Task A_basis_overwritten_in_place_after_put_ready_fails_the_check_and_commits_nothing()
+    {
+        var old = RandomBytes(3_000_000, 40);
+        await File.WriteAllBytesAsync(Root("base.bin"), old);
+        var fresh = Scatter(old, 4, 41);
+        var (needed, reply) = await OpenAsync(Peer, "new.bin", fresh, ["base.bin"], 4096);
+        Assert.True(needed is { Count: >= 2 }, reply);
+
+        // The server copies what it holds as the data before it arrives: the copies after the first range read the basis
+        // as it is now, same size, different bytes. The file they make must not pass for the sender's.
+        await using (var basis = new FileStream(Root("base.bin"), FileMode.Open, FileAccess.Write))
+        {
+            basis.Position = 2_000_000;
+            await basis.WriteAsync(RandomBytes(500_000, 42));
+        }
+        foreach (var (offset, length) in needed)
+            await Peer.SendAsync(new { cmd = "put_data", id = 1, offset, bodysize = length }, fresh.AsMemory((int)offset, (int)length));
+        await Peer.SendAsync(new { cmd = "put_end", id = 1, hash = Hex(fresh) });
+
+        Assert.Equal("checksum_mismatch", await Peer.ReadCodeAsync());
+        Assert.False(File.Exists(Root("new.bin")));
+        Assert.Equal(["base.bin"], Directory.GetFileSystemEntries(Server.Root).Select(Path.GetFileName));
+    }
+
+    [Fact]
+    public async Task Needed_ranges_sent_back_to_front_still_make_the_right_file()
+    {
+        var old = RandomBytes(2_000_000, 43);
+        await File.WriteAllBytesAsync(Root("rev.bin"), old);
+        var fresh = Scatter(old, 5, 44);
+        var (needed, reply) = await OpenAsync(Peer, "rev.bin", fresh, ["rev.bin"], 4096);
+        Assert.True(needed is { Count: >= 2 }, reply);
+        foreach (var (offset, length) in Enumerable.Reverse(needed))
+            await Peer.SendAsync(new { cmd = "put_data", id = 1, offset, bodysize = length }, fresh.AsMemory((int)offset, (int)length));
+        await Peer.SendAsync(new { cmd = "put_end", id = 1, hash = Hex(fresh) });
+
+        Assert.Equal("done", await Peer.ReadCodeAsync());
+        Assert.Equal(fresh, await File.ReadAllBytesAsync(Root("rev.bin")));
+    }
+
+    [Fact]
+    public async Task More_open_delta_puts_than_may_hold_their_bases_copy_up_front_and_all_commit()
+    {
+        const int Puts = Ferry.Server.Handlers.Sync.DeltaUploads.MaxHoldingPerConnection + 3;
+        var old = RandomBytes(300_000, 45);
+        await File.WriteAllBytesAsync(Root("shared.bin"), old);
+        var files = new List<(byte[] Data, List<(long Offset, long Length)> Needed)>();
+        for (var id = 1; id <= Puts; id++)
+        {
+            var fresh = Scatter(old, 2, 100 + 10 * id);
+            var list = ChunkListOf(fresh, 1024);
+            await Peer.SendAsync(new { cmd = "put", id, path = $"out{id}.bin", size = fresh.Length, force = true, basis = new[] { "shared.bin" }, avg = 1024, bodysize = list.Length },
+                list);
+            var frame = await Peer.ReadAsync();
+            Assert.True(frame.Command == "put_ready", frame.Json);
+            files.Add((fresh, Ranges(frame.Body)));
+        }
+        // Ended in reverse order, each with its ranges back to front.
+        for (var id = Puts; id >= 1; id--)
+        {
+            var (fresh, needed) = files[id - 1];
+            foreach (var (offset, length) in Enumerable.Reverse(needed))
+                await Peer.SendAsync(new { cmd = "put_data", id, offset, bodysize = length }, fresh.AsMemory((int)offset, (int)length));
+            await Peer.SendAsync(new { cmd = "put_end", id, hash = Hex(fresh) });
+            Assert.Equal("done", await Peer.ReadCodeAsync());
+        }
+        for (var id = 1; id <= Puts; id++)
+            Assert.Equal(files[id - 1].Data, await File.ReadAllBytesAsync(Root($"out{id}.bin")));
+    }
+
     [Fact]
     public async Task A_scan_over_its_entry_limit_is_refused()
     {

@@ -155,6 +155,42 @@ public class RemoteTreeTests
     }
 
     [Fact]
+    public async Task A_local_basis_overwritten_during_a_delta_pull_is_caught_by_the_check_and_the_file_comes_whole()
+    {
+        await using var server = await TestServer.StartAsync();
+        await using var client = await server.ConnectAsync();
+        using var local = new TempDirectory();
+        var old = Content(5 * MiB, seed: 14, compressible: false);
+        var basis = local.Combine("old.bin");
+        await File.WriteAllBytesAsync(basis, old);
+        var changed = Edit(Edit(old, at: MiB, length: 5000, seed: 15), at: 4 * MiB, length: 5000, seed: 16);
+        await File.WriteAllBytesAsync(Path.Combine(server.Root, "new.bin"), changed);
+        // While the first changed range arrives, the middle of the basis is overwritten in place: the copies made after
+        // that range read the new bytes, so the file assembled is not the server's and must not pass the check.
+        var overwritten = 0;
+        var observer = new Collector
+        {
+            OnDataMoved = () =>
+            {
+                if (Interlocked.Exchange(ref overwritten, 1) == 0)
+                {
+                    using var file = new FileStream(basis, FileMode.Open, FileAccess.Write);
+                    file.Position = 2 * MiB;
+                    file.Write(Content(MiB, seed: 17, compressible: false));
+                }
+            },
+        };
+
+        var outcome = Assert.Single(await new RemoteTree(client).PullFilesAsync(
+            [new FilePull("new.bin", local.Combine("new.bin"), changed.Length, 0x1A4, ThenNs, [basis], old.Length)], new FileSyncOptions(), observer, Token));
+
+        Assert.Equal(1, overwritten);
+        Assert.True(outcome.Succeeded, outcome.ErrorMessage);
+        Assert.False(outcome.Delta);
+        Assert.Equal(changed, await File.ReadAllBytesAsync(local.Combine("new.bin")));
+    }
+
+    [Fact]
     public async Task A_file_that_changed_since_the_scan_fails_alone_and_the_others_arrive()
     {
         await using var server = await TestServer.StartAsync();
@@ -275,7 +311,14 @@ public class RemoteTreeTests
         private long _moved;
         public long Moved => Interlocked.Read(ref _moved);
         public ConcurrentQueue<FileSyncOutcome> Finished { get; } = new();
-        public void DataMoved(long bytes) => Interlocked.Add(ref _moved, bytes);
+        public Action? OnDataMoved { get; init; }
+
+        public void DataMoved(long bytes)
+        {
+            Interlocked.Add(ref _moved, bytes);
+            OnDataMoved?.Invoke();
+        }
+
         public void FileFinished(FileSyncOutcome outcome) => Finished.Enqueue(outcome);
     }
 }

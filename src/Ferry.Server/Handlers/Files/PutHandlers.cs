@@ -131,10 +131,14 @@ internal sealed class PutDataHandler : ICommandHandler
             if (open.Delta is { } delta && !delta.IsNeeded(data.Offset, length))
                 throw new FerryException(FerryErrorCode.FieldInvalid,
                     $"put_data at offset {data.Offset} with {length} bytes is outside the ranges the server asked for.");
+            // The copies before this range are made first (those the ranges before it allow), so the file is written in order.
+            if (open.Delta is { } assembling)
+                await assembling.Assembly.AdvanceAsync(cancellationToken).ConfigureAwait(false);
             if (compressed)
                 await Sync.CompressedData.ToUploadAsync(context.Reader, context.Header.BodyLength, (int)length, open.Upload, data.Offset, cancellationToken).ConfigureAwait(false);
             else
                 await BodyCopy.ToUploadAsync(context.Reader, open.Upload, data.Offset, cancellationToken).ConfigureAwait(false);
+            open.Delta?.Assembly.Received(data.Offset, length);
         }
         catch (FerryException ex) when (ex is not FerryProtocolException)
         {
@@ -155,6 +159,7 @@ internal sealed class PutEndHandler : ICommandHandler
         var end = context.Header.Deserialize(FerryJsonContext.Default.PutEndMessage);
         if (!context.Session.Uploads.Remove(end.Id, out var open))
             throw new FerryException(FerryErrorCode.UnknownTransfer, $"No upload with id {end.Id} is open on this connection.");
+        await using var delta = open.Delta; // the files a delta put copies from, however it ends
 
         if (end.Part)
         {
@@ -194,7 +199,7 @@ internal sealed class PutEndHandler : ICommandHandler
                     $"put_end needs 'hash': the {request.Checksum.HashBytes * 2}-digit hex {request.Checksum.Name} of the whole file.");
             }
 
-            if (open.Delta is { } delta)
+            if (delta is not null)
             {
                 if (await Sync.DeltaUploads.TryKeepCurrentAsync(context.Session.Store, open.Upload, delta, expected, cancellationToken).ConfigureAwait(false))
                 {
@@ -208,7 +213,7 @@ internal sealed class PutEndHandler : ICommandHandler
                     }, FerryJsonContext.Default.TransferDoneMessage);
                     return;
                 }
-                await Sync.DeltaUploads.CopyRepeatsAsync(open.Upload, delta, cancellationToken).ConfigureAwait(false);
+                await delta.Assembly.FinishAsync(cancellationToken).ConfigureAwait(false);
             }
             var hash = await open.Upload.CommitAsync(expected, cancellationToken).ConfigureAwait(false);
             context.Writer.WriteHeader(new TransferDoneMessage

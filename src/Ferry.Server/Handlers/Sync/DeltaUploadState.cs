@@ -5,11 +5,17 @@ namespace Ferry.Server.Handlers.Sync;
 
 /// <summary>
 /// What a delta put (docs/protocol.md §5.9.3) remembers between put and put_end: the ranges the client must send (sorted,
-/// not overlapping), the copies within the new file to make once they arrived, and the digest of the file the put replaces.
+/// not overlapping), the copies still to make (made in file order as the ranges before them arrive), the files they read,
+/// held open until the put ends, and the digest of the file the put replaces.
 /// </summary>
-internal sealed class DeltaUploadState(long[] neededStarts, long[] neededEnds, IReadOnlyList<CopyFromTargetStep> targetCopies, FileDigest? current)
+internal sealed class DeltaUploadState(long[] neededStarts, long[] neededEnds, DeltaAssembly assembly, IReadOnlyList<IAsyncDisposable> sources, FileDigest? current)
+    : IAsyncDisposable
 {
-    public IReadOnlyList<CopyFromTargetStep> TargetCopies { get; } = targetCopies;
+    /// <summary>The copies still to make, in file order.</summary>
+    public DeltaAssembly Assembly { get; } = assembly;
+
+    /// <summary>True while basis files are held open for copies still to make.</summary>
+    public bool HoldsFiles => sources.Count > 0;
 
     /// <summary>The current content of the put's path when the put began, to recognise a put that changes nothing.</summary>
     public FileDigest? Current { get; } = current;
@@ -40,5 +46,11 @@ internal sealed class DeltaUploadState(long[] neededStarts, long[] neededEnds, I
             System.Buffers.Binary.BinaryPrimitives.WriteInt64LittleEndian(body.AsSpan(i * 16 + 8), neededEnds[i] - neededStarts[i]);
         }
         return body;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        foreach (var source in sources)
+            await source.DisposeAsync().ConfigureAwait(false);
     }
 }

@@ -21,7 +21,12 @@ internal sealed class DeltaUploads(SyncDigests digests, FerryMetrics metrics)
 {
     public const int MaxBases = 16;
 
-    private const int CopyBlock = 1024 * 1024;
+    /// <summary>
+    /// Delta puts of one connection that may hold their basis files open from put to put_end, to copy from them in file
+    /// order as the data arrives. A pipelining client's further delta puts copy everything before put_ready instead (and
+    /// their hash then reads the copied ranges back), so one connection never holds more than these files' descriptors.
+    /// </summary>
+    public const int MaxHoldingPerConnection = 16;
 
     /// <summary>
     /// Opens the delta put <paramref name="put"/>: with a chunk list, answers put_ready with the needed ranges (§5.9.3);
@@ -115,6 +120,14 @@ internal sealed class DeltaUploads(SyncDigests digests, FerryMetrics metrics)
         public List<IReadOnlyList<Chunk>> Lists { get; } = [];
         public FileDigest? Current { get; set; }
 
+        /// <summary>Hands the open files to whoever copies from them later: disposing this no longer closes them.</summary>
+        public List<IAsyncDisposable> TakeSources()
+        {
+            var taken = new List<IAsyncDisposable>(Sources);
+            Sources.Clear();
+            return taken;
+        }
+
         public void Add(string name, IStoredFile file, IReadOnlyList<Chunk> chunks)
         {
             Index.AddFile(name, chunks);
@@ -192,7 +205,11 @@ internal sealed class DeltaUploads(SyncDigests digests, FerryMetrics metrics)
         }
     }
 
-    /// <summary>Plans the new file against what is held, copies what the server has, and answers put_ready with the needed ranges.</summary>
+    /// <summary>
+    /// Plans the new file against what is held and answers put_ready with the needed ranges. The copies of what the server
+    /// has are made later, in file order, as put_data brings the ranges before them (the rest at put_end): the new file is
+    /// then written front to back and hashed as it is written, with no read of it at put_end.
+    /// </summary>
     private async ValueTask OpenAsync(CommandContext context, long id, UploadRequest request, Held held, ChunkList list, CancellationToken cancellationToken)
     {
         var store = context.Session.Store;
@@ -204,28 +221,45 @@ internal sealed class DeltaUploads(SyncDigests digests, FerryMetrics metrics)
             upload = new MeteredUpload(await store.BeginUploadAsync(request with { Resume = false }, cancellationToken).ConfigureAwait(false), metrics);
             var starts = new List<long>();
             var ends = new List<long>();
-            var targetCopies = new List<CopyFromTargetStep>();
-            foreach (var step in plan.Steps)
+            foreach (var fresh in plan.Steps.OfType<WriteNewChunksStep>())
             {
-                switch (step)
+                if (starts.Count > 0 && ends[^1] == fresh.TargetOffset)
                 {
-                    case CopyFromBasisStep copy:
-                        await CopyAsync(held.Readable[copy.BasisFileId], copy.SourceOffset, upload, copy.TargetOffset, copy.Length, cancellationToken).ConfigureAwait(false);
-                        break;
-                    case CopyFromTargetStep repeat:
-                        targetCopies.Add(repeat);
-                        break;
-                    case WriteNewChunksStep fresh when starts.Count > 0 && ends[^1] == fresh.TargetOffset:
-                        ends[^1] += fresh.Length;
-                        break;
-                    case WriteNewChunksStep fresh:
-                        starts.Add(fresh.TargetOffset);
-                        ends.Add(fresh.TargetOffset + fresh.Length);
-                        break;
+                    ends[^1] += fresh.Length;
+                }
+                else
+                {
+                    starts.Add(fresh.TargetOffset);
+                    ends.Add(fresh.TargetOffset + fresh.Length);
                 }
             }
-            var state = new DeltaUploadState([.. starts], [.. ends], targetCopies, held.Current);
-            context.Session.Uploads.Add(id, new OpenUpload(upload) { Delta = state });
+            var target = upload;
+            var readable = held.Readable;
+            ValueTask<int> ReadBasis(int file, long offset, Memory<byte> buffer, CancellationToken ct) => readable[file].ReadAsync(buffer, offset, ct);
+            ValueTask<int> ReadTarget(long offset, Memory<byte> buffer, CancellationToken ct) => target.ReadAsync(buffer, offset, ct);
+            ValueTask Write(long offset, ReadOnlyMemory<byte> data, CancellationToken ct) => target.WriteAsync(data, offset, ct);
+            IReadOnlyList<AssemblyStep> steps = plan.Steps;
+            List<IAsyncDisposable> sources = [];
+            if (context.Session.Uploads.Values.Count(o => o.Delta is { HoldsFiles: true }) < MaxHoldingPerConnection)
+            {
+                sources = held.TakeSources(); // the copies are made as the data before them arrives
+            }
+            else
+            {
+                // Too many puts of this connection hold files: the copies from them are made now.
+                await new DeltaAssembly([.. plan.Steps.OfType<CopyFromBasisStep>()], ReadBasis, ReadTarget, Write).FinishAsync(cancellationToken).ConfigureAwait(false);
+                steps = [.. plan.Steps.Where(step => step is not CopyFromBasisStep)];
+            }
+            var state = new DeltaUploadState([.. starts], [.. ends], new DeltaAssembly(steps, ReadBasis, ReadTarget, Write), sources, held.Current);
+            try
+            {
+                context.Session.Uploads.Add(id, new OpenUpload(upload) { Delta = state });
+            }
+            catch
+            {
+                await state.DisposeAsync().ConfigureAwait(false);
+                throw;
+            }
             var body = state.EncodeRanges();
             context.Writer.WriteHeader(new PutReadyMessage { Id = id, Offset = 0, ChunkSize = 0, NeededRanges = state.NeededCount, BodySize = body.Length },
                 FerryJsonContext.Default.PutReadyMessage, body.Length);
@@ -346,62 +380,6 @@ internal sealed class DeltaUploads(SyncDigests digests, FerryMetrics metrics)
         catch (Exception ex) when (ex is IOException or FerryException { Code: FerryErrorCode.IoError })
         {
             return null;
-        }
-    }
-
-    /// <summary>
-    /// Copies a range of a basis into the upload. A basis that shrank meanwhile leaves zeros: the whole-file hash at put_end
-    /// then fails and the client sends the file whole (§5.9.3).
-    /// </summary>
-    private static async ValueTask CopyAsync(IStoredFile source, long sourceOffset, IUpload upload, long targetOffset, long length, CancellationToken cancellationToken)
-    {
-        var buffer = ArrayPool<byte>.Shared.Rent(CopyBlock);
-        try
-        {
-            for (long done = 0; done < length;)
-            {
-                var wanted = (int)Math.Min(buffer.Length, length - done);
-                var n = await source.ReadAsync(buffer.AsMemory(0, wanted), sourceOffset + done, cancellationToken).ConfigureAwait(false);
-                if (n == 0)
-                {
-                    buffer.AsSpan(0, wanted).Clear();
-                    n = wanted;
-                }
-                await upload.WriteAsync(buffer.AsMemory(0, n), targetOffset + done, cancellationToken).ConfigureAwait(false);
-                done += n;
-            }
-        }
-        finally
-        {
-            ArrayPool<byte>.Shared.Return(buffer);
-        }
-    }
-
-    /// <summary>At put_end: copies the chunks the new file repeats from where they first occur in it.</summary>
-    public static async ValueTask CopyRepeatsAsync(IUpload upload, DeltaUploadState state, CancellationToken cancellationToken)
-    {
-        var buffer = ArrayPool<byte>.Shared.Rent(CopyBlock);
-        try
-        {
-            foreach (var step in state.TargetCopies)
-            {
-                for (long done = 0; done < step.Length;)
-                {
-                    var wanted = (int)Math.Min(buffer.Length, step.Length - done);
-                    var n = await upload.ReadAsync(buffer.AsMemory(0, wanted), step.SourceOffset + done, cancellationToken).ConfigureAwait(false);
-                    if (n == 0)
-                    {
-                        buffer.AsSpan(0, wanted).Clear();
-                        n = wanted;
-                    }
-                    await upload.WriteAsync(buffer.AsMemory(0, n), step.TargetOffset + done, cancellationToken).ConfigureAwait(false);
-                    done += n;
-                }
-            }
-        }
-        finally
-        {
-            ArrayPool<byte>.Shared.Return(buffer);
         }
     }
 
