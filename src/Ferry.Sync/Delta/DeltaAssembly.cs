@@ -9,8 +9,9 @@ namespace Ferry.Sync.Delta;
 /// </summary>
 internal sealed class DeltaAssembly
 {
-    /// <summary>Bytes moved per read and write when copying.</summary>
-    public const int CopyBlock = 4 * 1024 * 1024;
+    /// <summary>Bytes moved per read and write when copying. A 4 MiB block was tried: it showed no gain, and the server's
+    /// peak RSS was higher with it.</summary>
+    public const int CopyBlock = 1024 * 1024;
 
     private readonly IReadOnlyList<AssemblyStep> _steps;
     private readonly long[] _received;
