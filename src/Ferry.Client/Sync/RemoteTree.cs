@@ -328,8 +328,9 @@ internal sealed class RemoteTree(FerryClient client) : IRemoteTree
         var wire = 0L;
         try
         {
-            handle = PartFile.OpenForWriting(partPath); // never through a link planted at its name
-            RandomAccess.SetLength(handle, 0);
+            handle = PartFile.OpenForWriting(partPath, out var created); // never through a link planted at its name
+            if (!created) // a file made just now is already empty
+                RandomAccess.SetLength(handle, 0);
             RandomAccess.SetLength(handle, plan.TargetLength);
             foreach (var step in plan.Steps.OfType<CopyFromBasisStep>())
                 await CopyFromBasisAsync(plan.BasisFiles[step.BasisFileId], step, handle, cancellationToken).ConfigureAwait(false);
