@@ -188,7 +188,7 @@ public sealed partial class FerryClient
             item.LocalPath = Path.GetFullPath(file.LocalPath);
             if (Directory.Exists(item.LocalPath))
                 throw new FerryException(FerryErrorCode.IsADirectory, $"'{file.LocalPath}' is a local directory; name the file to download to.");
-            if (File.Exists(item.LocalPath) && !options.Force)
+            if (!options.Force && File.Exists(item.LocalPath)) // with force (every sync pull) no need to look
                 throw new FerryException(FerryErrorCode.AlreadyExists, $"'{file.LocalPath}' already exists; use --force to replace it.");
             var parent = Path.GetDirectoryName(item.LocalPath)!;
             if (!Directory.Exists(parent))

@@ -155,4 +155,7 @@ internal static unsafe partial class Libc
 
     [LibraryImport("libc", EntryPoint = "close", SetLastError = true)]
     public static partial int Close(int fd);
+
+    [LibraryImport("libc", EntryPoint = "fsync", SetLastError = true)]
+    public static partial int Fsync(Microsoft.Win32.SafeHandles.SafeFileHandle fd);
 }

@@ -52,16 +52,31 @@ internal static partial class PartFile
         }
         if (modifiedNs is { } time)
             SetModifiedTime(handle, time);
-        // fsync straight on the handle (a FileStream around it first asks whether it can seek), which is then closed.
+        // fsync straight on the handle (a FileStream around it, or RandomAccess, first asks whether it can seek), which is
+        // then closed.
         try
         {
-            RandomAccess.FlushToDisk(handle);
+            if (OperatingSystem.IsLinux())
+                FlushToDisk(handle, partPath);
+            else
+                RandomAccess.FlushToDisk(handle);
         }
         finally
         {
             handle.Dispose();
         }
         File.Move(partPath, finalPath, overwrite);
+    }
+
+    private static void FlushToDisk(SafeFileHandle handle, string path)
+    {
+        const int Interrupted = 4; // EINTR
+        while (Interop.Libc.Fsync(handle) != 0)
+        {
+            var errno = Marshal.GetLastPInvokeError();
+            if (errno != Interrupted)
+                throw new IOException($"Could not write the partial download '{path}' to disk: {new Win32Exception(errno).Message}.", errno);
+        }
     }
 
     /// <summary>Deletes <paramref name="path"/>; false when it could not be deleted.</summary>

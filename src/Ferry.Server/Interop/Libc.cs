@@ -356,6 +356,10 @@ internal static unsafe partial class Libc
     [LibraryImport("libc", SetLastError = true)]
     public static partial nint pwrite(SafeHandle fd, byte* buffer, nuint count, long offset);
 
+    /// <summary>fsync(2): <c>RandomAccess.FlushToDisk</c> also asks first whether the handle can seek.</summary>
+    [LibraryImport("libc", SetLastError = true)]
+    public static partial int fsync(SafeHandle fd);
+
     /// <summary>Creates a symbolic link named <paramref name="linkPath"/> in a folder; never replaces (EEXIST).</summary>
     [LibraryImport("libc", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
     public static partial int symlinkat(string target, SafeHandle dirFd, string linkPath);

@@ -265,6 +265,18 @@ internal static unsafe class Beneath
         }
     }
 
+    /// <summary>fsync on a regular file, retried on EINTR; an error is the exception .NET would throw.</summary>
+    public static void FlushToDisk(SafeFileHandle file, string what)
+    {
+        const int Eintr = 4;
+        while (Libc.fsync(file) != 0)
+        {
+            var errno = Marshal.GetLastPInvokeError();
+            if (errno != Eintr)
+                throw Error(errno, what);
+        }
+    }
+
     /// <summary>The type bits (S_IFMT) of what <paramref name="handle"/> is, without following it if it is a link.</summary>
     public static ushort TypeOf(SafeFileHandle handle) => (ushort)(StatOf(handle).Mode & Libc.FileTypeMask);
 

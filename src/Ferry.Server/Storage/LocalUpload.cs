@@ -333,7 +333,10 @@ internal sealed class LocalUpload : IUpload
             ApplyAttributes();
             // fsync before the rename, so a crash never leaves the final name on data that is not on disk. Disposing the
             // stream closes the handle.
-            RandomAccess.FlushToDisk(_handle);
+            if (Beneath.IsSupported)
+                Beneath.FlushToDisk(_handle, Request.Path);
+            else
+                RandomAccess.FlushToDisk(_handle);
             _handle.Dispose();
 
             try
