@@ -188,7 +188,7 @@ public sealed partial class FerryClient
             item.LocalPath = Path.GetFullPath(file.LocalPath);
             if (Directory.Exists(item.LocalPath))
                 throw new FerryException(FerryErrorCode.IsADirectory, $"'{file.LocalPath}' is a local directory; name the file to download to.");
-            if (File.Exists(item.LocalPath) && !options.Force)
+            if (!options.Force && File.Exists(item.LocalPath)) // with force (every sync pull) no need to look
                 throw new FerryException(FerryErrorCode.AlreadyExists, $"'{file.LocalPath}' already exists; use --force to replace it.");
             var parent = Path.GetDirectoryName(item.LocalPath)!;
             if (!Directory.Exists(parent))
@@ -317,8 +317,9 @@ public sealed partial class FerryClient
                 item.StartedAt = Stopwatch.GetTimestamp();
                 run.Observer.OnStarted(item.File, file.Size, file.Offset);
                 progress = new ProgressThrottle(item.File, run.Observer);
-                handle = PartFile.OpenForWriting(item.PartPath); // never through a link planted at the part file's name
-                RandomAccess.SetLength(handle, file.Offset);
+                handle = PartFile.OpenForWriting(item.PartPath, out var created); // never through a link planted at the part file's name
+                if (!created || file.Offset > 0) // a file made just now is already empty
+                    RandomAccess.SetLength(handle, file.Offset);
                 if (file.Offset > 0)
                 {
                     var kept = handle;

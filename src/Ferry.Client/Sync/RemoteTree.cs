@@ -328,8 +328,9 @@ internal sealed class RemoteTree(FerryClient client) : IRemoteTree
         var wire = 0L;
         try
         {
-            handle = PartFile.OpenForWriting(partPath); // never through a link planted at its name
-            RandomAccess.SetLength(handle, 0);
+            handle = PartFile.OpenForWriting(partPath, out var created); // never through a link planted at its name
+            if (!created) // a file made just now is already empty
+                RandomAccess.SetLength(handle, 0);
             RandomAccess.SetLength(handle, plan.TargetLength);
             // The file is written front to back (copies between the fetched ranges as these arrive) and hashed from the
             // buffers written, so the check below reads nothing back; see AssemblyHash for why that checks what the file holds.

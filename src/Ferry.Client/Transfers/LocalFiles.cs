@@ -77,10 +77,65 @@ internal static class LocalFiles
     /// </summary>
     internal static void ReadWholeSmallFile(string path, Span<byte> buffer, int size)
     {
-        using var handle = File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.Read);
         // One byte more than expected shows a file that grew as surely as a short read shows one that shrank.
-        if (ReadFully(handle, buffer[..(size + 1)], 0) != size)
+        var read = OperatingSystem.IsLinux() ? ReadPlain(path, buffer[..(size + 1)]) : ReadManaged(path, buffer[..(size + 1)]);
+        if (read != size)
             throw new FerryException(FerryErrorCode.IoError, $"'{path}' changed size while waiting to be uploaded; try again.");
+
+        static int ReadManaged(string path, Span<byte> buffer)
+        {
+            using var handle = File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.Read);
+            return ReadFully(handle, buffer, 0);
+        }
+    }
+
+    /// <summary>
+    /// Reads a whole small file with open, pread and close only: File.OpenHandle adds an fstat and an advisory flock
+    /// taken and dropped (FileShare), three calls on a 4 KiB file that costs four. O_NONBLOCK keeps a FIFO swapped in
+    /// since the scan from holding the upload; reading anything but a regular file or a folder's contents fails.
+    /// </summary>
+    private static unsafe int ReadPlain(string path, Span<byte> buffer)
+    {
+        var fd = Interop.Libc.Open(path, Interop.Libc.OpenReadOnlyNonBlocking);
+        if (fd < 0)
+            throw ReadError(System.Runtime.InteropServices.Marshal.GetLastPInvokeError(), path);
+        try
+        {
+            var total = 0;
+            fixed (byte* start = buffer)
+            {
+                while (total < buffer.Length)
+                {
+                    var n = Interop.Libc.PRead(fd, start + total, (nuint)(buffer.Length - total), total);
+                    if (n < 0)
+                    {
+                        var errno = System.Runtime.InteropServices.Marshal.GetLastPInvokeError();
+                        if (errno == 4) // EINTR
+                            continue;
+                        throw ReadError(errno, path);
+                    }
+                    if (n == 0)
+                        break;
+                    total += (int)n;
+                }
+            }
+            return total;
+        }
+        finally
+        {
+            Interop.Libc.Close(fd);
+        }
+    }
+
+    private static Exception ReadError(int errno, string path)
+    {
+        var message = System.Runtime.InteropServices.Marshal.GetPInvokeErrorMessage(errno);
+        return errno switch
+        {
+            2 => new FileNotFoundException($"Could not find file '{path}'.", path), // ENOENT
+            1 or 13 => new UnauthorizedAccessException($"Access to the path '{path}' is denied: {message}."), // EPERM, EACCES
+            _ => new IOException($"Could not read '{path}': {message}.", errno),
+        };
     }
 
     /// <summary>

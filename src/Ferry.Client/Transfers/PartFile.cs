@@ -19,10 +19,16 @@ internal static partial class PartFile
     /// <see cref="IOException"/> with a sentence that names the file when it is a symbolic link, not a regular file, not
     /// the user's own, or hard-linked elsewhere; the file found there is left as it is.
     /// </summary>
-    public static SafeFileHandle OpenForWriting(string path) => Open(path, write: true);
+    public static SafeFileHandle OpenForWriting(string path) => Open(path, write: true, out _);
+
+    /// <summary>
+    /// <see cref="OpenForWriting(string)"/>, telling whether the file was made by this call (<paramref name="created"/>):
+    /// then it is empty, so a caller that wants it empty need not truncate it.
+    /// </summary>
+    public static SafeFileHandle OpenForWriting(string path, out bool created) => Open(path, write: true, out created);
 
     /// <summary>Opens an existing part file for reading, with the same checks (a resume must not read a linked file either).</summary>
-    public static SafeFileHandle OpenForReading(string path) => Open(path, write: false);
+    public static SafeFileHandle OpenForReading(string path) => Open(path, write: false, out _);
 
     /// <summary>
     /// Commits a finished download: the data goes to disk (fsync) before it gets its final name, so a crash never leaves
@@ -46,10 +52,31 @@ internal static partial class PartFile
         }
         if (modifiedNs is { } time)
             SetModifiedTime(handle, time);
-        // The stream takes the handle over and closes it.
-        using (var stream = new FileStream(handle, FileAccess.ReadWrite, bufferSize: 0, handle.IsAsync))
-            stream.Flush(flushToDisk: true);
+        // fsync straight on the handle (a FileStream around it, or RandomAccess, first asks whether it can seek), which is
+        // then closed.
+        try
+        {
+            if (OperatingSystem.IsLinux())
+                FlushToDisk(handle, partPath);
+            else
+                RandomAccess.FlushToDisk(handle);
+        }
+        finally
+        {
+            handle.Dispose();
+        }
         File.Move(partPath, finalPath, overwrite);
+    }
+
+    private static void FlushToDisk(SafeFileHandle handle, string path)
+    {
+        const int Interrupted = 4; // EINTR
+        while (Interop.Libc.Fsync(handle) != 0)
+        {
+            var errno = Marshal.GetLastPInvokeError();
+            if (errno != Interrupted)
+                throw new IOException($"Could not write the partial download '{path}' to disk: {new Win32Exception(errno).Message}.", errno);
+        }
     }
 
     /// <summary>Deletes <paramref name="path"/>; false when it could not be deleted.</summary>
@@ -66,15 +93,34 @@ internal static partial class PartFile
         }
     }
 
-    private static SafeFileHandle Open(string path, bool write)
+    private static SafeFileHandle Open(string path, bool write, out bool created)
     {
+        created = false;
         if (!OperatingSystem.IsLinux())
             return OpenManaged(path, write);
 
         var flags = (write ? ReadWrite : ReadOnly) | NoFollow | CloseOnExec;
-        var fd = open(path, flags, 0);
-        if (fd < 0 && Marshal.GetLastPInvokeError() == NoSuchFile && write)
+        var fd = -1;
+        if (write)
+        {
+            // Most downloads are fresh: creating first costs one call where opening first cost two. O_EXCL never follows
+            // a link; a name that exists (EEXIST, a link there too) is opened as before, with the checks below.
             fd = open(path, flags | Create | Exclusive, NewFileMode);
+            if (fd >= 0)
+            {
+                // Made just now by this call: a new regular file of this user with one link, which the checks would only confirm.
+                created = true;
+                return new SafeFileHandle(fd, ownsHandle: true);
+            }
+            if (Marshal.GetLastPInvokeError() == AlreadyExists)
+                fd = open(path, flags, 0);
+        }
+        else
+        {
+            fd = open(path, flags, 0);
+        }
+        if (fd < 0 && Marshal.GetLastPInvokeError() == NoSuchFile && write)
+            fd = open(path, flags | Create | Exclusive, NewFileMode); // removed between the two opens: made anew, checked below
         if (fd < 0)
         {
             var errno = Marshal.GetLastPInvokeError();

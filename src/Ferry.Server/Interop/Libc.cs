@@ -349,6 +349,17 @@ internal static unsafe partial class Libc
     [LibraryImport("libc", EntryPoint = "fchmod", SetLastError = true)]
     public static partial int fchmodHandle(SafeHandle fd, uint mode);
 
+    /// <summary>
+    /// pwrite(2) on a descriptor known to be a regular file: <c>RandomAccess.Write</c>
+    /// first asks the kernel whether a new handle can seek (an lseek per file), which a part file the store made never needs.
+    /// </summary>
+    [LibraryImport("libc", SetLastError = true)]
+    public static partial nint pwrite(SafeHandle fd, byte* buffer, nuint count, long offset);
+
+    /// <summary>fsync(2): <c>RandomAccess.FlushToDisk</c> also asks first whether the handle can seek.</summary>
+    [LibraryImport("libc", SetLastError = true)]
+    public static partial int fsync(SafeHandle fd);
+
     /// <summary>Creates a symbolic link named <paramref name="linkPath"/> in a folder; never replaces (EEXIST).</summary>
     [LibraryImport("libc", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
     public static partial int symlinkat(string target, SafeHandle dirFd, string linkPath);

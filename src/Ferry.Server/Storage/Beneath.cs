@@ -238,6 +238,45 @@ internal static unsafe class Beneath
             throw Error(errno, what);
     }
 
+    /// <summary>
+    /// Writes all of <paramref name="data"/> at <paramref name="offset"/> of a regular file with pwrite, retrying a short
+    /// write and EINTR; an error is the exception .NET would throw (ENOSPC stays disk_full).
+    /// </summary>
+    public static void WriteAt(SafeFileHandle file, ReadOnlySpan<byte> data, long offset, string what)
+    {
+        const int Eintr = 4;
+        fixed (byte* start = data)
+        {
+            var done = 0;
+            while (done < data.Length)
+            {
+                var n = Libc.pwrite(file, start + done, (nuint)(data.Length - done), offset + done);
+                if (n < 0)
+                {
+                    var errno = Marshal.GetLastPInvokeError();
+                    if (errno == Eintr)
+                        continue;
+                    throw Error(errno, what);
+                }
+                if (n == 0)
+                    throw new IOException($"'{what}': the file system accepted no bytes.");
+                done += (int)n;
+            }
+        }
+    }
+
+    /// <summary>fsync on a regular file, retried on EINTR; an error is the exception .NET would throw.</summary>
+    public static void FlushToDisk(SafeFileHandle file, string what)
+    {
+        const int Eintr = 4;
+        while (Libc.fsync(file) != 0)
+        {
+            var errno = Marshal.GetLastPInvokeError();
+            if (errno != Eintr)
+                throw Error(errno, what);
+        }
+    }
+
     /// <summary>The type bits (S_IFMT) of what <paramref name="handle"/> is, without following it if it is a link.</summary>
     public static ushort TypeOf(SafeFileHandle handle) => (ushort)(StatOf(handle).Mode & Libc.FileTypeMask);
 

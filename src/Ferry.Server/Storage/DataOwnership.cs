@@ -84,14 +84,16 @@ public sealed record DataOwnership(UnixFileMode FileMode, UnixFileMode Directory
 
     /// <summary>
     /// <see cref="CreateFile"/> for a name in a folder held open: replaces whatever has the name, never through a link,
-    /// with one openat in the common case (no path walk through /proc).
+    /// with one openat in the common case (no path walk through /proc). Without <paramref name="setMode"/> the file keeps
+    /// the 0600 (less the umask) it is created with, for a caller that sets the final mode itself before anyone can use
+    /// the file; the owner is set either way.
     /// </summary>
-    public SafeFileHandle CreateFileAt(SafeFileHandle folder, string name, string what)
+    public SafeFileHandle CreateFileAt(SafeFileHandle folder, string name, string what, bool setMode = true)
     {
         var handle = Beneath.CreateReplacing(folder, name, what);
         try
         {
-            Apply(handle);
+            Apply(handle, setMode);
             return handle;
         }
         catch
@@ -115,12 +117,13 @@ public sealed record DataOwnership(UnixFileMode FileMode, UnixFileMode Directory
         RandomAccess.Write(handle, content, 0);
     }
 
-    /// <summary>Sets the permissions and owner of a file the server just created and holds open.</summary>
-    public void Apply(SafeFileHandle handle)
+    /// <summary>Sets the permissions (unless not <paramref name="setMode"/>) and owner of a file the server just created and holds open.</summary>
+    public void Apply(SafeFileHandle handle, bool setMode = true)
     {
         if (OperatingSystem.IsWindows())
             return;
-        File.SetUnixFileMode(handle, FileMode);
+        if (setMode)
+            File.SetUnixFileMode(handle, FileMode);
         if (Uid is { } uid && OperatingSystem.IsLinux())
             Check(Libc.fchown((int)handle.DangerousGetHandle(), uid, Gid ?? uint.MaxValue), "the new file");
     }

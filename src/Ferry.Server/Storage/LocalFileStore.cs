@@ -599,7 +599,11 @@ internal sealed partial class LocalFileStore : IFileStore, ILocalFolderStore
     {
         lock (_namespaceGate)
         {
-            var replaced = CountedSize(target);
+            // Before the store was ever measured there is no limit and the usage counted is not used: the first
+            // measurement (under this same lock) reads the disk. Without force and without a limit the size only feeds
+            // the usage of a commit that succeeds, and then it is 0: the rename refuses an existing target
+            // (RENAME_NOREPLACE, or linkat). Only otherwise is the target measured again.
+            var replaced = _measured && (force || Quota.LimitBytes is not null) ? CountedSize(target) : 0;
             try
             {
                 Quota.CheckCommit(size, replaced);

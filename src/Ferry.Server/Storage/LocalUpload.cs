@@ -84,22 +84,28 @@ internal sealed class LocalUpload : IUpload
         var partPath = target.PathOf(partName);
         var metaName = partName + MetaSuffix;
         var folder = target.Directory;
+        // Only an upload of at least one whole chunk can ever be resumed; smaller ones skip the .meta file, which is most
+        // of the cost of a small file.
+        var resumable = request.Size >= request.ChunkSize;
+        // A part that cannot be resumed and gets the sender's mode at commit (ApplyAttributes, before the rename) keeps
+        // the 0600 it is created with until then (the umask can only narrow it): a first fchmod to the store's file mode
+        // would be replaced unseen. The owner is still given at once.
+        var setMode = resumable || request.Mode is null;
         var fresh = folder is not null
-            ? store.Ownership.CreateFileAt(folder, partName, request.Path)
+            ? store.Ownership.CreateFileAt(folder, partName, request.Path, setMode)
             : store.Ownership.CreateFile(partPath, FileOptions.Asynchronous);
         try
         {
-            // Only an upload of at least one whole chunk can ever be resumed; smaller ones skip the .meta file, which
-            // is most of the cost of a small file.
-            var meta = request.Size >= request.ChunkSize
-                ? JsonSerializer.SerializeToUtf8Bytes(info, StorageJsonContext.Default.PartialUploadInfo)
-                : null;
+            var meta = resumable ? JsonSerializer.SerializeToUtf8Bytes(info, StorageJsonContext.Default.PartialUploadInfo) : null;
             if (folder is not null)
             {
+                // A .meta left at this name (an earlier big upload of the same target that never ended) is not removed
+                // for a small one: it cannot make anything resume from this part. A resume matches only a .meta with the
+                // same chunk size, which every upload of this server uses (PutHandler.ChunkSize), and keeps only whole
+                // chunks of the part (LoadResumeState); this part never holds one, since writes past Size are refused
+                // and Size is below a chunk. The sweep removes the .meta with its part or alone.
                 if (meta is not null)
                     store.Ownership.WriteNewFileAt(folder, metaName, meta, request.Path);
-                else
-                    Beneath.UnlinkFileIfPresent(folder, metaName, request.Path);
             }
             else
             {
@@ -239,7 +245,10 @@ internal sealed class LocalUpload : IUpload
             if (data.Length <= InlineWriteBytes)
             {
                 // A small write lands in the page cache in microseconds: handing it to another thread costs more.
-                RandomAccess.Write(_handle, data.Span, offset);
+                if (Beneath.IsSupported)
+                    Beneath.WriteAt(_handle, data.Span, offset, Request.Path);
+                else
+                    RandomAccess.Write(_handle, data.Span, offset);
                 _hash?.Written(data.Span, offset, ReadBack);
                 return;
             }
@@ -293,13 +302,17 @@ internal sealed class LocalUpload : IUpload
     {
         try
         {
-            var length = RandomAccess.GetLength(_handle);
+            // When the running hash took in every byte from 0 to Size from the writes themselves, all of them arrived, and
+            // no write goes past Size (WriteAsync refuses it) into a part that began empty or cut to whole chunks
+            // (LoadResumeState): the length is Size without asking the file system. Otherwise it is measured.
+            var hashedAll = _hash is { IsComplete: true };
+            var length = hashedAll ? Request.Size : RandomAccess.GetLength(_handle);
             if (length != Request.Size)
                 throw new FerryException(FerryErrorCode.FieldInvalid,
                     $"Only {length} of {Request.Size} bytes of '{Request.Path}' arrived; nothing was committed.");
 
-            var hash = _hash is { IsComplete: true }
-                ? _hash.GetHash()
+            var hash = hashedAll
+                ? _hash!.GetHash()
                 : await RehashAsync(cancellationToken).ConfigureAwait(false);
             if (expectedHash is not null && !hash.AsSpan().SequenceEqual(expectedHash))
             {
@@ -311,7 +324,10 @@ internal sealed class LocalUpload : IUpload
             ApplyAttributes();
             // fsync before the rename, so a crash never leaves the final name on data that is not on disk. Disposing the
             // stream closes the handle.
-            RandomAccess.FlushToDisk(_handle);
+            if (Beneath.IsSupported)
+                Beneath.FlushToDisk(_handle, Request.Path);
+            else
+                RandomAccess.FlushToDisk(_handle);
             _handle.Dispose();
 
             try
