@@ -35,6 +35,11 @@ internal static class ConcurrentPut
         var baseline = args.String("--baseline") ?? "files";
         if (baseline is not ("files" or "one-file" or "none"))
             throw new UsageException($"--baseline must be files, one-file or none, not '{baseline}'.");
+        // put_files (docs/protocol.md §5.9.7) packs forced files of up to 1 MiB: "off" sends each as put_file frames, to
+        // compare the two paths on the same server.
+        var putFiles = args.String("--put-files") ?? "on";
+        if (putFiles is not ("on" or "off"))
+            throw new UsageException($"--put-files must be on or off, not '{putFiles}'.");
         var keep = args.Switch("--keep");
         int? serverPid = args.String("--server-pid") is null ? null : args.Int("--server-pid", 0, 1, int.MaxValue);
         var totalBytes = clients * size;
@@ -44,6 +49,7 @@ internal static class ConcurrentPut
         report.Set("total_bytes", totalBytes);
         report.Set("concurrency_limit", limit is null ? "none" : limit.Value.ToString(CultureInfo.InvariantCulture));
         report.Set("barrier", barrier);
+        report.Set("put_files", putFiles);
         report.Set("baseline", baseline switch
         {
             "files" => "clients files of size, one after another, over one connection",
@@ -85,6 +91,7 @@ internal static class ConcurrentPut
         {
             await using (var first = await ctx.ConnectFirstAsync(ctx.Token))
             {
+                first.PutFilesEnabled = putFiles == "on";
                 await first.MkdirAsync($"{remoteRoot}/base", parents: true, ctx.Token);
                 await first.MkdirAsync($"{remoteRoot}/clients", parents: true, ctx.Token);
                 // One untimed upload first, so that neither phase pays for JIT compilation of the upload path.
@@ -97,6 +104,8 @@ internal static class ConcurrentPut
                         : $"single-stream baseline: one file of {totalBytes} bytes over this connection…");
                     var started = Stopwatch.GetTimestamp();
                     var cpu = CpuNow();
+                    // The client's garbage collections in the baseline: large per-file buffers show up here first.
+                    var gcBefore = (Gen0: GC.CollectionCount(0), Gen1: GC.CollectionCount(1), Gen2: GC.CollectionCount(2), Allocated: GC.GetTotalAllocatedBytes());
                     if (baseline == "files")
                     {
                         for (var i = 0; i < clients; i++)
@@ -111,6 +120,10 @@ internal static class ConcurrentPut
                     }
                     var seconds = Stopwatch.GetElapsedTime(started).TotalSeconds;
                     ReportCpu("single_stream", cpu);
+                    report.Set("single_stream_client_gen0", GC.CollectionCount(0) - gcBefore.Gen0);
+                    report.Set("single_stream_client_gen1", GC.CollectionCount(1) - gcBefore.Gen1);
+                    report.Set("single_stream_client_gen2", GC.CollectionCount(2) - gcBefore.Gen2);
+                    report.Set("single_stream_client_allocated_mb", (GC.GetTotalAllocatedBytes() - gcBefore.Allocated) / MB);
                     report.Set("single_stream_seconds", seconds);
                     singleMbS = totalBytes / MB / seconds;
                     report.Set("single_stream_mb_s", singleMbS);
@@ -162,6 +175,7 @@ internal static class ConcurrentPut
                             client = await ctx.ConnectAsync(ctx.Token);
                             record.Connected = Stopwatch.GetTimestamp();
                         }
+                        client.PutFilesEnabled = putFiles == "on";
                         record.Phase = "upload";
                         record.UploadStarted = Stopwatch.GetTimestamp();
                         await client.PutFileAsync(data, $"{remoteRoot}/clients/c{index:D6}", put, progress: null, ctx.Token);

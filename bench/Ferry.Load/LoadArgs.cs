@@ -21,7 +21,7 @@ internal sealed class LoadArgs
         [ExecRtt] = (["--runs", "--warmup"], []),
         [ExecFresh] = (["--runs", "--warmup"], []),
         [TermEcho] = (["--count", "--warmup"], []),
-        [ConcurrentPut] = (["--clients", "--size", "--concurrency-limit", "--barrier", "--baseline", "--server-pid"], ["--keep"]),
+        [ConcurrentPut] = (["--clients", "--size", "--concurrency-limit", "--barrier", "--baseline", "--server-pid", "--put-files"], ["--keep"]),
         [Idle] = (["--server-pid", "--connections", "--parallel", "--settle", "--samples", "--warmup-connections"], []),
     };
 

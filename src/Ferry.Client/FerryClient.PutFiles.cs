@@ -94,7 +94,9 @@ public sealed partial class FerryClient
     private async Task SendPackAsync(Pack pack, PutRun run, CancellationToken ct)
     {
         var force = run.Options.Force;
-        var body = new ArrayBufferWriter<byte>((int)Math.Min(PackMaxBytes, pack.Planned.Sum(i => i.Size + 64)));
+        // Sized for every planned record at its largest, so it never grows (the planner kept a pack near PackMaxBytes).
+        using var body = new PooledBodyWriter(checked((int)pack.Planned.Sum(i =>
+            i.Size + FileRecordFormat.MaxOverhead(System.Text.Encoding.UTF8.GetByteCount(i.RemotePath)))));
         var records = new FileRecordWriter();
         var buffer = ArrayPool<byte>.Shared.Rent((int)pack.Planned.Max(i => i.Size) + 1);
         try

@@ -2,6 +2,7 @@ using System.Buffers;
 using System.IO.Pipelines;
 using System.Net.Sockets;
 using System.Net.Security;
+using System.Security.Authentication;
 using System.Security.Cryptography.X509Certificates;
 using System.Text.Json.Serialization.Metadata;
 using Ferry.Client.Security;
@@ -9,6 +10,7 @@ using Ferry.Protocol.Auth;
 using Ferry.Protocol.Errors;
 using Ferry.Protocol.Framing;
 using Ferry.Protocol.Messages;
+using Ferry.Protocol.Transport;
 using Microsoft.Extensions.Logging;
 
 namespace Ferry.Client;
@@ -180,7 +182,24 @@ public sealed partial class FerryClient : IAsyncDisposable
             string? firstUse = null;
             if (options.UseTls)
             {
-                (var tls, var certificate, firstUse) = await ServerTrust.AuthenticateAsync(network, address, options, timeout).ConfigureAwait(false);
+                SslStream tls;
+                byte[] certificate;
+                try
+                {
+                    (tls, certificate, firstUse) = await ServerTrust.AuthenticateAsync(network, address, options, TlsSettings.CipherSuites, timeout).ConfigureAwait(false);
+                }
+                catch (AuthenticationException) when (TlsSettings.FallbackCipherSuites is { } fallback)
+                {
+                    // The first offer holds a single TLS 1.3 suite (TlsSettings.CipherSuites); a server that allows
+                    // none of it ends the handshake, and is asked once more, on a new connection, with every AEAD suite.
+                    // A refused certificate is a FerryException and never comes here.
+                    await network.DisposeAsync().ConfigureAwait(false);
+                    socket = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+                    await socket.ConnectAsync(address.Host, address.Port, timeout).ConfigureAwait(false);
+                    network = new NetworkStream(socket, ownsSocket: true);
+                    transport = network;
+                    (tls, certificate, firstUse) = await ServerTrust.AuthenticateAsync(network, address, options, fallback, timeout).ConfigureAwait(false);
+                }
                 transport = tls;
                 channelBinding = Handshake.CertificateBinding(certificate);
                 fingerprint = KnownServers.Fingerprint(X509CertificateLoader.LoadCertificate(certificate));

@@ -1,6 +1,10 @@
+using System.Net;
 using System.Net.Security;
 using System.Net.Sockets;
 using System.Security.Authentication;
+using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
+using Ferry.Client;
 using Ferry.Protocol.Transport;
 using Ferry.Testing;
 
@@ -64,5 +68,60 @@ public class TlsSuiteTests
             // a reset is a close as well
         }
         Assert.False(closed.IsCancellationRequested, "the server kept a CBC connection open");
+    }
+
+    [Fact]
+    [System.Runtime.Versioning.UnsupportedOSPlatform("windows")] // a client cannot choose its suites there
+    public async Task A_ferry_client_and_server_agree_on_aes_128_gcm()
+    {
+        // The server sets no list and OpenSSL's own order puts AES-256-GCM first; the client's first offer holds AES-128-GCM
+        // alone in TLS 1.3 because the server's order decides.
+        await using var server = await TestServer.StartAsync(o => o with { UseTls = true });
+        await using var client = await server.ConnectAsync();
+        Assert.Equal(TlsCipherSuite.TLS_AES_128_GCM_SHA256, client.CipherSuite);
+        Assert.Equal("HI", System.Text.Encoding.UTF8.GetString(await client.EchoAsync("hi"u8.ToArray(), TestTimeouts.Token())));
+    }
+
+    [Fact]
+    [System.Runtime.Versioning.UnsupportedOSPlatform("windows")]
+    public async Task A_server_that_refuses_aes_128_is_asked_again_with_every_aead_suite_and_gets_aes_256()
+    {
+        // A TLS 1.3 server restricted to AES-256-GCM (as a system policy of 256-bit ciphers would make it): the first
+        // handshake finds no shared suite, the second, on a new connection, agrees on AES-256-GCM.
+        using var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
+        var request = new CertificateRequest("CN=aes-256-only", key, HashAlgorithmName.SHA256);
+        using var certificate = request.CreateSelfSigned(DateTimeOffset.UtcNow.AddDays(-1), DateTimeOffset.UtcNow.AddDays(1));
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        var handshakes = new List<string>();
+        var serving = Task.Run(async () =>
+        {
+            for (var i = 0; i < 2; i++)
+            {
+                using var socket = await listener.AcceptSocketAsync(TestTimeouts.Token());
+                await using var tls = new SslStream(new NetworkStream(socket, ownsSocket: false));
+                try
+                {
+                    await tls.AuthenticateAsServerAsync(new SslServerAuthenticationOptions
+                    {
+                        ServerCertificate = certificate,
+                        EnabledSslProtocols = SslProtocols.Tls13,
+                        CipherSuitesPolicy = new CipherSuitesPolicy([TlsCipherSuite.TLS_AES_256_GCM_SHA384]),
+                        ApplicationProtocols = [TlsSettings.ApplicationProtocol],
+                    }, TestTimeouts.Token());
+                    handshakes.Add(tls.NegotiatedCipherSuite.ToString());
+                }
+                catch (Exception ex) when (ex is AuthenticationException or IOException)
+                {
+                    handshakes.Add("failed");
+                }
+            }
+        });
+        var port = ((IPEndPoint)listener.LocalEndpoint).Port;
+        // Not a Ferry server: after the handshake it closes, so the client fails at the hello; what counts is the suite.
+        await Assert.ThrowsAnyAsync<Exception>(() => FerryClient.ConnectAsync(new ServerAddress("127.0.0.1", port),
+            new FerryClientOptions { ConnectAttempts = 1 }, TestTimeouts.Token()));
+        await serving.WaitAsync(TestTimeouts.Token());
+        Assert.Equal(new[] { "failed", nameof(TlsCipherSuite.TLS_AES_256_GCM_SHA384) }, handshakes);
     }
 }

@@ -14,7 +14,7 @@ namespace Ferry.Client.Security;
 internal static class ServerTrust
 {
     public static async Task<(SslStream Stream, byte[] CertificateDer, string? FirstUseFingerprint)> AuthenticateAsync(Stream network, ServerAddress address, FerryClientOptions options,
-        CancellationToken cancellationToken)
+        CipherSuitesPolicy? suites, CancellationToken cancellationToken)
     {
         var server = address.ToString();
         var known = options.TrustStore;
@@ -29,7 +29,7 @@ internal static class ServerTrust
             {
                 TargetHost = address.Host,
                 ApplicationProtocols = [TlsSettings.ApplicationProtocol],
-                CipherSuitesPolicy = TlsSettings.CipherSuites,
+                CipherSuitesPolicy = suites,
                 RemoteCertificateValidationCallback = (_, certificate, _, errors) =>
                 {
                     if (certificate is null)

@@ -9,26 +9,47 @@ internal static class TlsSettings
     public static readonly SslApplicationProtocol ApplicationProtocol = new("ferry/1");
 
     /// <summary>
-    /// The client's offer: AEAD suites only, AES-128-GCM first: OpenSSL's default order puts AES-256-GCM first, which
-    /// costs about 10% more CPU per byte (AES-NI) for no practical gain at this key size; ChaCha20 stays for machines
-    /// without AES instructions. Null where the platform does not let an application choose (Windows uses the system
-    /// policy). The server does not use it: a policy gives each server connection an OpenSSL context of its own (see
-    /// TlsHandshake), and the server's own preference decides, so a Ferry server picks OpenSSL's default order.
+    /// The client's first offer: in TLS 1.3 AES-128-GCM alone, then the TLS 1.2 AEAD suites with forward secrecy. In TLS
+    /// 1.3 the server's order decides (.NET's OpenSSL server does, and a Ferry server sets no list of its own, see
+    /// TlsHandshake), and OpenSSL's default order is AES-256-GCM, ChaCha20-Poly1305, AES-128-GCM: any offer holding
+    /// AES-256 or ChaCha20 gets one of them. AES-128-GCM costs less per byte than both on x86 servers with AES
+    /// instructions (docs/benchmarks.md, "TLS suites"). A server that refuses it is asked again with
+    /// <see cref="FallbackCipherSuites"/>. Null where the platform does not let an application choose (Windows uses the
+    /// system policy).
     /// </summary>
     public static CipherSuitesPolicy? CipherSuites { get; } = OperatingSystem.IsLinux() || OperatingSystem.IsFreeBSD()
         ? new CipherSuitesPolicy(
         [
             TlsCipherSuite.TLS_AES_128_GCM_SHA256,
-            TlsCipherSuite.TLS_AES_256_GCM_SHA384,
-            TlsCipherSuite.TLS_CHACHA20_POLY1305_SHA256,
-            TlsCipherSuite.TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,
-            TlsCipherSuite.TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,
-            TlsCipherSuite.TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384,
-            TlsCipherSuite.TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384,
-            TlsCipherSuite.TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256,
-            TlsCipherSuite.TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256,
+            .. Tls12Suites,
         ])
         : null;
+
+    /// <summary>
+    /// The offer of a second handshake when the first one failed (a server whose TLS 1.3 suites leave out AES-128-GCM,
+    /// e.g. a system policy of 256-bit ciphers only): every AEAD suite, AES-128-GCM first for servers that follow the
+    /// client's order. Null where <see cref="CipherSuites"/> is.
+    /// </summary>
+    public static CipherSuitesPolicy? FallbackCipherSuites { get; } = OperatingSystem.IsLinux() || OperatingSystem.IsFreeBSD()
+        ? new CipherSuitesPolicy(
+        [
+            TlsCipherSuite.TLS_AES_128_GCM_SHA256,
+            TlsCipherSuite.TLS_AES_256_GCM_SHA384,
+            TlsCipherSuite.TLS_CHACHA20_POLY1305_SHA256,
+            .. Tls12Suites,
+        ])
+        : null;
+
+    /// <summary>TLS 1.2: ECDHE with an AEAD cipher only, AES-128-GCM first.</summary>
+    private static TlsCipherSuite[] Tls12Suites =>
+    [
+        TlsCipherSuite.TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,
+        TlsCipherSuite.TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,
+        TlsCipherSuite.TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384,
+        TlsCipherSuite.TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384,
+        TlsCipherSuite.TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256,
+        TlsCipherSuite.TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256,
+    ];
 
     /// <summary>
     /// Whether a negotiated suite is one Ferry accepts: an AEAD cipher (GCM, CCM, ChaCha20-Poly1305) with forward secrecy
