@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Diagnostics;
 using System.Text.Json;
 using Ferry.Client.Transfers;
@@ -117,45 +118,61 @@ public sealed partial class FerryClient
                 throw Break(new FerryProtocolException(FerryErrorCode.UnexpectedFrame,
                     $"The server sent file_records {frame.Id} of {frame.Count} files in {header.BodyLength} bytes where get_files {pack.Id} had {pack.Items.Count - pack.ReceivedCount} files to come (at most {FileRecordsMessage.MaxBodySize} bytes a frame).",
                     isFatal: true));
-            var body = await ReadBodyBytesAsync(header.BodyLength, ct).ConfigureAwait(false);
-            List<FileRecord> records;
+            var buffer = ArrayPool<byte>.Shared.Rent((int)header.BodyLength);
             try
             {
-                records = FileRecordReader.ReadAll(body, frame.Count);
+                var body = buffer.AsMemory(0, (int)header.BodyLength);
+                for (var filled = 0; filled < body.Length;)
+                    filled += await _reader.ReadBodyAsync(body[filled..], ct).ConfigureAwait(false);
+                await StoreFrameAsync(pack, frame, body, run, ct).ConfigureAwait(false);
             }
-            catch (FerryException ex)
+            finally
             {
+                ArrayPool<byte>.Shared.Return(buffer);
+            }
+        }
+    }
+
+    /// <summary>Checks a whole file_records frame against the request, then stores each of its files.</summary>
+    private async Task StoreFrameAsync(GetPack pack, FileRecordsMessage frame, ReadOnlyMemory<byte> body, GetRun run, CancellationToken ct)
+    {
+        List<FileRecord> records;
+        try
+        {
+            records = FileRecordReader.ReadAll(body, frame.Count);
+        }
+        catch (FerryException ex)
+        {
+            throw Break(new FerryProtocolException(FerryErrorCode.FieldInvalid,
+                $"The server's file_records for get_files {pack.Id} does not hold the {frame.Count} records it declares: {ex.Message}", isFatal: true, ex));
+        }
+        // Every record of the frame is matched to a file asked for before any is written: a frame that names a file
+        // not asked for (or twice, or out of order) leaves nothing behind.
+        var matched = new int[records.Count];
+        var next = pack.Next;
+        for (var r = 0; r < records.Count; r++)
+        {
+            var record = records[r];
+            var k = next;
+            while (k < pack.Items.Count && pack.Items[k].RemotePath != record.Name)
+                k++;
+            if (k == pack.Items.Count)
                 throw Break(new FerryProtocolException(FerryErrorCode.FieldInvalid,
-                    $"The server's file_records for get_files {pack.Id} does not hold the {frame.Count} records it declares: {ex.Message}", isFatal: true, ex));
-            }
-            // Every record of the frame is matched to a file asked for before any is written: a frame that names a file
-            // not asked for (or twice, or out of order) leaves nothing behind.
-            var matched = new int[records.Count];
-            var next = pack.Next;
-            for (var r = 0; r < records.Count; r++)
-            {
-                var record = records[r];
-                var k = next;
-                while (k < pack.Items.Count && pack.Items[k].RemotePath != record.Name)
-                    k++;
-                if (k == pack.Items.Count)
-                    throw Break(new FerryProtocolException(FerryErrorCode.FieldInvalid,
-                        $"The server's file_records for get_files {pack.Id} holds '{ControlCharactersSafe(record.Name)}', which was not asked for (or not in the order asked).", isFatal: true));
-                if (record.Force || record.ModifiedNs is null || record.Content.Length > GetFilesMessage.MaxFileSize)
-                    throw Break(new FerryProtocolException(FerryErrorCode.FieldInvalid,
-                        $"The server's record of '{record.Name}' for get_files {pack.Id} sets force, lacks a time or is over {GetFilesMessage.MaxFileSize} bytes.", isFatal: true));
-                matched[r] = k;
-                next = k + 1;
-            }
-            pack.Next = next;
-            for (var r = 0; r < records.Count; r++)
-            {
-                pack.Received[matched[r]] = true;
-                pack.ReceivedCount++;
-                if (run.Shaping.Limiter is { } limiter)
-                    await limiter.TakeAsync(records[r].Content.Length, ct).ConfigureAwait(false);
-                StoreRecord(pack.Items[matched[r]], records[r], run);
-            }
+                    $"The server's file_records for get_files {pack.Id} holds '{ControlCharactersSafe(record.Name)}', which was not asked for (or not in the order asked).", isFatal: true));
+            if (record.Force || record.ModifiedNs is null || record.Content.Length > GetFilesMessage.MaxFileSize)
+                throw Break(new FerryProtocolException(FerryErrorCode.FieldInvalid,
+                    $"The server's record of '{record.Name}' for get_files {pack.Id} sets force, lacks a time or is over {GetFilesMessage.MaxFileSize} bytes.", isFatal: true));
+            matched[r] = k;
+            next = k + 1;
+        }
+        pack.Next = next;
+        for (var r = 0; r < records.Count; r++)
+        {
+            pack.Received[matched[r]] = true;
+            pack.ReceivedCount++;
+            if (run.Shaping.Limiter is { } limiter)
+                await limiter.TakeAsync(records[r].Content.Length, ct).ConfigureAwait(false);
+            StoreRecord(pack.Items[matched[r]], records[r], run);
         }
     }
 

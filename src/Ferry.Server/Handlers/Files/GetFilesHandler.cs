@@ -157,11 +157,12 @@ internal sealed class GetFilesHandler(FerryMetrics metrics) : ICommandHandler
         int filled;
         if (local is not null)
         {
-            // One byte past the size: a file that grew since it was opened is caught here, not sent cut short.
+            // One byte past the size: a file that grew since it was opened is caught here, not sent cut short. Read on
+            // this thread: at most 1 MiB, and a hop to the pool per file would cost more than the read.
             filled = 0;
             while (filled <= length)
             {
-                var n = await RandomAccess.ReadAsync(local.Handle, buffer.AsMemory(filled, length + 1 - filled), filled, cancellationToken).ConfigureAwait(false);
+                var n = RandomAccess.Read(local.Handle, buffer.AsSpan(filled, length + 1 - filled), filled);
                 if (n == 0)
                     break;
                 filled += n;
