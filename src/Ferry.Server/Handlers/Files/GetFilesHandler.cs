@@ -19,6 +19,9 @@ namespace Ferry.Server.Handlers.Files;
 /// </summary>
 internal sealed class GetFilesHandler(FerryMetrics metrics) : ICommandHandler
 {
+    /// <summary>Bytes of records after which a frame is sent (a frame may hold up to <see cref="FileRecordsMessage.MaxBodySize"/>).</summary>
+    private const int FrameTarget = 256 * 1024;
+
     public string Command => CommandNames.GetFiles;
 
     public Auth.Permissions RequiredPermission => Auth.Permissions.Read;
@@ -83,6 +86,14 @@ internal sealed class GetFilesHandler(FerryMetrics metrics) : ICommandHandler
                 records.Write(frame, path, file.Mode, file.ModifiedNs, force: false, ChecksumAlgorithm.Xxh3.Hash(data), data);
                 metrics.TransferFinished(upload: false);
                 sent++;
+                // A frame goes as soon as it holds FrameTarget bytes: the client writes the files of one frame while the
+                // next is read here, where one frame of a whole request would make each side wait for the other.
+                if (records.Length >= FrameTarget)
+                {
+                    await SendFrameAsync(context, id, records.Count, frame, cancellationToken).ConfigureAwait(false);
+                    frame.ResetWrittenCount();
+                    records = new FileRecordWriter();
+                }
             }
             if (records.Count > 0)
                 await SendFrameAsync(context, id, records.Count, frame, cancellationToken).ConfigureAwait(false);
