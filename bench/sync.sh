@@ -20,6 +20,8 @@
 #   tree-1pct  the tree with 1% of its files edited, 1% added, 1% deleted, 1% renamed and 1% chmod-ed
 #   tree-fresh the tree into an empty destination
 #   small-fresh 1000 files of 4 KiB into an empty destination
+#   small-pull the same 1000 files pulled from the server into an empty local folder (rsync from the daemon's module,
+#              ferry sync :remote ./local)
 #
 # Every figure is the median of --runs runs (default 5); the tools alternate (rsync first on odd runs, ferry first on
 # even ones). Each run is timed as the client command's wall clock; CPU seconds (user + sys) are given for the
@@ -56,7 +58,7 @@ cmd_timeout=900
 tmpfs_mode=auto
 tools_arg=rsync,ferry
 aot=1
-all_cases=(insert scatter append touch tree-same tree-1pct tree-fresh small-fresh)
+all_cases=(insert scatter append touch tree-same tree-1pct tree-fresh small-fresh small-pull)
 
 die() { echo "sync.sh: $*" >&2; exit 1; }
 # shellcheck source=bench/lib.sh
@@ -247,7 +249,7 @@ case_source() {
         touch) cp -p "$work/cases/big.bin" "$d/big.bin"; touch -d '2026-01-02 00:00:00.5' "$d/big.bin" ;;
         tree-same|tree-fresh) cp -a "$work/cases/tree/." "$d/" ;;
         tree-1pct) cp -a "$work/cases/tree/." "$d/"; make_tree_1pct "$d" ;;
-        small-fresh) cp -a "$work/cases/small/." "$d/" ;;
+        small-fresh|small-pull) cp -a "$work/cases/small/." "$d/" ;;
     esac
 }
 case_basis() {
@@ -256,7 +258,7 @@ case_basis() {
     case "$c" in
         insert|scatter|append|touch) cp -p "$work/cases/big.bin" "$d/big.bin"; touch -d '2026-01-01 00:00:00' "$d/big.bin" ;;
         tree-same|tree-1pct) cp -a "$work/cases/tree/." "$d/" ;;
-        tree-fresh|small-fresh) ;;
+        tree-fresh|small-fresh|small-pull) ;;
     esac
 }
 
@@ -349,7 +351,18 @@ declare -A server_rss=() wall=() wire=() ccpu=() scpu=() crss=()
 # measure LINK CASE TOOL RUN
 measure() {
     local l="$1" c="$2" tool="$3" r="$4" dst spid t0 t1 b0 b1 s0 s1 cmd=()
-    if [[ "$tool" == rsync ]]; then
+    if [[ "$c" == *-pull ]]; then
+        # A pull: the source goes to the server's side first, the destination is a local folder.
+        local remote
+        if [[ "$tool" == rsync ]]; then remote="$work/rsync-dst/$c"; spid="$rsync_pid"; else remote="$work/ferry-root/$c"; spid="$ferry_pid"; fi
+        rm -rf "$remote"; mkdir -p "$remote"; cp -a "$work/src/$c/." "$remote/"
+        dst="$work/pull-dst/$c"
+        if [[ "$tool" == rsync ]]; then
+            cmd=(rsync -a --delete --no-whole-file "rsync://$ip:$rport/dst/$c/" "$dst/")
+        else
+            cmd=("$ferry" sync --plain --server "$ip:$fport" --delete -q ":$c" "$dst")
+        fi
+    elif [[ "$tool" == rsync ]]; then
         dst="$work/rsync-dst/$c"; spid="$rsync_pid"
         cmd=(rsync -a --delete --no-whole-file "$work/src/$c/" "rsync://$ip:$rport/dst/$c/")
     else
@@ -390,7 +403,7 @@ for l in "${links[@]}"; do
                 measure "$l" "$c" "$tool" "$r"
             done
         done
-        rm -rf "$work/rsync-dst/$c" "$work/ferry-root/$c" "$work/src/$c"
+        rm -rf "$work/rsync-dst/$c" "$work/ferry-root/$c" "$work/pull-dst/$c" "$work/src/$c"
     done
     [[ -n "$ferry_pid" ]] && server_rss[$l]="$(awk '/^VmHWM/ {print $2}' "/proc/$ferry_pid/status")"
     teardown_link

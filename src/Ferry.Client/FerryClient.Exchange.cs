@@ -24,7 +24,11 @@ public sealed partial class FerryClient
     /// <paramref name="expected"/> — a fatal error frame, a clean close, another frame, a frame that does not parse, an I/O
     /// failure or a cancellation while waiting — marks the connection broken.
     /// </summary>
-    internal async ValueTask<FrameHeader> ReadReplyAsync(string expected, CancellationToken cancellationToken)
+    internal ValueTask<FrameHeader> ReadReplyAsync(string expected, CancellationToken cancellationToken) =>
+        ReadReplyAsync(expected, expected, cancellationToken);
+
+    /// <summary><see cref="ReadReplyAsync(string, CancellationToken)"/> for a reply that may be either of two frames.</summary>
+    internal async ValueTask<FrameHeader> ReadReplyAsync(string expected, string alternative, CancellationToken cancellationToken)
     {
         try
         {
@@ -35,7 +39,7 @@ public sealed partial class FerryClient
                 var error = header.Deserialize(FerryJsonContext.Default.ErrorMessage);
                 throw error.Fatal ? Break(error.ToException()) : error.ToException();
             }
-            if (header.Command != expected)
+            if (header.Command != expected && header.Command != alternative)
                 throw new FerryProtocolException(FerryErrorCode.UnexpectedFrame,
                     $"Expected a '{expected}' frame from the server but got '{header.Command}'.", isFatal: true);
             return header;

@@ -111,6 +111,15 @@ public sealed partial class FerryClient
         }
         var parallel = live.Where(i => run.Streams > 1 && Ranges(i.Offset, i.Size, run.Streams).Count > 1).ToList();
         var sequential = live.Except(parallel).ToList();
+        if (CanPackGets(run))
+        {
+            var packable = sequential.Where(i => i.Offset == 0 && i.ListedSize is >= 0 and <= PackGetMaxSize).ToList();
+            if (packable.Count > 1)
+            {
+                var again = await GetPackedAsync(packable, run, cancellationToken).ConfigureAwait(false);
+                sequential = [.. sequential.Except(packable), .. again];
+            }
+        }
         if (sequential.Count > 0)
             await GetBatchAsync(sequential, run, cancellationToken).ConfigureAwait(false);
         foreach (var item in parallel)
@@ -138,7 +147,7 @@ public sealed partial class FerryClient
         var entries = await ListEntriesAsync(remoteRoot, recursive: true, cancellationToken).ConfigureAwait(false);
         Directory.CreateDirectory(localDirectory);
         var failures = new List<TransferFailure>();
-        var files = new List<FileTransfer>();
+        var files = new List<(FileTransfer File, long Size)>();
         foreach (var entry in entries)
         {
             string name;
@@ -170,10 +179,18 @@ public sealed partial class FerryClient
             }
             else
             {
-                files.Add(new FileTransfer(local, RemotePath.Combine(remoteRoot, name)));
+                files.Add((new FileTransfer(local, RemotePath.Combine(remoteRoot, name)), entry.Size));
             }
         }
-        var result = await GetFilesAsync(files, options, observer, cancellationToken).ConfigureAwait(false);
+        var run = new GetRun(options ?? GetOptions.Default, observer ?? TransferObserver.None);
+        var items = files.Select(f =>
+        {
+            var item = PrepareGet(f.File, run.Options);
+            item.ListedSize = f.Size; // lets small files go many to a request (get_files)
+            return item;
+        }).ToList();
+        EnsureUsable();
+        var result = await GetItemsAsync(items, run, cancellationToken).ConfigureAwait(false);
         return result with { Failed = [.. failures, .. result.Failed], Elapsed = Stopwatch.GetElapsedTime(started) };
     }
 
@@ -470,10 +487,19 @@ public sealed partial class FerryClient
                 $"The data received for '{item.RemotePath}' does not match the server's checksum ({done.Hash}, received {hash}); nothing was kept."), run.Observer);
             return;
         }
-        var overwrite = run.Options.Force || item.ForceReplace;
         long? modified = item.ModifiedNs is { } ns ? ns
             : run.Options.PreserveModifiedTime && file.ModifiedUnixSeconds > 0 ? file.ModifiedUnixSeconds * 1_000_000_000
             : null;
+        CommitDownload(item, ref handle, hash, file.Size, modified, run, progress);
+    }
+
+    /// <summary>
+    /// Commits a download whose data was checked: <see cref="PartFile.Commit"/> (fsync, mode and time, rename; the handle is
+    /// closed), then the item's result. <paramref name="modified"/> is the time to give the file, or null to leave it.
+    /// </summary>
+    private static void CommitDownload(GetItem item, ref SafeFileHandle? handle, string hash, long size, long? modified, GetRun run, ProgressThrottle progress)
+    {
+        var overwrite = run.Options.Force || item.ForceReplace;
         var committing = handle!;
         handle = null; // the commit closes it
         try
@@ -491,12 +517,12 @@ public sealed partial class FerryClient
             Fail(item, ex, run.Observer);
             return;
         }
-        progress.Finish(file.Size);
+        progress.Finish(size);
         item.Result = new TransferResult
         {
             LocalPath = item.File.LocalPath,
             RemotePath = item.RemotePath,
-            Bytes = file.Size,
+            Bytes = size,
             BytesTransferred = item.BytesReceived,
             ResumedFrom = item.Offset,
             Elapsed = Stopwatch.GetElapsedTime(item.StartedAt),

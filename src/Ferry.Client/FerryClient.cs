@@ -97,6 +97,9 @@ public sealed partial class FerryClient : IAsyncDisposable
     /// <summary>Off: small files go one put_file frame each even to a server that takes put_files, as a client before it did (tests).</summary>
     internal bool PutFilesEnabled { get; set; } = true;
 
+    /// <summary>Off: small files of a tree come one get each even from a server that serves get_files, as a client before it did (tests).</summary>
+    internal bool GetFilesEnabled { get; set; } = true;
+
     /// <summary>
     /// Connects, sets up TLS (unless <see cref="FerryClientOptions.UseTls"/> is off), exchanges hellos and logs in when the
     /// server requires it (docs/security.md §3). Throws <see cref="FerryException"/> for every failure: connect_failed

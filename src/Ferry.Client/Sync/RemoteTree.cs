@@ -249,6 +249,7 @@ internal sealed class RemoteTree(FerryClient client) : IRemoteTree
         {
             var item = FerryClient.PrepareGet(new FileTransfer(f.LocalPath, f.RemotePath), PullOptions);
             item.ForceReplace = true;
+            item.ListedSize = f.Size;
             item.Mode = f.Mode & 0x1FF;
             item.ModifiedNs = f.ModifiedNs;
             return item;

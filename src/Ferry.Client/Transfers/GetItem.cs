@@ -19,6 +19,9 @@ internal sealed class GetItem(FileTransfer file)
     /// <summary>The remote size, when known before the get (parallel ranges are cut from it).</summary>
     public long Size { get; set; }
 
+    /// <summary>The size a listing or scan gave before the get; null when unknown. Small listed files may go in get_files (§5.9.8).</summary>
+    public long? ListedSize { get; set; }
+
     /// <summary>Replace an existing local file whatever the run's options say (sync).</summary>
     public bool ForceReplace { get; set; }
 

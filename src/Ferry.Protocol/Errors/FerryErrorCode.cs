@@ -104,6 +104,10 @@ public enum FerryErrorCode
     TooManyUploads = 316,
     /// <summary>The path has more levels, or more bytes once placed under the user's root, than the server accepts.</summary>
     PathTooLong = 317,
+    /// <summary>The file is larger than the command sends in one record (get_files); fetch it with get.</summary>
+    FileTooLarge = 318,
+    /// <summary>The file changed while the server read it to send it in one record (get_files); fetch it again.</summary>
+    FileChanged = 319,
 
     // Remote execution (docs/protocol.md §6).
     /// <summary>The server does not run commands (start it with --allow-exec).</summary>

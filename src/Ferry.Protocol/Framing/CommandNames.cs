@@ -19,6 +19,9 @@ internal static class CommandNames
     public const string PutFile = "put_file";
     public const string PutFiles = "put_files";
     public const string PutFilesDone = "put_files_done";
+    public const string GetFiles = "get_files";
+    public const string FileRecords = "file_records";
+    public const string GetFilesDone = "get_files_done";
     public const string Done = "done";
     public const string Get = "get";
     public const string FileData = "file";
@@ -52,6 +55,6 @@ internal static class CommandNames
     public const string Symlink = "symlink";
 
     internal static readonly (byte[] Utf8, string Name)[] Known =
-        new[] { PutData, FileData, Put, PutFile, PutFiles, PutFilesDone, PutEnd, Done, PutReady, Get, Hello, Auth, AuthOk, Error, Ok, Echo, List, Listing, Stat, StatResult, Mkdir, Remove, Move, Hashes, HashList, Bye, PutJoin, Stdout, Stderr, Stdin, StdinEnd, Exec, ExecStarted, Signal, WindowChange, Exit, ExecDone, Scan, ScanList, Chunks, ChunkList, PutGroups, PutChunks, SetAttributes, Symlink }
+        new[] { PutData, FileData, Put, PutFile, PutFiles, PutFilesDone, GetFiles, FileRecords, GetFilesDone, PutEnd, Done, PutReady, Get, Hello, Auth, AuthOk, Error, Ok, Echo, List, Listing, Stat, StatResult, Mkdir, Remove, Move, Hashes, HashList, Bye, PutJoin, Stdout, Stderr, Stdin, StdinEnd, Exec, ExecStarted, Signal, WindowChange, Exit, ExecDone, Scan, ScanList, Chunks, ChunkList, PutGroups, PutChunks, SetAttributes, Symlink }
             .Select(n => (Encoding.UTF8.GetBytes(n), n)).ToArray();
 }

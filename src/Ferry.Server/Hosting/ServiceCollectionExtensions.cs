@@ -41,6 +41,7 @@ public static class ServiceCollectionExtensions
         services.AddSingleton<ICommandHandler, PutEndHandler>();
         services.AddSingleton<ICommandHandler, PutFileHandler>();
         services.AddSingleton<ICommandHandler, PutFilesHandler>();
+        services.AddSingleton<ICommandHandler, GetFilesHandler>();
         services.AddSingleton<ICommandHandler, GetHandler>();
         services.AddSingleton<ICommandHandler, HashesHandler>();
         services.AddSingleton<ICommandHandler, ListHandler>();
