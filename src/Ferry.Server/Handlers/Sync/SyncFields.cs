@@ -27,7 +27,7 @@ internal static class SyncFields
     /// Chunks a file may be expected to have (length / avg) for the server to chunk it: the list is held in memory, so a
     /// small average on a large file is refused (chunks) or the file not used (a delta put's basis).
     /// </summary>
-    public const long MaxExpectedChunks = 1 << 20;
+    public const long MaxExpectedChunks = Ferry.Sync.Chunking.ChunkingParameters.MostChunksPerFile;
 
     public static bool TooManyChunks(long length, int average) => length / average > MaxExpectedChunks;
 
