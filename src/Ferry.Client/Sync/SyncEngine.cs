@@ -36,13 +36,26 @@ internal sealed class SyncEngine(IRemoteTree remote)
                 ? new FerryException(FerryErrorCode.NotADirectory, $"'{request.LocalRoot}' is a file; a sync mirrors the contents of a folder.")
                 : new FerryException(FerryErrorCode.NotFound, $"'{request.LocalRoot}' does not exist.");
         }
-        var local = localExists
-            ? await LocalTreeScanner.ScanAsync(localRoot, request.Filter, cancellationToken).ConfigureAwait(false)
-            : new SyncListing([], new HashSet<string>(StringComparer.Ordinal), []);
+        // Both sides are scanned at once: the server walks its tree while this side walks the local one.
+        var remoteScan = _remote.ScanAsync(request.RemoteRoot, request.Checksum, cancellationToken);
+        SyncListing local;
+        try
+        {
+            local = localExists
+                ? await LocalTreeScanner.ScanAsync(localRoot, request.Filter, cancellationToken).ConfigureAwait(false)
+                : new SyncListing([], new HashSet<string>(StringComparer.Ordinal), []);
+        }
+        catch
+        {
+            // The scan's reply is read to its end before the error goes up, so the connection stays usable.
+            try { await remoteScan.ConfigureAwait(false); }
+            catch (Exception) { }
+            throw;
+        }
 
         // The remote side, filtered with the local side's .ferryignore files (the only ones this side can read; a pull
         // brings the source's files along, so the two agree from the second run on).
-        var scanned = await _remote.ScanAsync(request.RemoteRoot, request.Checksum, cancellationToken).ConfigureAwait(false);
+        var scanned = await remoteScan.ConfigureAwait(false);
         if (scanned is null && !push)
             throw new FerryException(FerryErrorCode.NotFound, $"'{request.RemoteRoot}' does not exist on the server.");
         if (scanned is [{ Name: "" }])
