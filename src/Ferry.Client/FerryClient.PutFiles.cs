@@ -17,8 +17,13 @@ public sealed partial class FerryClient
     /// <summary>Records in one put_files frame from this client (the server takes up to <see cref="PutFilesMessage.MaxCount"/>).</summary>
     internal const int PackMaxFiles = 1024;
 
-    /// <summary>Body bytes of one put_files from this client: the server holds a whole body while it checks it.</summary>
-    internal const int PackMaxBytes = 4 * 1024 * 1024;
+    /// <summary>
+    /// Body bytes of one put_files from this client (a larger file still goes alone in one). The server holds a whole body
+    /// while it checks it and stores nothing before that, so frames are kept small enough that it stores one while the
+    /// client reads the files of the next: 1000 files of 4 KiB pushed on loopback took 0.14 s in frames of 128-512 KiB
+    /// against 0.165 s in frames of 4 MiB (one frame, no overlap) and 0.16 s in 256-file windows of one frame each.
+    /// </summary>
+    internal const int PackMaxBytes = 256 * 1024;
 
     /// <summary>Largest failure report accepted in a put_files_done: a message per record of a full frame, with room to spare.</summary>
     private const long MaxPackReportBytes = 8L * 1024 * 1024;

@@ -61,7 +61,9 @@ internal static class SyncCommand
                 return await CommonOptions.FailAsync(parse, json, ExitCodes.Usage, ExitCodes.ErrorCode(ExitCodes.Usage), $"--bwlimit: {rateProblem}").ConfigureAwait(false);
             var rules = await SyncFilterArguments.ReadAsync(parse.Tokens, ct).ConfigureAwait(false);
 
-            var cache = await HashCache.LoadAsync(HashCachePath(environment), cancellationToken: ct).ConfigureAwait(false);
+            // Read only if a file has to be hashed or chunked: a run that compares sizes and times never opens it.
+            var cachePath = HashCachePath(environment);
+            var cache = new Lazy<Task<HashCache>>(() => HashCache.LoadAsync(cachePath, cancellationToken: CancellationToken.None));
             await using var client = await ClientConnector.ConnectAsync(parse, address, ct).ConfigureAwait(false);
             var request = new SyncRequest
             {
@@ -77,7 +79,7 @@ internal static class SyncCommand
                 {
                     Compress = parse.GetValue(compress),
                     BandwidthLimit = rate,
-                    LocalDigester = new FileDigester(cache, workers: Math.Clamp(Environment.ProcessorCount, 1, 4)),
+                    LocalDigester = new FileDigester(() => cache.Value, workers: Math.Clamp(Environment.ProcessorCount, 1, 4)),
                 },
             };
             var reporter = SyncReporter.Create(parse.GetValue(json), parse.GetValue(quiet), environment, parse.InvocationConfiguration.Output, parse.InvocationConfiguration.Error);
@@ -85,7 +87,8 @@ internal static class SyncCommand
             var engine = new SyncEngine(new RemoteTree(client));
             var report = await reporter.RunAsync(() => engine.RunAsync(request, reporter, ct)).ConfigureAwait(false);
             reporter.Summarize(report, environment.Time.GetElapsedTime(started));
-            await SaveCacheAsync(cache, reporter).ConfigureAwait(false);
+            if (cache.IsValueCreated)
+                await SaveCacheAsync(await cache.Value.ConfigureAwait(false), reporter).ConfigureAwait(false);
 
             if (report.DeleteSkipped)
                 reporter.WriteError($"ferry: --delete was not carried out: {report.Errors.Count} error{(report.Errors.Count == 1 ? "" : "s")} occurred; nothing was deleted.");

@@ -1,6 +1,7 @@
 using System.Runtime.InteropServices;
 using Ferry.Client.Interop;
 using Ferry.Protocol.Messages;
+using Microsoft.Win32.SafeHandles;
 
 namespace Ferry.Client.Sync;
 
@@ -13,14 +14,49 @@ internal unsafe class LocalEntryStat
 {
     private const int PermissionMask = 0x1FF; // 0777: a sync carries the permission bits only (§5.9: set-id and sticky bits are never set)
 
+    /// <summary>O_RDONLY | O_DIRECTORY | O_CLOEXEC, and O_NOFOLLOW unless a link may be followed.</summary>
+    private const int OpenFolderFlags = 0x10000 | 0x80000, NoFollow = 0x20000;
+
+    /// <summary>
+    /// A folder open for <see cref="Read(SafeFileHandle, string, string, string)"/>, so that each entry's status is read
+    /// by its name in the folder rather than by a whole path the kernel walks again for every entry. Below the root the
+    /// folder is opened without following a link (a folder swapped for a link since it was listed is not entered). The
+    /// handle is invalid where this is not supported or the open failed; reads then go by the whole path.
+    /// </summary>
+    public static SafeFileHandle OpenFolder(string path, bool followLink)
+    {
+        var fd = OperatingSystem.IsLinux() ? Libc.Open(path, OpenFolderFlags | (followLink ? 0 : NoFollow)) : -1;
+        return new SafeFileHandle(fd, ownsHandle: true);
+    }
+
+    /// <summary>The entry <paramref name="entryName"/> of the open <paramref name="folder"/> (whose whole path is <paramref name="path"/>), as a scan entry named <paramref name="name"/>, or null when nothing is there.</summary>
+    /// <exception cref="IOException">The status could not be read (permission denied, I/O error).</exception>
+    public static ScanEntry? Read(SafeFileHandle folder, string entryName, string path, string name)
+    {
+        if (folder.IsInvalid)
+            return Read(path, name);
+        var added = false;
+        try
+        {
+            folder.DangerousAddRef(ref added);
+            return Read((int)folder.DangerousGetHandle(), entryName, path, name);
+        }
+        finally
+        {
+            if (added)
+                folder.DangerousRelease();
+        }
+    }
+
     /// <summary>The entry at <paramref name="path"/> as a scan entry named <paramref name="name"/>, or null when nothing is there.</summary>
     /// <exception cref="IOException">The status could not be read (permission denied, I/O error).</exception>
-    public static ScanEntry? Read(string path, string name)
+    public static ScanEntry? Read(string path, string name) =>
+        OperatingSystem.IsLinux() ? Read(Libc.AtFdCwd, path, path, name) : ReadManaged(path, name);
+
+    private static ScanEntry? Read(int folderFd, string relativeToFolder, string path, string name)
     {
-        if (!OperatingSystem.IsLinux())
-            return ReadManaged(path, name);
         Libc.Statx status;
-        if (Libc.StatxPath(Libc.AtFdCwd, path, Libc.AtSymlinkNoFollow, Libc.StatxBasicStats, &status) != 0)
+        if (Libc.StatxPath(folderFd, relativeToFolder, Libc.AtSymlinkNoFollow, Libc.StatxBasicStats, &status) != 0)
         {
             var errno = Marshal.GetLastPInvokeError();
             if (errno is 2 or 20) // ENOENT, ENOTDIR

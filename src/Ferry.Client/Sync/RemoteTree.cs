@@ -18,8 +18,19 @@ namespace Ferry.Client.Sync;
 /// </summary>
 internal sealed class RemoteTree(FerryClient client) : IRemoteTree
 {
-    /// <summary>Files handled per window: their chunk lists and items are all that a push or pull holds in memory at once.</summary>
+    /// <summary>
+    /// Files handled per window when each may carry a chunk list: their lists and items are all that a push or pull holds
+    /// in memory at once. A window ends the pipeline (every reply in before the next window starts), so small whole files,
+    /// which hold only their item, count <see cref="WindowCostOfSmallWholeFile"/> of <see cref="WindowCost"/> each, and
+    /// a tree of small files goes as a few long pipelines rather than many short ones.
+    /// </summary>
     private const int Window = FerryClient.PutBatchSize;
+
+    /// <summary>A window's budget: <see cref="Window"/> files that may carry a chunk list.</summary>
+    private const int WindowCost = Window * 16;
+
+    /// <summary>What a small file sent whole costs of <see cref="WindowCost"/>: 4096 of them fill a window.</summary>
+    private const int WindowCostOfSmallWholeFile = 1;
 
     /// <summary>Whole files at least this large ask the server for a resume point, so an interrupted push does not start over.</summary>
     private const long ResumableSize = 16L * 1024 * 1024;
@@ -56,12 +67,14 @@ internal sealed class RemoteTree(FerryClient client) : IRemoteTree
         ArgumentNullException.ThrowIfNull(observer);
         var shaping = Shaping(options);
         var outcomes = new List<FileSyncOutcome>(files.Count);
-        for (var first = 0; first < files.Count; first += Window)
+        for (int first = 0, end; first < files.Count; first = end)
         {
+            end = WindowEnd(files.Count, first, i => IsSmallWhole(files[i].Basis.Count, files[i].Size, options));
             var window = new List<FilePush>();
             var settled = new List<FileSyncOutcome?>();
-            foreach (var file in files.Skip(first).Take(Window))
+            for (var k = first; k < end; k++)
             {
+                var file = files[k];
                 var unchanged = await SettleIfUnchangedAsync(file, options, cancellationToken).ConfigureAwait(false);
                 settled.Add(unchanged);
                 if (unchanged is not null)
@@ -209,10 +222,11 @@ internal sealed class RemoteTree(FerryClient client) : IRemoteTree
         ArgumentNullException.ThrowIfNull(observer);
         var shaping = Shaping(options);
         var outcomes = new FileSyncOutcome?[files.Count];
-        for (var first = 0; first < files.Count; first += Window)
+        for (int first = 0, end; first < files.Count; first = end)
         {
+            end = WindowEnd(files.Count, first, i => IsSmallWhole(files[i].Basis.Count, files[i].Size, options));
             var whole = new List<(int Index, FilePull File)>();
-            for (var i = first; i < Math.Min(files.Count, first + Window); i++)
+            for (var i = first; i < end; i++)
             {
                 var file = files[i];
                 if (file.Basis.Count == 0 || file.Size < options.WholeFileThreshold)
@@ -234,6 +248,23 @@ internal sealed class RemoteTree(FerryClient client) : IRemoteTree
             }
         }
         return outcomes.Select(o => o!).ToList();
+    }
+
+    /// <summary>A file that goes whole (no basis, or below the delta threshold) and small enough to travel packed with others.</summary>
+    private static bool IsSmallWhole(int basisCount, long size, FileSyncOptions options) =>
+        (basisCount == 0 || size < options.WholeFileThreshold) && size <= FerryClient.PackMaxForcedSize;
+
+    /// <summary>Where the window that starts at <paramref name="first"/> ends (exclusive): at least one file, at most <see cref="WindowCost"/>.</summary>
+    internal static int WindowEnd(int count, int first, Func<int, bool> isSmallWhole)
+    {
+        var end = first;
+        for (var cost = 0; end < count; end++)
+        {
+            cost += isSmallWhole(end) ? WindowCostOfSmallWholeFile : WindowCost / Window;
+            if (cost > WindowCost && end > first)
+                break;
+        }
+        return end;
     }
 
     private static FileSyncOutcome Finish(IFileSyncObserver observer, FileSyncOutcome outcome)

@@ -61,11 +61,9 @@ internal sealed class SyncEngine(IRemoteTree remote)
         if (scanned is [{ Name: "" }])
             throw new FerryException(FerryErrorCode.NotADirectory, $"'{request.RemoteRoot}' is a file on the server; a sync mirrors the contents of a folder.");
         ScanValidator.Validate(scanned ?? []);
-        var localFolders = local.Entries.Where(e => e.Type == ScanEntryTypes.Directory).Select(e => e.Name).ToHashSet(StringComparer.Ordinal);
+        // The local scan read them (and no others exist in the folders it listed): the same rules, not read twice.
         var remoteListing = await ListingFilter.ApplyAsync(scanned ?? [], request.Filter,
-            (folder, ct) => localExists && (folder.Length == 0 || localFolders.Contains(folder))
-                ? IgnoreFile.LoadAsync(Path.Combine(LocalTreeScanner.FullPath(localRoot, folder), SyncFilter.IgnoreFileName), ct)
-                : Task.FromResult<IgnoreFile?>(null),
+            (folder, _) => Task.FromResult(local.IgnoreFiles.GetValueOrDefault(folder)),
             cancellationToken).ConfigureAwait(false);
 
         var (source, destination) = push ? (local, remoteListing) : (remoteListing, local);

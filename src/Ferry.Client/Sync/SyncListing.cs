@@ -1,4 +1,5 @@
 using Ferry.Protocol.Messages;
+using Ferry.Sync.Filtering;
 
 namespace Ferry.Client.Sync;
 
@@ -8,6 +9,9 @@ namespace Ferry.Client.Sync;
 /// <param name="Errors">Entries or folders that could not be read (any error stops --delete).</param>
 internal sealed record SyncListing(IReadOnlyList<ScanEntry> Entries, IReadOnlySet<string> ProtectedFolders, IReadOnlyList<SyncProblem> Errors)
 {
+    /// <summary>The .ferryignore files read while listing, by folder ("" for the root); only a local listing has them.</summary>
+    public IReadOnlyDictionary<string, IgnoreFile> IgnoreFiles { get; init; } = new Dictionary<string, IgnoreFile>();
+
     /// <summary>Adds <paramref name="path"/>'s parent folders to <paramref name="protectedFolders"/>.</summary>
     internal static void ProtectParents(string path, HashSet<string> protectedFolders)
     {

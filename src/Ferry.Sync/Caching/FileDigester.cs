@@ -21,7 +21,7 @@ public sealed class FileDigester
 
     private const int HashReadBlockSize = 1024 * 1024;
 
-    private readonly HashCache _cache;
+    private readonly Lazy<Task<HashCache>> _cache;
     private readonly int _workers;
     private readonly TimeProvider _time;
     private readonly Func<string, SafeFileHandle> _openForReading;
@@ -35,10 +35,27 @@ public sealed class FileDigester
     {
         ArgumentNullException.ThrowIfNull(cache);
         ArgumentOutOfRangeException.ThrowIfLessThan(workers, 1);
-        _cache = cache;
+        _cache = new Lazy<Task<HashCache>>(Task.FromResult(cache));
         _workers = workers;
         _time = timeProvider ?? TimeProvider.System;
         _openForReading = openForReading ?? (path => File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete));
+    }
+
+    /// <summary>
+    /// Creates a digester whose cache is opened by <paramref name="openCache"/> the first time a file has to be digested,
+    /// and never when none has: a saved cache can hold the chunk lists of large files, and a run that compares only sizes
+    /// and times should not pay for reading it.
+    /// </summary>
+    /// <param name="openCache">Called at most once, on the first digest.</param>
+    /// <param name="workers">Concurrent readers for chunking one large file (64 MiB segments); 1 reads sequentially.</param>
+    public FileDigester(Func<Task<HashCache>> openCache, int workers = 1)
+    {
+        ArgumentNullException.ThrowIfNull(openCache);
+        ArgumentOutOfRangeException.ThrowIfLessThan(workers, 1);
+        _cache = new Lazy<Task<HashCache>>(openCache);
+        _workers = workers;
+        _time = TimeProvider.System;
+        _openForReading = path => File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
     }
 
     /// <summary>
@@ -56,7 +73,8 @@ public sealed class FileDigester
             return await ReadUncachedAsync(path, chunking, cancellationToken).ConfigureAwait(false);
         if (!FileStat.TryGetRegularFile(path, out var before))
             throw new FileNotFoundException($"'{path}' is not a regular file.", path);
-        if (_cache.TryGet(before, out var cached) && (chunking is null || cached.HasChunksFor(chunking)))
+        var cache = await _cache.Value.ConfigureAwait(false);
+        if (cache.TryGet(before, out var cached) && (chunking is null || cached.HasChunksFor(chunking)))
             return new FileDigestResult(cached, FromCache: true, ChangedWhileReading: false);
 
         var readStartedNs = (_time.GetUtcNow() - DateTimeOffset.UnixEpoch).Ticks * 100;
@@ -69,7 +87,7 @@ public sealed class FileDigester
         var digest = new FileDigest(before, contentHash, chunks is null ? null : chunking, chunks);
         var racy = Math.Max(before.ModifiedNs, before.ChangedNs) > readStartedNs - RacyWindow.Ticks * 100;
         if (!changed && !racy)
-            _cache.Store(digest);
+            cache.Store(digest);
         return new FileDigestResult(digest, FromCache: false, ChangedWhileReading: changed);
     }
 
@@ -90,7 +108,8 @@ public sealed class FileDigester
         }
         if (!FileStat.TryGetRegular(file, out var before))
             throw new FileNotFoundException("The open file is not a regular file.");
-        if (_cache.TryGet(before, out var cached) && (chunking is null || cached.HasChunksFor(chunking)))
+        var cache = await _cache.Value.ConfigureAwait(false);
+        if (cache.TryGet(before, out var cached) && (chunking is null || cached.HasChunksFor(chunking)))
             return new FileDigestResult(cached, FromCache: true, ChangedWhileReading: false);
 
         var readStartedNs = (_time.GetUtcNow() - DateTimeOffset.UnixEpoch).Ticks * 100;
@@ -99,7 +118,7 @@ public sealed class FileDigester
         var digest = new FileDigest(before, contentHash, chunks is null ? null : chunking, chunks);
         var racy = Math.Max(before.ModifiedNs, before.ChangedNs) > readStartedNs - RacyWindow.Ticks * 100;
         if (!changed && !racy)
-            _cache.Store(digest);
+            cache.Store(digest);
         return new FileDigestResult(digest, FromCache: false, ChangedWhileReading: changed);
     }
 

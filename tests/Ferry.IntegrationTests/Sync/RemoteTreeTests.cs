@@ -47,6 +47,28 @@ public class RemoteTreeTests
         Assert.False(client.IsBroken);
     }
 
+    [Theory]
+    [InlineData(10_000, "", "0-4096,4096-8192,8192-10000")] // small whole files: 4096 per window
+    [InlineData(600, "all", "0-256,256-512,512-600")] // files that may carry a chunk list: 256 per window
+    [InlineData(400, "0-249", "0-346,346-400")] // 250 heavy cost 4000 of 4096, then 96 small ones fit
+    public void A_window_holds_256_files_that_may_carry_a_chunk_list_or_4096_small_whole_ones(int count, string heavy, string expected)
+    {
+        bool IsHeavy(int i) => heavy switch
+        {
+            "" => false,
+            "all" => true,
+            _ => i >= int.Parse(heavy.Split('-')[0]) && i <= int.Parse(heavy.Split('-')[1]),
+        };
+        var windows = new List<string>();
+        for (int first = 0, end; first < count; first = end)
+        {
+            end = RemoteTree.WindowEnd(count, first, i => !IsHeavy(i));
+            Assert.True(end > first);
+            windows.Add($"{first}-{end}");
+        }
+        Assert.Equal(expected, string.Join(",", windows));
+    }
+
     [Fact]
     public async Task Whole_files_are_pushed_pipelined_with_their_mode_and_nanosecond_time()
     {

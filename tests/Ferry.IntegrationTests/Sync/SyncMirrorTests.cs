@@ -174,6 +174,34 @@ public class SyncMirrorTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public async Task A_nested_ferryignore_read_by_the_local_scan_also_protects_the_servers_matching_files_from_delete()
+    {
+        await using var server = await TestServer.StartAsync();
+        using var local = new TempDirectory("ferry-sync");
+        var source = Directory.CreateDirectory(local.Combine("p")).FullName;
+        Directory.CreateDirectory(Path.Combine(source, "a", "b"));
+        File.WriteAllText(Path.Combine(source, "a", "b", ".ferryignore"), "*.tmp\ncache/\n");
+        File.WriteAllText(Path.Combine(source, "a", "b", "kept.txt"), "kept");
+        File.WriteAllText(Path.Combine(source, "a", "b", "local.tmp"), "not sent");
+        File.WriteAllText(Path.Combine(source, "a", "other.tmp"), "sent: the rule is b's alone");
+        var remote = Path.Combine(server.Root, "p");
+        Directory.CreateDirectory(Path.Combine(remote, "a", "b", "cache"));
+        File.WriteAllText(Path.Combine(remote, "a", "b", "server.tmp"), "theirs");
+        File.WriteAllText(Path.Combine(remote, "a", "b", "cache", "c.bin"), "theirs");
+        File.WriteAllText(Path.Combine(remote, "a", "gone.txt"), "deleted");
+
+        var push = await SyncAsync(server, local, "--delete", source, ":p");
+
+        push.AssertSuccess();
+        Assert.Equal("kept", File.ReadAllText(Path.Combine(remote, "a", "b", "kept.txt")));
+        Assert.True(File.Exists(Path.Combine(remote, "a", "other.tmp")));
+        Assert.False(File.Exists(Path.Combine(remote, "a", "b", "local.tmp")));
+        Assert.Equal("theirs", File.ReadAllText(Path.Combine(remote, "a", "b", "server.tmp")));
+        Assert.Equal("theirs", File.ReadAllText(Path.Combine(remote, "a", "b", "cache", "c.bin")));
+        Assert.False(File.Exists(Path.Combine(remote, "a", "gone.txt")));
+    }
+
+    [Fact]
     public async Task Max_delete_refuses_every_deletion_with_exit_13_and_still_syncs_the_rest()
     {
         await using var server = await TestServer.StartAsync();

@@ -17,6 +17,13 @@ internal sealed class SyncDigests(FerryServerOptions options)
     /// <summary>Per root: enough for a large tree's hashes and the chunk lists of its recently synced files.</summary>
     public static readonly HashCacheLimits Limits = new() { MaxEntries = 200_000, MaxBytes = 16L * 1024 * 1024 };
 
+    /// <summary>
+    /// Readers that chunk one large file at once (one 64 MiB segment each). A delta put waits for its basis's chunk list
+    /// before anything else can happen, so on a machine with idle cores the wait shrinks with them; at most 4, so that one
+    /// sync does not take every core of a busy server.
+    /// </summary>
+    private static readonly int DigestWorkers = Math.Clamp(Environment.ProcessorCount, 1, 4);
+
     /// <summary>Caches held in memory at once; past that the least recently used is dropped (it was saved when it changed).</summary>
     private const int MaxHeld = 8;
 
@@ -68,7 +75,7 @@ internal sealed class SyncDigests(FerryServerOptions options)
     {
         var local = file as ILocalFileAccess
             ?? throw new Protocol.Errors.FerryException(Protocol.Errors.FerryErrorCode.IoError, "This server's store cannot hash or chunk files.");
-        var result = await new FileDigester(cache).DigestAsync(local.Handle, chunking, cancellationToken).ConfigureAwait(false);
+        var result = await new FileDigester(cache, DigestWorkers).DigestAsync(local.Handle, chunking, cancellationToken).ConfigureAwait(false);
         return result.Digest;
     }
 
