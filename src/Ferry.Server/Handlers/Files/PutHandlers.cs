@@ -224,6 +224,10 @@ internal sealed class PutEndHandler : ICommandHandler
                 Checksum = request.Checksum.Name,
                 Hash = Convert.ToHexStringLower(hash),
             }, FerryJsonContext.Default.TransferDoneMessage);
+            // A delta put holds the replaced file open as its basis: closing it frees that file's blocks (about 0.1 s per
+            // GiB on tmpfs), which the client need not wait for.
+            if (delta is { HoldsFiles: true })
+                await context.FlushAsync(cancellationToken).ConfigureAwait(false);
         }
     }
 }
