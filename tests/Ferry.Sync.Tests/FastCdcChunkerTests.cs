@@ -244,6 +244,43 @@ public class FastCdcChunkerTests
         Assert.Equal(XxHash128.HashToUInt128(data), hash.GetCurrentHashAsUInt128());
     }
 
+    /// <summary>The cut rule one byte at a time, as the FastCDC paper writes it: what the chunker's unrolled loop must equal.</summary>
+    private static int ReferenceCutPoint(ReadOnlySpan<byte> window, ChunkingParameters parameters)
+    {
+        if (window.Length <= parameters.MinSize)
+            return window.Length;
+        ulong hash = 0;
+        for (var i = parameters.MinSize; i < window.Length; i++)
+        {
+            hash = (hash << 1) + GearTable.Values[window[i]];
+            var mask = i < parameters.AverageSize ? parameters.SmallChunkMask : parameters.LargeChunkMask;
+            if ((hash & mask) == 0)
+                return i + 1;
+        }
+        return window.Length;
+    }
+
+    [Property(MaxTest = 300)]
+    public void The_cut_point_equals_the_one_byte_at_a_time_rule_for_any_window(PositiveInt seed, PositiveInt lengthSeed, bool lowEntropy)
+    {
+        var parameters = ChunkingParameters.ForAverageSize(1024 << (seed.Get % 3), segmentLength: 64 * 1024);
+        // Every window length from empty to past the maximum, odd and even, and with few cut points (long cuts).
+        var data = new byte[lengthSeed.Get % (parameters.MaxSize + 3)];
+        var random = new Random(seed.Get);
+        random.NextBytes(data);
+        if (lowEntropy)
+        {
+            for (var i = 0; i < data.Length; i++)
+                data[i] &= 1;
+        }
+        var chunker = new FastCdcChunker(parameters);
+
+        Assert.Equal(ReferenceCutPoint(data, parameters), chunker.FindCutPoint(data));
+        // Every start of a few windows of the same bytes, so cuts land on both parities and at both loop ends.
+        for (var start = 1; start < Math.Min(data.Length, 9); start++)
+            Assert.Equal(ReferenceCutPoint(data.AsSpan(start), parameters), chunker.FindCutPoint(data.AsSpan(start)));
+    }
+
     [Fact]
     public void Cut_points_are_pinned_across_versions()
     {
