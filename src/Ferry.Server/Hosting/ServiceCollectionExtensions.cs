@@ -51,6 +51,8 @@ public static class ServiceCollectionExtensions
         services.AddSingleton<ICommandHandler, MoveHandler>();
         services.TryAddSingleton<Handlers.Sync.SyncDigests>();
         services.TryAddSingleton<Handlers.Sync.DeltaUploads>();
+        services.TryAddSingleton<Handlers.Sync.CommittedFileDigests>();
+        services.AddHostedService(sp => sp.GetRequiredService<Handlers.Sync.CommittedFileDigests>());
         services.AddSingleton<ICommandHandler, Handlers.Sync.ScanHandler>();
         services.AddSingleton<ICommandHandler, Handlers.Sync.ChunksHandler>();
         services.AddSingleton<ICommandHandler, Handlers.Sync.PutChunksHandler>();

@@ -34,6 +34,10 @@ public static class LogEvents
     // 1300-1399: command dispatch.
     public const int CommandStarted = 1300;
 
+    // 1400-1499: the hash caches of sync.
+    public const int CommittedFileDigested = 1400;
+    public const int CommittedFileDigestFailed = 1401;
+
     // 2000-2999: connections: accept, TLS, hello, limits, protocol errors.
     public const int ConnectionOpened = 2000;
     public const int ConnectionClosed = 2001;

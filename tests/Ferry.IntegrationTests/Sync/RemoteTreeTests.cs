@@ -151,6 +151,44 @@ public class RemoteTreeTests
     }
 
     [Fact]
+    public async Task A_file_a_delta_put_committed_is_chunked_into_the_servers_hash_cache_for_its_next_sync()
+    {
+        await using var server = await TestServer.StartAsync();
+        await using var client = await server.ConnectAsync();
+        using var local = new TempDirectory();
+        var old = Content(3 * MiB, seed: 21, compressible: false);
+        await File.WriteAllBytesAsync(Path.Combine(server.Root, "big.bin"), old);
+        var changed = Edit(old, at: MiB, length: 7000, seed: 22);
+        var path = local.Combine("big.bin");
+        await File.WriteAllBytesAsync(path, changed);
+
+        var outcome = Assert.Single(await new RemoteTree(client).PushFilesAsync(
+            [new FilePush(path, "big.bin", changed.Length, 0x1A4, ThenNs, ["big.bin"], old.Length)], new FileSyncOptions(), new Collector(), Token));
+        Assert.True(outcome.Succeeded && outcome.Delta, outcome.ErrorMessage);
+
+        // Not at once (its change time is the commit's, inside the racy window) but a little later, by itself: the saved
+        // cache then knows the committed file (its identity now) with the new content's hash and chunks cut as the push cut.
+        using var committedFile = File.OpenHandle(Path.Combine(server.Root, "big.bin"));
+        var committed = Ferry.Sync.Caching.FileStat.Get(committedFile);
+        var chunking = Ferry.Sync.Chunking.ChunkingParameters.ForFileLength(changed.Length);
+        var cacheFolder = Path.Combine(server.Options.StateDirectory, "hash-cache");
+        Ferry.Sync.Caching.FileDigest? cached = null;
+        await Eventually.UntilAsync(async () =>
+        {
+            foreach (var file in Directory.Exists(cacheFolder) ? Directory.GetFiles(cacheFolder, "*.cache") : [])
+            {
+                var cache = await Ferry.Sync.Caching.HashCache.LoadAsync(file);
+                if (cache.TryGet(committed, out var digest))
+                    cached = digest;
+            }
+            return cached is not null;
+        }, "the committed file in the server's saved hash cache", TimeSpan.FromSeconds(30));
+        Assert.Equal(System.IO.Hashing.XxHash128.HashToUInt128(changed), cached!.ContentHash);
+        Assert.True(cached.HasChunksFor(chunking));
+        Assert.Equal(new Ferry.Sync.Chunking.FastCdcChunker(chunking).Chunk(changed), cached.Chunks);
+    }
+
+    [Fact]
     public async Task A_changed_large_file_is_pulled_as_a_delta_against_the_local_old_version()
     {
         await using var server = await TestServer.StartAsync();

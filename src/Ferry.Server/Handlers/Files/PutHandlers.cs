@@ -148,7 +148,7 @@ internal sealed class PutDataHandler : ICommandHandler
 }
 
 /// <summary>Verifies and commits an upload (§5.2).</summary>
-internal sealed class PutEndHandler : ICommandHandler
+internal sealed class PutEndHandler(Sync.CommittedFileDigests committedDigests) : ICommandHandler
 {
     public string Command => CommandNames.PutEnd;
 
@@ -228,6 +228,9 @@ internal sealed class PutEndHandler : ICommandHandler
             // GiB on tmpfs), which the client need not wait for.
             if (delta is { HoldsFiles: true })
                 await context.FlushAsync(cancellationToken).ConfigureAwait(false);
+            // A file synced by delta is likely to be synced again: have its chunk list ready for then.
+            if (delta is not null)
+                committedDigests.Queue(context.Session.Store, request.Path, delta.AverageChunkSize);
         }
     }
 }

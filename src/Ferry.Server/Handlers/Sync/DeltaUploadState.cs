@@ -8,9 +8,13 @@ namespace Ferry.Server.Handlers.Sync;
 /// not overlapping), the copies still to make (made in file order as the ranges before them arrive), the files they read,
 /// held open until the put ends, and the digest of the file the put replaces.
 /// </summary>
-internal sealed class DeltaUploadState(long[] neededStarts, long[] neededEnds, DeltaAssembly assembly, IReadOnlyList<IAsyncDisposable> sources, FileDigest? current)
+internal sealed class DeltaUploadState(long[] neededStarts, long[] neededEnds, DeltaAssembly assembly, IReadOnlyList<IAsyncDisposable> sources, FileDigest? current,
+    int averageChunkSize)
     : IAsyncDisposable
 {
+    /// <summary>The average chunk size the client cut the new file with: the size its next sync will most likely ask for.</summary>
+    public int AverageChunkSize { get; } = averageChunkSize;
+
     /// <summary>The copies still to make, in file order.</summary>
     public DeltaAssembly Assembly { get; } = assembly;
 

@@ -60,7 +60,7 @@ internal sealed class DeltaUploads(SyncDigests digests, FerryMetrics metrics)
         }
         var list = await ReadChunkListAsync(context, put, request.Size, average, cancellationToken).ConfigureAwait(false);
         await using (var held = await LoadHeldAsync(context.Session.Store, bases, request, average, cancellationToken).ConfigureAwait(false))
-            await OpenAsync(context, id, request, held, list, cancellationToken).ConfigureAwait(false);
+            await OpenAsync(context, id, request, held, list, average, cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>
@@ -103,7 +103,7 @@ internal sealed class DeltaUploads(SyncDigests digests, FerryMetrics metrics)
         {
             throw new FerryException(FerryErrorCode.FieldInvalid, $"The chunks of put {message.Id} do not fit its groups: {ex.Message}");
         }
-        await OpenAsync(context, message.Id, request, held, list, cancellationToken).ConfigureAwait(false);
+        await OpenAsync(context, message.Id, request, held, list, put.Average, cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>What a two-level delta put remembers between put and put_chunks: no open files, no chunk lists.</summary>
@@ -210,7 +210,7 @@ internal sealed class DeltaUploads(SyncDigests digests, FerryMetrics metrics)
     /// has are made later, in file order, as put_data brings the ranges before them (the rest at put_end): the new file is
     /// then written front to back and hashed as it is written, with no read of it at put_end.
     /// </summary>
-    private async ValueTask OpenAsync(CommandContext context, long id, UploadRequest request, Held held, ChunkList list, CancellationToken cancellationToken)
+    private async ValueTask OpenAsync(CommandContext context, long id, UploadRequest request, Held held, ChunkList list, int average, CancellationToken cancellationToken)
     {
         var store = context.Session.Store;
         IUpload? upload = null;
@@ -250,7 +250,7 @@ internal sealed class DeltaUploads(SyncDigests digests, FerryMetrics metrics)
                 await new DeltaAssembly([.. plan.Steps.OfType<CopyFromBasisStep>()], ReadBasis, ReadTarget, Write).FinishAsync(cancellationToken).ConfigureAwait(false);
                 steps = [.. plan.Steps.Where(step => step is not CopyFromBasisStep)];
             }
-            var state = new DeltaUploadState([.. starts], [.. ends], new DeltaAssembly(steps, ReadBasis, ReadTarget, Write), sources, held.Current);
+            var state = new DeltaUploadState([.. starts], [.. ends], new DeltaAssembly(steps, ReadBasis, ReadTarget, Write), sources, held.Current, average);
             try
             {
                 context.Session.Uploads.Add(id, new OpenUpload(upload) { Delta = state });

@@ -71,11 +71,12 @@ internal sealed class SyncDigests(FerryServerOptions options)
     /// when it knows the file. The cache is keyed by device and inode, so only a file of the local file system can be
     /// digested; another store's file is io_error.
     /// </summary>
-    public async Task<FileDigest> DigestAsync(HashCache cache, IStoredFile file, ChunkingParameters? chunking, CancellationToken cancellationToken)
+    /// <param name="workers">Readers for one large file; by default as many as a client waits on is worth (up to 4).</param>
+    public async Task<FileDigest> DigestAsync(HashCache cache, IStoredFile file, ChunkingParameters? chunking, CancellationToken cancellationToken, int? workers = null)
     {
         var local = file as ILocalFileAccess
             ?? throw new Protocol.Errors.FerryException(Protocol.Errors.FerryErrorCode.IoError, "This server's store cannot hash or chunk files.");
-        var result = await new FileDigester(cache, DigestWorkers).DigestAsync(local.Handle, chunking, cancellationToken).ConfigureAwait(false);
+        var result = await new FileDigester(cache, workers ?? DigestWorkers).DigestAsync(local.Handle, chunking, cancellationToken).ConfigureAwait(false);
         return result.Digest;
     }
 
