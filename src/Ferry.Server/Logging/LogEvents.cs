@@ -37,6 +37,7 @@ public static class LogEvents
     // 1400-1499: the hash caches of sync.
     public const int CommittedFileDigested = 1400;
     public const int CommittedFileDigestFailed = 1401;
+    public const int CommittedFileDigestSkipped = 1402;
 
     // 2000-2999: connections: accept, TLS, hello, limits, protocol errors.
     public const int ConnectionOpened = 2000;

@@ -189,6 +189,52 @@ public class RemoteTreeTests
     }
 
     [Fact]
+    public async Task A_committed_file_replaced_before_its_turn_is_not_chunked_into_the_servers_hash_cache()
+    {
+        await using var server = await TestServer.StartAsync();
+        await using var client = await server.ConnectAsync();
+        using var local = new TempDirectory();
+        var tree = new RemoteTree(client);
+        async Task PushDeltaAsync(string name, int seed)
+        {
+            var old = Content(MiB, seed, compressible: false);
+            await File.WriteAllBytesAsync(Path.Combine(server.Root, name), old);
+            var changed = Edit(old, at: 300 * KiB, length: 5000, seed: seed + 1);
+            await File.WriteAllBytesAsync(local.Combine(name), changed);
+            var outcome = Assert.Single(await tree.PushFilesAsync(
+                [new FilePush(local.Combine(name), name, changed.Length, 0x1A4, ThenNs, [name], old.Length)], new FileSyncOptions(), new Collector(), Token));
+            Assert.True(outcome.Succeeded && outcome.Delta, outcome.ErrorMessage);
+        }
+
+        await PushDeltaAsync("a.bin", 31);
+        // Replaced at once by another file (another size): by the time a.bin's turn comes, this file's times are old
+        // enough to be cached, but it is not the file the sync wrote.
+        var replacement = Path.Combine(server.Root, "a.bin");
+        File.Delete(replacement);
+        await File.WriteAllBytesAsync(replacement, Content(MiB + 1, seed: 33, compressible: false));
+        File.SetLastWriteTimeUtc(replacement, Then);
+        await PushDeltaAsync("b.bin", 35);
+
+        // One file at a time, in order: once b.bin is in the saved cache, a.bin's turn has passed.
+        using var a = File.OpenHandle(replacement);
+        using var b = File.OpenHandle(Path.Combine(server.Root, "b.bin"));
+        var (aIdentity, bIdentity) = (Ferry.Sync.Caching.FileStat.Get(a), Ferry.Sync.Caching.FileStat.Get(b));
+        var cacheFolder = Path.Combine(server.Options.StateDirectory, "hash-cache");
+        Ferry.Sync.Caching.HashCache? saved = null;
+        await Eventually.UntilAsync(async () =>
+        {
+            foreach (var file in Directory.Exists(cacheFolder) ? Directory.GetFiles(cacheFolder, "*.cache") : [])
+            {
+                var cache = await Ferry.Sync.Caching.HashCache.LoadAsync(file);
+                if (cache.TryGet(bIdentity, out _))
+                    saved = cache;
+            }
+            return saved is not null;
+        }, "b.bin in the server's saved hash cache", TimeSpan.FromSeconds(30));
+        Assert.False(saved!.TryGet(aIdentity, out _));
+    }
+
+    [Fact]
     public async Task A_changed_large_file_is_pulled_as_a_delta_against_the_local_old_version()
     {
         await using var server = await TestServer.StartAsync();

@@ -230,7 +230,8 @@ internal sealed class PutEndHandler(Sync.CommittedFileDigests committedDigests) 
                 await context.FlushAsync(cancellationToken).ConfigureAwait(false);
             // A file synced by delta is likely to be synced again: have its chunk list ready for then.
             if (delta is not null)
-                committedDigests.Queue(context.Session.Store, request.Path, delta.AverageChunkSize);
+                committedDigests.Queue(context.Session.Store, request.Path, delta.AverageChunkSize, request.Size,
+                    request.ModifiedNs ?? (request.ModifiedTime is { } time ? (time - DateTimeOffset.UnixEpoch).Ticks * 100 : null));
         }
     }
 }

@@ -31,11 +31,14 @@ internal sealed partial class CommittedFileDigests(SyncDigests digests, TimeProv
     private readonly Channel<Committed> _queue = Channel.CreateBounded<Committed>(
         new BoundedChannelOptions(MaxQueued) { FullMode = BoundedChannelFullMode.DropWrite, SingleReader = true });
 
-    private readonly record struct Committed(IFileStore Store, string Path, int AverageChunkSize, DateTimeOffset At);
+    private readonly record struct Committed(IFileStore Store, string Path, int AverageChunkSize, long Size, long? ModifiedNs, DateTimeOffset At);
 
-    /// <summary>Queues the file a delta put just committed at <paramref name="path"/>, chunked with <paramref name="averageChunkSize"/>.</summary>
-    public void Queue(IFileStore store, string path, int averageChunkSize) =>
-        _queue.Writer.TryWrite(new Committed(store, path, averageChunkSize, time.GetUtcNow()));
+    /// <summary>
+    /// Queues the file a delta put just committed at <paramref name="path"/> (<paramref name="size"/> bytes, modified at
+    /// <paramref name="modifiedNs"/> when the put set a time), chunked with <paramref name="averageChunkSize"/>.
+    /// </summary>
+    public void Queue(IFileStore store, string path, int averageChunkSize, long size, long? modifiedNs) =>
+        _queue.Writer.TryWrite(new Committed(store, path, averageChunkSize, size, modifiedNs, time.GetUtcNow()));
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
@@ -60,6 +63,14 @@ internal sealed partial class CommittedFileDigests(SyncDigests digests, TimeProv
         {
             // Through the store, as any handler reads: the jail holds, and a file removed or replaced since is what it is now.
             await using var file = await committed.Store.OpenReadAsync(committed.Path, cancellationToken).ConfigureAwait(false);
+            // Replaced or rewritten since (another put, a command): that file is not the one a sync just wrote, and its
+            // own next sync reads it if needed. Digesting it would be correct, only wasted work.
+            if (file is not ILocalFileAccess { Handle: var handle } || FileStat.Get(handle) is var now
+                && (now.Size != committed.Size || committed.ModifiedNs is { } modified && now.ModifiedNs != modified))
+            {
+                Skipped(logger, committed.Path);
+                return;
+            }
             var cache = await digests.ForAsync(committed.Store, cancellationToken).ConfigureAwait(false);
             await digests.DigestAsync(cache, file, ChunkingParameters.ForAverageSize(committed.AverageChunkSize), cancellationToken, workers: 1).ConfigureAwait(false);
             await digests.SaveAsync(cache, cancellationToken).ConfigureAwait(false);
@@ -73,6 +84,9 @@ internal sealed partial class CommittedFileDigests(SyncDigests digests, TimeProv
 
     [LoggerMessage(Logging.LogEvents.CommittedFileDigested, LogLevel.Debug, "Chunked the committed file {Path} into the hash cache")]
     private static partial void Digested(ILogger logger, string path);
+
+    [LoggerMessage(Logging.LogEvents.CommittedFileDigestSkipped, LogLevel.Debug, "The committed file {Path} was replaced or changed since: not chunked")]
+    private static partial void Skipped(ILogger logger, string path);
 
     [LoggerMessage(Logging.LogEvents.CommittedFileDigestFailed, LogLevel.Debug, "The committed file {Path} was not chunked into the hash cache: {Reason}")]
     private static partial void Failed(ILogger logger, string path, string reason);
