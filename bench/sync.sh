@@ -328,7 +328,7 @@ EOF
     if [[ " ${tools[*]} " == *" ferry "* ]]; then
         ip netns exec "$sns" "$ferry" serve --listen "$ip:$fport" --root "$work/ferry-root" --state-dir "$work/state" \
             --insecure-no-auth --log-level Warning >"$work/ferry-server.log" 2>&1 &
-        ferry_pid=$!; pids+=("$ferry_pid")
+        ferry_pid=$!; pids+=("$ferry_pid"); ferry_cpu_after_run=
     fi
     local i
     for ((i = 0; i < 300; i++)); do
@@ -355,10 +355,10 @@ declare -A server_rss=() wall=() wire=() ccpu=() scpu=() crss=() bgcpu=()
 # the background. Before every timed run, wait until that can no longer happen during it: 3 s after the last ferry
 # command ended, and both servers idle (under 10 ms of CPU in 250 ms), at most 30 s. The ferry server's CPU in that wait
 # is its background work, reported apart from the runs'.
-last_ferry_end=0
-settle() { # settle: waits, and prints the ferry server's CPU seconds used meanwhile
-    local start s0 a0 b0 a1 b1 waited=0
-    s0="$(proc_cpu "$ferry_pid")"
+last_ferry_end=0 ferry_cpu_after_run=
+settle() { # settle: waits, and prints the ferry server's CPU seconds used since the previous timed run ended
+    local s0 a0 b0 a1 b1 waited=0
+    s0="${ferry_cpu_after_run:-$(proc_cpu "$ferry_pid")}"
     while awk -v now="$(now)" -v last="$last_ferry_end" 'BEGIN { exit !(now - last < 3) }'; do sleep 0.2; done
     while ((waited < 120)); do
         a0="$(proc_cpu "$ferry_pid")"; b0="$(proc_cpu "$rsync_pid")"; sleep 0.25
@@ -399,6 +399,7 @@ measure() {
         >"$work/client.log" 2>&1 || { tail -20 "$work/client.log" >&2; die "$l/$c: $tool failed"; }
     t1="$(now)"; b1="$(counter)"; s1="$(proc_cpu "$spid")"
     [[ "$tool" == ferry ]] && last_ferry_end="$t1"
+    ferry_cpu_after_run="$(proc_cpu "$ferry_pid")"
     # What the ferry server did between the previous run and this one (its background chunking of committed files).
     bgcpu[$l|$c]+="$background "
     verify "$work/src/$c" "$dst" "$l/$c/$tool run $r"
