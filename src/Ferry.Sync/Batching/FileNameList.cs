@@ -1,6 +1,5 @@
 using System.Buffers;
 using System.Text;
-using Ferry.Protocol.Errors;
 using Ferry.Sync.Delta;
 
 namespace Ferry.Sync.Batching;
@@ -11,8 +10,6 @@ namespace Ferry.Sync.Batching;
 /// </summary>
 public static class FileNameList
 {
-    private static readonly UTF8Encoding StrictUtf8 = new(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true);
-
     /// <summary>Bytes one name takes in the list, at most (without the prefix it shares with the one before).</summary>
     public static int MaxBytes(string name) => Encoding.UTF8.GetByteCount(name) + 20;
 
@@ -44,51 +41,16 @@ public static class FileNameList
     public static List<string> Decode(ReadOnlySpan<byte> body, int count)
     {
         var names = new List<string>(Math.Min(count, 1024));
+        var reader = BatchBodyReader.ForNames();
         var position = 0;
-        var previous = Array.Empty<byte>();
         for (var index = 0; index < count; index++)
         {
             if (position == body.Length)
-                throw Invalid(index, $"the body ends after {index} names, but count says {count}.");
-            var keep = Number(body, ref position, index);
-            var add = Number(body, ref position, index);
-            if (keep > (ulong)previous.Length)
-                throw Invalid(index, $"it keeps {keep} bytes of a previous name of {previous.Length}.");
-            if (add > FileRecordFormat.MaxNameBytes - keep)
-                throw Invalid(index, $"it is longer than {FileRecordFormat.MaxNameBytes} bytes.");
-            if (add > (ulong)(body.Length - position))
-                throw Invalid(index, "it runs past the end of the body.");
-            var bytes = new byte[(int)keep + (int)add];
-            previous.AsSpan(0, (int)keep).CopyTo(bytes);
-            body.Slice(position, (int)add).CopyTo(bytes.AsSpan((int)keep));
-            position += (int)add;
-            try
-            {
-                names.Add(StrictUtf8.GetString(bytes));
-            }
-            catch (DecoderFallbackException)
-            {
-                throw Invalid(index, "it is not UTF-8.");
-            }
-            previous = bytes;
+                throw reader.Invalid(index, $"the body ends after {index} names, but count says {count}.");
+            names.Add(reader.Name(body, ref position, index));
         }
         if (position != body.Length)
-            throw Invalid(count, $"{body.Length - position} bytes follow the last of its {count} names.");
+            throw reader.Invalid(count, $"{body.Length - position} bytes follow the last of its {count} names.");
         return names;
     }
-
-    private static ulong Number(ReadOnlySpan<byte> span, ref int position, int index)
-    {
-        try
-        {
-            return Varint.Read(span, ref position);
-        }
-        catch (ChunkListFormatException ex)
-        {
-            throw Invalid(index, $"a number in it is malformed or cut off ({ex.Reason}).");
-        }
-    }
-
-    private static FerryException Invalid(int index, string why) =>
-        new(FerryErrorCode.FieldInvalid, $"Invalid get_files body at name {index}: {why}");
 }
