@@ -1,6 +1,6 @@
+using System.IO.Enumeration;
 using Ferry.Protocol.Errors;
 using Ferry.Protocol.Messages;
-using System.IO.Enumeration;
 using Ferry.Sync.Filtering;
 
 namespace Ferry.Client.Sync;
@@ -83,6 +83,7 @@ internal static class LocalTreeScanner
             }
         }
 
+        /// <summary>Walks <paramref name="folder"/> (listed as <paramref name="names"/>) and everything below it that the filter keeps.</summary>
         public async Task RunAsync(string folder, FilterScope scope, List<string> names, CancellationToken cancellationToken)
         {
             cancellationToken.ThrowIfCancellationRequested();

@@ -144,6 +144,33 @@ public sealed class NatsStoreTests(NatsClusterFixture nats) : IClassFixture<Nats
     }
 
     [Fact]
+    public async Task An_upload_whose_state_the_sweep_removed_stops_with_words_that_say_so()
+    {
+        const int MiB = 1024 * 1024;
+        await using var pair = await NatsServerPair.StartAsync(nats.Cluster);
+        using var local = new TempDirectory();
+        var source = TestFiles.Create(local.Combine("slow.bin"), 24 * MiB, seed: 12);
+        await using var a = await pair.LoginAsync(pair.A);
+        // Slow enough (4 MiB/s, 6 s in all) that the upload is still sending when its state goes.
+        var upload = a.PutFileAsync(source, "slow.bin", new PutOptions { BandwidthLimit = 4 * MiB }, cancellationToken: Token);
+        await Eventually.UntilAsync(() => StoredParts(pair, "slow.bin") >= 1, "server A to record a stored part", TimeSpan.FromMinutes(1));
+
+        // What a sweep does to an upload older than the partial-upload TTL: its state is deleted.
+        await using (var connection = new NATS.Client.Core.NatsConnection(new NATS.Client.Core.NatsOpts { Url = nats.Cluster.Url }))
+        {
+            var kv = await new NATS.Client.KeyValueStore.NatsKVContext(new NATS.Client.JetStream.NatsJSContext(connection))
+                .GetStoreAsync(pair.Options.MetaBucket, Token);
+            await kv.DeleteAsync(NatsKeys.Upload(NatsKeys.Token("ana"), "slow.bin"), cancellationToken: Token);
+        }
+
+        var refused = await Assert.ThrowsAsync<FerryRemoteException>(() => upload);
+        Assert.Equal(FerryErrorCode.AlreadyExists, refused.Code);
+        Assert.Contains("no longer open", refused.Message);
+        Assert.Contains("partial-upload TTL", refused.Message);
+        Assert.DoesNotContain(await a.ListAsync("", cancellationToken: Token), e => e.Name == "slow.bin");
+    }
+
+    [Fact]
     public async Task Two_uploads_of_one_name_through_both_servers_at_once_leave_one_whole_file()
     {
         const int MiB = 1024 * 1024;

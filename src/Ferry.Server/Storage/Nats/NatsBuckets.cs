@@ -224,31 +224,48 @@ internal sealed class NatsBuckets : IAsyncDisposable
     private async Task<List<(string Key, byte[] Value, ulong Revision)>> ScanNewestAsync(string filter, CancellationToken cancellationToken)
     {
         var found = new Dictionary<string, (byte[] Value, ulong Revision)>(StringComparer.Ordinal);
-        var subjects = _metaKeyPrefix + filter;
-        ulong after = 0;
-        while (true)
+        await ReadBySubjectAsync(_metaStream, _metaKeyPrefix, filter, ulong.MaxValue, "a listing", message =>
         {
-            StreamMsgGetResponse response;
-            try
-            {
-                response = await _metaStream.GetAsync(new StreamMsgGetRequest { Seq = after + 1, NextBySubj = subjects }, cancellationToken).ConfigureAwait(false);
-            }
-            catch (NatsJSApiException e) when (e.Error.Code == 404)
-            {
-                break; // nothing more after that sequence
-            }
-            var message = response.Message;
-            if (message.Seq <= after || !message.Subject.StartsWith(_metaKeyPrefix, StringComparison.Ordinal))
-                throw new TimeoutException("The cluster answered a listing out of order."); // a leader change in between: start over
-            after = message.Seq;
             var key = message.Subject[_metaKeyPrefix.Length..];
             var value = message.Data.ToArray();
             if (IsMarker(message.Hdrs) || value.Length == 0)
                 found.Remove(key);
             else
                 found[key] = (value, message.Seq);
-        }
+        }, cancellationToken).ConfigureAwait(false);
         return found.Select(f => (f.Key, f.Value.Value, f.Value.Revision)).ToList();
+    }
+
+    /// <summary>
+    /// Hands every message of <paramref name="stream"/> on <paramref name="prefix"/> + <paramref name="filter"/> to
+    /// <paramref name="onMessage"/>, in sequence order up to <paramref name="last"/>, each asked of the stream's leader as
+    /// "the next message on a matching subject after sequence N". A message out of order or on another subject means
+    /// the leader changed in between: the pass is given up as a timeout, which the retry around it starts over.
+    /// </summary>
+    private static async Task ReadBySubjectAsync(INatsJSStream stream, string prefix, string filter, ulong last, string what,
+        Action<StoredMessage> onMessage, CancellationToken cancellationToken)
+    {
+        var subjects = prefix + filter;
+        ulong after = 0;
+        while (after < last)
+        {
+            StreamMsgGetResponse response;
+            try
+            {
+                response = await stream.GetAsync(new StreamMsgGetRequest { Seq = after + 1, NextBySubj = subjects }, cancellationToken).ConfigureAwait(false);
+            }
+            catch (NatsJSApiException e) when (e.Error.Code == 404)
+            {
+                return; // nothing more after that sequence
+            }
+            var message = response.Message;
+            if (message.Seq <= after || !message.Subject.StartsWith(prefix, StringComparison.Ordinal))
+                throw new TimeoutException($"The cluster answered {what} out of order.");
+            after = message.Seq;
+            if (after > last)
+                return;
+            onMessage(message);
+        }
     }
 
     /// <summary>Whether a stored message's headers (base64, as the stream API sends them) make it a delete or purge marker.</summary>
@@ -310,33 +327,15 @@ internal sealed class NatsBuckets : IAsyncDisposable
     private async Task<List<NatsStoredObject>> ScanObjectsAsync(CancellationToken cancellationToken)
     {
         await DataStream.RefreshAsync(cancellationToken).ConfigureAwait(false); // stream info comes from the leader
-        var last = DataStream.Info.State.LastSeq;
         var found = new Dictionary<string, NatsStoredObject>(StringComparer.Ordinal);
-        var subjects = _recordPrefix + ">";
-        ulong after = 0;
-        while (after < last)
+        await ReadBySubjectAsync(DataStream, _recordPrefix, ">", DataStream.Info.State.LastSeq, "a listing of the stored parts", message =>
         {
-            StreamMsgGetResponse response;
-            try
-            {
-                response = await DataStream.GetAsync(new StreamMsgGetRequest { Seq = after + 1, NextBySubj = subjects }, cancellationToken).ConfigureAwait(false);
-            }
-            catch (NatsJSApiException e) when (e.Error.Code == 404)
-            {
-                break; // no record after that sequence
-            }
-            var message = response.Message;
-            if (message.Seq <= after || !message.Subject.StartsWith(_recordPrefix, StringComparison.Ordinal))
-                throw new TimeoutException("The cluster answered a listing of the stored parts out of order."); // a leader change in between: start over
-            after = message.Seq;
-            if (after > last)
-                break;
             var record = JsonSerializer.Deserialize(message.Data.Span, NatsJsonContext.Default.NatsObjectRecord);
             if (record is { Deleted: false, Name: { } name })
                 found[name] = new NatsStoredObject(name, record.Nuid, message.Time);
             else if (record?.Name is { } gone)
                 found.Remove(gone);
-        }
+        }, cancellationToken).ConfigureAwait(false);
         return [.. found.Values];
     }
 

@@ -162,7 +162,22 @@ internal sealed class NatsUpload : IUpload
         };
         var bytes = JsonSerializer.SerializeToUtf8Bytes(state, NatsJsonContext.Default.NatsUploadState);
         _stateRevision = await _buckets.TryUpdateRawAsync(_stateKey, bytes, _stateRevision, cancellationToken).ConfigureAwait(false)
-            ?? throw new FerryException(FerryErrorCode.AlreadyExists, $"The upload of '{Request.Path}' was taken over by another connection; this one stops.");
+            ?? throw await LostStateAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Why this upload's state changed under it: another connection resumed the upload (the state is then someone
+    /// else's), or the state is gone: the sweep of unfinished uploads gave it up as older than the partial-upload TTL,
+    /// or a connection that resumed it also finished it. Either way this connection stops; the words say which case it
+    /// is, since a sweep is avoided with a longer TTL.
+    /// </summary>
+    private async Task<FerryException> LostStateAsync(CancellationToken cancellationToken)
+    {
+        var now = await _buckets.GetRawAsync(_stateKey, cancellationToken).ConfigureAwait(false);
+        return now is null
+            ? new FerryException(FerryErrorCode.AlreadyExists,
+                $"The upload of '{Request.Path}' is no longer open: the sweep of unfinished uploads removed it (nothing was stored for longer than the partial-upload TTL), or another connection resumed and finished it; this one stops.")
+            : new FerryException(FerryErrorCode.AlreadyExists, $"The upload of '{Request.Path}' was taken over by another connection; this one stops.");
     }
 
     public async ValueTask<byte[]> CommitAsync(byte[]? expectedHash, CancellationToken cancellationToken)
