@@ -19,6 +19,9 @@ internal static class NatsRetry
 {
     public static readonly TimeSpan Patience = TimeSpan.FromSeconds(20);
 
+    /// <summary>JetStream's error code for "no suitable peers for placement" (JSClusterNoPeersErr).</summary>
+    private const int NoPeersForPlacement = 10005;
+
     public static async ValueTask<T> RunAsync<T>(Func<CancellationToken, ValueTask<T>> call, string what, CancellationToken cancellationToken)
     {
         var started = TimeProvider.System.GetTimestamp();
@@ -43,10 +46,14 @@ internal static class NatsRetry
         }
     }
 
-    /// <summary>Failures that a new leader or a reconnection cures (JetStream's 503 is "no leader / unavailable").</summary>
+    /// <summary>
+    /// Failures that a new leader, a reconnection or a node coming back cures: JetStream's 503 ("no leader /
+    /// unavailable"), and "no suitable peers for placement" (error 10005), which a cluster answers to a stream it cannot
+    /// place yet: just after it started, before its leader has heard from every peer, or while a node is away.
+    /// </summary>
     public static bool IsTransient(Exception ex) => ex switch
     {
-        NatsJSApiException api => api.Error.Code is 503 or 408 or 500,
+        NatsJSApiException api => api.Error.Code is 503 or 408 or 500 || api.Error.ErrCode == NoPeersForPlacement,
         NatsKVException or NatsObjException or NatsDeserializeException or NatsPayloadTooLargeException or NatsProtocolViolationException => false,
         NatsException or TimeoutException => true,
         _ => false,
