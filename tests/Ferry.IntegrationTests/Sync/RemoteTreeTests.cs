@@ -171,18 +171,8 @@ public class RemoteTreeTests
         using var committedFile = File.OpenHandle(Path.Combine(server.Root, "big.bin"));
         var committed = Ferry.Sync.Caching.FileStat.Get(committedFile);
         var chunking = Ferry.Sync.Chunking.ChunkingParameters.ForFileLength(changed.Length);
-        var cacheFolder = Path.Combine(server.Options.StateDirectory, "hash-cache");
-        Ferry.Sync.Caching.FileDigest? cached = null;
-        await Eventually.UntilAsync(async () =>
-        {
-            foreach (var file in Directory.Exists(cacheFolder) ? Directory.GetFiles(cacheFolder, "*.cache") : [])
-            {
-                var cache = await Ferry.Sync.Caching.HashCache.LoadAsync(file);
-                if (cache.TryGet(committed, out var digest))
-                    cached = digest;
-            }
-            return cached is not null;
-        }, "the committed file in the server's saved hash cache", TimeSpan.FromSeconds(30));
+        var cache = await SavedCacheHoldingAsync(server, committed, "the committed file in the server's saved hash cache");
+        Assert.True(cache.TryGet(committed, out var cached));
         Assert.Equal(System.IO.Hashing.XxHash128.HashToUInt128(changed), cached!.ContentHash);
         Assert.True(cached.HasChunksFor(chunking));
         Assert.Equal(new Ferry.Sync.Chunking.FastCdcChunker(chunking).Chunk(changed), cached.Chunks);
@@ -219,6 +209,13 @@ public class RemoteTreeTests
         using var a = File.OpenHandle(replacement);
         using var b = File.OpenHandle(Path.Combine(server.Root, "b.bin"));
         var (aIdentity, bIdentity) = (Ferry.Sync.Caching.FileStat.Get(a), Ferry.Sync.Caching.FileStat.Get(b));
+        var saved = await SavedCacheHoldingAsync(server, bIdentity, "b.bin in the server's saved hash cache");
+        Assert.False(saved.TryGet(aIdentity, out _));
+    }
+
+    /// <summary>The server's saved hash cache, once one holds <paramref name="identity"/> (waited for with a deadline).</summary>
+    private static async Task<Ferry.Sync.Caching.HashCache> SavedCacheHoldingAsync(TestServer server, Ferry.Sync.Caching.FileIdentity identity, string what)
+    {
         var cacheFolder = Path.Combine(server.Options.StateDirectory, "hash-cache");
         Ferry.Sync.Caching.HashCache? saved = null;
         await Eventually.UntilAsync(async () =>
@@ -226,12 +223,12 @@ public class RemoteTreeTests
             foreach (var file in Directory.Exists(cacheFolder) ? Directory.GetFiles(cacheFolder, "*.cache") : [])
             {
                 var cache = await Ferry.Sync.Caching.HashCache.LoadAsync(file);
-                if (cache.TryGet(bIdentity, out _))
+                if (cache.TryGet(identity, out _))
                     saved = cache;
             }
             return saved is not null;
-        }, "b.bin in the server's saved hash cache", TimeSpan.FromSeconds(30));
-        Assert.False(saved!.TryGet(aIdentity, out _));
+        }, what, TimeSpan.FromSeconds(30));
+        return saved!;
     }
 
     [Fact]
